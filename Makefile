@@ -1,0 +1,52 @@
+# gisplan — two commands do everything on a fresh Debian 12 machine (root, or a user with sudo):
+#   make demo   set up, load the bundled sample, print what was loaded
+#   make test   set up, lint, type-check, run the whole test suite against a real PostGIS
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY ?= python3
+VENV := .venv
+APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup apt venv demo test lint typecheck clean
+
+help:
+	@echo "make demo   - set up and run the demo (loads the bundled sample into the embedded PostGIS)"
+	@echo "make test   - set up and run lint, type checks and the test suite"
+
+# System packages, only when one is missing (re-running is quick).
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PY) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The venv is rebuilt only when pyproject.toml changed since it was installed.
+$(VENV)/.installed: pyproject.toml
+	@[ -x $(VENV)/bin/python ] || $(PY) -m venv $(VENV)
+	@$(VENV)/bin/python -m pip install -q --upgrade pip
+	@$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+setup: apt venv
+
+demo: setup
+	$(VENV)/bin/gisplan demo
+
+lint: venv
+	$(VENV)/bin/ruff check gis api tests bench scripts
+	$(VENV)/bin/ruff format --check gis api tests bench scripts
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+test: setup lint typecheck
+	$(VENV)/bin/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,258 @@
+"""The ``gisplan`` command (also ``python -m gis``): thin over the library, one way to do each thing."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis.cluster import EmbeddedCluster
+from gis.errors import GisError, ImportRefusedError
+from gis.ingest import ImportReport
+from gis.settings import Settings
+
+if TYPE_CHECKING:
+    from gis.workspace import Workspace
+
+app = typer.Typer(
+    help="gisplan — 老旧小区改造空间规划 / GIS planning for old residential compound renovation.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="The embedded PostgreSQL/PostGIS database (内置数据库).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _workspace() -> Workspace:
+    from gis.workspace import connect  # heavy imports only for commands that need them
+
+    return connect(settings=_settings())
+
+
+# -- db ------------------------------------------------------------------------------------------
+@db_app.command("up")
+def db_up() -> None:
+    """Create (first time) and start the embedded database; print its URL."""
+    settings = _settings()
+    if settings.database_url:
+        err.print("[yellow]GISPLAN_DATABASE_URL is set: gisplan uses that server, not the embedded one.[/]")
+    cluster = EmbeddedCluster(settings.home)
+    url = cluster.up()
+    st = cluster.status()
+    out.print(f"[green]running[/] data: {st.data_dir}  port: {st.port}")
+    out.print(url, soft_wrap=True)
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the embedded database."""
+    stopped = EmbeddedCluster(_settings().home).down()
+    out.print("stopped" if stopped else "was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Where the embedded database lives and whether it runs (exit 1 when it does not)."""
+    settings = _settings()
+    st = EmbeddedCluster(settings.home).status()
+    table = Table(show_header=False, box=None)
+    table.add_row("home (GISPLAN_HOME)", str(settings.home))
+    table.add_row("in use", "GISPLAN_DATABASE_URL (external server)" if settings.database_url else "embedded")
+    table.add_row("initialised", "yes" if st.initialised else "no (run: gisplan db up)")
+    table.add_row("running", "[green]yes[/]" if st.running else "[red]no[/]")
+    if st.data_dir:
+        table.add_row("data directory", st.data_dir)
+        table.add_row("port", str(st.port))
+        table.add_row("log", str(st.log))
+    out.print(table)
+    raise typer.Exit(0 if st.running else 1)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL gisplan uses (starting the embedded database if needed)."""
+    settings = _settings()
+    if settings.database_url:
+        out.print(settings.database_url)
+    else:
+        out.print(EmbeddedCluster(settings.home).up(), soft_wrap=True)
+
+
+# -- load ----------------------------------------------------------------------------------------
+def print_report(report: ImportReport, *, max_problems: int = 20) -> None:
+    """The per-import summary a planner reads: counts, notes, the first problems, where the rest are."""
+    head = Table(title=f"{report.layer} ← {Path(report.path).name}", show_header=False, box=None)
+    head.add_row(
+        "format / 格式",
+        f"{report.driver}" + (f" ({', '.join(report.source_layers)})" if report.source_layers else ""),
+    )
+    if report.encoding or report.encoding_note:
+        head.add_row("encoding / 编码", f"{report.encoding or '-'}  ({report.encoding_note or ''})")
+    head.add_row("CRS / 坐标系", f"{report.crs_used or '-'} → {report.working_crs or '-'}")
+    if report.crs_note:
+        head.add_row("", report.crs_note)
+    if report.coords != "wgs84":
+        head.add_row("coords", f"{report.coords} → WGS 84")
+    head.add_row(
+        "read / 读取",
+        str(report.read) + (f"  (+{report.not_relevant} not for this layer)" if report.not_relevant else ""),
+    )
+    head.add_row(
+        "loaded / 入库",
+        f"[green]{report.loaded}[/]  (new {report.inserted}, updated {report.updated}, unchanged {report.unchanged}"
+        + (f", replaced {report.deleted}" if report.replace else "")
+        + ")",
+    )
+    head.add_row("repaired / 修复", str(len(report.repaired)))
+    head.add_row("set aside / 剔除", f"[{'red' if report.rejected else 'green'}]{len(report.rejected)}[/]")
+    if report.field_issues:
+        head.add_row("values left empty / 字段置空", f"[yellow]{len(report.field_issues)}[/] (kept as read in extra)")
+    out.print(head)
+    for w in report.warnings:
+        out.print(f"[yellow]note:[/] {w}")
+    if report.rejected:
+        t = Table("#", "key", "reason / 原因", title="set aside / 剔除的要素")
+        for p in report.rejected[:max_problems]:
+            t.add_row(str(p.index), p.key or "", p.reason)
+        out.print(t)
+        if len(report.rejected) > max_problems:
+            out.print(f"... and {len(report.rejected) - max_problems} more")
+    if report.field_issues:
+        t = Table(
+            "#",
+            "key",
+            "value problem / 字段问题",
+            title="values that could not be read (feature loaded, field empty)",
+        )
+        for p in report.field_issues[:max_problems]:
+            t.add_row(str(p.index), p.key or "", p.reason)
+        out.print(t)
+    if report.repaired:
+        shown = ", ".join(f"#{p.index} {p.reason}" for p in report.repaired[:5])
+        out.print(f"repaired: {shown}" + (" ..." if len(report.repaired) > 5 else ""))
+    if report.rejects_path:
+        out.print(f"rejects file / 剔除清单: {report.rejects_path}")
+    if report.report_path:
+        out.print(f"report / 报告: {report.report_path}")
+
+
+@app.command("load")
+def load(
+    layer: Annotated[str, typer.Argument(help="Target layer: compounds, facilities, pipelines, roads, buildings.")],
+    path: Annotated[Path, typer.Argument(help="Shapefile, GeoPackage, GeoJSON, FlatGeobuf, DXF, CSV, OSM XML/PBF.")],
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding (default: .cpg, else UTF-8 or GB18030 detected).")
+    ] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option(help="The data's real CRS, e.g. EPSG:4547, when the file's is missing or wrong."),
+    ] = None,
+    coords: Annotated[
+        str,
+        typer.Option(help="wgs84, or gcj02 (Amap/Tencent) / bd09 (Baidu) to convert commercial-map coordinates."),
+    ] = "wgs84",
+    type: Annotated[
+        str | None,
+        typer.Option("--type", help="Type/kind for features that carry none, e.g. primary_school, 幼儿园, JS."),
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Swap the layer's whole content for this file's, atomically.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse the whole file if any feature cannot be used.")
+    ] = False,
+    source: Annotated[
+        str | None, typer.Option(help="Name re-imports are matched under (default: file name; osm for OSM).")
+    ] = None,
+    source_layer: Annotated[str | None, typer.Option(help="Layer of a multi-layer file (GeoPackage) to read.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import a file into a layer (导入图层). One transaction: a refused import changes nothing.
+
+    Prints counts and per-feature problems; features that cannot be used are set aside into a
+    rejects CSV next to the report. Exit code 1 when the file was refused.
+    """
+    if coords not in ("wgs84", "gcj02", "bd09"):
+        raise typer.BadParameter("choose wgs84, gcj02 or bd09", param_hint="--coords")
+    coords_value: Literal["wgs84", "gcj02", "bd09"] = coords  # type: ignore[assignment]
+    ws = _workspace()
+    try:
+        report = ws.load(
+            layer,
+            path,
+            encoding=encoding,
+            crs=crs,
+            coords=coords_value,
+            type=type,
+            replace=replace,
+            strict=strict,
+            source=source,
+            source_layer=source_layer,
+            actor=f"cli:{getpass.getuser()}",
+        )
+    except ImportRefusedError as exc:
+        if as_json and isinstance(exc.report, ImportReport):
+            out.print_json(exc.report.model_dump_json())
+        else:
+            if isinstance(exc.report, ImportReport) and exc.report.rejected:
+                print_report(exc.report)
+            err.print(f"[red]refused / 拒绝导入:[/] {exc}")
+            err.print("nothing was changed / 数据库未作任何改动")
+        raise typer.Exit(1) from None
+    if as_json:
+        out.print_json(report.model_dump_json())
+    else:
+        print_report(report)
+
+
+@app.command("layers")
+def layers() -> None:
+    """List the layers with their labels, geometry types and feature counts (图层列表)."""
+    ws = _workspace()
+    frame = ws.layers()
+    t = Table("id", "图层", "layer", "geometry", "count", "restricted / 受限")
+    for row in frame.to_dict("records"):
+        t.add_row(
+            str(row["id"]),
+            str(row["label_zh"]),
+            str(row["label_en"]),
+            str(row["geometry"]),
+            str(row["count"]),
+            "yes 是" if row["restricted"] else "",
+        )
+    out.print(t)
+    crs = ws.working_crs
+    shown = f"{crs.to_string()} {crs.name}" if crs else "not set yet (set by the first load)"
+    out.print(f"working CRS / 工作坐标系: {shown}")
+
+
+@app.command("demo")
+def demo() -> None:
+    """Load the bundled sample (Beijing Haidian, OSM ODbL + labelled synthetic fields) and summarise it."""
+    from gis.demo import run_demo
+
+    run_demo(_workspace(), out)
+
+
+def main() -> None:
+    try:
+        app()
+    except GisError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,100 @@
+"""Writing prepared rows into a layer table inside the caller's transaction.
+
+Rows are streamed with COPY into a temporary staging table, then merged into the layer by its
+stable key ``(source, source_key)``: new keys are inserted, changed rows updated (version bumped),
+identical rows left alone. With ``replace`` the layer is emptied first, in the same transaction,
+so readers see either the old content or the new, never a mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+import shapely
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection
+
+from gis.ingest.features import Prepared
+from gis.registry import LayerDef
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    not_in_file: int = 0
+
+
+def _dbapi(conn: Connection) -> psycopg.Connection:
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError("gisplan writes through psycopg 3 (URL scheme postgresql+psycopg://)")
+    return driver
+
+
+def write_rows(
+    conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, srid: int, replace: bool
+) -> WriteCounts:
+    """Merge ``prep`` into ``layer``'s table; the caller owns the transaction."""
+    fields = [f.id for f in layer.fields]
+    cols = ["source", "source_key", "synthetic", "extra", "geom", *fields]
+    table = sql.Identifier(layer.table)
+    col_ids = sql.SQL(", ").join(map(sql.Identifier, cols))
+    counts = WriteCounts()
+    ewkb = shapely.to_wkb(shapely.set_srid(prep.geoms, srid), hex=True, include_srid=True) if len(prep.geoms) else []
+    db = _dbapi(conn)
+    with db.cursor() as cur:
+        cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
+        cur.execute(
+            sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {cols} FROM {t} WITH NO DATA").format(
+                cols=col_ids, t=table
+            )
+        )
+        records = prep.values[fields].to_numpy(dtype=object) if fields else None
+        with cur.copy(sql.SQL("COPY _stage ({cols}) FROM STDIN").format(cols=col_ids)) as copy:
+            for i, key in enumerate(prep.keys):
+                row = [source, key, prep.synthetic[i], Jsonb(prep.extra[i]), ewkb[i]]
+                if records is not None:
+                    row.extend(records[i])
+                copy.write_row(row)
+        if replace:
+            cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))
+            counts.deleted = cur.rowcount
+        else:
+            cur.execute(
+                sql.SQL(
+                    "SELECT count(*) FROM {t} t WHERE t.source = %s "
+                    "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.source_key = t.source_key)"
+                ).format(t=table),
+                (source,),
+            )
+            counts.not_in_file = int(cur.fetchone()[0])  # type: ignore[index]
+        data_cols = [c for c in cols if c not in ("source", "source_key")]
+        merge = sql.SQL(
+            """
+            WITH up AS (
+                INSERT INTO {t} AS t ({cols}) SELECT {cols} FROM _stage
+                ON CONFLICT (source, source_key) DO UPDATE SET {sets},
+                    version = t.version + 1, updated_at = now()
+                WHERE ({old}) IS DISTINCT FROM ({new})
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
+            """
+        ).format(
+            t=table,
+            cols=col_ids,
+            sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
+            old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=sql.Identifier(c)) for c in data_cols),
+            new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
+        )
+        cur.execute(merge)
+        inserted, updated = cur.fetchone()  # type: ignore[misc]
+        counts.inserted, counts.updated = int(inserted), int(updated)
+        counts.unchanged = len(prep.keys) - counts.inserted - counts.updated
+        cur.execute(sql.SQL("DROP TABLE _stage"))
+    return counts

@@ -1,0 +1,42 @@
+"""Settings: one object, built when asked for (never at import time), passed down from there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".local" / "share" / "gisplan"
+
+
+class Settings(BaseSettings):
+    """gisplan's settings, read from ``GISPLAN_*`` environment variables.
+
+    Parameters
+    ----------
+    database_url
+        Any PostGIS server (SQLAlchemy URL or ``postgresql://`` URI). Unset: the embedded cluster.
+    home
+        Where the embedded cluster's description, import reports and rejects live.
+    working_crs
+        The metric CRS data are stored in, e.g. ``EPSG:4548``. Unset: the database keeps the one
+        chosen when it was first loaded (the CGCS2000 3-degree Gauss–Krüger zone covering the data).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
+
+    database_url: str | None = None
+    home: Path = Field(default_factory=_default_home)
+    working_crs: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_unset(cls, v: str | None) -> str | None:
+        return v or None
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "imports"
