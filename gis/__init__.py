@@ -12,6 +12,7 @@ The library a notebook imports::
 from gis.errors import (
     CRSError,
     GisError,
+    ImportFailedError,
     ImportRefusedError,
     UnknownLayerError,
     WorkingCRSMismatchError,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CRSError",
     "GisError",
+    "ImportFailedError",
     "ImportRefusedError",
     "ImportReport",
     "Settings",

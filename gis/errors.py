@@ -46,6 +46,14 @@ class ImportRefusedError(GisError, ValueError):
         self.report = report
 
 
+class ImportFailedError(GisError, RuntimeError):
+    """The database refused the write part-way; the transaction was rolled back, nothing changed."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class CRSError(ImportRefusedError):
     """A declared or missing CRS that cannot be right for the data."""
 

@@ -57,6 +57,7 @@ class Prepared:
     repaired: list[Problem] = field(default_factory=list)
     rejected: list[Problem] = field(default_factory=list)
     field_issues: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def json_safe(value: Any) -> Any:
@@ -364,6 +365,15 @@ def prepare(
         extra[i].update(kept)
 
     # -- keys -------------------------------------------------------------------------------
+    notes: list[str] = []
+    if key_col is not None:
+        ids = attrs[key_col][~_missing(attrs[key_col])]
+        if ids.duplicated().any():
+            notes.append(
+                f"column {key_col} is not unique ({ids.nunique()} distinct values in {len(ids)} features), so it "
+                "is not used as the key: a re-import matches features by their content"
+            )
+            key_col = None
     keys: list[str] = []
     for i in range(n):
         key: str | None = None
@@ -422,4 +432,5 @@ def prepare(
         repaired=[p for p in repaired if not reasons[p.index]],
         rejected=rejected,
         field_issues=[p for p in field_issues if not reasons[p.index]],
+        warnings=notes,
     )

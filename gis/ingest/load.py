@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import shapely
 from pyproj import CRS, Transformer
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from gis import schema
 from gis.crs import Coords, check_plausible, crs_label, describe_coordinates, parse_crs, working_crs_for
-from gis.errors import CRSError, ImportRefusedError, WorkingCRSMismatchError
+from gis.errors import CRSError, ImportFailedError, ImportRefusedError, WorkingCRSMismatchError
 from gis.ingest.features import json_safe, prepare
 from gis.ingest.osm import read_osm
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
@@ -168,6 +170,7 @@ def load_file(
         report.working_crs = crs_label(work)
         prep = prepare(raw, layer, registry, source_crs=src, working_crs=work, coords=coords, type_default=type_default)
         report.read = prep.read
+        report.warnings.extend(prep.warnings)
         report.repaired, report.rejected, report.field_issues = (
             prep.repaired,
             prep.rejected,
@@ -231,6 +234,13 @@ def load_file(
                 text("UPDATE imports SET report = CAST(:r AS jsonb) WHERE id = :i"),
                 {"r": _json(report.summary()), "i": import_id},
             )
+    except (DBAPIError, psycopg.Error) as exc:
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0][:300]
+        report.refused = f"the database refused the write ({first}); the transaction was rolled back, nothing changed"
+        report.seconds = round(time.perf_counter() - started, 3)
+        if reports_dir is not None:
+            report.write(reports_dir, _stem(path, layer.id))
+        raise ImportFailedError(report.refused, report) from exc
     except ImportRefusedError as exc:
         report.refused = str(exc)
         report.seconds = round(time.perf_counter() - started, 3)

@@ -170,7 +170,7 @@ def read_vector(path: Path, layer: LayerDef, *, encoding: str | None, source_lay
         crs_origin=origin,
         driver=str(meta.get("driver") or path.suffix),
         source_layers=names if len(names) > 1 else [],
-        encoding=meta.get("encoding") or encoding,
+        encoding=encoding or meta.get("encoding"),
         encoding_note=enc_note,
         warnings=notes,
     )
