@@ -235,8 +235,8 @@ def load_file(
                 {"r": _json(report.summary()), "i": import_id},
             )
     except (DBAPIError, psycopg.Error) as exc:
-        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0][:300]
-        report.refused = f"the database refused the write ({first}); the transaction was rolled back, nothing changed"
+        said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0][:300]
+        report.refused = f"the database refused the write ({said}); the transaction was rolled back, nothing changed"
         report.seconds = round(time.perf_counter() - started, 3)
         if reports_dir is not None:
             report.write(reports_dir, _stem(path, layer.id))

@@ -100,7 +100,8 @@ def test_database_failure_half_way_changes_nothing(ws: Workspace, base: Path, tm
         )
         conn.execute(
             text(
-                "CREATE TRIGGER refuse_bad BEFORE INSERT OR UPDATE ON compounds FOR EACH ROW EXECUTE FUNCTION refuse_bad()"
+                "CREATE TRIGGER refuse_bad BEFORE INSERT OR UPDATE ON compounds "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_bad()"
             )
         )
     before, counts = _snapshot(ws), _counts(ws)
