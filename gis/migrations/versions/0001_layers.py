@@ -157,12 +157,20 @@ def upgrade() -> None:
     )
 
     op.execute(AUDIT_FUNCTION)
+    op.execute(
+        "CREATE FUNCTION gisplan_geometry_kind(g geometry) RETURNS text LANGUAGE sql IMMUTABLE STRICT "
+        "PARALLEL SAFE AS 'SELECT GeometryType(g)'"
+    )
     for table, columns in FIELDS.items():
         gtype, allowed = GEOMETRY[table]
         constraints: list[sa.Constraint] = [sa.UniqueConstraint("source", "source_key", name=f"{table}_source_key")]
         if allowed:
             types = ", ".join(f"'{t}'" for t in allowed)
-            constraints.append(sa.CheckConstraint(f"GeometryType(geom) IN ({types})", name=f"{table}_geom_type"))
+            # Through a function of our own: PostGIS's geometry_columns view reads a CHECK on
+            # GeometryType() as the column's single type, and QGIS would then hide the other type.
+            constraints.append(
+                sa.CheckConstraint(f"gisplan_geometry_kind(geom) IN ({types})", name=f"{table}_geom_type")
+            )
         op.create_table(
             table,
             sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
@@ -194,5 +202,6 @@ def downgrade() -> None:
     for table in FIELDS:
         op.drop_table(table)
     op.execute("DROP FUNCTION gisplan_audit()")
+    op.execute("DROP FUNCTION gisplan_geometry_kind(geometry)")
     for table in ("users", "audit_log", "imports", "gisplan_meta"):
         op.drop_table(table)
