@@ -66,5 +66,5 @@ def test_schema_drift_is_reported(ws: Workspace) -> None:
     schema.upgrade(ws.engine, CRS.from_epsg(4548))
     with ws.engine.begin() as conn:
         conn.execute(text("ALTER TABLE compounds DROP COLUMN households"))
-    with ws.engine.connect() as conn, pytest.raises(RegistryError, match="compounds.households"):
+    with ws.engine.connect() as conn, pytest.raises(RegistryError, match=r"compounds\.households"):
         schema.check_schema(conn, load_registry())
