@@ -80,8 +80,15 @@ def json_safe(value: Any) -> Any:
 
 
 def _missing(series: pd.Series) -> np.ndarray:
-    as_text = series.astype("string").str.strip()
-    return np.asarray(series.isna() | (as_text == "") | as_text.isna(), dtype=bool)
+    """True where a value is absent: null, NaN, or a blank string."""
+    missing = series.isna().to_numpy(dtype=bool, copy=True)
+    if series.dtype == object and not missing.all():
+        present = series[~missing]
+        text = present[present.map(type) == str]  # noqa: E721 - exact type test is the fast one here
+        if len(text):
+            blank = text.str.strip() == ""
+            missing[series.index.get_indexer(blank[blank].index)] = True
+    return missing
 
 
 def _nfkc(value: Any) -> str:
@@ -358,9 +365,14 @@ def prepare(
         (None if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "" else str(v).strip())
         for v in (attrs[synthetic_col] if synthetic_col else [None] * n)
     ]
-    extra_cols = [c for c in unmapped if c != synthetic_col]
-    extra_records = attrs[extra_cols].to_dict("records") if extra_cols else [{} for _ in range(n)]
-    extra = [{str(k): json_safe(v) for k, v in r.items() if json_safe(v) not in (None, "")} for r in extra_records]
+    # Column by column over the present values only: OSM frames are wide and sparse.
+    extra: list[dict[str, Any]] = [{} for _ in range(n)]
+    for col in (c for c in unmapped if c != synthetic_col):
+        values_of = attrs[col].to_numpy(dtype=object)
+        for i in np.flatnonzero(~_missing(attrs[col])).tolist():
+            v = json_safe(values_of[i])
+            if v not in (None, ""):
+                extra[i][col] = v
     for i, kept in kept_raw.items():
         extra[i].update(kept)
 

@@ -9,6 +9,7 @@ so readers see either the old content or the new, never a mix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import shapely
@@ -36,6 +37,18 @@ def _dbapi(conn: Connection) -> psycopg.Connection:
     return driver
 
 
+def _copy(
+    cur: psycopg.Cursor[Any], statement: sql.Composed, prep: Prepared, source: str, ewkb: Any, fields: list[str]
+) -> None:
+    records = prep.values[fields].to_numpy(dtype=object) if fields else None
+    with cur.copy(statement) as copy:
+        for i, key in enumerate(prep.keys):
+            row = [source, key, prep.synthetic[i], Jsonb(prep.extra[i]), ewkb[i]]
+            if records is not None:
+                row.extend(records[i])
+            copy.write_row(row)
+
+
 def write_rows(
     conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, srid: int, replace: bool
 ) -> WriteCounts:
@@ -48,23 +61,24 @@ def write_rows(
     ewkb = shapely.to_wkb(shapely.set_srid(prep.geoms, srid), hex=True, include_srid=True) if len(prep.geoms) else []
     db = _dbapi(conn)
     with db.cursor() as cur:
+        if replace:
+            cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))
+            counts.deleted = cur.rowcount
+        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE source = %s)").format(t=table), (source,))
+        if not cur.fetchone()[0]:  # type: ignore[index]
+            # Nothing of this source yet: keys are unique within the file, so no row can conflict
+            # and the rows go straight into the layer (the same transaction still guards them).
+            _copy(cur, sql.SQL("COPY {t} ({cols}) FROM STDIN").format(t=table, cols=col_ids), prep, source, ewkb, fields)
+            counts.inserted = len(prep.keys)
+            return counts
         cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
         cur.execute(
             sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {cols} FROM {t} WITH NO DATA").format(
                 cols=col_ids, t=table
             )
         )
-        records = prep.values[fields].to_numpy(dtype=object) if fields else None
-        with cur.copy(sql.SQL("COPY _stage ({cols}) FROM STDIN").format(cols=col_ids)) as copy:
-            for i, key in enumerate(prep.keys):
-                row = [source, key, prep.synthetic[i], Jsonb(prep.extra[i]), ewkb[i]]
-                if records is not None:
-                    row.extend(records[i])
-                copy.write_row(row)
-        if replace:
-            cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))
-            counts.deleted = cur.rowcount
-        else:
+        _copy(cur, sql.SQL("COPY _stage ({cols}) FROM STDIN").format(cols=col_ids), prep, source, ewkb, fields)
+        if not replace:
             cur.execute(
                 sql.SQL(
                     "SELECT count(*) FROM {t} t WHERE t.source = %s "
