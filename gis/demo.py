@@ -23,7 +23,9 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     """Load every sample layer (re-running updates in place) and print a summary per layer."""
     path = sample_path()
     console.print(f"[bold]gisplan demo[/] — database {ws.engine.url.render_as_string(hide_password=True)}")
-    console.print(f"sample: {path.name} — Beijing Haidian, © OpenStreetMap contributors (ODbL); synthetic fields labelled")
+    console.print(
+        f"sample: {path.name} — Beijing Haidian, © OpenStreetMap contributors (ODbL); synthetic fields labelled"
+    )
     summary = Table(title="sample loaded / 示例数据已导入")
     for col in ("layer / 图层", "features", "new", "updated", "same", "set aside", "synthetic"):
         summary.add_column(col, justify="left" if col.startswith("layer") else "right")

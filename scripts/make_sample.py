@@ -33,6 +33,9 @@ WGS84 = CRS.from_epsg(4326)
 HOUSEHOLD_SIZE = 2.62  # persons per household, 7th national census (2020) average
 FLOOR_PER_HOUSEHOLD = 75.0  # m² of floor area per household assumed for the estimate
 FLOORS = 6  # typical walk-up of the 1980s–90s
+SYNTHETIC_COMPOUND_FIELDS = (
+    "street,built_year,floor_area_m2,households,population,property_mgmt,plan_year,stage,categories"
+)
 
 
 def pick(key: str, salt: str, n: int) -> int:
@@ -55,14 +58,16 @@ def compounds(path: Path, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     gdf = gdf[gdf["name"].notna()].reset_index(drop=True)  # the sample keeps the named compounds
     footprint = gpd.overlay(buildings[["geometry"]], gdf[["osm_id", "geometry"]], how="intersection")
     area_by = footprint.assign(a=footprint.area).groupby("osm_id")["a"].sum()
-    count_by = gpd.sjoin(buildings[["geometry"]], gdf[["osm_id", "geometry"]], predicate="intersects").groupby("osm_id").size()
+    count_by = (
+        gpd.sjoin(buildings[["geometry"]], gdf[["osm_id", "geometry"]], predicate="intersects").groupby("osm_id").size()
+    )
     modes = ["professional", "basic", "committee", "self", "none"]
     stages = ["survey", "design", "tender", "construction", "completed", "accepted"]
     rows = []
     for r in gdf.itertuples():
         key = r.osm_id
         floor_area = area_by.get(key, 0.0) * FLOORS or r.geometry.area * 1.5
-        households = max(20, int(round(floor_area / FLOOR_PER_HOUSEHOLD)))
+        households = max(20, round(floor_area / FLOOR_PER_HOUSEHOLD))
         planned = pick(key, "plan", 3) > 0
         rows.append(
             {
@@ -72,18 +77,18 @@ def compounds(path: Path, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
                 "buildings": int(count_by.get(key, 0)) or None,
                 "floor_area_m2": round(floor_area, 0),
                 "households": households,
-                "population": int(round(households * HOUSEHOLD_SIZE)),
+                "population": round(households * HOUSEHOLD_SIZE),
                 "property_mgmt": modes[pick(key, "mgmt", len(modes))],
                 "plan_year": 2026 if planned else None,
                 "stage": stages[pick(key, "stage", 4)] if planned else None,
-                "categories": ",".join(["basic", "complete", "improve"][: 1 + pick(key, "cat", 3)]) if planned else None,
-                "synthetic": "street,built_year,floor_area_m2,households,population,property_mgmt,plan_year,stage,categories",
+                "categories": ",".join(["basic", "complete", "improve"][: 1 + pick(key, "cat", 3)])
+                if planned
+                else None,
+                "synthetic": SYNTHETIC_COMPOUND_FIELDS,
             }
         )
     attrs = pd.DataFrame(rows)
-    out = gpd.GeoDataFrame(
-        pd.concat([gdf[["osm_id", "name"]], attrs], axis=1), geometry=gdf.geometry.values, crs=WORK
-    )
+    out = gpd.GeoDataFrame(pd.concat([gdf[["osm_id", "name"]], attrs], axis=1), geometry=gdf.geometry.values, crs=WORK)
     return out
 
 
@@ -134,7 +139,13 @@ def pipelines(path: Path, roads: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame) 
                     "depth_m": depth,
                     "pressure": pressure,
                     "laid_year": 1980 + pick(s.osm_id, kind, 35),
-                    "owner": {"JS": "自来水集团", "WS": "排水集团", "YS": "排水集团", "RQ": "燃气集团", "RL": "热力集团"}[kind],
+                    "owner": {
+                        "JS": "自来水集团",
+                        "WS": "排水集团",
+                        "YS": "排水集团",
+                        "RQ": "燃气集团",
+                        "RL": "热力集团",
+                    }[kind],
                     "synthetic": "*",
                     "geometry": shapely.offset_curve(s.geometry, off),
                 }

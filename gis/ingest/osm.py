@@ -1,9 +1,9 @@
 """OpenStreetMap XML / PBF: which features feed a layer, by the rules in ``layers/*.yaml``.
 
 GDAL's OSM driver splits a file into points, lines, multilinestrings and multipolygons, with a
-few tags as columns and the rest in ``other_tags``. Each feature's tags are merged back into one
-dict; the layer's rules (or, for facilities, the type code list's tags and name patterns) decide
-whether it belongs and which field values it gets. Features that look like candidates but cannot
+few tags as columns and the rest in ``other_tags``. The layer's rules are evaluated column-wise over
+those tags (or, for facilities, the type code list's tags and name patterns feature by feature over
+the candidates); the chosen features keep all their tags as attributes. Features that look like candidates but cannot
 be typed are set aside with a reason rather than dropped.
 """
 
@@ -21,7 +21,7 @@ import shapely
 
 from gis.errors import ImportRefusedError
 from gis.ingest.readers import RawSource, parse_wkb
-from gis.registry import CodeList, LayerDef, OsmClassify, OsmRule, Registry
+from gis.registry import CodeList, LayerDef, OsmClassify, Registry
 
 TAG_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 KEY_PREFIX = {"points": "node", "lines": "way", "multilinestrings": "relation"}
@@ -55,55 +55,72 @@ def read_bounds(path: Path) -> tuple[float, float, float, float] | None:
         return None
 
 
-def _read_layer(path: Path, name: str) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, list[str], list[str]]:
-    # Small exports are not sorted by id; GDAL's custom indexing then fails ("Non increasing node id").
-    pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": "NO"})
-    try:
+class _GdalLayer:
+    """One layer of GDAL's OSM reading: the tag columns GDAL makes, ``other_tags``, geometries, ids."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        # GDAL's custom node index needs files sorted by id. XML exports from openstreetmap.org often are
+        # not, and then it errs on one layer and silently returns part of another (cn-hongkong-tst: 171 of
+        # 443 multipolygons). So XML always uses the plain index; PBF (written sorted by osmium/osmosis)
+        # keeps the custom one, a third faster, and falls back to the plain one on "Non increasing node id".
+        attempts = [None, "NO"] if path.suffix.lower() == ".pbf" else ["NO"]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=name, force_2d=True)
-    except Exception as exc:
-        raise ImportRefusedError(f"{path.name}: cannot be read as OpenStreetMap ({str(exc)[:300]})") from None
-    columns = [str(c) for c in meta["fields"]]
-    n = len(wkb) if wkb is not None else 0
-    tags: list[dict[str, str]] = [{} for _ in range(n)]
-    keys: list[str] = [""] * n
-    data = dict(zip(columns, field_data, strict=True))
-    for col in columns:
-        if col in ("osm_id", "osm_way_id", "other_tags", "z_order"):
-            continue
-        values = data[col]
-        for i in np.flatnonzero(pd.notna(values)).tolist():
-            if values[i] != "":
-                tags[i][col] = str(values[i])
-    if "other_tags" in data:
-        for i, raw in enumerate(data["other_tags"]):
-            if raw:
-                for k, v in parse_other_tags(raw).items():
-                    tags[i].setdefault(k, v)
-    for i in range(n):
+            for attempt, indexing in enumerate(attempts):
+                pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": indexing})
+                try:
+                    meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=name, force_2d=True)
+                    break
+                except Exception as exc:
+                    if attempt == len(attempts) - 1:
+                        said = str(exc)[:300]
+                        raise ImportRefusedError(f"{path.name}: cannot be read as OpenStreetMap ({said})") from None
+                finally:
+                    pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": None})
+        self.notes = sorted({str(w.message).split(".")[0] for w in caught})
+        data = {str(c): v for c, v in zip(meta["fields"], field_data, strict=True)}
+        self.n = len(wkb) if wkb is not None else 0
+        skip = ("osm_id", "osm_way_id", "other_tags", "z_order")
+        self.frame = pd.DataFrame({c: v for c, v in data.items() if c not in skip}, index=range(self.n)).replace(
+            "", None
+        )
+        self.other = pd.Series(data.get("other_tags", np.full(self.n, None, dtype=object)), dtype=object)
+        ids = pd.Series(data["osm_id"], dtype=object).astype(str)
         if name == "multipolygons":
-            way_id = data["osm_way_id"][i]
-            keys[i] = f"way/{way_id}" if way_id else f"relation/{data['osm_id'][i]}"
+            way = pd.Series(data["osm_way_id"], dtype=object)
+            self.keys = np.where(way.notna() & (way != ""), "way/" + way.astype(str), "relation/" + ids)
         else:
-            keys[i] = f"{KEY_PREFIX[name]}/{data['osm_id'][i]}"
-    geoms, failed, _fixed = parse_wkb(wkb if wkb is not None else np.array([], dtype=object))
-    notes = sorted({str(w.message).split(".")[0] for w in caught})
-    return tags, geoms, failed, keys, notes
+            self.keys = (f"{KEY_PREFIX[name]}/" + ids).to_numpy(dtype=object)
+        self.geoms, self.failed, _fixed = parse_wkb(wkb if wkb is not None else np.array([], dtype=object))
+        self._tags: dict[str, pd.Series] = {}
+
+    def tag(self, key: str) -> pd.Series:
+        """One tag's values for every feature (NaN where absent), from its column or ``other_tags``."""
+        if key in self.frame.columns:
+            return self.frame[key]
+        if key not in self._tags:
+            pattern = '"' + re.escape(key) + r'"=>"((?:[^"\\]|\\.)*)"'
+            found = self.other.astype("string").str.extract(pattern, expand=False)
+            self._tags[key] = found.str.replace('\\"', '"', regex=False).astype(object)
+        return self._tags[key]
+
+    def tags_of(self, i: int) -> dict[str, str]:
+        row = {str(k): str(v) for k, v in self.frame.iloc[i].items() if isinstance(v, str)}
+        for k, v in parse_other_tags(self.other.iloc[i]).items():
+            row.setdefault(k, v)
+        return row
+
+    def attributes(self, rows: np.ndarray) -> pd.DataFrame:
+        """All tags of the given features, one column per key."""
+        cols = self.frame.iloc[rows].reset_index(drop=True)
+        cols = cols.loc[:, cols.notna().any(axis=0)]
+        parsed = [parse_other_tags(o) for o in self.other.iloc[rows]]
+        other = pd.DataFrame.from_records(parsed, index=range(len(rows))) if parsed else pd.DataFrame()
+        other = other.drop(columns=[c for c in other.columns if c in cols.columns])
+        return pd.concat([cols, other], axis=1)
 
 
 Classifier = tuple[list[tuple[str, re.Pattern[str]]], list[tuple[str, str, str]]]
-
-
-def _matches(rule: OsmRule, tags: dict[str, str]) -> bool:
-    for key, wanted in rule.where.items():
-        value = tags.get(key)
-        if value is None or (wanted != "*" and value not in wanted):
-            return False
-    for key, unwanted in rule.exclude.items():
-        if tags.get(key) in unwanted:
-            return False
-    return not (rule.name_required and not tags.get("name"))
 
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -171,83 +188,100 @@ def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
     if layer.osm is None:
         raise ImportRefusedError(f"layer {layer.id} has no OpenStreetMap rules in layers/{layer.id}.yaml")
     bounds = read_bounds(path)
-    if isinstance(layer.osm, OsmClassify):
-        wanted_layers: list[str] = list(layer.osm.layers)
-    else:
-        wanted_layers = list(dict.fromkeys(r.layer for r in layer.osm))
+    box = shapely.box(*bounds) if bounds else None
+    classify = layer.osm if isinstance(layer.osm, OsmClassify) else None
+    rules_all = layer.osm if isinstance(layer.osm, list) else []
+    wanted_layers: list[str] = list(classify.layers) if classify else list(dict.fromkeys(r.layer for r in rules_all))
+    codes = registry.code_list(classify.classify) if classify else None
+    classifier = _classifier(codes) if codes else None
 
-    rows_tags: list[dict[str, str]] = []
-    rows_geom: list[object] = []
-    rows_failed: list[bool] = []
-    rows_key: list[str] = []
-    rows_preset: list[dict[str, str]] = []
-    rows_reason: list[str | None] = []
+    frames: list[pd.DataFrame] = []
+    geoms: list[np.ndarray] = []
+    failed: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    presets: list[dict[str, str]] = []
+    reasons: list[str | None] = []
+    notes: list[str] = []
     not_relevant = 0
     clipped = 0
-    gdal_notes: list[str] = []
-    box = shapely.box(*bounds) if bounds else None
-    classifier = _classifier(registry.code_list(layer.osm.classify)) if isinstance(layer.osm, OsmClassify) else None
 
     for gdal_layer in wanted_layers:
-        tags, geoms, failed, keys, notes = _read_layer(path, gdal_layer)
-        gdal_notes.extend(f"GDAL ({gdal_layer}): {n}" for n in notes)
-        for i, t in enumerate(tags):
-            preset: dict[str, str] = {}
-            reason: str | None = None
-            if isinstance(layer.osm, OsmClassify):
-                ftype, reason = classify_facility(t, registry.code_list(layer.osm.classify), classifier)
-                if ftype is None and reason is None:
-                    not_relevant += 1
-                    continue
-                if ftype is not None:
-                    preset = {layer.type_field or "type": ftype}
-            else:
-                rule = next((r for r in layer.osm if r.layer == gdal_layer and _matches(r, t)), None)
-                if rule is None:
-                    not_relevant += 1
-                    continue
-                preset = dict(rule.set)
-                if layer.type_field and layer.type_field not in preset:
-                    where = ", ".join(f"{k}={t.get(k)}" for k in rule.where)
-                    reason = f"{where}: no {layer.type_field} is mapped for it in layers/{layer.id}.yaml"
-            g = geoms[i]
-            if box is not None and g is not None and gdal_layer in ("lines", "multilinestrings"):
+        src = _GdalLayer(path, gdal_layer)
+        notes.extend(f"GDAL ({gdal_layer}): {n}" for n in src.notes)
+        chosen: list[int] = []
+        preset: list[dict[str, str]] = []
+        reason: list[str | None] = []
+        if codes is not None and classifier is not None:
+            candidate = np.zeros(src.n, dtype=bool)
+            for key in codes.osm_candidate_keys:
+                candidate |= src.tag(key).notna().to_numpy(dtype=bool)
+            for i in np.flatnonzero(candidate).tolist():
+                ftype, why = classify_facility(src.tags_of(i), codes, classifier)
+                if ftype is not None or why is not None:
+                    chosen.append(i)
+                    preset.append({layer.type_field or "type": ftype} if ftype else {})
+                    reason.append(why)
+        else:
+            rules = [r for r in rules_all if r.layer == gdal_layer]
+            rule_of = np.full(src.n, -1)
+            for r_idx, rule in enumerate(rules):  # the first rule that matches a feature decides
+                mask = np.ones(src.n, dtype=bool)
+                for key, wanted in rule.where.items():
+                    values = src.tag(key)
+                    mask &= (values.notna() if wanted == "*" else values.isin(wanted)).to_numpy(dtype=bool)
+                for key, unwanted in rule.exclude.items():
+                    mask &= ~src.tag(key).isin(unwanted).to_numpy(dtype=bool)
+                if rule.name_required:
+                    mask &= src.tag("name").notna().to_numpy(dtype=bool)
+                rule_of[(rule_of < 0) & mask] = r_idx
+            chosen = np.flatnonzero(rule_of >= 0).tolist()
+            for i in chosen:
+                rule = rules[rule_of[i]]
+                preset.append(dict(rule.set))
+                why = None
+                if layer.type_field and layer.type_field not in rule.set:
+                    where = ", ".join(f"{k}={src.tag(k).iloc[i]}" for k in rule.where)
+                    why = f"{where}: no {layer.type_field} is mapped for it in layers/{layer.id}.yaml"
+                reason.append(why)
+        rows = np.array(chosen, dtype=int)
+        g = src.geoms[rows] if len(rows) else np.array([], dtype=object)
+        keep = np.ones(len(rows), dtype=bool)
+        if box is not None and len(rows):
+            present = ~pd.isna(g)
+            if gdal_layer in ("lines", "multilinestrings"):
                 # Exports hold whole ways reaching far outside <bounds>: keep the part inside.
-                if not box.contains(g):
-                    g = shapely.intersection(g, box)
-                    clipped += 1
-                    if g.is_empty:
-                        not_relevant += 1
-                        continue
-            elif box is not None and g is not None and not box.intersects(g):
-                not_relevant += 1
-                continue
-            rows_tags.append(t)
-            rows_geom.append(g)
-            rows_failed.append(bool(failed[i]))
-            rows_key.append(keys[i])
-            rows_preset.append(preset)
-            rows_reason.append(reason)
+                outside = present & ~shapely.contains(box, g)
+                g[outside] = shapely.intersection(g[outside], box)
+                clipped += int(outside.sum())
+                keep &= ~(present & shapely.is_empty(g))
+            else:
+                keep &= ~(present & ~shapely.intersects(box, g))
+        not_relevant += src.n - int(keep.sum())
+        rows, g = rows[keep], g[keep]
+        frames.append(src.attributes(rows))
+        geoms.append(g)
+        failed.append(src.failed[rows])
+        keys.append(np.asarray(src.keys, dtype=object)[rows])
+        presets.extend(p for p, k in zip(preset, keep, strict=True) if k)
+        reasons.extend(r for r, k in zip(reason, keep, strict=True) if k)
 
-    notes = list(gdal_notes)
     if clipped:
         notes.append(f"{clipped} lines reaching outside the file's <bounds> were clipped to it")
-    attrs = pd.DataFrame.from_records(rows_tags) if rows_tags else pd.DataFrame(index=range(0))
+    attrs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     attrs = attrs.rename(columns={k: v for k, v in layer.osm_rename.items() if v not in attrs.columns})
-    attrs.index = pd.RangeIndex(len(rows_tags))
     return RawSource(
         attributes=attrs,
-        geometries=np.array([*rows_geom, None], dtype=object)[:-1],
-        unparseable=np.array(rows_failed, dtype=bool),
+        geometries=np.concatenate(geoms) if geoms else np.array([], dtype=object),
+        unparseable=np.concatenate(failed) if failed else np.array([], dtype=bool),
         crs=None,
         crs_origin="OpenStreetMap (always WGS 84)",
         driver="OSM",
         source_layers=wanted_layers,
         encoding="UTF-8",
         encoding_note="OpenStreetMap is UTF-8",
-        keys=np.array(rows_key, dtype=object),
-        preset=pd.DataFrame.from_records(rows_preset, index=range(len(rows_preset))),
-        rejected_reasons=np.array(rows_reason, dtype=object),
+        keys=np.concatenate(keys) if keys else np.array([], dtype=object),
+        preset=pd.DataFrame.from_records(presets, index=range(len(presets))),
+        rejected_reasons=np.array(reasons, dtype=object),
         not_relevant=not_relevant,
         warnings=notes,
     )
