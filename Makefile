@@ -24,11 +24,13 @@ apt:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# The venv is rebuilt only when pyproject.toml changed since it was installed.
-$(VENV)/.installed: pyproject.toml
+# The venv is re-installed only when pyproject.toml or constraints.txt changed.
+# constraints.txt pins every package to the versions tested (regenerate: pip freeze of a fresh venv).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@[ -x $(VENV)/bin/python ] || $(PY) -m venv $(VENV)
-	@$(VENV)/bin/python -m pip install -q --upgrade pip
-	@$(VENV)/bin/python -m pip install -q -e '.[dev]'
+	@$(VENV)/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python -c 'import gis, geopandas, psycopg' || { rm -f $@; echo "venv install failed"; exit 1; }
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -43,6 +43,18 @@ class Workspace:
         with self.engine.connect() as conn:
             return schema.stored_working_crs(conn)
 
+    def check(self) -> None:
+        """Verify that the database schema matches the layer definitions (when it exists yet).
+
+        Raises
+        ------
+        RegistryError
+            A field declared in ``layers/`` has no column (a migration is missing).
+        """
+        with self.engine.connect() as conn:
+            if schema.stored_working_crs(conn) is not None:
+                schema.check_schema(conn, self.registry)
+
     def _require_schema(self) -> CRS:
         crs = self.working_crs
         if crs is None:
@@ -244,4 +256,6 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     >>> ws.layers()
     """
     settings = settings or Settings()
-    return Workspace(make_engine(url or resolve_url(settings)), settings=settings)
+    ws = Workspace(make_engine(url or resolve_url(settings)), settings=settings)
+    ws.check()
+    return ws

@@ -197,7 +197,7 @@ def load_file(
         assert srid is not None
         with engine.begin() as conn:
             conn.execute(text("SELECT set_config('gisplan.actor', :a, true)"), {"a": actor})
-            import_id = conn.execute(
+            import_id: int = conn.execute(
                 text(
                     "INSERT INTO imports (actor, layer, source, path, options) "
                     "VALUES (:actor, :layer, :source, :path, CAST(:options AS jsonb)) RETURNING id"
