@@ -146,7 +146,7 @@ class Workspace:
             select(*[t.c[n] for n in names if n != "geom"], literal_column("geom")).where(*conditions).order_by(t.c.fid)
         )
         with self.engine.connect() as conn:
-            gdf = gpd.read_postgis(query, conn, geom_col="geom", crs=working)
+            gdf = gpd.read_postgis(query, conn, geom_col="geom", crs=working).rename_geometry("geometry")
         if crs is not None:
             gdf = gdf.to_crs(parse_crs(crs))
         return gdf
