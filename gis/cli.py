@@ -148,7 +148,21 @@ def print_report(report: ImportReport, *, max_problems: int = 20) -> None:
         out.print(f"report / 报告: {report.report_path}")
 
 
-@app.command("load")
+LOAD_EXAMPLES = """Examples / 示例:
+
+  gisplan load compounds 小区.shp
+
+  gisplan load compounds land.shp --crs EPSG:4547      (the .prj lies: GK metres, CM 114E)
+
+  gisplan load facilities 学校.shp --type primary_school
+
+  gisplan load facilities 高德POI.csv --coords gcj02
+
+  gisplan load roads map.osm
+"""
+
+
+@app.command("load", epilog=LOAD_EXAMPLES)
 def load(
     layer: Annotated[str, typer.Argument(help="Target layer: compounds, facilities, pipelines, roads, buildings.")],
     path: Annotated[Path, typer.Argument(help="Shapefile, GeoPackage, GeoJSON, FlatGeobuf, DXF, CSV, OSM XML/PBF.")],

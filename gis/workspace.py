@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import geopandas as gpd
 import pandas as pd
@@ -12,9 +12,10 @@ from sqlalchemy import Engine, bindparam, column, func, literal_column, select, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis import schema
-from gis.crs import Coords, parse_crs
+from gis.crs import parse_crs
 from gis.db import make_engine, resolve_url
 from gis.ingest import ImportReport, load_file
+from gis.ingest.load import ImportOptions
 from gis.registry import SYSTEM_COLUMNS, Registry, registry
 from gis.settings import Settings
 
@@ -152,21 +153,7 @@ class Workspace:
         return gdf
 
     # -- writing -------------------------------------------------------------------------------
-    def load(
-        self,
-        layer: str,
-        path: str | Path,
-        *,
-        encoding: str | None = None,
-        crs: str | None = None,
-        coords: Coords = "wgs84",
-        type: str | None = None,
-        replace: bool = False,
-        strict: bool = False,
-        source: str | None = None,
-        source_layer: str | None = None,
-        actor: str = "notebook",
-    ) -> ImportReport:
+    def load(self, layer: str, path: str | Path, **options: Unpack[ImportOptions]) -> ImportReport:
         """Import a file into a layer, in one transaction.
 
         Parameters
@@ -192,6 +179,8 @@ class Workspace:
             The name re-imports are matched under (default: the file name; ``osm`` for OSM).
         source_layer
             Which layer of a multi-layer file (GeoPackage) to read.
+        actor
+            Who is importing, for the audit log (default ``notebook``).
 
         Returns
         -------
@@ -207,22 +196,15 @@ class Workspace:
         --------
         >>> ws.load("facilities", "schools.shp", type="primary_school", crs="EPSG:4547")
         """
+        options.setdefault("actor", "notebook")
         return load_file(
             self.engine,
             self.registry,
             layer,
             path,
-            encoding=encoding,
-            crs=crs,
-            coords=coords,
-            type=type,
-            replace=replace,
-            strict=strict,
-            source=source,
-            source_layer=source_layer,
-            actor=actor,
             working_crs=self.settings.working_crs,
             reports_dir=self.settings.reports_dir,
+            **options,
         )
 
     def imports(self, limit: int = 20) -> pd.DataFrame:

@@ -50,3 +50,8 @@ def test_connect_by_url(db_url: str, tmp_path: Path, data_dir: Path) -> None:
         assert "t_" in repr(ws) and "***" not in repr(ws).split("@")[-1]
     finally:
         ws.close()
+
+
+def test_misspelt_option_is_an_error(ws: Workspace, data_dir: Path) -> None:
+    with pytest.raises(TypeError, match="strict"):
+        ws.load("compounds", data_dir / "cn-beijing-haidian-cau" / "map.osm", strcit=True)  # type: ignore[call-arg]

@@ -8,6 +8,7 @@ import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 import psycopg
@@ -111,25 +112,44 @@ def _stem(path: Path, layer: str) -> str:
     return f"{stamp}-{layer}-{safe}"
 
 
+class ImportOptions(TypedDict, total=False):
+    """Options of one import; see ``Workspace.load`` for their meaning."""
+
+    encoding: str | None
+    crs: str | None
+    coords: Coords
+    type: str | None
+    replace: bool
+    strict: bool
+    source: str | None
+    source_layer: str | None
+    actor: str
+
+
 def load_file(
     engine: Engine,
     registry: Registry,
     layer_id: str,
     path: str | Path,
     *,
-    encoding: str | None = None,
-    crs: str | None = None,
-    coords: Coords = "wgs84",
-    type: str | None = None,
-    replace: bool = False,
-    strict: bool = False,
-    source: str | None = None,
-    source_layer: str | None = None,
-    actor: str = "gisplan",
     working_crs: str | None = None,
     reports_dir: Path | None = None,
+    **options: Unpack[ImportOptions],
 ) -> ImportReport:
     """Import ``path`` into layer ``layer_id`` in one transaction. See ``Workspace.load``."""
+    unknown = set(options) - set(ImportOptions.__annotations__)
+    if unknown:
+        valid = ", ".join(ImportOptions.__annotations__)
+        raise TypeError(f"unknown import option(s) {', '.join(sorted(unknown))}; valid: {valid}")
+    encoding = options.get("encoding")
+    crs = options.get("crs")
+    coords: Coords = options.get("coords", "wgs84")
+    type = options.get("type")
+    replace = options.get("replace", False)
+    strict = options.get("strict", False)
+    source = options.get("source")
+    source_layer = options.get("source_layer")
+    actor = options.get("actor", "gisplan")
     started = time.perf_counter()
     layer = registry.layer(layer_id)
     path = Path(path)
