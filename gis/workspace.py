@@ -12,12 +12,14 @@ from sqlalchemy import Engine, bindparam, column, func, literal_column, select, 
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis import schema
+from gis.access import GapParameters, GapRun, analyse, default_types, read_run, store_run, walkable_roads
 from gis.crs import parse_crs
 from gis.db import make_engine, resolve_url
 from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
 from gis.registry import SYSTEM_COLUMNS, Registry, registry
 from gis.settings import Settings
+from gis.standards import load_standard
 
 
 class Workspace:
@@ -53,8 +55,12 @@ class Workspace:
             A field declared in ``layers/`` has no column (a migration is missing).
         """
         with self.engine.connect() as conn:
-            if schema.stored_working_crs(conn) is not None:
-                schema.check_schema(conn, self.registry)
+            crs = schema.stored_working_crs(conn)
+        if crs is None:
+            return
+        schema.upgrade(self.engine, crs)  # a database made by an older gisplan gets the newer tables
+        with self.engine.connect() as conn:
+            schema.check_schema(conn, self.registry)
 
     def _require_schema(self) -> CRS:
         crs = self.working_crs
@@ -206,6 +212,97 @@ class Workspace:
             reports_dir=self.settings.reports_dir,
             **options,
         )
+
+    def gaps(
+        self,
+        facility: str | list[str] | None = None,
+        *,
+        standard: str = "gb50180",
+        params: GapParameters | None = None,
+        actor: str = "notebook",
+    ) -> gpd.GeoDataFrame:
+        """Service gaps: per compound and facility type, walking distance to the nearest facility
+        against the standard's radius, and the residents / children / elderly affected.
+
+        Each call is stored as a run (``gap_runs``); its id, standard, basis and warnings are in
+        ``result.attrs``. Without roads the distances are straight lines (``basis == "euclidean"``).
+
+        Parameters
+        ----------
+        facility
+            One facility type or several (``"kindergarten"``, ``"幼儿园"``); default: every type the
+            standard gives a radius.
+        standard
+            ``gb50180`` or the id of a county rule file (``$GISPLAN_HOME/standards/*.yaml``).
+        params
+            Network tolerance and access-leg limits (:class:`gis.access.GapParameters`).
+
+        Examples
+        --------
+        >>> gaps = ws.gaps("kindergarten")
+        >>> gaps[~gaps.covered][["compound_name", "distance_m", "radius_m"]]
+        """
+        run = self.run_gaps(facility, standard=standard, params=params, actor=actor)
+        out = run.results
+        out.attrs.update({"run_id": run.run_id, "standard": run.standard, "basis": run.basis, "warnings": run.warnings})
+        return out
+
+    def run_gaps(
+        self,
+        facility: str | list[str] | None = None,
+        *,
+        standard: str = "gb50180",
+        params: GapParameters | None = None,
+        actor: str = "notebook",
+    ) -> GapRun:
+        """As :meth:`gaps`, returning the whole run (results, summary, network, warnings)."""
+        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
+        working = self._require_schema()
+        params = params or GapParameters()
+        warnings: list[str] = []
+        if facility is None:
+            types, skipped = default_types(std, self.registry)
+            warnings.extend(skipped)
+        else:
+            codes = self.registry.code_list("facility_type")
+            types = []
+            for name in [facility] if isinstance(facility, str) else facility:
+                code = codes.resolve(name)
+                if code is None:
+                    raise KeyError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
+                if std.rule(code).radius_m is None:
+                    raise ValueError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
+                types.append(code)
+        compounds = self.layer("compounds")
+        facilities = self.layer("facilities")
+        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        results, network, notes = analyse(compounds, facilities, roads, std, types, params)
+        warnings = notes + warnings
+        basis = "network" if len(roads) else "euclidean"
+        inputs = {
+            "compounds": len(compounds),
+            "facilities": {t: int((facilities["type"] == t).sum()) for t in types},
+            "road_segments": len(roads),
+        }
+        srid = working.to_epsg()
+        assert srid is not None
+        run_id = store_run(
+            self.engine,
+            actor=actor,
+            standard=std,
+            basis=basis,
+            parameters={**params.__dict__, "facility_types": types},
+            inputs=inputs,
+            network=network,
+            warnings=warnings,
+            results=results,
+            srid=srid,
+        )
+        return GapRun(run_id=run_id, standard=std.id, basis=basis, results=results, network=network, warnings=warnings)
+
+    def gap_run(self, run_id: int | None = None) -> GapRun:
+        """A stored gap run (the latest by default)."""
+        return read_run(self.engine, run_id)
 
     def imports(self, limit: int = 20) -> pd.DataFrame:
         """The latest imports with their counts."""

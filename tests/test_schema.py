@@ -34,10 +34,11 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "pipelines": ("MULTILINESTRING", 4548),
         "roads": ("LINESTRING", 4548),
         "buildings": ("MULTIPOLYGON", 4548),
+        "gap_results": ("GEOMETRY", 4548),
     }
     assert gist == set(columns)
     assert triggers == {"compounds", "facilities", "pipelines"}  # planning data audited row by row
-    assert {"audit_log", "users", "imports", "gisplan_meta"} <= tables
+    assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
 
     # A polygon where compounds take only polygons and points is refused by the database itself.

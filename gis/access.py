@@ -1,0 +1,355 @@
+"""Service gaps: for each compound and facility type, the walking distance to the nearest facility
+against the standard's radius, and who is affected.
+
+The inputs are read from the layers, the network is built from the walkable roads, and each run
+is stored (``gap_runs`` / ``gap_results``) with its standard, parameters and input counts. Without
+a road layer the distances are straight lines, and every output says so (``basis = euclidean``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, text
+
+from gis.network import WalkNetwork, node_lines
+from gis.registry import Registry
+from gis.standards import Standard
+
+# The contract columns of `gisplan gaps --out` come first, in this order.
+CONTRACT_COLUMNS = ["compound_id", "compound_name", "facility_type", "distance_m", "radius_m", "covered", "basis"]
+RESULT_COLUMNS = [
+    *CONTRACT_COLUMNS,
+    "level",
+    "radius_status",
+    "euclidean_m",
+    "nearest_facility_id",
+    "nearest_facility_name",
+    "flag",
+    "district",
+    "street",
+    "population",
+    "demand_group",
+    "demand",
+    "affected",
+]
+
+
+@dataclass
+class GapParameters:
+    """How a gap analysis is run.
+
+    Parameters
+    ----------
+    tolerance_m
+        Road ends closer than this to another road node are joined.
+    search_m
+        Every road segment within this distance of a compound or facility is one of its access points.
+    max_leg_m
+        Beyond this a compound or facility is flagged as not reaching the network.
+    """
+
+    tolerance_m: float = 1.0
+    search_m: float = 30.0
+    max_leg_m: float = 300.0
+
+
+@dataclass
+class GapRun:
+    """A stored run: its id, per-compound results, a summary by type and what to know about it."""
+
+    run_id: int
+    standard: str
+    basis: str
+    results: gpd.GeoDataFrame
+    network: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        return summarise(self.results)
+
+
+def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
+    """Roads a pedestrian may use: not of a non-walkable class, not tagged foot=no."""
+    foot_no = roads["extra"].map(lambda e: isinstance(e, dict) and e.get("foot") == "no")
+    return roads[~roads["highway"].isin(not_walkable) & ~foot_no]
+
+
+def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork:
+    """The walking graph; road files other than OSM are noded where lines cross."""
+    osm = roads["source"] == "osm"
+    others, noded = node_lines(np.asarray(roads.geometry[~osm].values, dtype=object))
+    lines = np.r_[np.asarray(roads.geometry[osm].values, dtype=object), others]
+    return WalkNetwork(lines, tolerance_m=params.tolerance_m, noded=noded)
+
+
+def population_of(compounds: gpd.GeoDataFrame, standard: Standard) -> tuple[np.ndarray, np.ndarray]:
+    """Residents per compound, and a flag where it was estimated from households or is unknown."""
+    pop = pd.to_numeric(compounds["population"], errors="coerce").to_numpy(dtype=float)
+    households = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
+    size = float(standard.household_size.value)
+    flag = np.full(len(pop), None, dtype=object)
+    estimate = np.isnan(pop) & ~np.isnan(households)
+    pop[estimate] = households[estimate] * size
+    flag[estimate] = f"population estimated: households × {size:g}"
+    flag[np.isnan(pop)] = "no population or households"
+    return pop, flag
+
+
+def _join(*parts: Any) -> str | None:
+    kept = [str(p) for p in parts if p]
+    return "; ".join(kept) if kept else None
+
+
+def analyse(
+    compounds: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None,
+    standard: Standard,
+    facility_types: list[str],
+    params: GapParameters,
+) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None, list[str]]:
+    """Per compound × facility type: distances, coverage and demand. Pure: no database.
+
+    Returns the results, the network summary (None on a straight-line basis) and warnings.
+    """
+    warnings: list[str] = []
+    basis = "network" if roads is not None and len(roads) else "euclidean"
+    if basis == "euclidean":
+        warnings.append(
+            "NO ROAD NETWORK: distances are STRAIGHT LINES (basis = euclidean), shorter than walking; load roads "
+            "to measure walking distance / 没有路网：距离为直线距离，短于步行距离"
+        )
+    c_geoms = np.asarray(compounds.geometry.values, dtype=object)
+    pop, pop_flag = population_of(compounds, standard)
+    network = build_network(roads, params) if basis == "network" and roads is not None else None
+    net_summary = None
+    c_access = None
+    c_flag = np.full(len(compounds), None, dtype=object)
+    if network is not None:
+        s = network.summary()
+        net_summary = s.__dict__
+        c_access = network.access(c_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+        reach = np.zeros(len(compounds), dtype=bool)
+        reach[c_access.owner] = True
+        on_main = network.on_main(c_access, len(compounds))
+        c_flag[~reach] = f"no road within {params.max_leg_m:g} m"
+        c_flag[reach & ~on_main] = "on a road island cut off from the main network"
+        if s.islands:
+            warnings.append(
+                f"the walking network has {len(s.islands)} islands cut off from the main network "
+                f"({sum(i['length_m'] for i in s.islands) / 1000:.2f} km of {s.length_km:.2f} km)"
+            )
+        if (~reach).any():
+            warnings.append(f"{int((~reach).sum())} compounds have no road within {params.max_leg_m:g} m")
+
+    rows: list[pd.DataFrame] = []
+    for ftype in facility_types:
+        rule = standard.rule(ftype)
+        assert rule.radius_m is not None
+        fac = facilities[facilities["type"] == ftype]
+        f_geoms = np.asarray(fac.geometry.values, dtype=object)
+        euclid = np.full(len(compounds), np.inf)
+        if len(fac):
+            tree = shapely.STRtree(f_geoms)
+            (ci, fi), d = tree.query_nearest(c_geoms, return_distance=True, all_matches=False)
+            euclid[ci] = d
+        flag = c_flag.copy()
+        if network is not None and c_access is not None:
+            f_access = network.access(f_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+            f_reach = np.zeros(len(fac), dtype=bool)
+            f_reach[f_access.owner] = True
+            f_main = network.on_main(f_access, len(fac))
+            for i in np.flatnonzero(~f_reach | ~f_main):
+                why = "no road nearby" if not f_reach[i] else "on a road island"
+                warnings.append(
+                    f"{ftype} {fac['name'].iloc[i] or fac['fid'].iloc[i]}: {why}; it serves no one beyond it"
+                )
+            dist, which = network.nearest(f_access, len(fac), c_access, len(compounds))
+        else:
+            dist = euclid.copy()
+            which = np.full(len(compounds), -1)
+            if len(fac):
+                which[ci] = fi
+        if len(fac):
+            # a facility inside the compound serves it without a walk along the streets
+            inside_c, inside_f = shapely.STRtree(f_geoms).query(c_geoms, predicate="intersects")
+            dist[inside_c] = 0.0
+            which[inside_c] = inside_f
+            flag[inside_c] = "facility inside the compound"
+        else:
+            flag = np.array([_join(f, f"no {ftype} in the facilities layer") for f in flag], dtype=object)
+        finite = np.isfinite(dist)
+        covered = finite & (dist <= rule.radius_m)
+        share = standard.share(rule.demand)
+        if rule.demand == "households":
+            demand = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
+        else:
+            demand = pop * (share if share is not None else np.nan)
+        nearest_id = np.where(which >= 0, fac["fid"].to_numpy()[np.maximum(which, 0)] if len(fac) else -1, -1)
+        nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "compound_id": compounds["fid"].to_numpy(),
+                    "compound_name": compounds["name"].to_numpy(),
+                    "facility_type": ftype,
+                    "distance_m": np.where(finite, np.round(dist, 1), np.nan),
+                    "radius_m": rule.radius_m,
+                    "covered": covered,
+                    "basis": basis,
+                    "level": rule.level,
+                    "radius_status": rule.status,
+                    "euclidean_m": np.where(np.isfinite(euclid), np.round(euclid, 1), np.nan),
+                    "nearest_facility_id": pd.array(np.where(which >= 0, nearest_id, -1), dtype="Int64").astype(object),
+                    "nearest_facility_name": nearest_name,
+                    "flag": [_join(a, b) for a, b in zip(flag, pop_flag, strict=True)],
+                    "district": compounds["district"].to_numpy(),
+                    "street": compounds["street"].to_numpy(),
+                    "population": np.round(pop, 1),
+                    "demand_group": rule.demand,
+                    "demand": np.round(demand, 1),
+                    "affected": np.where(covered, 0.0, np.round(demand, 1)),
+                    "geometry": c_geoms,
+                }
+            )
+        )
+    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*RESULT_COLUMNS, "geometry"])
+    frame.loc[frame["nearest_facility_id"] == -1, "nearest_facility_id"] = None
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=compounds.crs), net_summary, warnings
+
+
+def summarise(results: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Per facility type (and ``by`` columns, e.g. ("district", "street")): compounds covered of all,
+    residents and the type's demand group not covered."""
+    keys = [*by, "facility_type"]
+    frame = results.assign(
+        uncovered_residents=np.where(results["covered"], 0.0, results["population"].fillna(0.0)),
+        n=1,
+    )
+    out = frame.groupby(keys, dropna=False, sort=True).agg(
+        compounds=("n", "sum"),
+        covered=("covered", "sum"),
+        residents_uncovered=("uncovered_residents", "sum"),
+        demand_group=("demand_group", "first"),
+        demand_uncovered=("affected", "sum"),
+        radius_m=("radius_m", "first"),
+        basis=("basis", "first"),
+    )
+    return out.reset_index()
+
+
+def store_run(
+    engine: Engine,
+    *,
+    actor: str,
+    standard: Standard,
+    basis: str,
+    parameters: dict[str, Any],
+    inputs: dict[str, Any],
+    network: dict[str, Any] | None,
+    warnings: list[str],
+    results: gpd.GeoDataFrame,
+    srid: int,
+) -> int:
+    """Write a run and its results in one transaction; returns the run id."""
+    params = {**parameters, "standard_overridden": standard.overridden}
+    with engine.begin() as conn:
+        run_id = int(
+            conn.execute(
+                text(
+                    "INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings) VALUES "
+                    "(:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb), "
+                    "CAST(:w AS jsonb)) RETURNING id"
+                ),
+                {
+                    "actor": actor,
+                    "standard": standard.id,
+                    "basis": basis,
+                    "p": json.dumps(params, ensure_ascii=False),
+                    "i": json.dumps(inputs, ensure_ascii=False),
+                    "n": json.dumps(network, ensure_ascii=False, default=str) if network else None,
+                    "w": json.dumps(warnings, ensure_ascii=False),
+                },
+            ).scalar_one()
+        )
+        if len(results):
+            frame = results.rename(
+                columns={
+                    "compound_id": "compound_fid",
+                    "nearest_facility_id": "nearest_fid",
+                    "nearest_facility_name": "nearest_name",
+                }
+            ).assign(run_id=run_id)
+            frame = frame.rename_geometry("geom")
+            frame.to_postgis("gap_results", conn, if_exists="append", index=False)
+    return run_id
+
+
+def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
+    """A stored run (the latest when ``run_id`` is None) as a GapRun."""
+    with engine.connect() as conn:
+        if run_id is None:
+            run_id = conn.execute(text("SELECT max(id) FROM gap_runs")).scalar()
+            if run_id is None:
+                raise LookupError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
+        meta = conn.execute(
+            text("SELECT standard, basis, network, warnings FROM gap_runs WHERE id = :i"), {"i": run_id}
+        ).one_or_none()
+        if meta is None:
+            raise LookupError(f"no gap run {run_id}")
+        gdf = gpd.read_postgis(
+            text("SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"),
+            conn,
+            geom_col="geom",
+            params={"i": run_id},
+        )
+    gdf = gdf.rename(
+        columns={
+            "compound_fid": "compound_id",
+            "nearest_fid": "nearest_facility_id",
+            "nearest_name": "nearest_facility_name",
+        }
+    ).rename_geometry("geometry")
+    gdf = gdf[[*RESULT_COLUMNS, "geometry"]]
+    return GapRun(
+        run_id=int(run_id),
+        standard=meta.standard,
+        basis=meta.basis,
+        results=gdf,
+        network=meta.network,
+        warnings=list(meta.warnings),
+    )
+
+
+def write_results(results: gpd.GeoDataFrame, path: Path) -> None:
+    """CSV (no geometry), GeoPackage or GeoJSON (with each compound's geometry), by the suffix."""
+    suffix = path.suffix.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        results.drop(columns="geometry").to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix == ".gpkg":
+        results.to_file(path, layer="gaps", driver="GPKG")
+    elif suffix in (".geojson", ".json"):
+        results.to_crs(4326).to_file(path, driver="GeoJSON")
+    else:
+        raise ValueError(f"--out {path.name}: use .csv, .gpkg or .geojson")
+
+
+def default_types(standard: Standard, registry: Registry) -> tuple[list[str], list[str]]:
+    """The facility types the standard gives a radius, and a note for each it does not."""
+    types, skipped = [], []
+    for code in registry.code_list("facility_type").ids:
+        rule = standard.facilities.get(code)
+        if rule is not None and rule.radius_m is not None:
+            types.append(code)
+        else:
+            skipped.append(f"{code}: standard {standard.id} sets no service radius; not assessed by distance")
+    return types, skipped

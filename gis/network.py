@@ -1,0 +1,258 @@
+"""The walking network: a graph of road segments, access legs, and nearest-facility distances.
+
+Every road vertex is a node and every pair of consecutive vertices an edge, so ways that share a
+vertex (OSM intersections) are joined and ways that only cross (bridges) are not. Line ends that
+nearly touch another node are joined within a stated tolerance, by an edge of the real gap length.
+Compounds and facilities reach the network by access legs: the straight line from the geometry (a
+polygon's boundary, a point) to the nearest point of a nearby road segment; the leg counts in the
+distance. Distances are Dijkstra's (scipy) from all facilities of a type at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.spatial import cKDTree
+
+
+def node_lines(lines: np.ndarray) -> tuple[np.ndarray, int]:
+    """Split lines where they cross; returns the parts and how many vertices that added."""
+    if not len(lines):
+        return lines, 0
+    before = len(shapely.get_coordinates(lines))
+    parts = np.asarray(shapely.get_parts(shapely.node(shapely.multilinestrings(lines))), dtype=object)
+    return parts, max(0, len(shapely.get_coordinates(parts)) - before)
+
+
+@dataclass
+class AccessPoints:
+    """Where features meet the network: one row per (feature, nearby segment)."""
+
+    owner: np.ndarray  # index of the feature
+    edge: np.ndarray  # index of the segment
+    offset: np.ndarray  # metres from the segment's first node
+    leg: np.ndarray  # metres from the feature to that point
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+
+@dataclass
+class NetworkSummary:
+    nodes: int
+    edges: int
+    length_km: float
+    tolerance_m: float
+    joined_gaps: int
+    noded_crossings: int
+    components: int
+    main_component_share: float  # of the total length
+    islands: list[dict[str, float]] = field(default_factory=list)  # the other components
+
+
+class WalkNetwork:
+    """A walking graph built from road lines in a metric CRS.
+
+    Parameters
+    ----------
+    lines
+        LineStrings (metres).
+    tolerance_m
+        Line ends closer than this to another node are joined.
+    node_crossings
+        Split lines where they cross (for road files not noded at junctions, unlike OSM).
+    noded
+        Vertices already added by noding the lines beforehand (for the summary).
+    """
+
+    def __init__(
+        self, lines: np.ndarray, *, tolerance_m: float = 1.0, node_crossings: bool = False, noded: int = 0
+    ) -> None:
+        lines = np.asarray([g for g in lines if g is not None and not g.is_empty], dtype=object)
+        if node_crossings and len(lines):
+            lines, added = node_lines(lines)
+            noded += added
+        coords, owner = shapely.get_coordinates(lines, return_index=True)
+        same = owner[1:] == owner[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        keys = np.round(np.vstack([a, b]), 3)  # millimetres: the same vertex written twice is one node
+        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        u, v = inverse[: len(a)], inverse[len(a) :]
+        length = np.hypot(*(b - a).T)
+        keep = u != v
+        self.xy = uniq
+        self.u, self.v, self.length = u[keep], v[keep], length[keep]
+
+        # line ends that nearly touch another node: joined by an edge of the gap's real length
+        first = np.r_[True, owner[1:] != owner[:-1]]
+        last = np.r_[owner[1:] != owner[:-1], True]
+        ends = np.unique(np.round(coords[first | last], 3), axis=0)
+        tree = cKDTree(self.xy)
+        end_ids = tree.query(ends)[1]
+        degree = np.bincount(np.r_[self.u, self.v], minlength=len(self.xy))
+        dangling = end_ids[degree[end_ids] == 1]
+        gaps_u, gaps_v, gaps_len = [], [], []
+        adjacent = set(zip(self.u.tolist(), self.v.tolist(), strict=True)) if len(dangling) else set()
+        for node in dangling.tolist():
+            for other in tree.query_ball_point(self.xy[node], tolerance_m):
+                if other != node and (node, other) not in adjacent and (other, node) not in adjacent:
+                    gaps_u.append(node)
+                    gaps_v.append(other)
+                    gaps_len.append(float(np.hypot(*(self.xy[node] - self.xy[other]))))
+        if gaps_u:
+            pairs = {tuple(sorted(p)): d for p, d in zip(zip(gaps_u, gaps_v, strict=True), gaps_len, strict=True)}
+            self.gap_edges = len(pairs)
+            gu, gv = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+            self.u = np.r_[self.u, gu]
+            self.v = np.r_[self.v, gv]
+            self.length = np.r_[self.length, np.array(list(pairs.values()))]
+            self.segment_count = len(self.u) - len(pairs)
+        else:
+            self.gap_edges = 0
+            self.segment_count = len(self.u)
+        self.tolerance_m = tolerance_m
+        self.noded = noded
+        self.graph = self._graph(len(self.xy), self.u, self.v, self.length)
+        n_comp, self.component = connected_components(self.graph, directed=False)
+        comp_length = np.bincount(self.component[self.u], weights=self.length, minlength=n_comp)
+        self.main = int(np.argmax(comp_length)) if n_comp else 0
+        self._comp_length = comp_length
+        self._segments = shapely.linestrings(np.stack([self.xy[self.u], self.xy[self.v]], axis=1))
+        self._tree = shapely.STRtree(self._segments)
+
+    @staticmethod
+    def _graph(
+        n: int,
+        u: np.ndarray,
+        v: np.ndarray,
+        w: np.ndarray,
+        one_way: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> csr_matrix:
+        """Edges both ways (plus ``one_way`` edges in one direction); of parallel edges the shortest
+        is kept (a sparse matrix would add them up)."""
+        a, b, ww = np.r_[u, v], np.r_[v, u], np.r_[w, w]
+        if one_way is not None:
+            a, b, ww = np.r_[a, one_way[0]], np.r_[b, one_way[1]], np.r_[ww, one_way[2]]
+        frame = pd.DataFrame({"a": a, "b": b, "w": ww})
+        frame = frame.groupby(["a", "b"], sort=False)["w"].min().reset_index()
+        # a zero weight would vanish from a sparse matrix: the smallest positive stands in for it
+        weights = np.maximum(frame["w"].to_numpy(), 1e-9)
+        return coo_matrix((weights, (frame["a"], frame["b"])), shape=(n, n)).tocsr()
+
+    def summary(self) -> NetworkSummary:
+        total = float(self._comp_length.sum())
+        islands = [
+            {
+                "component": int(c),
+                "length_m": round(float(self._comp_length[c]), 1),
+                "nodes": int((self.component == c).sum()),
+            }
+            for c in np.argsort(-self._comp_length)
+            if c != self.main and self._comp_length[c] > 0
+        ]
+        return NetworkSummary(
+            nodes=len(self.xy),
+            edges=self.segment_count,
+            length_km=round(float(self.length[: self.segment_count].sum()) / 1000, 3),
+            tolerance_m=self.tolerance_m,
+            joined_gaps=self.gap_edges,
+            noded_crossings=self.noded,
+            components=len(self._comp_length),
+            main_component_share=round(float(self._comp_length[self.main]) / total, 4) if total else 0.0,
+            islands=islands,
+        )
+
+    # -- access legs -----------------------------------------------------------------------------
+    def access(self, geoms: np.ndarray, *, search_m: float = 30.0, max_leg_m: float = 300.0) -> AccessPoints:
+        """Access points of each geometry: every segment within ``search_m`` of it, or else the
+        nearest segment within ``max_leg_m``. A geometry with none cannot reach the network."""
+        geoms = np.asarray(geoms, dtype=object)
+        near_owner, near_edge = self._tree.query(geoms, predicate="dwithin", distance=search_m)
+        has = np.zeros(len(geoms), dtype=bool)
+        has[near_owner] = True
+        rest = np.flatnonzero(~has)
+        if len(rest):
+            (far_owner, far_edge), _ = self._tree.query_nearest(
+                geoms[rest], max_distance=max_leg_m, return_distance=True
+            )
+            near_owner = np.r_[near_owner, rest[far_owner]]
+            near_edge = np.r_[near_edge, far_edge]
+        if not len(near_owner):
+            empty = np.array([], dtype=int)
+            return AccessPoints(empty, empty, np.array([]), np.array([]))
+        seg = self._segments[near_edge]
+        link = shapely.shortest_line(seg, geoms[near_owner])  # from the segment to the feature
+        at = shapely.get_point(link, 0)
+        return AccessPoints(
+            owner=near_owner,
+            edge=near_edge,
+            offset=shapely.line_locate_point(seg, at),
+            leg=shapely.length(link),
+        )
+
+    def on_main(self, points: AccessPoints, count: int) -> np.ndarray:
+        """Per feature: whether any of its access points is on the main component."""
+        main = self.component[self.u[points.edge]] == self.main
+        out = np.zeros(count, dtype=bool)
+        out[points.owner[main]] = True
+        return out
+
+    # -- distances ------------------------------------------------------------------------------
+    def nearest(
+        self, sources: AccessPoints, n_sources: int, targets: AccessPoints, n_targets: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Network distance from each target to its nearest source, and which source.
+
+        Every source gets a virtual node joined to both ends of each of its segments (leg plus the
+        way along the segment); one multi-source Dijkstra then gives every node its distance and the
+        source it came from. A target on a segment takes the better of its two ends; a target on the
+        same segment as a source may also go straight along it.
+        """
+        n = len(self.xy)
+        dist_t = np.full(n_targets, np.inf)
+        src_t = np.full(n_targets, -1)
+        if not len(sources) or not len(targets):
+            return dist_t, src_t
+        e = sources.edge
+        virt = n + sources.owner
+        # one way only, from a source onto the road: no path may pass through a facility
+        legs = (
+            np.r_[virt, virt],
+            np.r_[self.u[e], self.v[e]],
+            np.r_[sources.leg + sources.offset, sources.leg + self.length[e] - sources.offset],
+        )
+        graph = self._graph(n + n_sources, self.u, self.v, self.length, one_way=legs)
+        starts = np.unique(virt)
+        dist, _pred, origin = dijkstra(graph, directed=True, indices=starts, min_only=True, return_predecessors=True)
+        te = targets.edge
+        via_u = dist[self.u[te]] + targets.offset + targets.leg
+        via_v = dist[self.v[te]] + (self.length[te] - targets.offset) + targets.leg
+        best = np.minimum(via_u, via_v)
+        best_src = np.where(via_u <= via_v, origin[self.u[te]], origin[self.v[te]])
+        # the same segment: straight along it
+        same = pd.DataFrame({"edge": sources.edge, "s": sources.offset, "sl": sources.leg, "src": sources.owner}).merge(
+            pd.DataFrame({"edge": te, "t": targets.offset, "tl": targets.leg, "row": np.arange(len(te))}), on="edge"
+        )
+        if len(same):
+            direct = (same["s"] - same["t"]).abs() + same["sl"] + same["tl"]
+            for row, d, s in zip(same["row"], direct, same["src"], strict=True):
+                if d < best[row]:
+                    best[row] = d
+                    best_src[row] = n + s
+        # per target: the best of its access points
+        order = np.lexsort((best, targets.owner))
+        owners = targets.owner[order]
+        first = np.r_[True, owners[1:] != owners[:-1]]
+        chosen = order[first]
+        dist_t[targets.owner[chosen]] = best[chosen]
+        src = best_src[chosen]
+        src_t[targets.owner[chosen]] = np.where(src >= n, src - n, -1)
+        unreachable = ~np.isfinite(dist_t)
+        src_t[unreachable] = -1
+        return dist_t, src_t

@@ -1,0 +1,169 @@
+"""Planning standards as data: ``layers/standards/*.yaml`` and a county's own rule files.
+
+A standard gives each facility type its life-circle level and service radius, the demand shares
+(children, elderly ...) and provision benchmarks, every number with its source and status. A county
+file names the standard it ``extends`` and lists only the values that differ; it is merged over
+its parent and validated like any other.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gis.errors import GisError
+from gis.registry import registry
+
+Status = Literal["confirmed", "weak", "local_rule", "unverified"]
+
+
+class StandardError(GisError, ValueError):
+    """A standard file is missing, unknown or invalid."""
+
+
+class Sourced(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: Any
+    status: Status
+    source: str
+
+
+class LifeCircle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: str
+    en: str
+    walk_m: float | None
+    walk_range_m: list[float] | None = None
+    status: Status
+    source: str
+
+
+class FacilityRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    level: str
+    radius_m: float | None
+    status: Status
+    source: str
+    capacity_unit: Literal["places", "beds"] | None = None
+    demand: str = "residents"
+
+
+class Standard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title: dict[str, str]
+    extends: str | None = None
+    distance_basis: Sourced
+    non_inclusive: Sourced
+    life_circles: dict[str, LifeCircle]
+    facilities: dict[str, FacilityRule]
+    demand_shares: dict[str, Sourced]
+    household_size: Sourced
+    provision: dict[str, Sourced] = {}
+    complete_community: dict[str, Any] = {}
+    overridden: list[str] = []  # dotted keys a county file changed (filled when merging)
+
+    def rule(self, facility_type: str) -> FacilityRule:
+        try:
+            return self.facilities[facility_type]
+        except KeyError:
+            raise StandardError(
+                f"standard {self.id} has no rule for facility type {facility_type!r}; it has: "
+                + ", ".join(self.facilities)
+            ) from None
+
+    def share(self, demand: str) -> float | None:
+        entry = self.demand_shares.get(demand)
+        return None if entry is None or entry.value is None else float(entry.value)
+
+
+def _check_against_registry(std: Standard) -> None:
+    types = set(registry().code_list("facility_type").ids)
+    unknown = set(std.facilities) - types
+    if unknown:
+        raise StandardError(f"standard {std.id}: unknown facility types {sorted(unknown)}; valid: {sorted(types)}")
+    for ftype, rule in std.facilities.items():
+        if rule.level not in std.life_circles:
+            raise StandardError(f"standard {std.id}: {ftype} has level {rule.level}, not a life circle")
+        if rule.demand not in std.demand_shares:
+            raise StandardError(f"standard {std.id}: {ftype} has demand {rule.demand}, not a demand share")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], prefix: str, changed: list[str]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = _merge(base[key], value, f"{prefix}{key}.", changed)
+        else:
+            out[key] = value
+            changed.append(f"{prefix}{key}")
+    return out
+
+
+def _files(extra_dirs: list[Path]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every standard file by its id: the package's, then the extra directories' (which win)."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    packaged = resources.files("layers") / "standards"
+    entries: list[tuple[str, str]] = [
+        (f"layers/standards/{p.name}", p.read_text(encoding="utf-8"))
+        for p in packaged.iterdir()
+        if p.name.endswith(".yaml")
+    ]
+    for directory in extra_dirs:
+        if directory.is_dir():
+            entries += [(str(p), p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.yaml"))]
+    for origin, text in entries:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise StandardError(f"{origin}: not valid YAML ({exc})") from None
+        if not isinstance(data, dict) or "id" not in data:
+            raise StandardError(f"{origin}: a standard file needs an id")
+        found[str(data["id"])] = (origin, data)
+    return found
+
+
+def available(extra_dirs: list[Path] | None = None) -> dict[str, str]:
+    """Standard id -> where it was found."""
+    return {k: origin for k, (origin, _) in _files(extra_dirs or []).items()}
+
+
+def load_standard(standard_id: str = "gb50180", *, extra_dirs: list[Path] | None = None) -> Standard:
+    """The standard ``standard_id``, merged over the standards it extends, validated.
+
+    Parameters
+    ----------
+    standard_id
+        ``gb50180`` (the national default) or the id of a county rule file.
+    extra_dirs
+        Directories with county rule files (gisplan passes ``$GISPLAN_HOME/standards``).
+    """
+    files = _files(extra_dirs or [])
+    chain: list[dict[str, Any]] = []
+    current: str | None = standard_id
+    while current is not None:
+        if current not in files:
+            raise StandardError(f"unknown standard {current!r}; available: {', '.join(sorted(files))}")
+        if any(c["id"] == current for c in chain):
+            raise StandardError(f"standard {standard_id}: `extends` goes round in a circle")
+        chain.append(files[current][1])
+        current = chain[-1].get("extends")
+    merged: dict[str, Any] = {}
+    changed: list[str] = []
+    for i, data in enumerate(reversed(chain)):
+        body = {k: v for k, v in data.items() if k not in ("id", "extends", "title")}
+        merged = _merge(merged, body, "", changed if i else [])
+        merged["title"] = data.get("title", merged.get("title", {}))
+    merged["id"] = standard_id
+    merged["extends"] = chain[0].get("extends")
+    merged["overridden"] = changed
+    try:
+        std = Standard.model_validate(merged)
+    except ValidationError as exc:
+        raise StandardError(f"standard {standard_id} is invalid: {exc}") from None
+    _check_against_registry(std)
+    return std
