@@ -92,7 +92,7 @@ def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork
 
 def population_of(compounds: gpd.GeoDataFrame, standard: Standard) -> tuple[np.ndarray, np.ndarray]:
     """Residents per compound, and a flag where it was estimated from households or is unknown."""
-    pop = pd.to_numeric(compounds["population"], errors="coerce").to_numpy(dtype=float)
+    pop = pd.to_numeric(compounds["population"], errors="coerce").to_numpy(dtype=float, copy=True)
     households = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
     size = float(standard.household_size.value)
     flag = np.full(len(pop), None, dtype=object)
@@ -186,6 +186,10 @@ def analyse(
             flag[inside_c] = "facility inside the compound"
         else:
             flag = np.array([_join(f, f"no {ftype} in the facilities layer") for f in flag], dtype=object)
+            warnings.append(
+                f"no {ftype} at all in the facilities layer: every compound counts as uncovered; check whether the "
+                "data are complete (OSM in China often lacks them) / 设施图层中没有该类设施"
+            )
         finite = np.isfinite(dist)
         covered = finite & (dist <= rule.radius_m)
         share = standard.share(rule.demand)
@@ -193,7 +197,8 @@ def analyse(
             demand = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
         else:
             demand = pop * (share if share is not None else np.nan)
-        nearest_id = np.where(which >= 0, fac["fid"].to_numpy()[np.maximum(which, 0)] if len(fac) else -1, -1)
+        fids = fac["fid"].to_numpy()
+        nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
         nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
         rows.append(
             pd.DataFrame(
@@ -208,7 +213,7 @@ def analyse(
                     "level": rule.level,
                     "radius_status": rule.status,
                     "euclidean_m": np.where(np.isfinite(euclid), np.round(euclid, 1), np.nan),
-                    "nearest_facility_id": pd.array(np.where(which >= 0, nearest_id, -1), dtype="Int64").astype(object),
+                    "nearest_facility_id": nearest_id,
                     "nearest_facility_name": nearest_name,
                     "flag": [_join(a, b) for a, b in zip(flag, pop_flag, strict=True)],
                     "district": compounds["district"].to_numpy(),
@@ -222,7 +227,6 @@ def analyse(
             )
         )
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*RESULT_COLUMNS, "geometry"])
-    frame.loc[frame["nearest_facility_id"] == -1, "nearest_facility_id"] = None
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=compounds.crs), net_summary, warnings
 
 

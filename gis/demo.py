@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gis.access import write_results
 from gis.workspace import Workspace
 
 SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines")
@@ -44,6 +45,15 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
             "all" if synthetic == len(gdf) else f"{synthetic} of {len(gdf)}" if synthetic else "none",
         )
     console.print(summary)
+    run = ws.run_gaps(actor="demo")
+    from gis.cli import print_gap_summary
+
+    print_gap_summary(run.summary(), run.basis, console)
+    write_results(run.results, out_dir / "gaps.csv")
+    write_results(run.results, out_dir / "gaps.gpkg")
+    console.print(
+        f"gap run {run.run_id} (standard {run.standard}); wrote {out_dir / 'gaps.csv'}, {out_dir / 'gaps.gpkg'}"
+    )
     layers = ws.layers()
     out_dir.mkdir(parents=True, exist_ok=True)
     layers.to_csv(out_dir / "layers.csv", index=False, encoding="utf-8-sig")
