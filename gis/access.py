@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
-from gis.network import WalkNetwork, node_lines
+from gis.network import AccessPoints, WalkNetwork, node_lines
 from gis.registry import Registry
 from gis.standards import Standard
 
@@ -39,6 +39,7 @@ RESULT_COLUMNS = [
     "demand_group",
     "demand",
     "affected",
+    "capacity_ratio",
 ]
 
 
@@ -76,6 +77,35 @@ class GapRun:
         return summarise(self.results)
 
 
+def two_step_fca(costs: pd.DataFrame, supply: pd.Series, demand: pd.Series, max_cost: float) -> pd.Series:
+    """Two-step floating catchment ratio (Luo & Wang 2003): supply per unit of demand within reach.
+
+    Step 1: each facility's supply divided by the demand of every compound within ``max_cost``.
+    Step 2: each compound sums the ratios of the facilities within ``max_cost`` of it.
+
+    Parameters
+    ----------
+    costs
+        Long table with columns ``source`` (facility), ``target`` (compound), ``cost`` (metres).
+    supply
+        Places or beds per facility (indexed like ``source``).
+    demand
+        Children, elderly ... per compound (indexed like ``target``).
+    """
+    reach = costs[costs["cost"] <= max_cost].copy()
+    reach["demand"] = demand.reindex(reach["target"]).fillna(0.0).to_numpy()
+    total = reach.groupby("source")["demand"].sum()
+    ratio = (supply.reindex(total.index) / total).where(total > 0)
+    reach["ratio"] = ratio.reindex(reach["source"]).to_numpy()
+    return reach.groupby("target")["ratio"].sum(min_count=1).reindex(demand.index).fillna(0.0)
+
+
+def straight_costs(sources: np.ndarray, targets: np.ndarray, limit: float) -> pd.DataFrame:
+    """The (source, target, cost) table by straight-line distance, for the euclidean basis."""
+    s_idx, t_idx = shapely.STRtree(sources).query(targets, predicate="dwithin", distance=limit)
+    return pd.DataFrame({"source": t_idx, "target": s_idx, "cost": shapely.distance(sources[t_idx], targets[s_idx])})
+
+
 def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
     """Roads a pedestrian may use: not of a non-walkable class, not tagged foot=no."""
     foot_no = roads["extra"].map(lambda e: isinstance(e, dict) and e.get("foot") == "no")
@@ -101,6 +131,14 @@ def population_of(compounds: gpd.GeoDataFrame, standard: Standard) -> tuple[np.n
     flag[estimate] = f"population estimated: households × {size:g}"
     flag[np.isnan(pop)] = "no population or households"
     return pop, flag
+
+
+def _subset(points: AccessPoints, owners: np.ndarray) -> AccessPoints:
+    """The access points of the given features, renumbered 0..len(owners)-1."""
+    new_id = np.full(int(points.owner.max(initial=-1)) + 1, -1)
+    new_id[owners] = np.arange(len(owners))
+    keep = np.isin(points.owner, owners)
+    return AccessPoints(new_id[points.owner[keep]], points.edge[keep], points.offset[keep], points.leg[keep])
 
 
 def _join(*parts: Any) -> str | None:
@@ -197,6 +235,27 @@ def analyse(
             demand = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
         else:
             demand = pop * (share if share is not None else np.nan)
+        ratio = np.full(len(compounds), np.nan)
+        capacity = pd.to_numeric(fac["capacity"], errors="coerce") if len(fac) else pd.Series(dtype=float)
+        if rule.capacity_unit and capacity.notna().any():
+            known = capacity.notna().to_numpy()
+            if not known.all():
+                warnings.append(
+                    f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
+                    "only the others and so understates supply"
+                )
+            sel = np.flatnonzero(known)
+            if network is not None and c_access is not None:
+                costs = network.costs(_subset(f_access, sel), len(sel), c_access, len(compounds), limit=rule.radius_m)
+            else:
+                costs = straight_costs(f_geoms[sel], c_geoms, rule.radius_m)
+            ratio = two_step_fca(
+                costs,
+                pd.Series(capacity.to_numpy()[sel], index=range(len(sel))),
+                pd.Series(demand, index=range(len(compounds))),
+                rule.radius_m,
+            ).to_numpy(copy=True)
+            ratio[np.isnan(demand)] = np.nan
         fids = fac["fid"].to_numpy()
         nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
         nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
@@ -218,10 +277,11 @@ def analyse(
                     "flag": [_join(a, b) for a, b in zip(flag, pop_flag, strict=True)],
                     "district": compounds["district"].to_numpy(),
                     "street": compounds["street"].to_numpy(),
-                    "population": np.round(pop, 1),
+                    "population": pop,
                     "demand_group": rule.demand,
-                    "demand": np.round(demand, 1),
-                    "affected": np.where(covered, 0.0, np.round(demand, 1)),
+                    "demand": demand,
+                    "affected": np.where(covered, 0.0, demand),
+                    "capacity_ratio": ratio,
                     "geometry": c_geoms,
                 }
             )

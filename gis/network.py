@@ -204,6 +204,53 @@ class WalkNetwork:
         return out
 
     # -- distances ------------------------------------------------------------------------------
+    def _with_sources(self, sources: AccessPoints, n_sources: int) -> tuple[csr_matrix, np.ndarray]:
+        """The graph with one virtual node per source, joined one way (source -> road) to both ends
+        of each of its segments, so that no path passes through a facility."""
+        n = len(self.xy)
+        e = sources.edge
+        virt = n + sources.owner
+        legs = (
+            np.r_[virt, virt],
+            np.r_[self.u[e], self.v[e]],
+            np.r_[sources.leg + sources.offset, sources.leg + self.length[e] - sources.offset],
+        )
+        return self._graph(n + n_sources, self.u, self.v, self.length, one_way=legs), np.unique(virt)
+
+    def costs(
+        self, sources: AccessPoints, n_sources: int, targets: AccessPoints, n_targets: int, *, limit: float
+    ) -> pd.DataFrame:
+        """Every (source, target) pair within ``limit`` metres of walking, with its distance.
+
+        One Dijkstra per source, cut off at ``limit``; targets take the best of their access points,
+        as in :meth:`nearest`. Returns columns ``source``, ``target``, ``cost``.
+        """
+        columns = {"source": pd.Series(dtype=int), "target": pd.Series(dtype=int), "cost": pd.Series(dtype=float)}
+        if not len(sources) or not len(targets):
+            return pd.DataFrame(columns)
+        n = len(self.xy)
+        graph, starts = self._with_sources(sources, n_sources)
+        dist = dijkstra(graph, directed=True, indices=starts, limit=limit)  # (sources, nodes)
+        te = targets.edge
+        via_u = dist[:, self.u[te]] + targets.offset + targets.leg
+        via_v = dist[:, self.v[te]] + (self.length[te] - targets.offset) + targets.leg
+        best = np.minimum(via_u, via_v)  # (sources, target access points)
+        frame = pd.DataFrame(
+            {
+                "source": np.repeat(starts - n, len(te)),
+                "target": np.tile(targets.owner, len(starts)),
+                "cost": best.reshape(-1),
+            }
+        )
+        same = pd.DataFrame(
+            {"edge": sources.edge, "s": sources.offset, "sl": sources.leg, "source": sources.owner}
+        ).merge(pd.DataFrame({"edge": te, "t": targets.offset, "tl": targets.leg, "target": targets.owner}), on="edge")
+        if len(same):
+            same["cost"] = (same["s"] - same["t"]).abs() + same["sl"] + same["tl"]
+            frame = pd.concat([frame, same[["source", "target", "cost"]]], ignore_index=True)
+        frame = frame[frame["cost"] <= limit]
+        return frame.groupby(["source", "target"])["cost"].min().reset_index()
+
     def nearest(
         self, sources: AccessPoints, n_sources: int, targets: AccessPoints, n_targets: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -219,16 +266,7 @@ class WalkNetwork:
         src_t = np.full(n_targets, -1)
         if not len(sources) or not len(targets):
             return dist_t, src_t
-        e = sources.edge
-        virt = n + sources.owner
-        # one way only, from a source onto the road: no path may pass through a facility
-        legs = (
-            np.r_[virt, virt],
-            np.r_[self.u[e], self.v[e]],
-            np.r_[sources.leg + sources.offset, sources.leg + self.length[e] - sources.offset],
-        )
-        graph = self._graph(n + n_sources, self.u, self.v, self.length, one_way=legs)
-        starts = np.unique(virt)
+        graph, starts = self._with_sources(sources, n_sources)
         dist, _pred, origin = dijkstra(graph, directed=True, indices=starts, min_only=True, return_predecessors=True)
         te = targets.edge
         via_u = dist[self.u[te]] + targets.offset + targets.leg

@@ -86,3 +86,20 @@ def test_unnoded_crossings() -> None:
     noded = WalkNetwork(roads, node_crossings=True)
     d, _ = noded.nearest(noded.access(facility), 1, noded.access(compound), 1)
     assert d[0] == pytest.approx(5 + 50 + 50 + 5)
+
+
+def test_cost_table_agrees_with_nearest_and_the_limit() -> None:
+    net = WalkNetwork(np.array(ROADS, dtype=object), tolerance_m=1.0)
+    src = net.access(FACILITIES, search_m=10)
+    dst = net.access(COMPOUNDS, search_m=10)
+    table = net.costs(src, len(FACILITIES), dst, len(COMPOUNDS), limit=400)
+    cost = {(r.source, r.target): r.cost for r in table.itertuples()}
+    # hand-worked (see test_hand_worked_distances): C0 from facility 0 is 265, from facility 2 185
+    assert cost[(0, 0)] == pytest.approx(265.0) and cost[(2, 0)] == pytest.approx(185.0)
+    assert cost[(1, 2)] == pytest.approx(30.0) and (0, 2) not in cost  # the island
+    assert cost[(0, 4)] == pytest.approx(395.0)  # 5 + 280 + 0.5 + 99.5 + 10
+    assert all(c <= 400 for c in cost.values()) and (0, 3) not in cost
+    best, _ = net.nearest(src, len(FACILITIES), dst, len(COMPOUNDS))
+    for target in range(len(COMPOUNDS)):
+        mine = [c for (s, t), c in cost.items() if t == target]
+        assert (min(mine) if mine else np.inf) == pytest.approx(best[target]) or best[target] > 400

@@ -59,12 +59,26 @@ def upgrade() -> None:
         sa.Column("demand_group", sa.Text, nullable=False),
         sa.Column("demand", sa.Float),
         sa.Column("affected", sa.Float),
+        sa.Column("capacity_ratio", sa.Float),
         sa.Column("geom", Geometry("GEOMETRY", srid=srid, spatial_index=False), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "compound_fid", "facility_type"),
     )
     op.create_index("gap_results_geom", "gap_results", ["geom"], postgresql_using="gist")
+    op.create_table(
+        "site_proposals",
+        sa.Column("run_id", sa.BigInteger, sa.ForeignKey("gap_runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("rank", sa.Integer, nullable=False),
+        sa.Column("facility_type", sa.Text, nullable=False),
+        sa.Column("candidate", sa.Text),
+        sa.Column("new_compounds", sa.Integer, nullable=False),
+        sa.Column("new_compound_names", sa.Text),
+        sa.Column("new_demand", sa.Float),
+        sa.Column("geom", Geometry("POINT", srid=srid, spatial_index=False), nullable=False),
+        sa.PrimaryKeyConstraint("run_id", "rank"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("site_proposals")
     op.drop_table("gap_results")
     op.drop_table("gap_runs")
