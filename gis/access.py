@@ -322,8 +322,9 @@ def store_run(
     warnings: list[str],
     results: gpd.GeoDataFrame,
     srid: int,
+    sites: gpd.GeoDataFrame | None = None,
 ) -> int:
-    """Write a run and its results in one transaction; returns the run id."""
+    """Write a run, its results and any proposed sites in one transaction; returns the run id."""
     params = {**parameters, "standard_overridden": standard.overridden}
     with engine.begin() as conn:
         run_id = int(
@@ -354,6 +355,10 @@ def store_run(
             ).assign(run_id=run_id)
             frame = frame.rename_geometry("geom")
             frame.to_postgis("gap_results", conn, if_exists="append", index=False)
+        if sites is not None and len(sites):
+            sites.assign(run_id=run_id).rename_geometry("geom").to_postgis(
+                "site_proposals", conn, if_exists="append", index=False
+            )
     return run_id
 
 

@@ -6,6 +6,7 @@ import getpass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
+import geopandas as gpd
 import pandas as pd
 import typer
 from rich.console import Console
@@ -244,6 +245,11 @@ def gaps(
     out_path: Annotated[Path | None, typer.Option("--out", help="Write every result: .csv, .gpkg or .geojson.")] = None,
     tolerance: Annotated[float, typer.Option(help="Join road ends closer than this (m).")] = 1.0,
     max_leg: Annotated[float, typer.Option(help="Flag compounds with no road within this distance (m).")] = 300.0,
+    propose: Annotated[
+        int | None,
+        typer.Option(help="Propose K new sites for the (one) --facility type that cover the most uncovered demand."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Also sum up by street or district.")] = None,
 ) -> None:
     """Service gaps (服务缺口): walking distance from each compound to the nearest facility of each type,
     against the standard's radius; residents, children and elderly not covered.
@@ -252,16 +258,33 @@ def gaps(
     (network, or euclidean when there is no road layer), then level, radius_status, euclidean_m,
     nearest facility, flag, district, street, population, demand group, demand, affected.
     """
-    from gis.access import GapParameters, write_results
+    from gis.access import GapParameters, summarise, write_results
 
     ws = _workspace()
+    params = GapParameters(tolerance_m=tolerance, max_leg_m=max_leg)
+    if propose is not None:
+        if not facility or len(facility) != 1:
+            raise typer.BadParameter("--propose needs exactly one --facility", param_hint="--propose")
+        sites = ws.propose_sites(
+            facility[0], propose, standard=standard, params=params, actor=f"cli:{getpass.getuser()}"
+        )
+        print_sites(sites)
+        if out_path is not None:
+            write_results(sites, out_path)
+            out.print(f"wrote {out_path}")
+        return
+    if by not in (None, "street", "district"):
+        raise typer.BadParameter("street or district", param_hint="--by")
     run = ws.run_gaps(
         facility or None,
         standard=standard,
-        params=GapParameters(tolerance_m=tolerance, max_leg_m=max_leg),
+        params=params,
         actor=f"cli:{getpass.getuser()}",
     )
     print_gap_summary(run.summary(), run.basis)
+    if by:
+        keys = ("district", "street") if by == "street" else ("district",)
+        print_gap_summary(summarise(run.results, by=keys), run.basis, by=keys)
     for w in run.warnings:
         style = "bold red" if "STRAIGHT" in w else "yellow"
         out.print(f"[{style}]note:[/] {w}")
@@ -269,6 +292,32 @@ def gaps(
     if out_path is not None:
         write_results(run.results, out_path)
         out.print(f"wrote {out_path}")
+
+
+def print_sites(sites: gpd.GeoDataFrame, console: Console = out) -> None:
+    """Proposed sites with what each adds, and coverage before and after."""
+    a = sites.attrs
+    t = Table(
+        "#",
+        "site / 选址",
+        "new compounds / 新覆盖小区",
+        "demand / 需求",
+        title=f"proposed sites / 建议选址 ({a.get('weight')}, {a.get('radius_m'):g} m)",
+    )
+    for row in sites.to_dict("records"):
+        t.add_row(
+            str(row["rank"]),
+            str(row["candidate"]),
+            f"{row['new_compounds']}: {row['new_compound_names']}",
+            f"{row['new_demand']:,.0f}",
+        )
+    console.print(t)
+    b, f = a["before"], a["after"]
+    console.print(
+        f"covered compounds / 覆盖小区: {b['compounds_covered']} → {f['compounds_covered']} of {b['compounds']}; "
+        f"demand covered / 覆盖需求: {b['demand_covered']:,.0f} → {f['demand_covered']:,.0f}"
+        f" of {b['demand_total']:,.0f}"
+    )  # fmt: skip
 
 
 DEMAND_LABELS = {
@@ -280,10 +329,11 @@ DEMAND_LABELS = {
 }
 
 
-def print_gap_summary(summary: pd.DataFrame, basis: str, console: Console = out) -> None:
+def print_gap_summary(summary: pd.DataFrame, basis: str, console: Console = out, by: tuple[str, ...] = ()) -> None:
     """The table a planner reads first: type, compounds covered of all, residents and demand not covered."""
     labels = {c.id: c.zh for c in registry().code_list("facility_type").codes}
     t = Table(
+        *by,
         "facility / 设施",
         "radius m",
         "covered / 覆盖",
@@ -294,6 +344,7 @@ def print_gap_summary(summary: pd.DataFrame, basis: str, console: Console = out)
     for row in summary.to_dict("records"):
         group = DEMAND_LABELS.get(str(row["demand_group"]), "")
         t.add_row(
+            *[str(row[k]) for k in by],
             f"{row['facility_type']} {labels.get(str(row['facility_type']), '')}",
             f"{row['radius_m']:g}",
             f"{int(row['covered'])} / {int(row['compounds'])}",

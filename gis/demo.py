@@ -49,6 +49,8 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     from gis.cli import print_gap_summary
 
     print_gap_summary(run.summary(), run.basis, console)
+    for note in run.warnings:
+        console.print(f"[yellow]note:[/] {note}")
     write_results(run.results, out_dir / "gaps.csv")
     write_results(run.results, out_dir / "gaps.gpkg")
     console.print(

@@ -19,6 +19,7 @@ from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
 from gis.registry import SYSTEM_COLUMNS, Registry, registry
 from gis.settings import Settings
+from gis.siting import propose
 from gis.standards import load_standard
 
 
@@ -299,6 +300,74 @@ class Workspace:
             srid=srid,
         )
         return GapRun(run_id=run_id, standard=std.id, basis=basis, results=results, network=network, warnings=warnings)
+
+    def propose_sites(
+        self,
+        facility: str,
+        k: int = 1,
+        *,
+        standard: str = "gb50180",
+        candidates: gpd.GeoDataFrame | None = None,
+        params: GapParameters | None = None,
+        actor: str = "notebook",
+    ) -> gpd.GeoDataFrame:
+        """Where ``k`` new facilities would cover the most uncovered demand (maximal covering, exact).
+
+        Parameters
+        ----------
+        facility
+            The facility type (``"kindergarten"``, ``"养老驿站"`` ...).
+        k
+            How many new sites.
+        candidates
+            Possible sites (any geometry, in any CRS); default: a point inside each compound.
+
+        Returns
+        -------
+        GeoDataFrame
+            One row per site, ranked by the demand it adds; ``attrs`` holds coverage ``before`` and
+            ``after`` and the run id.
+
+        Examples
+        --------
+        >>> sites = ws.propose_sites("kindergarten", k=2)
+        >>> sites.attrs["before"], sites.attrs["after"]
+        """
+        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
+        working = self._require_schema()
+        code = self.registry.code_list("facility_type").resolve(facility)
+        if code is None:
+            raise KeyError(
+                f"unknown facility type {facility!r}; valid: {', '.join(self.registry.code_list('facility_type').ids)}"
+            )
+        params = params or GapParameters()
+        compounds, facilities = self.layer("compounds"), self.layer("facilities")
+        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        if candidates is not None:
+            candidates = candidates.to_crs(working)
+        proposal = propose(compounds, facilities, roads, std, code, k, params, candidates)
+        basis = "network" if len(roads) else "euclidean"
+        srid = working.to_epsg()
+        assert srid is not None
+        run_id = store_run(
+            self.engine,
+            actor=actor,
+            standard=std,
+            basis=basis,
+            parameters={**params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
+            inputs={"compounds": len(compounds), "facilities": int((facilities["type"] == code).sum()),
+                    "candidates": len(candidates) if candidates is not None else len(compounds),
+                    "before": proposal.before, "after": proposal.after},
+            network=None,
+            warnings=[] if basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
+            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=working),
+            srid=srid,
+            sites=proposal.sites,
+        )  # fmt: skip
+        sites = proposal.sites
+        sites.attrs.update({"run_id": run_id, "before": proposal.before, "after": proposal.after,
+                            "weight": proposal.weight, "radius_m": proposal.radius_m, "basis": basis})  # fmt: skip
+        return sites
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default)."""
