@@ -250,6 +250,9 @@ def gaps(
         typer.Option(help="Propose K new sites for the (one) --facility type that cover the most uncovered demand."),
     ] = None,
     by: Annotated[str | None, typer.Option(help="Also sum up by street or district.")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="With --propose: a file of candidate sites (default: a point in each compound).")
+    ] = None,
 ) -> None:
     """Service gaps (服务缺口): walking distance from each compound to the nearest facility of each type,
     against the standard's radius; residents, children and elderly not covered.
@@ -265,8 +268,13 @@ def gaps(
     if propose is not None:
         if not facility or len(facility) != 1:
             raise typer.BadParameter("--propose needs exactly one --facility", param_hint="--propose")
+        cands = None
+        if candidates is not None:
+            cands = gpd.read_file(candidates)
+            if cands.crs is None:
+                raise typer.BadParameter("the candidates file has no CRS", param_hint="--candidates")
         sites = ws.propose_sites(
-            facility[0], propose, standard=standard, params=params, actor=f"cli:{getpass.getuser()}"
+            facility[0], propose, standard=standard, params=params, candidates=cands, actor=f"cli:{getpass.getuser()}"
         )
         print_sites(sites)
         if out_path is not None:

@@ -80,9 +80,12 @@ class WalkNetwork:
         coords, owner = shapely.get_coordinates(lines, return_index=True)
         same = owner[1:] == owner[:-1]
         a, b = coords[:-1][same], coords[1:][same]
-        keys = np.round(np.vstack([a, b]), 3)  # millimetres: the same vertex written twice is one node
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        # millimetres: the same vertex written twice is one node (hashing, not sorting: fast)
+        keys = np.round(np.vstack([a, b]) * 1000).astype(np.int64)
+        inverse = pd.DataFrame({"x": keys[:, 0], "y": keys[:, 1]}).groupby(["x", "y"], sort=False).ngroup().to_numpy()
+        first = np.zeros(int(inverse.max(initial=-1)) + 1, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(len(inverse))[::-1]
+        uniq = keys[first] / 1000.0
         u, v = inverse[: len(a)], inverse[len(a) :]
         length = np.hypot(*(b - a).T)
         keep = u != v
@@ -90,13 +93,13 @@ class WalkNetwork:
         self.u, self.v, self.length = u[keep], v[keep], length[keep]
 
         # line ends that nearly touch another node: joined by an edge of the gap's real length
-        first = np.r_[True, owner[1:] != owner[:-1]]
-        last = np.r_[owner[1:] != owner[:-1], True]
-        ends = np.unique(np.round(coords[first | last], 3), axis=0)
+        is_first = np.r_[True, owner[1:] != owner[:-1]]
+        is_last = np.r_[owner[1:] != owner[:-1], True]
+        ends = np.round(coords[is_first | is_last], 3)
         tree = cKDTree(self.xy)
         end_ids = tree.query(ends)[1]
         degree = np.bincount(np.r_[self.u, self.v], minlength=len(self.xy))
-        dangling = end_ids[degree[end_ids] == 1]
+        dangling = np.unique(end_ids[degree[end_ids] == 1])
         gaps_u, gaps_v, gaps_len = [], [], []
         adjacent = set(zip(self.u.tolist(), self.v.tolist(), strict=True)) if len(dangling) else set()
         for node in dangling.tolist():
@@ -186,14 +189,14 @@ class WalkNetwork:
         if not len(near_owner):
             empty = np.array([], dtype=int)
             return AccessPoints(empty, empty, np.array([]), np.array([]))
-        seg = self._segments[near_edge]
-        link = shapely.shortest_line(seg, geoms[near_owner])  # from the segment to the feature
-        at = shapely.get_point(link, 0)
+        link = shapely.shortest_line(self._segments[near_edge], geoms[near_owner])  # segment -> feature
+        ends = shapely.get_coordinates(link).reshape(-1, 2, 2)
+        at, to = ends[:, 0], ends[:, 1]
         return AccessPoints(
             owner=near_owner,
             edge=near_edge,
-            offset=shapely.line_locate_point(seg, at),
-            leg=shapely.length(link),
+            offset=np.hypot(*(at - self.xy[self.u[near_edge]]).T),
+            leg=np.hypot(*(to - at).T),
         )
 
     def on_main(self, points: AccessPoints, count: int) -> np.ndarray:

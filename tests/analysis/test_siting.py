@@ -51,3 +51,25 @@ def test_proposed_sites_on_the_sample(ws: Workspace) -> None:
             text("SELECT count(*) FROM site_proposals WHERE run_id = :r"), {"r": sites.attrs["run_id"]}
         )
         assert stored.scalar_one() == 2
+
+
+def test_cli_propose_writes_the_sites(ws: Workspace, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    import geopandas as gpd
+
+    for layer in ("compounds", "facilities", "roads"):
+        ws.load(layer, sample_path(), source_layer=layer)
+    out = tmp_path / "sites.gpkg"
+    env = {"GISPLAN_DATABASE_URL": ws.engine.url.render_as_string(hide_password=False), "GISPLAN_HOME": str(tmp_path),
+           "COLUMNS": "200", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    run = [sys.executable, "-m", "gis", "gaps", "--facility", "elderly_station", "--propose", "2", "--out", str(out)]
+    result = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "→" in result.stdout  # coverage before → after
+    sites = gpd.read_file(out)
+    assert len(sites) == 2 and list(sites["rank"]) == [1, 2]
+    twice = [*run[:5], "--facility", "kindergarten", "--propose", "1"]
+    bad = subprocess.run(twice, env=env, capture_output=True, text=True, check=False)
+    assert bad.returncode != 0  # --propose with two types is refused
