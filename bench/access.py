@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fallback-liechtenstein" / "liechtenstein-latest.osm.pbf"
+DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "fallback-liechtenstein" / "liechtenstein-latest.osm.pbf"
+)
 
 
 def inputs(scale: int):  # type: ignore[no-untyped-def]
@@ -80,16 +82,28 @@ def inputs(scale: int):  # type: ignore[no-untyped-def]
         for t in range(scale):
             dx, dy = (t % cols) * w, (t // cols) * h
             if (t % cols) + 1 < cols and t + 1 < scale:
-                seams += [shapely.LineString([(a[0] + dx, a[1] + dy), (b[0] + dx + w, b[1] + dy)]) for a, b in zip(right, left, strict=True)]
+                seams += [
+                    shapely.LineString([(a[0] + dx, a[1] + dy), (b[0] + dx + w, b[1] + dy)])
+                    for a, b in zip(right, left, strict=True)
+                ]
             if t + cols < scale:
-                seams += [shapely.LineString([(a[0] + dx, a[1] + dy), (b[0] + dx, b[1] + dy + h)]) for a, b in zip(top, bottom, strict=True)]
-        seam_frame = gpd.GeoDataFrame({"highway": "footway", "source": "osm", "extra": [{}] * len(seams)}, geometry=seams, crs=work)
+                seams += [
+                    shapely.LineString([(a[0] + dx, a[1] + dy), (b[0] + dx, b[1] + dy + h)])
+                    for a, b in zip(top, bottom, strict=True)
+                ]
+        seam_frame = gpd.GeoDataFrame(
+            {"highway": "footway", "source": "osm", "extra": [{}] * len(seams)}, geometry=seams, crs=work
+        )
         roads = pd.concat([*tiles_r, seam_frame], ignore_index=True)
         compounds = pd.concat(tiles_c, ignore_index=True)
         facilities = pd.concat(tiles_f, ignore_index=True)
     compounds = compounds.reset_index(drop=True).assign(fid=lambda f: np.arange(len(f)))
     facilities = facilities.reset_index(drop=True).assign(fid=lambda f: np.arange(len(f)))
-    return gpd.GeoDataFrame(roads, crs=work), gpd.GeoDataFrame(compounds, crs=work), gpd.GeoDataFrame(facilities, crs=work)
+    return (
+        gpd.GeoDataFrame(roads, crs=work),
+        gpd.GeoDataFrame(compounds, crs=work),
+        gpd.GeoDataFrame(facilities, crs=work),
+    )
 
 
 def types_and_radii(facilities) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -122,7 +136,6 @@ def worker(tool: str, scale: int) -> dict[str, float]:
         tree = cKDTree(net.xy)
         if tool == "pandana":
             import pandana
-
             import pandas as pd
 
             nodes = pd.RangeIndex(len(net.xy))
@@ -147,7 +160,9 @@ def worker(tool: str, scale: int) -> dict[str, float]:
                 conn.execute("DROP TABLE IF EXISTS bench_edges")
                 conn.execute("CREATE TABLE bench_edges (id bigint, source bigint, target bigint, cost float8)")
                 with conn.cursor().copy("COPY bench_edges FROM STDIN") as cp:
-                    for i, (a, b, c) in enumerate(zip(net.u.tolist(), net.v.tolist(), net.length.tolist(), strict=True)):
+                    for i, (a, b, c) in enumerate(
+                        zip(net.u.tolist(), net.v.tolist(), net.length.tolist(), strict=True)
+                    ):
                         cp.write_row((i, a, b, c))
                 t0 = time.perf_counter()  # loading the edge table is not counted
                 for t, r in radii.items():
@@ -195,8 +210,12 @@ def main() -> None:
         mine = next(r for r in rows if r["scale"] == scale and r["tool"] == "gisplan")
         for r in (r for r in rows if r["scale"] == scale):
             ratio = "" if r["tool"] == "gisplan" else f"  {r['seconds'] / mine['seconds']:.1f}x"
-            print(f"{scale:>5} {r['tool']:<10} {int(mine['edges']):>9} {r['seconds']:>8.2f} {r['peak_mb']:>8.0f}{ratio}")
-    print("(reading and preparing the OSM input is not counted for any tool; gisplan's time includes its network build)")
+            print(
+                f"{scale:>5} {r['tool']:<10} {int(mine['edges']):>9} {r['seconds']:>8.2f} {r['peak_mb']:>8.0f}{ratio}"
+            )
+    print(
+        "(reading and preparing the OSM input is not counted for any tool; gisplan's time includes its network build)"
+    )
 
 
 if __name__ == "__main__":
