@@ -11,7 +11,7 @@ from pyproj import CRS
 from sqlalchemy import Engine, bindparam, column, func, literal_column, select, table, text
 from sqlalchemy.sql.elements import ColumnElement
 
-from gis import schema
+from gis import pipelines, schema
 from gis.access import GapParameters, GapRun, analyse, default_types, read_run, store_run, walkable_roads
 from gis.crs import parse_crs
 from gis.db import make_engine, resolve_url
@@ -369,6 +369,11 @@ class Workspace:
                             "weight": proposal.weight, "radius_m": proposal.radius_m, "basis": basis})  # fmt: skip
         return sites
 
+    @property
+    def pipelines(self) -> PipelineTools:
+        """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
+        return PipelineTools(self)
+
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default)."""
         return read_run(self.engine, run_id)
@@ -386,6 +391,41 @@ class Workspace:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class PipelineTools:
+    """Pipeline inventory, overhead lines to bury and the GB 50289 checks, on a workspace."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+
+    def check(self, *, compound: int | None = None, actor: str = "notebook") -> gpd.GeoDataFrame:
+        """Every finding — clearances between buried lines and to buildings (GB 50289 表4.1.9), crossing
+        order (4.1.12) where depths are known, lines past their service life — each with the required
+        and actual distance, the stretch, and the standard value's source and status. Stored as a run
+        (``result.attrs["run_id"]``).
+
+        Examples
+        --------
+        >>> f = ws.pipelines.check()
+        >>> f[f.check == "clearance"][["kind_a", "kind_b", "required_m", "actual_m", "stretch_m", "value_status"]]
+        """
+        crs = self.ws._require_schema()
+        findings = pipelines.check(self.ws.engine, crs, compound=compound)
+        run_id = pipelines.store(self.ws.engine, findings, actor=actor, parameters={"compound": compound})
+        findings.attrs["run_id"] = run_id
+        return findings
+
+    def bury(self, *, compound: int | None = None) -> gpd.GeoDataFrame:
+        """Overhead lines inside each compound, with the operator who must bury them and their length.
+
+        ``gis.pipelines.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
+        """
+        return pipelines.bury(self.ws.engine, self.ws._require_schema(), compound=compound)
+
+    def inventory(self, *, compound: int | None = None) -> pd.DataFrame:
+        """Metres of each kind of line inside each compound, buried and overhead."""
+        return pipelines.inventory(self.ws.engine, self.ws._require_schema(), compound=compound)
 
 
 def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:

@@ -120,7 +120,7 @@ def pipelines(path: Path, roads: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame) 
         ("WS", -3.0, 400, "钢筋混凝土", 2.2, None),
         ("YS", -4.5, 600, "钢筋混凝土", 1.8, None),
         ("RQ", 4.5, 160, "PE", 1.0, "medium_b"),
-        ("RL", -6.0, 250, "钢管", 1.6, None),
+        ("RL", -6.0, 250, "钢管", 1.2, None),
     ]
     rows = []
     for s in streets.itertuples():

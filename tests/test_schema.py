@@ -36,8 +36,9 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "buildings": ("MULTIPOLYGON", 4548),
         "gap_results": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
+        "pipeline_findings": ("GEOMETRY", 4548),
     }
-    assert gist == set(columns) - {"site_proposals"}  # a few points per run: no index needed
+    assert gist == set(columns) - {"site_proposals", "pipeline_findings"}  # read by run, not by place
     assert triggers == {"compounds", "facilities", "pipelines"}  # planning data audited row by row
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
