@@ -112,58 +112,93 @@ def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
                 by_dn = row.get("value_by_dn") or {}
                 for a, b in {(row["a"], row["b"]), (row["b"], row["a"])}:
                     cp.write_row((a, b, row.get("value"), by_dn.get("le_300"), by_dn.get("gt_300"), row["status"]))
+        cur.execute("CREATE INDEX ON pipe_cats (fid)")
+        cur.execute("ANALYZE pipe_cats")
+        cur.execute("ANALYZE clearance")
 
+
+# Long lines have large bounding boxes, so the GiST index would hand over most of the network as
+# candidates: the buried lines are cut into parts of at most 32 vertices first (ST_Subdivide), and
+# every distance and stretch is computed part by part (exactly: only parts within the clearance can
+# contribute to a stretch).
+PARTS_SQL = """
+CREATE TEMP TABLE pipe_parts ON COMMIT DROP AS
+SELECT row_number() OVER () AS pid, fid, part AS geom
+FROM (SELECT p.fid, ST_Subdivide(p.geom, 32) AS part FROM pipelines p
+      WHERE coalesce(p.laying, 'buried') <> 'overhead'
+        AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
+              SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_DWithin(c.geom, p.geom, 20)))
+     ) AS cut;
+CREATE INDEX ON pipe_parts USING gist (geom);
+CREATE INDEX ON pipe_parts (fid);
+CREATE INDEX ON pipe_parts (pid);
+ANALYZE pipe_parts;
+"""
+
+# Steps as temporary tables with statistics: as CTEs the planner cannot estimate them and falls
+# into nested loops that grow with the square of the network.
+PAIR_SQL = """
+CREATE TEMP TABLE part_pairs ON COMMIT DROP AS
+SELECT pa.pid AS pa_id, pb.pid AS pb_id, pa.fid AS fa, pb.fid AS fb, ST_Distance(pa.geom, pb.geom) AS d
+FROM pipe_parts pa JOIN pipe_parts pb ON pa.fid < pb.fid AND ST_DWithin(pa.geom, pb.geom, :max_value);
+ANALYZE part_pairs;
+CREATE TEMP TABLE pair_rule ON COMMIT DROP AS
+SELECT DISTINCT ON (c.fa, c.fb) c.fa, c.fb, ca.assumption AS as_a, cb.assumption AS as_b, r.status,
+    coalesce(r.value, CASE WHEN greatest(pa.diameter_mm, pb.diameter_mm) > 300 THEN r.dn_gt_300
+                           ELSE r.dn_le_300 END) AS required
+FROM (SELECT DISTINCT fa, fb FROM part_pairs) c
+JOIN pipe_cats ca ON ca.fid = c.fa JOIN pipe_cats cb ON cb.fid = c.fb
+JOIN clearance r ON r.a = ca.cat AND r.b = cb.cat
+JOIN pipelines pa ON pa.fid = c.fa JOIN pipelines pb ON pb.fid = c.fb
+ORDER BY c.fa, c.fb, ca.rank + cb.rank, ca.rank;
+ANALYZE pair_rule;
+"""
 
 CLEARANCE_SQL = """
-WITH cand AS (
-    SELECT a.fid AS fa, b.fid AS fb
-    FROM pipelines a JOIN pipelines b ON a.fid < b.fid AND ST_DWithin(a.geom, b.geom, :max_value)
-    WHERE coalesce(a.laying, 'buried') <> 'overhead' AND coalesce(b.laying, 'buried') <> 'overhead'
-      AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
-            SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint)
-            AND (ST_Intersects(c.geom, a.geom) OR ST_Intersects(c.geom, b.geom))))
-), rule AS (
-    SELECT DISTINCT ON (c.fa, c.fb) c.fa, c.fb, ca.assumption AS as_a, cb.assumption AS as_b, r.status,
-        coalesce(r.value, CASE WHEN greatest(pa.diameter_mm, pb.diameter_mm) > 300 THEN r.dn_gt_300
-                               ELSE r.dn_le_300 END) AS required
-    FROM cand c
-    JOIN pipe_cats ca ON ca.fid = c.fa JOIN pipe_cats cb ON cb.fid = c.fb
-    JOIN clearance r ON r.a = ca.cat AND r.b = cb.cat
-    JOIN pipelines pa ON pa.fid = c.fa JOIN pipelines pb ON pb.fid = c.fb
-    ORDER BY c.fa, c.fb, ca.rank + cb.rank, ca.rank
-), close AS (
-    SELECT rule.*, ST_Distance(a.geom, b.geom) AS actual,
-        ST_Intersection(a.geom, ST_Buffer(b.geom, rule.required)) AS stretch_geom
-    FROM rule JOIN pipelines a ON a.fid = rule.fa JOIN pipelines b ON b.fid = rule.fb
-    WHERE ST_Distance(a.geom, b.geom) < rule.required
+WITH near AS (
+    -- each part of line a with the parts of line b within the required clearance of it
+    SELECT pp.fa, pp.fb, min(pp.d) AS actual,
+        ST_CollectionExtract(
+            ST_Intersection((array_agg(pa.geom))[1], ST_Buffer(ST_Collect(pb.geom), rule.required)), 2
+        ) AS piece
+    FROM part_pairs pp
+    JOIN pair_rule rule ON rule.fa = pp.fa AND rule.fb = pp.fb AND pp.d <= rule.required
+    JOIN pipe_parts pa ON pa.pid = pp.pa_id JOIN pipe_parts pb ON pb.pid = pp.pb_id
+    GROUP BY pp.fa, pp.fb, pp.pa_id, rule.required
+), pairs AS (
+    SELECT fa, fb, min(actual) AS actual, ST_Collect(piece) AS stretch_geom FROM near GROUP BY fa, fb
 )
-SELECT 'clearance' AS check, close.fa AS fid_a, a.kind AS kind_a, close.fb AS fid_b, b.kind AS kind_b,
-    close.required AS required_m, close.actual AS actual_m, ST_Length(close.stretch_geom) AS stretch_m,
-    close.status AS value_status, concat_ws('; ', close.as_a, close.as_b) AS note, close.stretch_geom AS geom
-FROM close JOIN pipelines a ON a.fid = close.fa JOIN pipelines b ON b.fid = close.fb
-WHERE ST_Length(close.stretch_geom) > :factor * close.required
+SELECT 'clearance' AS check, pairs.fa AS fid_a, a.kind AS kind_a, pairs.fb AS fid_b, b.kind AS kind_b,
+    rule.required AS required_m, pairs.actual AS actual_m, ST_Length(pairs.stretch_geom) AS stretch_m,
+    rule.status AS value_status, concat_ws('; ', rule.as_a, rule.as_b) AS note,
+    ST_LineMerge(ST_CollectionExtract(pairs.stretch_geom, 2)) AS geom
+FROM pairs JOIN pair_rule rule ON rule.fa = pairs.fa AND rule.fb = pairs.fb
+JOIN pipelines a ON a.fid = pairs.fa JOIN pipelines b ON b.fid = pairs.fb
+WHERE pairs.actual < rule.required AND ST_Length(pairs.stretch_geom) > :factor * rule.required
 """
 
 BUILDING_SQL = """
 WITH cand AS (
-    SELECT p.fid AS fa, bl.fid AS fb
-    FROM pipelines p JOIN buildings bl ON ST_DWithin(p.geom, bl.geom, :max_value)
-    WHERE coalesce(p.laying, 'buried') <> 'overhead'
-      AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
-            SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_Intersects(c.geom, p.geom)))
+    SELECT DISTINCT pp.fid AS fa, bl.fid AS fb
+    FROM pipe_parts pp JOIN buildings bl ON ST_DWithin(pp.geom, bl.geom, :max_value)
 ), rule AS (
     SELECT DISTINCT ON (c.fa, c.fb) c.fa, c.fb, ca.assumption AS as_a, r.status, r.value AS required
     FROM cand c JOIN pipe_cats ca ON ca.fid = c.fa
     JOIN clearance r ON r.a = ca.cat AND r.b = 'building' AND r.value IS NOT NULL
     ORDER BY c.fa, c.fb, ca.rank
+), near AS MATERIALIZED (
+    SELECT rule.fa, rule.fb, min(ST_Distance(pp.geom, bl.geom)) AS actual,
+        ST_Collect(ST_CollectionExtract(ST_Intersection(pp.geom, ST_Buffer(bl.geom, rule.required)), 2))
+            AS stretch_geom
+    FROM rule JOIN pipe_parts pp ON pp.fid = rule.fa JOIN buildings bl ON bl.fid = rule.fb
+    WHERE ST_DWithin(pp.geom, bl.geom, rule.required)
+    GROUP BY rule.fa, rule.fb
 )
-SELECT 'building_clearance' AS check, rule.fa AS fid_a, p.kind AS kind_a, rule.fb AS fid_b, 'building' AS kind_b,
-    rule.required AS required_m, ST_Distance(p.geom, bl.geom) AS actual_m,
-    ST_Length(ST_Intersection(p.geom, ST_Buffer(bl.geom, rule.required))) AS stretch_m,
-    rule.status AS value_status, rule.as_a AS note,
-    ST_Intersection(p.geom, ST_Buffer(bl.geom, rule.required)) AS geom
-FROM rule JOIN pipelines p ON p.fid = rule.fa JOIN buildings bl ON bl.fid = rule.fb
-WHERE ST_Distance(p.geom, bl.geom) < rule.required
+SELECT 'building_clearance' AS check, near.fa AS fid_a, p.kind AS kind_a, near.fb AS fid_b, 'building' AS kind_b,
+    rule.required AS required_m, near.actual AS actual_m, ST_Length(near.stretch_geom) AS stretch_m,
+    rule.status AS value_status, rule.as_a AS note, near.stretch_geom AS geom
+FROM near JOIN rule ON rule.fa = near.fa AND rule.fb = near.fb JOIN pipelines p ON p.fid = near.fa
+WHERE near.actual < rule.required
 """
 
 CROSSING_SQL = """
@@ -213,7 +248,13 @@ def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date 
             if "building" not in (row["a"], row["b"])
         ]
         p = {"compound": compound, "factor": factor}
-        parts.append(_findings(conn, CLEARANCE_SQL, {**p, "max_value": max(pipe_values)}, crs))
+        for statement in PARTS_SQL.split(";"):
+            if statement.strip():
+                conn.execute(text(statement), {"compound": compound})
+        for statement in PAIR_SQL.split(";"):
+            if statement.strip():
+                conn.execute(text(statement), {"max_value": max(pipe_values)})
+        parts.append(_findings(conn, CLEARANCE_SQL, p, crs))
         parts.append(_findings(conn, BUILDING_SQL, {**p, "max_value": max(values)}, crs))
         crossings = _findings(conn, CROSSING_SQL, {"compound": compound}, crs)
         inside = _findings(conn, INSIDE_SQL, {"compound": compound}, crs)

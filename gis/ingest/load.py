@@ -184,6 +184,16 @@ def load_file(
         else:
             raw = read_vector(path, layer, encoding=encoding, source_layer=source_layer)
         report.driver = raw.driver
+        if type_default is None and layer.type_field and not osm:
+            # survey deliveries name their layers or files after the kind: 给水.shp, a GeoPackage layer 燃气
+            codes = registry.code_list(layer.field(layer.type_field).codes or "")
+            for name in (raw.layer_name, path.stem):
+                if name and codes.resolve(name):
+                    type_default = codes.resolve(name)
+                    report.warnings.append(
+                        f"{layer.type_field} {type_default} taken from the name {name!r} for features that carry none"
+                    )
+                    break
         report.source_layers = raw.source_layers
         report.encoding, report.encoding_note = raw.encoding, raw.encoding_note
         report.warnings.extend(raw.warnings)

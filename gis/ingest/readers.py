@@ -42,6 +42,7 @@ class RawSource:
     crs_origin: str
     driver: str
     source_layers: list[str] = field(default_factory=list)
+    layer_name: str | None = None  # the layer read, in a multi-layer file
     encoding: str | None = None
     encoding_note: str | None = None
     keys: np.ndarray | None = None  # stable ids given by the reader itself (OSM)
@@ -170,6 +171,7 @@ def read_vector(path: Path, layer: LayerDef, *, encoding: str | None, source_lay
         crs_origin=origin,
         driver=str(meta.get("driver") or path.suffix),
         source_layers=names if len(names) > 1 else [],
+        layer_name=name,
         encoding=encoding or meta.get("encoding"),
         encoding_note=enc_note,
         warnings=notes,

@@ -134,3 +134,16 @@ def test_real_helsinki_pipelines_check(ws: Workspace, data_dir: Path) -> None:
         a = gdf.set_index("fid").geometry[r.fid_a]
         b = gdf.set_index("fid").geometry[r.fid_b]
         assert a.distance(b) == pytest.approx(r.actual_m, abs=1e-6) and r.actual_m < r.required_m
+
+
+def test_kind_from_layer_and_file_names(ws: Workspace, tmp_path: Path) -> None:
+    # a survey delivery: one GeoPackage layer per kind, and a shapefile named after its kind
+    gpkg = tmp_path / "管线普查.gpkg"
+    for name, y in (("给水", 0.0), ("燃气", 3.0)):
+        gpd.GeoDataFrame({"管径": [200]}, geometry=[line((0, y), (50, y))], crs=GK).to_file(gpkg, layer=name)
+    gpd.GeoDataFrame({"材质": ["PVC"]}, geometry=[line((0, 9), (50, 9))], crs=GK).to_file(tmp_path / "污水.shp")
+    ws.load("pipelines", gpkg, source_layer="给水")
+    report = ws.load("pipelines", gpkg, source_layer="燃气")
+    assert any("燃气" in w for w in report.warnings)
+    ws.load("pipelines", tmp_path / "污水.shp")
+    assert sorted(ws.layer("pipelines")["kind"]) == ["JS", "RQ", "WS"]

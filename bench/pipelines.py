@@ -1,0 +1,146 @@
+"""Clearance check: gisplan (SQL on indexed geometry) vs a straightforward geopandas version.
+
+    .venv/bin/python bench/pipelines.py [--copies 16]
+
+Data: the Kigali water network (3,436 real lines, UTM 36S), tiled into translated copies
+(synthetic) to pass 50,000 lines, each line given a kind, diameter and pressure in turn (synthetic)
+so that the GB 50289 table applies to its neighbours. Both implementations find the same thing:
+pairs of buried lines closer than the table's clearance along a stretch longer than 4× it.
+gisplan: ``gis.pipelines.check`` (candidate pairs by ST_DWithin, rule per pair, stretch by
+ST_Intersection, all in PostgreSQL). geopandas: ``sjoin(predicate="dwithin")`` at the largest
+clearance, the same rule per pair in pandas, shapely for distances and stretches. Loading is not
+timed. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import event
+
+from gis.cluster import EmbeddedCluster, ensure_extensions
+from gis.db import make_engine
+from gis.ingest import load_file
+from gis.pipelines import categories, check, rules
+from gis.registry import registry
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rw-kigali-water-pipes" / "Pipeline_packed.shp"
+KINDS = [
+    ("JS", 150, None),
+    ("WS", 400, None),
+    ("RQ", 160, "medium_b"),
+    ("DL", None, None),
+    ("TX", None, None),
+    ("JS", 300, None),
+]
+
+
+def tiled(copies: int) -> gpd.GeoDataFrame:
+    base = gpd.read_file(DATA).explode(index_parts=False).reset_index(drop=True)
+    minx, miny, maxx, maxy = base.total_bounds
+    cols = int(np.ceil(np.sqrt(copies)))
+    parts = [base.translate((i % cols) * (maxx - minx), (i // cols) * (maxy - miny)) for i in range(copies)]
+    lines = gpd.GeoDataFrame(geometry=pd.concat(parts, ignore_index=True), crs=base.crs)
+    spec = [KINDS[i % len(KINDS)] for i in range(len(lines))]
+    lines["kind"] = [k for k, _, _ in spec]
+    lines["diameter_mm"] = [d for _, d, _ in spec]
+    lines["pressure"] = [p for _, _, p in spec]
+    lines["synthetic"] = "*"
+    return lines
+
+
+def geopandas_check(lines: gpd.GeoDataFrame) -> pd.DataFrame:
+    r = rules()
+    table: dict[tuple[str, str], float] = {}
+    for row in r["horizontal_clearance_m"]:
+        value = row.get("value") or (row.get("value_by_dn") or {}).get("le_300")
+        if value is not None:
+            table[(row["a"], row["b"])] = table[(row["b"], row["a"])] = float(value)
+    cats = [
+        categories(k, d, p)[0] for k, d, p in zip(lines["kind"], lines["diameter_mm"], lines["pressure"], strict=True)
+    ]
+    max_value = max(v for (a, b), v in table.items() if "building" not in (a, b))
+    pairs = gpd.sjoin(lines, lines, predicate="dwithin", distance=max_value)
+    pairs = pairs[pairs.index < pairs["index_right"]]
+    left, right = pairs.index.to_numpy(), pairs["index_right"].to_numpy()
+
+    def required(i: int, j: int) -> float:
+        best = None
+        for ra, ca in enumerate(cats[i]):
+            for rb, cb in enumerate(cats[j]):
+                if (ca, cb) in table and (best is None or ra + rb < best[0]):
+                    best = (ra + rb, table[(ca, cb)])
+        return best[1] if best else np.nan
+
+    req = np.array([required(i, j) for i, j in zip(left, right, strict=True)])
+    geoms = np.asarray(lines.geometry.values, dtype=object)
+    keep = ~np.isnan(req)
+    left, right, req = left[keep], right[keep], req[keep]
+    dist = shapely.distance(geoms[left], geoms[right])
+    close = dist < req
+    left, right, req, dist = left[close], right[close], req[close], dist[close]
+    stretch = shapely.length(shapely.intersection(geoms[left], shapely.buffer(geoms[right], req)))
+    factor = float(r["min_parallel_stretch_factor"]["value"])
+    ok = stretch > factor * req
+    return pd.DataFrame(
+        {"a": left[ok], "b": right[ok], "required": req[ok], "actual": dist[ok], "stretch": stretch[ok]}
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--copies", type=int, default=16)
+    args = parser.parse_args()
+    lines = tiled(args.copies)
+    home, data = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    cluster = EmbeddedCluster(home, data_dir=data, fast=True)
+    cluster.up()
+    try:
+        url = cluster.url("gisplan", driver="postgresql")
+        ensure_extensions(url)
+        engine = make_engine(url)
+        path = home / "lines.gpkg"
+        lines.to_file(path, layer="pipelines", driver="GPKG")
+        load_file(engine, registry(), "pipelines", path, actor="bench")
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE pipelines")
+        crs = lines.crs
+        in_db = [0.0]
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _start(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+            conn.info["t0"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def _stop(conn, cursor, statement, params, context, many):  # type: ignore[no-untyped-def]
+            in_db[0] += time.perf_counter() - conn.info.pop("t0")
+
+        started = time.perf_counter()
+        findings = check(engine, crs)
+        ours = time.perf_counter() - started
+        clearance = findings[findings["check"] == "clearance"]
+        started = time.perf_counter()
+        theirs = geopandas_check(lines)
+        gp = time.perf_counter() - started
+        engine.dispose()
+    finally:
+        cluster.destroy()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+    print(f"{len(lines):,} lines ({args.copies} tiled copies of {DATA.name}; kinds synthetic), 2 cores")
+    print(f"gisplan (SQL, whole check incl. ageing/crossings): {ours:6.2f} s, {len(clearance):,} clearance findings")
+    print(f"  of which in the database: {in_db[0]:.2f} s ({in_db[0] / ours:.0%})")
+    print(f"geopandas sjoin dwithin (clearance only):          {gp:6.2f} s, {len(theirs):,} findings")
+    print(f"ratio geopandas / gisplan time: {gp / ours:.2f}x (goal > 1)")
+
+
+if __name__ == "__main__":
+    main()
