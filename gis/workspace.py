@@ -214,6 +214,11 @@ class Workspace:
             **options,
         )
 
+    def _analysis_inputs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+        """Compounds, facilities and the walkable roads, as the analyses read them."""
+        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        return self.layer("compounds"), self.layer("facilities"), roads
+
     def gaps(
         self,
         facility: str | list[str] | None = None,
@@ -274,9 +279,7 @@ class Workspace:
                 if std.rule(code).radius_m is None:
                     raise ValueError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
                 types.append(code)
-        compounds = self.layer("compounds")
-        facilities = self.layer("facilities")
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        compounds, facilities, roads = self._analysis_inputs()
         results, network, notes = analyse(compounds, facilities, roads, std, types, params)
         warnings = notes + warnings
         basis = "network" if len(roads) else "euclidean"
@@ -341,8 +344,7 @@ class Workspace:
                 f"unknown facility type {facility!r}; valid: {', '.join(self.registry.code_list('facility_type').ids)}"
             )
         params = params or GapParameters()
-        compounds, facilities = self.layer("compounds"), self.layer("facilities")
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        compounds, facilities, roads = self._analysis_inputs()
         if candidates is not None:
             candidates = candidates.to_crs(working)
         proposal = propose(compounds, facilities, roads, std, code, k, params, candidates)
