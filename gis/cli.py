@@ -425,6 +425,41 @@ def pipelines_bury(
         out.print(f"wrote {out_path}")
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the web API (OGC API – Features at /ogc, docs at /docs)."""
+    import uvicorn
+
+    from api.main import create_app
+
+    out.print(f"gisplan on http://{host}:{port}/ogc  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="warning")
+
+
+users_app = typer.Typer(help="Users and their bearer tokens (用户).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option(help="public, planner or admin.")] = "planner",
+) -> None:
+    """Create a user and print their bearer token ONCE (only its hash is stored)."""
+    from gis.roles import ROLES, add_user
+
+    if role not in ROLES:
+        raise typer.BadParameter(f"choose one of {', '.join(ROLES)}", param_hint="--role")
+    ws = _workspace()
+    ws._require_schema()
+    token = add_user(ws.engine, name, role)
+    err.print(f"user {name} ({role}) created; its token is shown once — keep it / 令牌仅显示一次:")
+    out.print(token, soft_wrap=True)
+
+
 @app.command("layers")
 def layers() -> None:
     """List the layers with their labels, geometry types and feature counts (图层列表)."""

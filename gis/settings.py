@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     home: Path = Field(default_factory=_default_home)
     working_crs: str | None = None
+    api_default_limit: int = 100
+    api_max_limit: int = 10_000
 
     @field_validator("database_url")
     @classmethod

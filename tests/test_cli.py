@@ -21,7 +21,25 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["db"], ["load"], ["layers"], ["demo"], ["db", "up"], ["db", "down"], ["db", "status"], ["db", "url"]]
+    "args",
+    [
+        [],
+        ["db"],
+        ["load"],
+        ["layers"],
+        ["demo"],
+        ["gaps"],
+        ["serve"],
+        ["users"],
+        ["users", "add"],
+        ["pipelines"],
+        ["pipelines", "check"],
+        ["pipelines", "bury"],
+        ["db", "up"],
+        ["db", "down"],
+        ["db", "status"],
+        ["db", "url"],
+    ],
 )
 def test_help_for_every_command(args: list[str]) -> None:
     result = run([*args, "--help"], {})
@@ -44,6 +62,18 @@ def test_load_prints_counts_and_refusal_exits_nonzero(db_url: str, tmp_path: Pat
 
     bad_type = run(["load", "facilities", str(data_dir / "cn-huizhou-regplan" / "land.shp"), "--type", "火箭"], env)
     assert bad_type.returncode == 1 and "kindergarten" in bad_type.stderr
+
+    token = run(["users", "add", "张工", "--role", "planner"], env)
+    assert token.returncode == 0 and len(token.stdout.strip()) >= 40 and "once" in token.stderr
+    again = run(["users", "add", "张工"], env)
+    assert again.returncode == 1 and "exists" in again.stderr
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM users WHERE name = '张工'")).scalar_one()
+    engine.dispose()
+    assert token.stdout.strip() not in stored and len(stored) == 64  # only the hash is kept
 
 
 def test_embedded_database_lifecycle(tmp_path: Path) -> None:

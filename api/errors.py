@@ -1,0 +1,52 @@
+"""RFC 9457 problem details for every error; never a database message or a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gis.errors import GisError, UnknownLayerError
+from gis.features import QueryError
+
+log = logging.getLogger("gisplan.api")
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
+        return problem(400, "Bad Request", "; ".join(parts), request.url.path)
+
+    @app.exception_handler(QueryError)
+    async def bad_query(request: Request, exc: QueryError) -> JSONResponse:
+        return problem(400, "Bad Request", str(exc), request.url.path)
+
+    @app.exception_handler(UnknownLayerError)
+    async def unknown_layer(request: Request, exc: UnknownLayerError) -> JSONResponse:
+        return problem(404, "Not Found", f"no collection {exc.layer_id!r}", request.url.path)
+
+    @app.exception_handler(GisError)
+    async def gis_error(request: Request, exc: GisError) -> JSONResponse:
+        return problem(400, "Bad Request", str(exc), request.url.path)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)  # the details stay in the log
+        return problem(500, "Internal Server Error", "the server could not answer this request", request.url.path)

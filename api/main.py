@@ -1,0 +1,36 @@
+"""The FastAPI app: thin routers over the ``gis`` library (``create_app``, run by ``gisplan serve``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors, ogc
+from gis.settings import Settings
+from gis.workspace import Workspace, connect
+
+
+def create_app(settings: Settings | None = None, *, workspace: Workspace | None = None) -> FastAPI:
+    """Build the app. The workspace (database) opens when the app starts, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ws = workspace or connect(settings=settings or Settings())
+        app.state.workspace = ws
+        try:
+            yield
+        finally:
+            if workspace is None:
+                ws.close()
+
+    app = FastAPI(
+        title="gisplan",
+        summary="老旧小区改造空间规划 · GIS planning for old residential compound renovation",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(ogc.router)
+    return app

@@ -1,0 +1,220 @@
+"""OGC API – Features (Part 1 core, Part 2 CRS) over the layers, for the caller's role."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import CollectionDep, RoleDep, WorkspaceDep
+from gis import features
+from gis.features import CRS84, QueryError
+from gis.roles import visible_fields, visible_layers
+
+router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
+
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _working_srid(ws: Any) -> int:
+    crs = ws.working_crs
+    if crs is None:
+        raise HTTPException(404, "this database has no layers yet")
+    srid: int = crs.to_epsg()
+    return srid
+
+
+def _collection(ws: Any, layer: Any, role: str, base: str) -> dict[str, Any]:
+    srid = _working_srid(ws)
+    box = features.extent(ws.engine, layer)
+    href = f"{base}/collections/{layer.id}"
+    return {
+        "id": layer.id,
+        "title": f"{layer.label.zh} {layer.label.en}",
+        "description": f"{layer.description.zh} {layer.description.en}",
+        "itemType": "feature",
+        "crs": features.supported_crs(srid),
+        "storageCrs": features.EPSG_URI.format(srid),
+        "extent": {"spatial": {"bbox": [box] if box else [], "crs": CRS84}},
+        "links": [
+            {"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
+            {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": "features"},
+            {
+                "href": f"{href}/queryables",
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "title": "queryables",
+            },
+        ],
+    }
+
+
+@router.get("", summary="Landing page")
+def landing(request: Request) -> dict[str, Any]:
+    base = _base(request)
+    root = str(request.base_url).rstrip("/")
+    return {
+        "title": "gisplan 老旧小区改造空间规划",
+        "description": "Layers of the old residential compound renovation programme (OGC API – Features)",
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json", "title": "landing page"},
+            {
+                "href": f"{root}/openapi.json",
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "title": "API definition",
+            },
+            {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
+            {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json", "title": "conformance"},
+            {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "collections"},
+        ],
+    }
+
+
+@router.get("/conformance", summary="Conformance classes")
+def conformance() -> dict[str, Any]:
+    return {"conformsTo": CONFORMANCE}
+
+
+@router.get("/collections", summary="The collections the caller may see")
+def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
+    base = _base(request)
+    if ws.working_crs is None:
+        return {
+            "collections": [],
+            "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+        }
+    return {
+        "collections": [_collection(ws, layer, role, base) for layer in visible_layers(ws.registry, role)],
+        "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+    }
+
+
+@router.get("/collections/{collection_id}", summary="One collection")
+def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> dict[str, Any]:
+    return _collection(ws, layer, role, _base(request))
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
+def queryables(request: Request, role: RoleDep, layer: CollectionDep) -> JSONResponse:
+    types = {"text": "string", "code": "string", "codes": "string", "integer": "integer", "number": "number",
+             "boolean": "boolean", "date": "string"}  # fmt: skip
+    props = {
+        f.id: {"title": f"{f.zh} {f.en}", "type": types[f.type]}
+        for f in layer.fields
+        if f.id in visible_fields(layer, role)
+    }
+    body = {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": f"{_base(request)}/collections/{layer.id}/queryables",
+        "type": "object",
+        "title": layer.label.zh,
+        "properties": props,
+    }
+    return JSONResponse(body, media_type="application/schema+json")
+
+
+def _parse_bbox(bbox: str | None) -> tuple[float, ...] | None:
+    if bbox is None:
+        return None
+    try:
+        values = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        raise QueryError(f"bbox {bbox!r}: four numbers separated by commas") from None
+    if len(values) not in (4, 6):
+        raise QueryError("bbox takes 4 (or 6) numbers")
+    return values
+
+
+@router.get("/collections/{collection_id}/items", summary="Features", response_class=JSONResponse)
+def items(
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    limit: Annotated[int, Query(ge=1, description="At most this many features (the server's maximum applies)")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    crs: Annotated[
+        str | None, Query(description="Output CRS URI: CRS84, EPSG 4490, 4326, 3857 or the working CRS")
+    ] = None,
+) -> JSONResponse:
+    limit_max = ws.settings.api_max_limit
+    if limit > limit_max:
+        raise QueryError(f"limit {limit} is above the maximum {limit_max}")
+    srid = _working_srid(ws)
+    out = features.parse_crs(crs, srid)
+    box_crs = features.parse_crs(bbox_crs, srid)
+    reserved = {"limit", "offset", "bbox", "bbox-crs", "crs", "f"}
+    filters = {}
+    for name, value in request.query_params.items():
+        if name in reserved:
+            continue
+        if name not in visible_fields(layer, role):
+            raise QueryError(
+                f"unknown parameter {name!r}; queryables of {layer.id}: {', '.join(visible_fields(layer, role))}"
+            )
+        filters[name] = features.coerce_filter(layer, name, value)
+    found, matched, estimated = features.items(
+        ws.engine, layer, role, working_srid=srid, bbox=_parse_bbox(bbox), bbox_crs=box_crs, crs=out,
+        limit=limit, offset=offset, filters=filters,
+    )  # fmt: skip
+    base = f"{_base(request)}/collections/{layer.id}/items"
+    params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
+    links = [{"href": f"{base}?{urlencode({**params, 'offset': offset})}", "rel": "self", "type": GEOJSON}]
+    if offset + len(found) < matched:
+        links.append(
+            {"href": f"{base}?{urlencode({**params, 'offset': offset + len(found)})}", "rel": "next", "type": GEOJSON}
+        )
+    if offset > 0:
+        links.append(
+            {
+                "href": f"{base}?{urlencode({**params, 'offset': max(0, offset - limit)})}",
+                "rel": "prev",
+                "type": GEOJSON,
+            }
+        )
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": found,
+        "numberMatched": matched,
+        "numberReturned": len(found),
+        "links": links,
+    }
+    if estimated:
+        body["numberMatchedEstimated"] = True  # a large table: the planner's row estimate, not a count
+    return JSONResponse(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
+
+
+@router.get("/collections/{collection_id}/items/{fid}", summary="One feature", response_class=JSONResponse)
+def item(
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    fid: int,
+    crs: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    out = features.parse_crs(crs, _working_srid(ws))
+    found = features.item(ws.engine, layer, role, fid, crs=out)
+    if found is None:
+        raise HTTPException(404, f"no feature {fid} in {layer.id}")
+    base = f"{_base(request)}/collections/{layer.id}"
+    found["links"] = [
+        {"href": f"{base}/items/{fid}", "rel": "self", "type": GEOJSON},
+        {"href": base, "rel": "collection", "type": "application/json"},
+    ]
+    return JSONResponse(found, media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})

@@ -1,0 +1,153 @@
+"""OGC API – Features through real clients: GDAL from Debian, owslib, httpx; roles and problems."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from owslib.ogcapi.features import Features
+
+from api.main import create_app
+from gis.demo import sample_path
+from gis.roles import add_user
+from gis.workspace import Workspace
+
+
+@pytest.fixture
+def server(ws: Workspace) -> Iterator[tuple[str, str]]:
+    """The sample loaded, the API served on a free port; yields (base URL, a planner's token)."""
+    for layer in ("compounds", "facilities", "roads", "pipelines"):
+        ws.load(layer, sample_path(), source_layer=layer)
+    token = add_user(ws.engine, "规划师", "planner")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(workspace=ws), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", token
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def gdal(args: list[str], headers: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **({"GDAL_HTTP_HEADERS": headers} if headers else {})}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_gdal_lists_public_collections_and_a_planner_sees_pipelines(server: tuple[str, str]) -> None:
+    base, token = server
+    public = gdal(["ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc"])
+    assert public.returncode == 0, public.stderr
+    assert "compounds" in public.stdout and "roads" in public.stdout
+    assert "pipelines" not in public.stdout
+    planner = gdal(["ogrinfo", "-ro", "-so", f"OAPIF:{base}/ogc"], headers=f"Authorization: Bearer {token}")
+    assert "pipelines" in planner.stdout
+
+
+def test_ogr2ogr_copies_a_collection_with_chinese_attributes(server: tuple[str, str], tmp_path: Path) -> None:
+    base, _ = server
+    out = tmp_path / "compounds.gpkg"
+    result = gdal(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{base}/ogc", "compounds"])
+    assert result.returncode == 0, result.stderr
+    info = gdal(["ogrinfo", "-ro", "-al", "-q", str(out)])
+    assert "富润家园" in info.stdout and "学院路街道" in info.stdout
+
+
+def test_owslib_reads_collections_items_bbox_and_filters(server: tuple[str, str]) -> None:
+    base, _ = server
+    api = Features(f"{base}/ogc")
+    ids = [c["id"] for c in api.collections()["collections"]]
+    assert "compounds" in ids and "pipelines" not in ids
+    everything = api.collection_items("compounds", limit=100)
+    assert everything["numberMatched"] == 9
+    bbox = api.collection_items("compounds", bbox=[116.3460, 39.9970, 116.3500, 40.0000])
+    assert 0 < bbox["numberReturned"] < 9
+    named = api.collection_items("facilities", type="kindergarten")
+    assert named["numberMatched"] == 2 and {f["properties"]["type"] for f in named["features"]} == {"kindergarten"}
+
+
+def test_paging_by_next_links_returns_every_feature_once(server: tuple[str, str]) -> None:
+    base, _ = server
+    url: str | None = f"{base}/ogc/collections/roads/items?limit=40"
+    seen: list[int] = []
+    with httpx.Client() as client:
+        while url:
+            page = client.get(url).json()
+            seen += [f["id"] for f in page["features"]]
+            url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
+    assert len(seen) == len(set(seen)) == page["numberMatched"] == 297
+
+
+def test_restricted_collection_does_not_exist_for_the_public(server: tuple[str, str]) -> None:
+    base, token = server
+    with httpx.Client(base_url=f"{base}/ogc") as c:
+        for path in ("/collections/pipelines", "/collections/pipelines/items", "/collections/pipelines/items/1",
+                     "/collections/pipelines/queryables"):  # fmt: skip
+            r = c.get(path)
+            assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+            assert r.json() == c.get("/collections/no_such_layer" + path[len("/collections/pipelines"):]).json() | {
+                "detail": r.json()["detail"], "instance": r.json()["instance"]
+            }  # fmt: skip
+        planner = c.get("/collections/pipelines/items?limit=1", headers={"Authorization": f"Bearer {token}"})
+        assert planner.status_code == 200 and planner.json()["numberMatched"] > 0
+        # public fields only: no unmapped attributes or provenance for the public
+        props = c.get("/collections/compounds/items?limit=1").json()["features"][0]["properties"]
+        assert "extra" not in props and "source" not in props and props["synthetic"]
+        mine = c.get("/collections/compounds/items?limit=1", headers={"Authorization": f"Bearer {token}"}).json()
+        assert "extra" in mine["features"][0]["properties"]
+
+
+def test_problems_not_stack_traces(server: tuple[str, str]) -> None:
+    base, _ = server
+    bad = {
+        "/collections/compounds/items?limit=100000000": 400,
+        "/collections/compounds/items?limit=0": 400,
+        "/collections/compounds/items?bbox=1,2,x,4": 400,
+        "/collections/compounds/items?bbox=1,2,3": 400,
+        "/collections/compounds/items?crs=EPSG:9999": 400,
+        "/collections/compounds/items?colour=red": 400,
+        "/collections/compounds/items?built_year=old": 400,
+        "/collections/compounds/items/abc": 400,
+        "/collections/compounds/items/999999": 404,
+        "/collections/nope": 404,
+    }
+    with httpx.Client(base_url=f"{base}/ogc") as c:
+        for path, status in bad.items():
+            r = c.get(path)
+            assert r.status_code == status, path
+            body = r.json()
+            assert r.headers["content-type"] == "application/problem+json" and body["status"] == status
+            assert "Traceback" not in r.text and "psycopg" not in r.text and body["detail"]
+        assert c.get("/collections", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_crs_axis_order_and_working_crs(server: tuple[str, str]) -> None:
+    base, _ = server
+    url = f"{base}/ogc/collections/facilities/items"
+    with httpx.Client() as c:
+        lonlat = c.get(url, params={"limit": 1}).json()["features"][0]["geometry"]["coordinates"]
+        r = c.get(url, params={"limit": 1, "crs": "http://www.opengis.net/def/crs/EPSG/0/4490"})
+        assert r.headers["content-crs"] == "<http://www.opengis.net/def/crs/EPSG/0/4490>"
+        latlon = r.json()["features"][0]["geometry"]["coordinates"]
+        metres = c.get(url, params={"limit": 1, "crs": "http://www.opengis.net/def/crs/EPSG/0/4548"}).json()
+    first = lonlat if isinstance(lonlat[0], float) else lonlat[0][0][0]
+    flipped = latlon if isinstance(latlon[0], float) else latlon[0][0][0]
+    assert 116 < first[0] < 117 and 39 < first[1] < 41  # CRS84: longitude first
+    assert flipped[0] == pytest.approx(first[1], abs=1e-5) and flipped[1] == pytest.approx(first[0], abs=1e-5)
+    m = metres["features"][0]["geometry"]["coordinates"]
+    m = m if isinstance(m[0], float) else m[0][0][0]
+    assert 400_000 < m[0] < 600_000 and 4_000_000 < m[1] < 5_000_000
