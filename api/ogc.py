@@ -144,7 +144,9 @@ def items(
     ws: WorkspaceDep,
     role: RoleDep,
     layer: CollectionDep,
-    limit: Annotated[int, Query(ge=1, description="At most this many features (the server's maximum applies)")] = 100,
+    limit: Annotated[
+        int | None, Query(ge=1, description="At most this many features (default and maximum: server settings)")
+    ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
@@ -153,6 +155,7 @@ def items(
     ] = None,
 ) -> JSONResponse:
     limit_max = ws.settings.api_max_limit
+    limit = limit or ws.settings.api_default_limit
     if limit > limit_max:
         raise QueryError(f"limit {limit} is above the maximum {limit_max}")
     srid = _working_srid(ws)
