@@ -18,6 +18,13 @@ router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
@@ -153,6 +160,13 @@ def items(
     crs: Annotated[
         str | None, Query(description="Output CRS URI: CRS84, EPSG 4490, 4326, 3857 or the working CRS")
     ] = None,
+    filter: Annotated[
+        str | None, Query(description="CQL2 filter, e.g. built_year < 2000 AND street = '学院路街道'")
+    ] = None,
+    filter_lang: Annotated[str, Query(alias="filter-lang", pattern="^cql2-(text|json)$")] = "cql2-text",
+    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
+    sortby: Annotated[str | None, Query(description="e.g. -built_year,+name")] = None,
+    properties: Annotated[str | None, Query(description="Comma-separated properties to return")] = None,
 ) -> JSONResponse:
     limit_max = ws.settings.api_max_limit
     limit = limit or ws.settings.api_default_limit
@@ -161,7 +175,10 @@ def items(
     srid = _working_srid(ws)
     out = features.parse_crs(crs, srid)
     box_crs = features.parse_crs(bbox_crs, srid)
-    reserved = {"limit", "offset", "bbox", "bbox-crs", "crs", "f"}
+    reserved = {"limit", "offset", "bbox", "bbox-crs", "crs", "f", "filter", "filter-lang", "filter-crs", "sortby",
+                "properties"}  # fmt: skip
+    if filter_crs not in (None, CRS84, "CRS84"):
+        raise QueryError("filter-crs: only CRS84 is supported for filter geometries")
     filters = {}
     for name, value in request.query_params.items():
         if name in reserved:
@@ -173,7 +190,8 @@ def items(
         filters[name] = features.coerce_filter(layer, name, value)
     found, matched, estimated = features.items(
         ws.engine, layer, role, working_srid=srid, bbox=_parse_bbox(bbox), bbox_crs=box_crs, crs=out,
-        limit=limit, offset=offset, filters=filters,
+        limit=limit, offset=offset, filters=filters, cql=filter, cql_lang=filter_lang, sortby=sortby,
+        properties=[p.strip() for p in properties.split(",") if p.strip()] if properties is not None else None,
     )  # fmt: skip
     base = f"{_base(request)}/collections/{layer.id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}

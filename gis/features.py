@@ -59,6 +59,11 @@ def _columns(layer: LayerDef, role: Role) -> list[str]:
     return cols
 
 
+def queryable_fields(layer: LayerDef, role: Role) -> list[str]:
+    """Columns a role may filter and sort on (its readable columns, less the JSON of extras)."""
+    return [c for c in _columns(layer, role) if c != "extra"]
+
+
 def coerce_filter(layer: LayerDef, name: str, raw: str) -> Any:
     """A property filter value typed like its field."""
     field = layer.field(name)
@@ -104,6 +109,49 @@ def _where(
     return conditions
 
 
+def cql2_condition(t: Any, layer: LayerDef, role: Role, expression: str, lang: str = "cql2-text") -> Any:
+    """A CQL2 filter (text or JSON) as a SQL condition with bound values, through pygeofilter.
+
+    Only the role's visible fields (and ``geometry``, compared in CRS84) may appear; anything else is
+    a QueryError, as is an expression that does not parse.
+    """
+    from geoalchemy2 import Geometry
+    from pygeofilter.backends.sqlalchemy import to_filter
+    from pygeofilter.parsers.cql2_json import parse as parse_json
+    from pygeofilter.parsers.cql2_text import parse as parse_text
+
+    try:
+        ast = parse_json(json.loads(expression)) if lang == "cql2-json" else parse_text(expression)
+    except Exception as exc:  # the parsers raise many kinds; all mean a malformed expression
+        raise QueryError(f"malformed CQL2 ({lang}) filter: {str(exc).splitlines()[0][:200]}") from None
+    mapping: dict[str, Any] = {name: t.c[name] for name in queryable_fields(layer, role)}
+    mapping["geometry"] = func.ST_Transform(t.c.geom, 4326, type_=Geometry(srid=4326))
+    try:
+        return to_filter(ast, mapping, undefined_as_null=False)
+    except KeyError as exc:
+        queryables = ", ".join(queryable_fields(layer, role))
+        raise QueryError(
+            f"the filter uses {exc.args[0]!r}, not a queryable of {layer.id}; queryables: {queryables}"
+        ) from None
+    except Exception as exc:
+        raise QueryError(f"unsupported CQL2 filter: {str(exc).splitlines()[0][:200]}") from None
+
+
+def sort_order(t: Any, layer: LayerDef, role: Role, sortby: str | None) -> list[Any]:
+    """``sortby=+name,-built_year`` as ORDER BY terms (fid last, so paging is stable)."""
+    terms: list[Any] = []
+    for part in (sortby or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part.startswith("-")
+        name = part.lstrip("+-").strip()
+        if name not in queryable_fields(layer, role):
+            raise QueryError(f"cannot sort by {name!r}; sortable: {', '.join(queryable_fields(layer, role))}")
+        terms.append(t.c[name].desc().nulls_last() if desc else t.c[name].asc().nulls_last())
+    return [*terms, t.c.fid]
+
+
 def _geojson(out: OutputCrs) -> Any:
     geom = func.ST_Transform(literal_column("geom"), out.srid)
     if out.lat_first:
@@ -129,16 +177,27 @@ def items(
     limit: int = 100,
     offset: int = 0,
     filters: dict[str, Any] | None = None,
+    cql: str | None = None,
+    cql_lang: str = "cql2-text",
+    sortby: str | None = None,
+    properties: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int, bool]:
-    """Features in ``fid`` order, the number matched and whether that number is an estimate."""
+    """Features (in ``sortby`` order, then ``fid``), the number matched and whether it is an estimate."""
     out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
     t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
     conditions = _where(t, layer, role, working_srid, bbox, bbox_crs or OutputCrs(CRS84, 4326, False), filters or {})
+    if cql:
+        conditions.append(cql2_condition(t, layer, role, cql, cql_lang))
+    if properties is not None:
+        unknown = [p for p in properties if p not in cols]
+        if unknown:
+            raise QueryError(f"unknown properties {', '.join(unknown)}; available: {', '.join(cols)}")
+        cols = properties
     query = (
         select(t.c.fid, *[t.c[c] for c in cols], _geojson(out))
         .where(*conditions)
-        .order_by(t.c.fid)
+        .order_by(*sort_order(t, layer, role, sortby))
         .limit(bindparam("lim", limit))
         .offset(bindparam("off", offset))
     )

@@ -151,3 +151,39 @@ def test_crs_axis_order_and_working_crs(server: tuple[str, str]) -> None:
     m = metres["features"][0]["geometry"]["coordinates"]
     m = m if isinstance(m[0], float) else m[0][0][0]
     assert 400_000 < m[0] < 600_000 and 4_000_000 < m[1] < 5_000_000
+
+
+def test_cql2_text_and_json_sortby_and_properties(server: tuple[str, str], ws: Workspace) -> None:
+    base, token = server
+    url = f"{base}/ogc/collections/compounds/items"
+    everything = ws.layer("compounds")
+    expected = sorted(everything[everything["built_year"] < 1990]["name"])
+    with httpx.Client() as c:
+        text_filter = c.get(url, params={"filter": "built_year < 1990 AND street = '学院路街道'"}).json()
+        assert sorted(f["properties"]["name"] for f in text_filter["features"]) == expected
+        assert text_filter["numberMatched"] == len(expected)
+        as_json = '{"op": "<", "args": [{"property": "built_year"}, 1990]}'
+        json_filter = c.get(url, params={"filter": as_json, "filter-lang": "cql2-json"}).json()
+        assert json_filter["numberMatched"] == len(expected)
+        spatial = c.get(
+            url,
+            params={
+                "filter": "S_INTERSECTS(geometry, POLYGON((116.346 39.997, 116.350 39.997, 116.350 40.0, "
+                "116.346 40.0, 116.346 39.997)))"
+            },
+        ).json()
+        by_bbox = c.get(url, params={"bbox": "116.346,39.997,116.350,40.0"}).json()
+        assert {f["id"] for f in spatial["features"]} == {f["id"] for f in by_bbox["features"]}
+        ordered = c.get(url, params={"sortby": "-built_year", "properties": "name,built_year"}).json()["features"]
+        years = [f["properties"]["built_year"] for f in ordered]
+        assert years == sorted(years, reverse=True) and set(ordered[0]["properties"]) == {"name", "built_year"}
+        for bad in ("built_year <", "colour = 'red'", "name LIKE"):
+            r = c.get(url, params={"filter": bad})
+            assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", bad
+        # a public filter cannot reach a planner-only column
+        assert c.get(url, params={"filter": "source = 'x'"}).status_code == 400
+        assert (
+            c.get(url, params={"filter": "source = 'x'"}, headers={"Authorization": f"Bearer {token}"}).status_code
+            == 200
+        )
+        assert c.get(url, params={"sortby": "password"}).status_code == 400
