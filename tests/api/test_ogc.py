@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import shapely
 import uvicorn
 from owslib.ogcapi.features import Features
 
@@ -187,3 +188,39 @@ def test_cql2_text_and_json_sortby_and_properties(server: tuple[str, str], ws: W
             == 200
         )
         assert c.get(url, params={"sortby": "password"}).status_code == 400
+
+
+def test_vector_tiles_hold_the_features_and_no_restricted_field(server: tuple[str, str], ws: Workspace) -> None:
+    import mapbox_vector_tile
+    import morecantile
+
+    base, token = server
+    tms = morecantile.tms.get("WebMercatorQuad")
+    compounds = ws.layer("compounds", crs=4326)
+    point = compounds.set_index("name").geometry["富润家园"].representative_point()
+    t = tms.tile(point.x, point.y, 16)
+    url = f"{base}/ogc/collections/compounds/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}"
+    with httpx.Client() as c:
+        r = c.get(url)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        layer = mapbox_vector_tile.decode(r.content)["compounds"]
+        names = {f["properties"]["name"] for f in layer["features"]}
+        # independently: the compounds whose geometry meets the tile's bounds
+        tile_box = shapely.box(*tms.bounds(t))
+        expected = set(compounds[compounds.intersects(tile_box)]["name"])
+        assert names == expected and "富润家园" in names
+        assert all("extra" not in f["properties"] and "source" not in f["properties"] for f in layer["features"])
+        # caching: an unchanged tile answers 304 to its ETag; clients must revalidate every time
+        assert r.headers["cache-control"].endswith("no-cache")
+        again = c.get(url, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
+        # pipelines' tiles and TileJSON do not exist for the public, do for a planner
+        pipe_tile = f"{base}/ogc/collections/pipelines/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}"
+        assert c.get(pipe_tile).status_code == 404
+        assert c.get(f"{base}/ogc/collections/pipelines/tiles/WebMercatorQuad/tilejson.json").status_code == 404
+        planner = c.get(pipe_tile, headers={"Authorization": f"Bearer {token}"})
+        assert planner.status_code == 200 and "pipelines" in mapbox_vector_tile.decode(planner.content)
+        tj = c.get(f"{base}/ogc/collections/compounds/tiles/WebMercatorQuad/tilejson.json").json()
+        assert tj["tilejson"] == "3.0.0" and "{z}/{y}/{x}" in tj["tiles"][0]
+        assert "extra" not in tj["vector_layers"][0]["fields"] and "name" in tj["vector_layers"][0]["fields"]
+        assert c.get(f"{base}/ogc/collections/compounds/tiles/WebMercatorQuad/3/99/99").status_code == 404

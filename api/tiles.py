@@ -1,0 +1,68 @@
+"""Vector tiles and TileJSON per collection (OGC API – Tiles paths), for the caller's role."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import CollectionDep, RoleDep, WorkspaceDep
+from gis import features, tiles
+
+router = APIRouter(prefix="/ogc", tags=["Vector tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _srid(ws: Any) -> int:
+    crs = ws.working_crs
+    if crs is None:
+        raise HTTPException(404, "this database has no layers yet")
+    srid: int = crs.to_epsg()
+    return srid
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", summary="A vector tile (MVT)")
+def tile(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, z: int, y: int, x: int) -> Response:
+    try:
+        data = tiles.render(ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
+    except tiles.TileError as exc:
+        raise HTTPException(404, str(exc)) from None
+    etag = '"' + hashlib.sha1(data + role.encode()).hexdigest() + '"'
+    # no-cache: clients keep the tile but ask again each time; an unchanged tile costs a 304, and an
+    # edited area is never served stale
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "no-cache" if role == "public" else "private, no-cache",
+        "Vary": "Authorization",
+    }
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(content=data, media_type=MVT, headers=headers)
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the collection")
+def tilejson(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> JSONResponse:
+    base = str(request.base_url).rstrip("/")
+    box = features.extent(ws.engine, layer) or [-180.0, -85.0511, 180.0, 85.0511]
+    body = {
+        "tilejson": "3.0.0",
+        "name": layer.id,
+        "description": f"{layer.label.zh} {layer.label.en}",
+        "tiles": [f"{base}/ogc/collections/{layer.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"],
+        "minzoom": 0,
+        "maxzoom": tiles.MAX_ZOOM,
+        "bounds": box,
+        "center": [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, 15],
+        "vector_layers": [
+            {
+                "id": layer.id,
+                "fields": {f: "String" for f in tiles.tile_fields(layer, role)},
+                "minzoom": 0,
+                "maxzoom": 22,
+            }
+        ],
+        "attribution": "© OpenStreetMap contributors (ODbL) where the data derive from OSM",
+    }
+    return JSONResponse(body)
