@@ -23,11 +23,26 @@ def problem(status: int, title: str, detail: str, instance: str | None = None) -
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    428: "Precondition Required",
+}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
-        return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request.url.path)
+        titles = TITLES
+        response = problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail), request.url.path)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors, ogc, tiles
+from api import edits, errors, ogc, tiles
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
@@ -34,4 +34,5 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     errors.install(app)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
+    app.include_router(edits.router)
     return app

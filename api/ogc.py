@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import CollectionDep, RoleDep, WorkspaceDep
-from gis import features
+from gis import edits, features
 from gis.features import CRS84, QueryError
 from gis.roles import visible_fields, visible_layers
 
@@ -238,4 +238,6 @@ def item(
         {"href": f"{base}/items/{fid}", "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    return JSONResponse(found, media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
+    version = edits.current_version(ws.engine, layer, fid) or 0
+    headers = {"Content-Crs": f"<{out.uri}>", "ETag": edits.etag(layer, fid, version)}
+    return JSONResponse(found, media_type=GEOJSON, headers=headers)

@@ -224,3 +224,65 @@ def test_vector_tiles_hold_the_features_and_no_restricted_field(server: tuple[st
         assert tj["tilejson"] == "3.0.0" and "{z}/{y}/{x}" in tj["tiles"][0]
         assert "extra" not in tj["vector_layers"][0]["fields"] and "name" in tj["vector_layers"][0]["fields"]
         assert c.get(f"{base}/ogc/collections/compounds/tiles/WebMercatorQuad/3/99/99").status_code == 404
+
+
+def test_edits_with_optimistic_concurrency_and_audit(server: tuple[str, str], ws: Workspace) -> None:
+    from sqlalchemy import text
+
+    base, token = server
+    auth = {"Authorization": f"Bearer {token}"}
+    items = f"{base}/ogc/collections/compounds/items"
+    with httpx.Client() as c:
+        # the public cannot write
+        assert c.post(items, json={"type": "Feature"}).status_code == 401
+        # create, checked like an import: Chinese labels and codes resolved
+        new = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [116.3500, 40.0010]},
+            "properties": {"name": "新建小区", "built_year": "1989年", "property_mgmt": "准物业"},
+        }
+        created = c.post(items, json=new, headers=auth)
+        assert created.status_code == 201, created.text
+        url = created.headers["location"]
+        fid = created.json()["id"]
+        got = c.get(url)
+        assert got.json()["properties"]["built_year"] == 1989 and got.json()["properties"]["property_mgmt"] == "basic"
+        tag = got.headers["etag"]
+        # a bad value is refused whole
+        bad = c.patch(url, json={"properties": {"property_mgmt": "外星物业"}}, headers={**auth, "If-Match": tag})
+        assert bad.status_code == 400 and "外星物业" in bad.json()["detail"]
+        # two planners read the same version; the first write wins, the second gets 412
+        first = c.patch(url, json={"properties": {"households": 120}}, headers={**auth, "If-Match": tag})
+        assert first.status_code == 204
+        second = c.patch(url, json={"properties": {"households": 999}}, headers={**auth, "If-Match": tag})
+        assert second.status_code == 412 and second.headers["content-type"] == "application/problem+json"
+        assert c.patch(url, json={"properties": {"households": 1}}, headers=auth).status_code == 428
+        assert c.get(url).json()["properties"]["households"] == 120
+        # replace the geometry, in the working CRS
+        moved = {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [442100.0, 4428300.0]},
+            "properties": {"name": "新建小区", "households": 120},
+        }
+        gk = "<http://www.opengis.net/def/crs/EPSG/0/4548>"
+        put = c.put(url, json=moved, headers={**auth, "If-Match": first.headers["etag"], "Content-Crs": gk})
+        assert put.status_code == 204, put.text
+        # and delete with the latest ETag
+        assert c.delete(url, headers={**auth, "If-Match": first.headers["etag"]}).status_code == 412
+        assert c.delete(url, headers={**auth, "If-Match": put.headers["etag"]}).status_code == 204
+        assert c.get(url).status_code == 404
+    with ws.engine.connect() as conn:
+        story = conn.execute(
+            text(
+                "SELECT action, before->>'households', after->>'households' FROM audit_log "
+                "WHERE layer = 'compounds' AND fid = :f ORDER BY id"
+            ),
+            {"f": fid},
+        ).all()
+    # exactly the applied changes, in order: the refused and the stale writes left no trace
+    assert [tuple(r) for r in story] == [
+        ("insert", None, None),
+        ("update", None, "120"),
+        ("update", "120", "120"),
+        ("delete", "120", None),
+    ]
