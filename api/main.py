@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import edits, errors, ogc, tiles
+from api import analysis, edits, errors, ogc, tiles
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
@@ -19,9 +19,11 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ws = workspace or connect(settings=settings or Settings())
         app.state.workspace = ws
+        app.state.jobs = analysis.Jobs()
         try:
             yield
         finally:
+            app.state.jobs.pool.shutdown(wait=True)
             if workspace is None:
                 ws.close()
 
@@ -35,4 +37,5 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(edits.router)
+    app.include_router(analysis.router)
     return app

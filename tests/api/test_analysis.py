@@ -1,0 +1,38 @@
+"""Analyses over HTTP: 202 with a status URL, results as GeoJSON and CSV equal to the library's."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from gis.workspace import Workspace
+from tests.api.test_ogc import server  # noqa: F401 - the live-server fixture
+
+
+def test_gap_analysis_over_http(server: tuple[str, str], ws: Workspace) -> None:  # noqa: F811
+    base, token = server
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base) as c:
+        assert c.post("/api/gaps", json={"facility": ["kindergarten"]}).status_code == 401
+        assert c.post("/api/gaps", json={"tolerance_m": -1}, headers=auth).status_code == 400
+        started = c.post("/api/gaps", json={"facility": ["kindergarten", "primary_school"]}, headers=auth)
+        assert started.status_code == 202 and started.headers["location"].endswith(started.json()["job"])
+        for _ in range(200):
+            state = c.get(started.headers["location"]).json()
+            if state["status"] != "running":
+                break
+            time.sleep(0.05)
+        assert state["status"] == "done", state
+        results = c.get(state["results"]).json()
+        assert results["run"]["basis"] == "network" and len(results["features"]) == 2 * 9
+        library = ws.gap_run(state["run_id"]).results.set_index(["compound_id", "facility_type"])["distance_m"]
+        for f in results["features"]:
+            p = f["properties"]
+            assert p["distance_m"] == library[(p["compound_id"], p["facility_type"])]
+        summary = c.get(f"/api/gaps/runs/{state['run_id']}/summary").json()["summary"]
+        assert {s["facility_type"] for s in summary} == {"kindergarten", "primary_school"}
+        csv = c.get(f"/api/exports/gaps/{state['run_id']}.csv")
+        assert csv.status_code == 200 and csv.text.startswith("\ufeffcompound_id,compound_name,facility_type")
+        assert c.get("/api/gaps/runs/99999").status_code == 404
+        assert c.get("/api/jobs/nope").status_code == 404
