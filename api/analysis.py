@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from api.deps import RoleDep, WorkspaceDep
+from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis.access import GapParameters
 
 router = APIRouter(prefix="/api", tags=["Analyses"])
@@ -104,7 +104,7 @@ def runs(ws: WorkspaceDep) -> dict[str, Any]:
 
 
 @router.get("/gaps/runs/{run_id}", summary="A run's per-compound results (GeoJSON, CRS84)")
-def run_results(ws: WorkspaceDep, run_id: int) -> Response:
+def run_results(ws: WorkspaceDep, run_id: IdPath) -> Response:
     try:
         run = ws.gap_run(run_id)
     except LookupError:
@@ -115,7 +115,7 @@ def run_results(ws: WorkspaceDep, run_id: int) -> Response:
 
 
 @router.get("/gaps/runs/{run_id}/summary", summary="A run summed up per facility type")
-def run_summary(ws: WorkspaceDep, run_id: int) -> dict[str, Any]:
+def run_summary(ws: WorkspaceDep, run_id: IdPath) -> dict[str, Any]:
     try:
         run = ws.gap_run(run_id)
     except LookupError:
@@ -124,7 +124,7 @@ def run_summary(ws: WorkspaceDep, run_id: int) -> dict[str, Any]:
 
 
 @router.get("/exports/gaps/{run_id}.csv", summary="A run's results as CSV (UTF-8 with BOM, for Excel)")
-def export_csv(ws: WorkspaceDep, run_id: int) -> Response:
+def export_csv(ws: WorkspaceDep, run_id: IdPath) -> Response:
     try:
         run = ws.gap_run(run_id)
     except LookupError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from gis.registry import LayerDef
 from gis.roles import Role, can_see, role_of
@@ -44,3 +44,7 @@ def get_collection(collection_id: str, ws: WorkspaceDep, role: RoleDep) -> Layer
 
 
 CollectionDep = Annotated[LayerDef, Depends(get_collection)]
+
+
+# Row ids are PostgreSQL bigints: a larger number is a bad request, not a database error.
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="a row id")]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import CollectionDep, RoleDep, WorkspaceDep
+from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from gis import edits, features
 from gis.crs import parse_crs as parse_any_crs
 from gis.registry import LayerDef
@@ -37,7 +37,7 @@ async def _feature(request: Request) -> dict[str, Any]:
     return data
 
 
-def _expected(layer: LayerDef, fid: int, if_match: str | None) -> int:
+def _expected(layer: LayerDef, fid: IdPath, if_match: str | None) -> int:
     if not if_match:
         raise HTTPException(428, "send If-Match with the ETag you read, so no one's change is lost")
     version = edits.version_from_etag(layer, fid, if_match)
@@ -85,7 +85,7 @@ async def create_item(
 
 
 async def _replace(
-    request: Request, ws: Any, role: str, layer: LayerDef, fid: int, if_match: str | None, content_crs: str | None,
+    request: Request, ws: Any, role: str, layer: LayerDef, fid: IdPath, if_match: str | None, content_crs: str | None,
     partial: bool,
 ) -> Response:  # fmt: skip
     _planner(role)
@@ -106,7 +106,7 @@ async def _replace(
 
 @router.put("/collections/{collection_id}/items/{fid}", status_code=204, summary="Replace a feature (planners)")
 async def replace_item(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: int,
+    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath,
     if_match: Annotated[str | None, Header()] = None, content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=False)
@@ -114,7 +114,7 @@ async def replace_item(
 
 @router.patch("/collections/{collection_id}/items/{fid}", status_code=204, summary="Update a feature (planners)")
 async def update_item(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: int,
+    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath,
     if_match: Annotated[str | None, Header()] = None, content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:  # fmt: skip
     return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=True)
@@ -122,7 +122,7 @@ async def update_item(
 
 @router.delete("/collections/{collection_id}/items/{fid}", status_code=204, summary="Delete a feature (planners)")
 def delete_item(
-    ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: int, if_match: Annotated[str | None, Header()] = None
+    ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath, if_match: Annotated[str | None, Header()] = None
 ) -> Response:
     _planner(role)
     expected = _expected(layer, fid, if_match)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CollectionDep, RoleDep, WorkspaceDep
+from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from gis import edits, features
 from gis.features import CRS84, QueryError
 from gis.roles import visible_fields, visible_layers
@@ -226,7 +226,7 @@ def item(
     ws: WorkspaceDep,
     role: RoleDep,
     layer: CollectionDep,
-    fid: int,
+    fid: IdPath,
     crs: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     out = features.parse_crs(crs, _working_srid(ws))

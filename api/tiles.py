@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CollectionDep, RoleDep, WorkspaceDep
@@ -24,7 +24,11 @@ def _srid(ws: Any) -> int:
 
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", summary="A vector tile (MVT)")
-def tile(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, z: int, y: int, x: int) -> Response:
+def tile(
+    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep,
+    z: Annotated[int, Path(ge=0, le=tiles.MAX_ZOOM)], y: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
+    x: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
+) -> Response:  # fmt: skip
     try:
         data = tiles.render(ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
     except tiles.TileError as exc:
