@@ -155,18 +155,27 @@ def items(
         int | None, Query(ge=1, description="At most this many features (default and maximum: server settings)")
     ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)")] = None,
+    bbox: Annotated[
+        str | None,
+        Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)", examples=["116.34,39.99,116.36,40.01"]),
+    ] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: Annotated[
         str | None, Query(description="Output CRS URI: CRS84, EPSG 4490, 4326, 3857 or the working CRS")
     ] = None,
     filter: Annotated[
-        str | None, Query(description="CQL2 filter, e.g. built_year < 2000 AND street = '学院路街道'")
+        str | None,
+        Query(
+            description="CQL2 filter, e.g. built_year < 2000 AND street = '学院路街道'",
+            examples=["built_year < 2000 AND street = '学院路街道'"],
+        ),
     ] = None,
     filter_lang: Annotated[str, Query(alias="filter-lang", pattern="^cql2-(text|json)$")] = "cql2-text",
     filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
-    sortby: Annotated[str | None, Query(description="e.g. -built_year,+name")] = None,
-    properties: Annotated[str | None, Query(description="Comma-separated properties to return")] = None,
+    sortby: Annotated[str | None, Query(description="e.g. -built_year,+name", examples=["-built_year,+name"])] = None,
+    properties: Annotated[
+        str | None, Query(description="Comma-separated properties to return", examples=["name,street,built_year"])
+    ] = None,
 ) -> JSONResponse:
     limit_max = ws.settings.api_max_limit
     limit = limit or ws.settings.api_default_limit

@@ -1,0 +1,183 @@
+"""Web API throughput: gisplan vs tipg on the same PostGIS table, same load generator, same run.
+
+    apt-get install wrk; python3 -m venv /tmp/tipg-venv && /tmp/tipg-venv/bin/pip install tipg uvicorn
+    .venv/bin/python bench/api.py [--seconds 20] [--tipg /tmp/tipg-venv/bin/uvicorn]
+
+The buildings of Liechtenstein (OSM 2015, 8,994 polygons) loaded by gisplan, and a 10× copy
+(translated, synthetic) in a second database. For each size both servers run side by side on
+127.0.0.1 with one worker process each (tipg is only an anchor, never imported by the product),
+and ``wrk`` (2 threads, 16 connections, ``--seconds`` each) requests: GeoJSON pages of 1,000
+features, the same with a bbox, and MVT tiles over a fixed list of z12–z16 tiles. Prints requests/s,
+p50/p99 latency and bytes/s for both, and the ratios. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import morecantile
+import pandas as pd
+
+from gis.cluster import EmbeddedCluster, ensure_extensions
+from gis.db import make_engine
+from gis.ingest import load_file
+from gis.registry import registry
+
+DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "fallback-liechtenstein" / "liechtenstein-latest.osm.pbf"
+)
+LUA = """
+paths = {%s}
+i = 0
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str) -> None:
+    for _ in range(200):
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(paths: list[str], base: str, seconds: int, workdir: Path) -> dict[str, float]:
+    script = workdir / "paths.lua"
+    script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(KB|MB|GB|B)", out)
+    bytes_s = float(transfer.group(1)) * {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9}[transfer.group(2)] if transfer else 0
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "bytes_s": bytes_s,
+        "non2xx": float(errors.group(1)) if errors else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--tipg", default="/tmp/tipg-venv/bin/uvicorn")
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not Path(args.tipg).exists():
+        raise SystemExit("needs wrk (apt-get install wrk) and tipg in its own venv (see the docstring)")
+    home, data = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    cluster = EmbeddedCluster(home, data_dir=data)
+    cluster.up()
+    rows = []
+    try:
+        admin = cluster.url("postgres", driver="postgresql")
+        import psycopg
+
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for db in ("bench1", "bench10"):
+                conn.execute(f"CREATE DATABASE {db}")
+        one = cluster.url("bench1", driver="postgresql")
+        ten = cluster.url("bench10", driver="postgresql")
+        for url in (one, ten):
+            ensure_extensions(url)
+        load_file(make_engine(one), registry(), "buildings", DATA, actor="bench")
+        base = gpd.read_postgis("SELECT fid, name, use, floors, geom FROM buildings", make_engine(one), geom_col="geom")
+        minx, miny, maxx, maxy = base.total_bounds
+        copies = [base.translate((i % 4) * (maxx - minx), (i // 4) * (maxy - miny)) for i in range(10)]
+        tiled = gpd.GeoDataFrame(
+            {"name": pd.concat([base["name"]] * 10, ignore_index=True), "use": pd.concat([base["use"]] * 10, ignore_index=True)},
+            geometry=pd.concat(copies, ignore_index=True), crs=base.crs,
+        )  # fmt: skip
+        tiled.to_file(home / "ten.gpkg", layer="buildings")
+        load_file(make_engine(ten), registry(), "buildings", home / "ten.gpkg", actor="bench")
+        # a fixed list of tiles over the original data, z12–z16
+        tms = morecantile.tms.get("WebMercatorQuad")
+        lon_lat = base.to_crs(4326).total_bounds
+        centre = ((lon_lat[0] + lon_lat[2]) / 2, (lon_lat[1] + lon_lat[3]) / 2)
+        tiles = [
+            tms.tile(centre[0] + dx * 0.01, centre[1] + dy * 0.01, z)
+            for z in range(12, 17)
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+        ]
+        bbox = f"{centre[0] - 0.02},{centre[1] - 0.02},{centre[0] + 0.02},{centre[1] + 0.02}"
+        for size, url in (("1x", one), ("10x", ten)):
+            gp, tp = free_port(), free_port()
+            env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
+            servers = [
+                subprocess.Popen([sys.executable, "-m", "gis", "serve", "--port", str(gp)], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                subprocess.Popen([args.tipg, "tipg.main:app", "--port", str(tp), "--workers", "1", "--log-level", "warning"],
+                                 env={**os.environ, "DATABASE_URL": url, "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+                                      "TIPG_MAX_FEATURES_PER_QUERY": "10000"},
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+            ]  # fmt: skip
+            try:
+                wait(f"http://127.0.0.1:{gp}/ogc/collections")
+                wait(f"http://127.0.0.1:{tp}/collections")
+                scenarios = {
+                    "items 1000": (["/ogc/collections/buildings/items?limit=1000"],
+                                   ["/collections/public.buildings/items?limit=1000"]),
+                    "items 1000 bbox": ([f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
+                                        [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"]),
+                    "tiles z12-16": ([f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
+                                     [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles]),
+                }  # fmt: skip
+                for name, (ours, theirs) in scenarios.items():
+                    a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
+                    b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
+                    rows.append((size, name, a, b))
+            finally:
+                for s in servers:
+                    s.terminate()
+                    s.wait(timeout=20)
+    finally:
+        cluster.destroy()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(data, ignore_errors=True)
+    print(f"wrk -t2 -c16 -d{args.seconds}s per scenario; one worker process per server; 2 cores shared by all")
+    print(
+        f"{'size':<4} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
+    )
+    for size, name, a, b in rows:
+        for server, r in (("gisplan", a), ("tipg", b)):
+            print(f"{size:<4} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                  f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}")  # fmt: skip
+        print(f"{'':<4} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {a['p99'] / b['p99']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
