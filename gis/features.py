@@ -11,7 +11,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -157,12 +171,12 @@ def _geojson(out: OutputCrs) -> Any:
     if out.lat_first:
         geom = func.ST_FlipCoordinates(geom)
     digits = 7 if out.srid in (4326, 4490) else 2
-    return func.ST_AsGeoJSON(geom, digits).label("__geometry")
+    return func.cast(func.ST_AsGeoJSON(geom, digits), JSON).label("__geometry")
 
 
 def _feature(row: Any, cols: list[str]) -> dict[str, Any]:
     props = {c: row._mapping[c] for c in cols}
-    return {"type": "Feature", "id": row._mapping["fid"], "geometry": json.loads(row.__geometry), "properties": props}
+    return {"type": "Feature", "id": row._mapping["fid"], "geometry": row.__geometry, "properties": props}
 
 
 def items(
@@ -181,8 +195,9 @@ def items(
     cql_lang: str = "cql2-text",
     sortby: str | None = None,
     properties: list[str] | None = None,
-) -> tuple[list[dict[str, Any]], int, bool]:
-    """Features (in ``sortby`` order, then ``fid``), the number matched and whether it is an estimate."""
+) -> tuple[list[str], int, bool]:
+    """Features as GeoJSON text (in ``sortby`` order, then ``fid``), the number matched and whether
+    that number is an estimate."""
     out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
     t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
@@ -194,15 +209,21 @@ def items(
         if unknown:
             raise QueryError(f"unknown properties {', '.join(unknown)}; available: {', '.join(cols)}")
         cols = properties
+    # PostgreSQL writes each feature's GeoJSON: no Python dict per feature, no second encoding
+    feature_json = func.json_build_object(
+        "type", "Feature", "id", t.c.fid,
+        "geometry", type_coerce(_geojson(out).element, JSON),
+        "properties", func.json_build_object(*[x for c in cols for x in (literal(c), t.c[c])]),
+    )  # fmt: skip
     query = (
-        select(t.c.fid, *[t.c[c] for c in cols], _geojson(out))
+        select(cast(feature_json, Text))
         .where(*conditions)
         .order_by(*sort_order(t, layer, role, sortby))
         .limit(bindparam("lim", limit))
         .offset(bindparam("off", offset))
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(query).scalars().all()
         estimated = False
         if not conditions:
             estimate: int = conn.execute(
@@ -212,7 +233,7 @@ def items(
                 matched, estimated = int(estimate), True
         if not estimated:
             matched = conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
-    return [_feature(r, cols) for r in rows], int(matched), estimated
+    return list(rows), int(matched), estimated
 
 
 def item(
