@@ -7,15 +7,15 @@ import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
-from gis.access import GapParameters
+from gis.access import GapParameters, GapRun
 
 router = APIRouter(prefix="/api", tags=["Analyses"])
 
@@ -103,36 +103,34 @@ def runs(ws: WorkspaceDep) -> dict[str, Any]:
     return {"runs": [dict(r._mapping) | {"at": r.at.isoformat()} for r in rows]}
 
 
-@router.get("/gaps/runs/{run_id}", summary="A run's per-compound results (GeoJSON, CRS84)")
-def run_results(ws: WorkspaceDep, run_id: IdPath) -> Response:
+def get_run(ws: WorkspaceDep, run_id: IdPath) -> GapRun:
     try:
-        run = ws.gap_run(run_id)
+        return ws.gap_run(run_id)
     except LookupError:
         raise HTTPException(404, f"no gap run {run_id}") from None
+
+
+RunDep = Annotated[GapRun, Depends(get_run)]
+
+
+@router.get("/gaps/runs/{run_id}", summary="A run's per-compound results (GeoJSON, CRS84)")
+def run_results(run: RunDep) -> Response:
     body = json.loads(run.results.to_crs(4326).to_json(na="null", drop_id=True))
     body["run"] = {"id": run.run_id, "standard": run.standard, "basis": run.basis, "warnings": run.warnings}
     return JSONResponse(body, media_type="application/geo+json")
 
 
 @router.get("/gaps/runs/{run_id}/summary", summary="A run summed up per facility type")
-def run_summary(ws: WorkspaceDep, run_id: IdPath) -> dict[str, Any]:
-    try:
-        run = ws.gap_run(run_id)
-    except LookupError:
-        raise HTTPException(404, f"no gap run {run_id}") from None
+def run_summary(run: RunDep) -> dict[str, Any]:
     return {"run": run.run_id, "basis": run.basis, "summary": json.loads(run.summary().to_json(orient="records"))}
 
 
 @router.get("/exports/gaps/{run_id}.csv", summary="A run's results as CSV (UTF-8 with BOM, for Excel)")
-def export_csv(ws: WorkspaceDep, run_id: IdPath) -> Response:
-    try:
-        run = ws.gap_run(run_id)
-    except LookupError:
-        raise HTTPException(404, f"no gap run {run_id}") from None
+def export_csv(run: RunDep) -> Response:
     buf = io.StringIO()
     run.results.drop(columns="geometry").to_csv(buf, index=False)
     return Response(
         "\ufeff" + buf.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="gaps-{run_id}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="gaps-{run.run_id}.csv"'},
     )
