@@ -7,10 +7,9 @@ import time
 import httpx
 
 from gis.workspace import Workspace
-from tests.api.test_ogc import server  # noqa: F401 - the live-server fixture
 
 
-def test_gap_analysis_over_http(server: tuple[str, str], ws: Workspace) -> None:  # noqa: F811
+def test_gap_analysis_over_http(server: tuple[str, str], ws: Workspace) -> None:
     base, token = server
     auth = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base) as c:

@@ -3,45 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import shapely
-import uvicorn
 from owslib.ogcapi.features import Features
 
-from api.main import create_app
-from gis.demo import sample_path
-from gis.roles import add_user
 from gis.workspace import Workspace
-
-
-@pytest.fixture
-def server(ws: Workspace) -> Iterator[tuple[str, str]]:
-    """The sample loaded, the API served on a free port; yields (base URL, a planner's token)."""
-    for layer in ("compounds", "facilities", "roads", "pipelines"):
-        ws.load(layer, sample_path(), source_layer=layer)
-    token = add_user(ws.engine, "规划师", "planner")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(workspace=ws), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", token
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def gdal(args: list[str], headers: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -91,6 +61,10 @@ def test_paging_by_next_links_returns_every_feature_once(server: tuple[str, str]
             seen += [f["id"] for f in page["features"]]
             url = next((link["href"] for link in page["links"] if link["rel"] == "next"), None)
     assert len(seen) == len(set(seen)) == page["numberMatched"] == 297
+    past = httpx.get(f"{base}/ogc/collections/roads/items?limit=40&offset=5000").json()
+    assert past["numberReturned"] == 0 and past["numberMatched"] == 297
+    filtered = httpx.get(f"{base}/ogc/collections/roads/items", params={"limit": 5, "highway": "footway"}).json()
+    assert filtered["numberReturned"] == 5 and filtered["numberMatched"] > 5
 
 
 def test_restricted_collection_does_not_exist_for_the_public(server: tuple[str, str]) -> None:
