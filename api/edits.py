@@ -37,7 +37,7 @@ async def _feature(request: Request) -> dict[str, Any]:
     return data
 
 
-def _expected(layer: LayerDef, fid: IdPath, if_match: str | None) -> int:
+def _expected(layer: LayerDef, fid: int, if_match: str | None) -> int:
     if not if_match:
         raise HTTPException(428, "send If-Match with the ETag you read, so no one's change is lost")
     version = edits.version_from_etag(layer, fid, if_match)
@@ -85,7 +85,7 @@ async def create_item(
 
 
 async def _replace(
-    request: Request, ws: Any, role: str, layer: LayerDef, fid: IdPath, if_match: str | None, content_crs: str | None,
+    request: Request, ws: Any, role: str, layer: LayerDef, fid: int, if_match: str | None, content_crs: str | None,
     partial: bool,
 ) -> Response:  # fmt: skip
     _planner(role)

@@ -14,7 +14,6 @@ import numpy as np
 import prcoords
 import shapely
 from pyproj import CRS, Transformer
-from shapely.geometry.base import BaseGeometry
 
 from gis.errors import CRSError
 
@@ -164,7 +163,3 @@ def to_wgs84(geoms: np.ndarray, coords: Coords) -> np.ndarray:
         return geoms
     fn = prcoords.gcj_wgs_bored if coords == "gcj02" else prcoords.bd_wgs_bored
     return shapely.transform(geoms, lambda c: _convert_array(c, fn))
-
-
-def is_geometry(value: object) -> bool:
-    return isinstance(value, BaseGeometry)

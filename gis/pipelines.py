@@ -261,7 +261,12 @@ def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date 
         ages = pd.read_sql(
             text("SELECT fid, kind, material, laid_year FROM pipelines WHERE laid_year IS NOT NULL"), conn
         )
-        geoms = gpd.read_postgis(text("SELECT fid, geom FROM pipelines"), conn, geom_col="geom", crs=crs)
+        aged = _ageing(ages, today or date.today())
+        # geometries only of the lines found past their service life
+        geoms = gpd.read_postgis(
+            text("SELECT fid, geom FROM pipelines WHERE fid = ANY(:ids)"),
+            conn, geom_col="geom", crs=crs, params={"ids": [int(f) for f in aged["fid_a"]]},
+        )  # fmt: skip
     for part in parts:
         part["value_source"] = source
     order = r["crossing_order"]
@@ -288,7 +293,8 @@ def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date 
                 }
             )  # fmt: skip
     parts.append(gpd.GeoDataFrame(wrong, columns=[*FINDING_COLUMNS, "geom"], geometry="geom", crs=crs))
-    parts.append(_ageing(ages, geoms, crs, today or date.today()))
+    aged = aged.merge(geoms, left_on="fid_a", right_on="fid", how="left").drop(columns="fid")
+    parts.append(gpd.GeoDataFrame(aged, geometry="geom", crs=crs))
     findings = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) else None
     if findings is None:
         return gpd.GeoDataFrame(columns=[*FINDING_COLUMNS, "geometry"], geometry="geometry", crs=crs)
@@ -303,7 +309,8 @@ def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date 
     return findings[[*FINDING_COLUMNS, "geometry"]]
 
 
-def _ageing(ages: pd.DataFrame, geoms: gpd.GeoDataFrame, crs: Any, today: date) -> gpd.GeoDataFrame:
+def _ageing(ages: pd.DataFrame, today: date) -> pd.DataFrame:
+    """Ageing findings (without geometry) of the lines past the service life of their kind and material."""
     life = rules()["service_life"]
     rows = []
     for r in ages.to_dict("records"):
@@ -320,9 +327,7 @@ def _ageing(ages: pd.DataFrame, geoms: gpd.GeoDataFrame, crs: Any, today: date) 
                      "stretch_m": None, "value_status": life["status"], "value_source": life["source"], "note": note}
                 )  # fmt: skip
             break
-    frame = pd.DataFrame(rows, columns=[c for c in FINDING_COLUMNS if c not in ("compound_id", "compound_name")])
-    frame = frame.merge(geoms, left_on="fid_a", right_on="fid", how="left").drop(columns="fid")
-    return gpd.GeoDataFrame(frame, geometry="geom", crs=crs)
+    return pd.DataFrame(rows, columns=[c for c in FINDING_COLUMNS if c not in ("compound_id", "compound_name")])
 
 
 def bury(engine: Engine, crs: Any, *, compound: int | None = None) -> gpd.GeoDataFrame:

@@ -41,8 +41,13 @@ def _bounds(raw: RawSource) -> tuple[float, float, float, float] | None:
     return (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
 
 
-def _source_crs(raw: RawSource, crs: str | None, coords: Coords, report: ImportReport) -> CRS:
-    bounds = _bounds(raw)
+def _source_crs(
+    raw: RawSource,
+    bounds: tuple[float, float, float, float] | None,
+    crs: str | None,
+    coords: Coords,
+    report: ImportReport,
+) -> CRS:
     if raw.driver == "OSM":
         src = WGS84
         report.crs_declared = "EPSG:4326 (OpenStreetMap)"
@@ -77,12 +82,13 @@ def _source_crs(raw: RawSource, crs: str | None, coords: Coords, report: ImportR
     return src
 
 
-def _working_crs(engine: Engine, raw: RawSource, src: CRS, configured: str | None) -> CRS:
+def _working_crs(
+    engine: Engine, bounds: tuple[float, float, float, float] | None, src: CRS, configured: str | None
+) -> CRS:
     """The database's working CRS; before the first load, the configured one or the data's GK zone."""
     with engine.connect() as conn:
         stored = schema.stored_working_crs(conn)
     wanted = parse_crs(configured) if configured else None
-    bounds = _bounds(raw)
     if bounds is None:
         raise ImportRefusedError("no usable coordinates in the file")
     cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
@@ -200,8 +206,9 @@ def load_file(
         report.not_relevant = raw.not_relevant
         if len(raw.geometries) == 0:
             raise ImportRefusedError(f"{path.name} holds no features for layer {layer.id}")
-        src = _source_crs(raw, crs, coords, report)
-        work = _working_crs(engine, raw, src, working_crs)
+        bounds = _bounds(raw)
+        src = _source_crs(raw, bounds, crs, coords, report)
+        work = _working_crs(engine, bounds, src, working_crs)
         report.working_crs = crs_label(work)
         prep = prepare(raw, layer, registry, source_crs=src, working_crs=work, coords=coords, type_default=type_default)
         if gc_was_enabled:
