@@ -254,6 +254,35 @@ class WalkNetwork:
         frame = frame[frame["cost"] <= limit]
         return frame.groupby(["source", "target"])["cost"].min().reset_index()
 
+    def reach(self, sources: AccessPoints, n_sources: int, *, limit: float) -> np.ndarray:
+        """The parts of the segments within ``limit`` metres of walking from any source, as
+        straight pieces ``(n, 2, 2)`` (start and end coordinates).
+
+        A node at distance ``d`` reaches ``limit - d`` metres into each of its segments; a source's
+        own segment is reached ``limit - leg`` metres either side of its access point.
+        """
+        if not len(sources):
+            return np.empty((0, 2, 2))
+        graph, starts = self._with_sources(sources, n_sources)
+        dist = dijkstra(graph, directed=True, indices=starts, min_only=True, limit=limit)[: len(self.xy)]
+        length = self.length
+        from_u = np.clip(limit - dist[self.u], 0.0, None)  # metres reached from the first node
+        from_v = np.clip(limit - dist[self.v], 0.0, None)
+        pieces = [
+            np.c_[np.zeros(len(length)), np.minimum(from_u, length)],
+            np.c_[length - np.minimum(from_v, length), length],
+        ]
+        left = np.clip(limit - sources.leg, 0.0, None)
+        e = sources.edge
+        pieces.append(np.c_[np.clip(sources.offset - left, 0, length[e]), np.clip(sources.offset + left, 0, length[e])])
+        edge = np.r_[np.arange(len(length)), np.arange(len(length)), e]
+        span = np.vstack(pieces)
+        keep = span[:, 1] > span[:, 0]
+        edge, span = edge[keep], span[keep]
+        a, b = self.xy[self.u[edge]], self.xy[self.v[edge]]
+        unit = (b - a) / np.maximum(length[edge], 1e-9)[:, None]
+        return np.stack([a + unit * span[:, :1], a + unit * span[:, 1:]], axis=1)
+
     def nearest(
         self, sources: AccessPoints, n_sources: int, targets: AccessPoints, n_targets: int
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     working_crs
         The metric CRS data are stored in, e.g. ``EPSG:4548``. Unset: the database keeps the one
         chosen when it was first loaded (the CGCS2000 3-degree Gauss–Krüger zone covering the data).
+    basemap_url
+        An online raster tile template for the web map's basemap, e.g. Tianditu's with your key
+        (``https://t0.tianditu.gov.cn/vec_w/wmts?...&tk=KEY``). Unset (the default): the basemap is
+        drawn offline from the project's own layers, and the page requests nothing outside.
+    attribution
+        The data attribution the maps show (the bundled sample is OpenStreetMap, ODbL).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -33,8 +39,11 @@ class Settings(BaseSettings):
     working_crs: str | None = None
     api_default_limit: int = 100
     api_max_limit: int = 10_000
+    basemap_url: str | None = None
+    basemap_attribution: str | None = None
+    attribution: str = "© OpenStreetMap 贡献者 / contributors (ODbL)"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "basemap_url")
     @classmethod
     def _blank_is_unset(cls, v: str | None) -> str | None:
         return v or None

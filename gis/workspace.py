@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from gis import pipelines, schema
 from gis.access import GapParameters, GapRun, analyse, default_types, read_run, store_run, walkable_roads
+from gis.catchments import walking_catchment
 from gis.crs import parse_crs
 from gis.db import make_engine, resolve_url
 from gis.ingest import ImportReport, load_file
@@ -370,6 +371,32 @@ class Workspace:
         sites.attrs.update({"run_id": run_id, "before": proposal.before, "after": proposal.after,
                             "weight": proposal.weight, "radius_m": proposal.radius_m, "basis": basis})  # fmt: skip
         return sites
+
+    def catchment(
+        self, facility: str, *, standard: str = "gb50180", params: GapParameters | None = None
+    ) -> gpd.GeoDataFrame:
+        """The walking catchment (life circle) of a facility type: where its service radius under
+        the standard reaches on foot, drawn from the same network as :meth:`gaps`.
+
+        Examples
+        --------
+        >>> ws.catchment("kindergarten").area.sum() / 1e6  # km²
+        """
+        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
+        working = self._require_schema()
+        code = self.registry.code_list("facility_type").resolve(facility)
+        if code is None:
+            valid = ", ".join(self.registry.code_list("facility_type").ids)
+            raise KeyError(f"unknown facility type {facility!r}; valid: {valid}")
+        radius = std.rule(code).radius_m
+        if radius is None:
+            raise ValueError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
+        facilities = self.layer("facilities")
+        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
+        area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params or GapParameters())
+        basis = "network" if len(roads) else "euclidean"
+        frame = {"facility_type": [code], "radius_m": [radius], "basis": [basis], "standard": [std.id]}
+        return gpd.GeoDataFrame(frame, geometry=[area], crs=working)
 
     @property
     def pipelines(self) -> PipelineTools:

@@ -1,0 +1,84 @@
+"""The web map: the page at ``/``, its static files (own and npm-installed), and the JSON it reads.
+
+Nothing here computes: the configuration, gap results and catchments come from ``gis.maps`` and
+the workspace, filtered by the caller's role.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import IdPath, RoleDep, WorkspaceDep
+from gis import maps
+from gis.assets import vendor_file, web_dir
+
+router = APIRouter(tags=["Web map"])
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+
+@router.get("/", include_in_schema=False)
+def page() -> FileResponse:
+    return FileResponse(web_dir() / "static" / "index.html", headers=NO_CACHE)
+
+
+@router.get("/api/map/config", summary="What the web map shows for the caller's role")
+def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
+    if ws.working_crs is None:
+        raise HTTPException(503, "the database holds no layers yet: load data first (gisplan load / gisplan demo)")
+    s = ws.settings
+    return maps.map_config(
+        ws.engine,
+        ws.registry,
+        role,
+        basemap_url=s.basemap_url,
+        basemap_attribution=s.basemap_attribution,
+        attribution=s.attribution,
+    )
+
+
+def _facility(ws: WorkspaceDep, facility: str) -> str:
+    code = ws.registry.code_list("facility_type").resolve(facility)
+    if code is None:
+        raise HTTPException(404, f"no facility type {facility!r}")
+    return code
+
+
+@router.get("/api/map/gaps/{facility}", summary="The latest gap results of a facility type, per compound")
+def gaps(ws: WorkspaceDep, facility: str) -> dict[str, Any]:
+    found = maps.gap_by_compound(ws.engine, _facility(ws, facility))
+    if found is None:
+        raise HTTPException(404, f"{facility} has not been analysed yet (gisplan gaps / POST /api/gaps)")
+    return found
+
+
+@router.get("/api/map/compounds/{compound_id}/gaps", summary="One compound's latest gap results")
+def compound_gaps(ws: WorkspaceDep, compound_id: IdPath) -> dict[str, Any]:
+    return {"compound": compound_id, "gaps": maps.compound_gaps(ws.engine, compound_id)}
+
+
+@router.get("/api/map/catchments/{facility}", summary="A facility type's walking catchment (GeoJSON, CRS84)")
+def catchment(
+    ws: WorkspaceDep,
+    facility: str,
+    standard: str = Query("gb50180", pattern=r"^[A-Za-z0-9_\-]{1,64}$"),
+) -> JSONResponse:
+    code = _facility(ws, facility)
+    try:
+        area = ws.catchment(code, standard=standard)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise HTTPException(404, str(exc).strip("'\"")) from None
+    body = json.loads(area.to_crs(4326).to_json(drop_id=True))
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+def mount_static(app: FastAPI) -> None:
+    """The page's own files and the npm packages it uses, served by the app (no CDN)."""
+    app.mount(
+        "/static/vendor/maplibre-gl", StaticFiles(directory=vendor_file("maplibre-gl", "dist/maplibre-gl.js").parent)
+    )
+    app.mount("/static", StaticFiles(directory=web_dir() / "static"))

@@ -1,0 +1,210 @@
+"""What a map shows, shared by the web map, the folium export and the GeoPackage styles.
+
+Symbology is data (``layers/styles/symbology.yaml``); this module turns it, the layer registry and the
+stored results into plain dictionaries: the web map's configuration for a role, and the latest
+gap results per compound for a facility type. Nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, text
+
+from gis.registry import Registry
+from gis.roles import Role, visible_fields, visible_layers
+
+TITLE = {"zh": "老旧小区改造空间规划", "en": "Old residential compound renovation planning"}
+# Code lists whose labels a map needs (legends, popups).
+MAP_CODE_LISTS = ("stage", "facility_type", "property_mgmt", "renovation_category", "pipeline_kind", "laying")
+
+
+@cache
+def symbology() -> dict[str, Any]:
+    """The colours of ``layers/styles/symbology.yaml``."""
+    data: dict[str, Any] = yaml.safe_load(resources.files("layers").joinpath("styles", "symbology.yaml").read_text("utf-8"))
+    return data
+
+
+def color_of(kind: str, code: str | None) -> str:
+    """The colour of a code in one of the symbology's tables (``stage``, ``facility_type`` ...)."""
+    table: dict[str, str] = symbology()[kind]
+    return table.get(code or "", table.get("other") or table.get("none") or "#525252")
+
+
+def code_labels(registry: Registry) -> dict[str, dict[str, dict[str, str]]]:
+    """``{list: {code: {"zh": ..., "en": ...}}}`` for the code lists a map shows."""
+    return {
+        name: {c.id: {"zh": c.zh, "en": c.en} for c in registry.code_list(name).codes}
+        for name in MAP_CODE_LISTS
+        if name in registry.codes
+    }
+
+
+def layer_extent_lonlat(engine: Engine, table: str) -> list[float] | None:
+    """A table's extent in longitude/latitude (CRS84), or None when it is empty."""
+    query = text(
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_SetSRID("
+        f"ST_Extent(geom)::geometry, Find_SRID('public', :t, 'geom')), 4326) AS e FROM {table}) s"
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query, {"t": table}).one()
+    return None if row[0] is None else [round(float(v), 6) for v in row]
+
+
+def map_config(
+    engine: Engine,
+    registry: Registry,
+    role: Role,
+    *,
+    basemap_url: str | None = None,
+    basemap_attribution: str | None = None,
+    attribution: str,
+) -> dict[str, Any]:
+    """The web map's configuration for a role: only the layers and fields the role may see.
+
+    A public caller's configuration names no restricted layer, so the page never asks for one.
+    """
+    layers = []
+    for layer in visible_layers(registry, role):
+        fields = visible_fields(layer, role)
+        defs = {f.id: f for f in layer.fields}
+        layers.append(
+            {
+                "id": layer.id,
+                "label": {"zh": layer.label.zh, "en": layer.label.en},
+                "geometry": layer.geometry,
+                "restricted": layer.restricted,
+                "style": layer.style,
+                "fields": [
+                    {"id": f, "zh": defs[f].zh, "en": defs[f].en, "codes": defs[f].codes} for f in fields if f in defs
+                ],
+                "tiles": f"/ogc/collections/{layer.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
+            }
+        )
+    bounds = None
+    for table in ("compounds", "roads", "facilities"):
+        bounds = layer_extent_lonlat(engine, table)
+        if bounds:
+            break
+    return {
+        "title": TITLE,
+        "role": role,
+        "bounds": bounds,
+        "attribution": attribution,
+        "basemap": {"tiles": basemap_url, "attribution": basemap_attribution} if basemap_url else None,
+        "layers": layers,
+        "codes": code_labels(registry),
+        "symbology": symbology(),
+        "gaps": gap_overview(engine),
+        "facility_counts": facility_counts(engine),
+    }
+
+
+def facility_counts(engine: Engine) -> dict[str, int]:
+    """Facilities per type (the legend lists the types present)."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT type, count(*) FROM facilities GROUP BY type ORDER BY count(*) DESC")).all()
+    return {str(r[0]): int(r[1]) for r in rows if r[0]}
+
+
+def compound_gaps(engine: Engine, compound_id: int) -> list[dict[str, Any]]:
+    """One compound's latest result for each facility type analysed."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("""SELECT DISTINCT ON (facility_type) facility_type, run_id, distance_m, radius_m, covered,
+                           nearest_name, flag, level
+                    FROM gap_results WHERE compound_fid = :c ORDER BY facility_type, run_id DESC"""),
+            {"c": compound_id},
+        ).all()
+    return [
+        {
+            "facility_type": r.facility_type,
+            "run": r.run_id,
+            "level": r.level,
+            "distance_m": _finite(r.distance_m),
+            "radius_m": r.radius_m,
+            "covered": r.covered,
+            "nearest": r.nearest_name,
+            "flag": r.flag,
+        }
+        for r in rows
+    ]
+
+
+def gap_overview(engine: Engine) -> dict[str, Any]:
+    """Per facility type: the latest run that analysed it, its radius and its counts."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("""
+            SELECT DISTINCT ON (facility_type) facility_type, run_id, radius_m, level,
+                   count(*) FILTER (WHERE NOT covered) OVER w AS uncovered, count(*) OVER w AS compounds
+            FROM gap_results
+            WINDOW w AS (PARTITION BY facility_type, run_id)
+            ORDER BY facility_type, run_id DESC
+        """)
+        ).all()  # fmt: skip
+    return {
+        r.facility_type: {
+            "run": r.run_id,
+            "radius_m": r.radius_m,
+            "level": r.level,
+            "uncovered": r.uncovered,
+            "compounds": r.compounds,
+        }
+        for r in rows
+    }
+
+
+def gap_by_compound(engine: Engine, facility_type: str) -> dict[str, Any] | None:
+    """The latest results for one facility type, keyed by compound id (None if never analysed).
+
+    Each value: distance in metres (None when unreachable), covered, nearest facility's name, flag.
+    """
+    with engine.connect() as conn:
+        run = conn.execute(
+            text("SELECT max(run_id) FROM gap_results WHERE facility_type = :t"), {"t": facility_type}
+        ).scalar()
+        if run is None:
+            return None
+        rows = conn.execute(
+            text("""SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
+                    FROM gap_results WHERE run_id = :r AND facility_type = :t"""),
+            {"r": run, "t": facility_type},
+        ).all()
+        meta = conn.execute(text("SELECT standard, basis, at FROM gap_runs WHERE id = :r"), {"r": run}).one()
+    return {
+        "run": run,
+        "facility_type": facility_type,
+        "standard": meta.standard,
+        "basis": meta.basis,
+        "at": meta.at.isoformat(),
+        "radius_m": rows[0].radius_m if rows else None,
+        "compounds": {
+            str(r.compound_fid): {
+                "distance_m": _finite(r.distance_m),
+                "covered": r.covered,
+                "nearest": r.nearest_name,
+                "flag": r.flag,
+                "affected": _finite(r.affected),
+            }
+            for r in rows
+        },
+    }
+
+
+def gap_class(distance_m: float | None, covered: bool | None) -> str:
+    """``covered`` / ``uncovered`` / ``unreachable`` / ``unknown`` (the symbology's gap classes)."""
+    if covered is None:
+        return "unknown"
+    if covered:
+        return "covered"
+    return "unreachable" if distance_m is None else "uncovered"
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: unknown is null."""
+    return None if value is None or value != value or value in (float("inf"), float("-inf")) else value

@@ -1,0 +1,426 @@
+// gisplan web map: MapLibre GL JS over the app's own vector tiles. No request leaves the server
+// unless an online basemap is configured (GISPLAN_BASEMAP_URL). The page knows no layer by itself:
+// it draws what /api/map/config lists for the caller's role, so a public page never names a
+// restricted layer.
+"use strict";
+
+const TEXT = {
+  zh: {
+    search: "搜索小区", searchHint: "输入小区名称", colourBy: "小区着色", byStage: "按改造阶段", byGap: "按服务缺口",
+    catchment: "显示步行生活圈", catchmentLegend: (r) => `步行生活圈（${r} 米）`, layers: "图层", legend: "图例", token: "规划人员令牌（Bearer token）",
+    cancel: "取消", signIn: "登录", login: "规划人员登录", logout: "退出登录", public: "公众", planner: "规划人员",
+    admin: "管理员", noResult: "未找到", notInProgramme: "未列入改造计划", gaps: "服务缺口（最近一次分析）",
+    facility: "设施", distance: "步行距离", radius: "服务半径", covered: "满足", uncovered: "缺口",
+    unreachable: "无法到达", notAnalysed: "尚未分析该类设施：运行 gisplan gaps", badToken: "令牌无效",
+    compounds: "小区", facilities: "设施", nearest: "最近设施", metres: "米", gapCount: (u, n) => `${n} 个小区中 ${u} 个在服务半径外`,
+    basis: { network: "路网步行距离", euclidean: "直线距离（无路网）" }, stage: "改造阶段",
+  },
+  en: {
+    search: "Find a compound", searchHint: "compound name", colourBy: "Colour compounds", byStage: "by renovation stage",
+    byGap: "by service gap", catchment: "show the walking catchment", catchmentLegend: (r) => `walking catchment (${r} m)`, layers: "Layers", legend: "Legend",
+    token: "Planner token (Bearer)", cancel: "Cancel", signIn: "Sign in", login: "Planner sign-in", logout: "Sign out",
+    public: "public", planner: "planner", admin: "admin", noResult: "not found", notInProgramme: "not in the programme",
+    gaps: "Service gaps (latest analysis)", facility: "Facility", distance: "Walk", radius: "Radius", covered: "covered",
+    uncovered: "gap", unreachable: "unreachable", notAnalysed: "not analysed yet: run gisplan gaps", badToken: "invalid token",
+    compounds: "Compounds", facilities: "Facilities", nearest: "Nearest", metres: "m",
+    gapCount: (u, n) => `${u} of ${n} compounds outside the radius`,
+    basis: { network: "walking distance on the network", euclidean: "straight line (no roads)" }, stage: "Stage",
+  },
+};
+
+const state = {
+  lang: localStorage.getItem("gisplan.lang") || "zh",
+  token: sessionStorage.getItem("gisplan.token") || null,
+  config: null,
+  map: null,
+  mode: "stage",
+  facility: null,
+  gapIds: [],
+};
+const $ = (id) => document.getElementById(id);
+const t = (key) => TEXT[state.lang][key];
+const label = (obj) => (obj ? obj[state.lang] || obj.zh : "");
+
+async function api(path) {
+  const headers = state.token ? { Authorization: `Bearer ${state.token}` } : {};
+  const response = await fetch(path, { headers });
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    const error = new Error(problem.detail || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  return response.json();
+}
+
+function codeLabel(list, code) {
+  const entry = state.config.codes[list] && state.config.codes[list][code];
+  return entry ? label(entry) : code;
+}
+
+// ---- style ---------------------------------------------------------------------------------
+function matchColour(property, table, fallback) {
+  const expr = ["match", ["coalesce", ["get", property], ""]];
+  for (const [code, colour] of Object.entries(table)) {
+    if (code !== "other" && code !== "none") expr.push(code, colour);
+  }
+  expr.push(fallback);
+  return expr;
+}
+
+function compoundFill() {
+  const sym = state.config.symbology;
+  if (state.mode === "gap") {
+    const g = sym.gap;
+    return ["match", ["coalesce", ["feature-state", "gap"], "unknown"],
+      "covered", g.covered.color, "uncovered", g.uncovered.color, "unreachable", g.unreachable.color, g.unknown.color];
+  }
+  return matchColour("stage", sym.stage, sym.stage.none);
+}
+
+function buildStyle() {
+  const cfg = state.config;
+  const sym = cfg.symbology;
+  const origin = window.location.origin;
+  const sources = {};
+  const layers = [{ id: "background", type: "background", paint: { "background-color": sym.basemap.background } }];
+  if (cfg.basemap) {
+    sources.basemap = { type: "raster", tiles: [cfg.basemap.tiles], tileSize: 256, attribution: cfg.basemap.attribution || "" };
+    layers.push({ id: "basemap", type: "raster", source: "basemap" });
+  }
+  for (const layer of cfg.layers) {
+    sources[layer.id] = { type: "vector", tiles: [origin + layer.tiles], minzoom: 0, maxzoom: 18, attribution: cfg.attribution };
+  }
+  const has = (id) => cfg.layers.some((l) => l.id === id);
+  if (has("buildings")) {
+    layers.push({ id: "buildings", type: "fill", source: "buildings", "source-layer": "buildings", minzoom: 13,
+      paint: { "fill-color": sym.basemap.buildings.fill, "fill-outline-color": sym.basemap.buildings.stroke } });
+  }
+  if (has("roads")) {
+    const width = (k) => ["interpolate", ["linear"], ["zoom"], 11, 0.5 * k, 14, 2 * k, 17, 7 * k];
+    layers.push({ id: "roads-casing", type: "line", source: "roads", "source-layer": "roads",
+      layout: { "line-cap": "round", "line-join": "round" },
+      paint: { "line-color": sym.basemap.roads.casing, "line-width": width(1.6) } });
+    layers.push({ id: "roads", type: "line", source: "roads", "source-layer": "roads",
+      layout: { "line-cap": "round", "line-join": "round" }, paint: { "line-color": sym.basemap.roads.major, "line-width": width(1) } });
+  }
+  sources.catchment = { type: "geojson", data: { type: "FeatureCollection", features: [] } };
+  layers.push({ id: "catchment", type: "fill", source: "catchment",
+    paint: { "fill-color": sym.catchment.fill, "fill-opacity": sym.catchment.opacity, "fill-outline-color": sym.catchment.stroke } });
+  if (has("compounds")) {
+    layers.push({ id: "compounds-fill", type: "fill", source: "compounds", "source-layer": "compounds",
+      filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": compoundFill(), "fill-opacity": 0.72 } });
+    layers.push({ id: "compounds-line", type: "line", source: "compounds", "source-layer": "compounds",
+      filter: ["==", ["geometry-type"], "Polygon"],
+      paint: { "line-color": ["case", ["boolean", ["feature-state", "overdue"], false], sym.overdue, "#5a1a12"],
+        "line-width": ["case", ["boolean", ["feature-state", "overdue"], false], 3, 1] } });
+    layers.push({ id: "compounds-point", type: "circle", source: "compounds", "source-layer": "compounds",
+      filter: ["==", ["geometry-type"], "Point"],
+      paint: { "circle-color": compoundFill(), "circle-radius": 7, "circle-stroke-color": "#5a1a12", "circle-stroke-width": 1 } });
+  }
+  if (has("pipelines")) {
+    layers.push({ id: "pipelines", type: "line", source: "pipelines", "source-layer": "pipelines", minzoom: 13,
+      paint: { "line-color": matchColour("kind", sym.pipeline_kind, sym.pipeline_kind.other), "line-width": 1.6,
+        "line-dasharray": ["case", ["==", ["get", "laying"], "overhead"], ["literal", [2, 1]], ["literal", [1, 0]]] } });
+  }
+  if (has("facilities")) {
+    layers.push({ id: "facilities", type: "circle", source: "facilities", "source-layer": "facilities",
+      paint: { "circle-color": matchColour("type", sym.facility_type, sym.facility_type.other),
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 3, 16, 7], "circle-stroke-color": "#fff", "circle-stroke-width": 1.2 } });
+  }
+  if (has("compounds")) {
+    // no glyph server: MapLibre draws the labels with the browser's own fonts (offline)
+    layers.push({ id: "compounds-label", type: "symbol", source: "compounds", "source-layer": "compounds", minzoom: 14,
+      layout: { "text-field": ["get", "name"], "text-size": 13, "text-max-width": 8 },
+      paint: { "text-color": "#3b0f0a", "text-halo-color": "#fff", "text-halo-width": 1.5 } });
+  }
+  return { version: 8, sources, layers };
+}
+
+// ---- panel ---------------------------------------------------------------------------------
+function translatePage() {
+  document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  $("title").textContent = label(state.config.title);
+  document.title = `${label(state.config.title)} · gisplan`;
+  $("lang").textContent = state.lang === "zh" ? "EN" : "中文";
+  $("login").textContent = state.token ? t("logout") : t("login");
+  $("role-badge").textContent = t(state.config.role);
+  fillFacilitySelect();
+  fillLayerList();
+  renderLegend();
+  updateGapNote();
+}
+
+function fillFacilitySelect() {
+  const select = $("facility");
+  const types = Object.keys(state.config.gaps);
+  const all = Object.keys(state.config.codes.facility_type);
+  const ordered = [...types, ...all.filter((c) => !types.includes(c))];
+  select.innerHTML = "";
+  for (const code of ordered) {
+    const option = document.createElement("option");
+    option.value = code;
+    option.textContent = codeLabel("facility_type", code) + (types.includes(code) ? "" : " –");
+    select.appendChild(option);
+  }
+  state.facility = state.facility || types[0] || all[0];
+  select.value = state.facility;
+}
+
+const LAYER_STYLE_IDS = {
+  compounds: ["compounds-fill", "compounds-line", "compounds-point", "compounds-label"],
+  roads: ["roads", "roads-casing"],
+};
+
+function fillLayerList() {
+  const list = $("layer-list");
+  list.innerHTML = "";
+  for (const layer of state.config.layers) {
+    const row = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = true;
+    box.dataset.layer = layer.id;
+    box.addEventListener("change", () => {
+      for (const id of LAYER_STYLE_IDS[layer.id] || [layer.id]) {
+        if (state.map.getLayer(id)) state.map.setLayoutProperty(id, "visibility", box.checked ? "visible" : "none");
+      }
+    });
+    row.append(box, " ", label(layer.label));
+    list.appendChild(row);
+  }
+}
+
+function legendRow(colour, text, kind = "") {
+  const row = document.createElement("div");
+  row.className = "legend-row";
+  const swatch = document.createElement("span");
+  swatch.className = `swatch ${kind}`;
+  swatch.style.background = colour;
+  row.append(swatch, text);
+  return row;
+}
+
+function renderLegend() {
+  const box = $("legend");
+  const sym = state.config.symbology;
+  box.innerHTML = "";
+  const title = (text) => { const h = document.createElement("div"); h.className = "note"; h.textContent = text; box.appendChild(h); };
+  if (state.mode === "gap") {
+    title(`${t("compounds")} · ${codeLabel("facility_type", state.facility)}`);
+    for (const key of ["covered", "uncovered", "unreachable", "unknown"]) box.appendChild(legendRow(sym.gap[key].color, label(sym.gap[key])));
+  } else {
+    title(`${t("compounds")} · ${t("stage")}`);
+    for (const code of Object.keys(state.config.codes.stage)) box.appendChild(legendRow(sym.stage[code], codeLabel("stage", code)));
+    box.appendChild(legendRow(sym.stage.none, t("notInProgramme")));
+  }
+  const gap = state.config.gaps[state.facility];
+  if ($("catchment").checked) {
+    box.appendChild(legendRow(sym.catchment.fill, `${codeLabel("facility_type", state.facility)} ${t("catchmentLegend")(gap ? gap.radius_m : "?")}`));
+  }
+  title(t("facilities"));
+  for (const code of Object.keys(state.config.facility_counts || {})) {
+    box.appendChild(legendRow(sym.facility_type[code] || sym.facility_type.other, codeLabel("facility_type", code), "dot"));
+  }
+  const pipes = state.config.layers.find((l) => l.id === "pipelines");
+  if (pipes) {
+    title(label(pipes.label));
+    for (const [code, colour] of Object.entries(sym.pipeline_kind)) {
+      if (code !== "other") box.appendChild(legendRow(colour, codeLabel("pipeline_kind", code), "line"));
+    }
+  }
+}
+
+function updateGapNote() {
+  const gap = state.config.gaps[state.facility];
+  const note = $("gap-note");
+  if (state.mode !== "gap") { note.textContent = ""; return; }
+  note.textContent = gap ? `${t("radius")} ${gap.radius_m} ${t("metres")} · ${TEXT[state.lang].gapCount(gap.uncovered, gap.compounds)}` : t("notAnalysed");
+}
+
+// ---- gaps, catchments ----------------------------------------------------------------------
+async function showGaps() {
+  const map = state.map;
+  for (const id of state.gapIds) map.removeFeatureState({ source: "compounds", sourceLayer: "compounds", id }, "gap");
+  state.gapIds = [];
+  if (state.mode === "gap" && state.config.gaps[state.facility]) {
+    const data = await api(`/api/map/gaps/${encodeURIComponent(state.facility)}`);
+    for (const [id, r] of Object.entries(data.compounds)) {
+      const gap = r.covered ? "covered" : r.distance_m === null ? "unreachable" : "uncovered";
+      map.setFeatureState({ source: "compounds", sourceLayer: "compounds", id: Number(id) }, { gap });
+      state.gapIds.push(Number(id));
+    }
+  }
+  for (const id of ["compounds-fill", "compounds-point"]) {
+    if (map.getLayer(id)) map.setPaintProperty(id, id.endsWith("fill") ? "fill-color" : "circle-color", compoundFill());
+  }
+  renderLegend();
+  updateGapNote();
+}
+
+async function showCatchment() {
+  const source = state.map.getSource("catchment");
+  if (!$("catchment").checked) { source.setData({ type: "FeatureCollection", features: [] }); renderLegend(); return; }
+  try {
+    source.setData(await api(`/api/map/catchments/${encodeURIComponent(state.facility)}`));
+  } catch (error) {
+    $("gap-note").textContent = error.message;
+  }
+  renderLegend();
+}
+
+// ---- info, search --------------------------------------------------------------------------
+function row(table, name, value) {
+  if (value === null || value === undefined || value === "") return;
+  const tr = table.insertRow();
+  const th = document.createElement("th");
+  th.textContent = name;
+  const td = tr.insertCell();
+  td.textContent = value;
+  tr.prepend(th);
+}
+
+async function showCompound(id, properties) {
+  const layer = state.config.layers.find((l) => l.id === "compounds");
+  const body = $("info-body");
+  body.innerHTML = "";
+  const h = document.createElement("h3");
+  h.textContent = properties.name || `#${id}`;
+  body.appendChild(h);
+  const table = document.createElement("table");
+  for (const field of layer.fields) {
+    if (field.id === "name") continue;
+    let value = properties[field.id];
+    if (value !== undefined && value !== null && field.codes) {
+      value = String(value).split(",").map((c) => codeLabel(field.codes, c)).join("、");
+    }
+    row(table, label(field), value);
+  }
+  body.appendChild(table);
+  const h4 = document.createElement("h3");
+  h4.textContent = t("gaps");
+  h4.style.fontSize = "14px";
+  h4.style.marginTop = "10px";
+  body.appendChild(h4);
+  const gaps = document.createElement("table");
+  body.appendChild(gaps);
+  $("info").hidden = false;
+  const data = await api(`/api/map/compounds/${id}/gaps`);
+  for (const g of data.gaps) {
+    const tr = gaps.insertRow();
+    tr.insertCell().textContent = codeLabel("facility_type", g.facility_type);
+    const cell = tr.insertCell();
+    const status = g.covered ? t("covered") : g.distance_m === null ? t("unreachable") : t("uncovered");
+    cell.textContent = `${status} · ${g.distance_m === null ? "—" : Math.round(g.distance_m)} / ${g.radius_m} ${t("metres")}`;
+    cell.className = g.covered ? "gap-ok" : "gap-bad";
+    if (g.nearest) cell.title = `${t("nearest")}: ${g.nearest}`;
+  }
+  if (!data.gaps.length) gaps.insertRow().insertCell().textContent = t("notAnalysed");
+}
+
+function bboxOf(geometry) {
+  let box = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => {
+    if (typeof c[0] === "number") box = [Math.min(box[0], c[0]), Math.min(box[1], c[1]), Math.max(box[2], c[0]), Math.max(box[3], c[1])];
+    else c.forEach(walk);
+  };
+  walk(geometry.coordinates);
+  return box;
+}
+
+async function search(event) {
+  event.preventDefault();
+  const q = $("search").value.trim().replaceAll("'", "''");
+  const list = $("search-results");
+  list.innerHTML = "";
+  if (!q) return;
+  const filter = encodeURIComponent(`name LIKE '%${q}%'`);
+  const data = await api(`/ogc/collections/compounds/items?filter=${filter}&limit=20`);
+  if (!data.features.length) { list.innerHTML = `<li>${t("noResult")}</li>`; return; }
+  for (const feature of data.features) {
+    const li = document.createElement("li");
+    li.textContent = `${feature.properties.name}${feature.properties.street ? ` · ${feature.properties.street}` : ""}`;
+    li.addEventListener("click", () => {
+      state.map.fitBounds(bboxOf(feature.geometry), { padding: 80, maxZoom: 17, duration: 0 });
+      showCompound(feature.id, feature.properties);
+    });
+    list.appendChild(li);
+  }
+}
+
+// ---- sign-in -------------------------------------------------------------------------------
+async function signIn() {
+  if (state.token) { sessionStorage.removeItem("gisplan.token"); window.location.reload(); return; }
+  $("login-error").textContent = "";
+  $("login-dialog").showModal();
+}
+
+async function tryToken() {
+  const token = $("token").value.trim();
+  const response = await fetch("/api/map/config", { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) { $("login-error").textContent = t("badToken"); $("login-dialog").showModal(); return; }
+  sessionStorage.setItem("gisplan.token", token);
+  window.location.reload();
+}
+
+// ---- start ---------------------------------------------------------------------------------
+async function main() {
+  try {
+    state.config = await api("/api/map/config");
+  } catch (error) {
+    if (error.status === 401) { sessionStorage.removeItem("gisplan.token"); state.token = null; state.config = await api("/api/map/config"); }
+    else throw error;
+  }
+  translatePage();
+  const cfg = state.config;
+  const map = new maplibregl.Map({
+    container: "map",
+    style: buildStyle(),
+    bounds: cfg.bounds || [73, 18, 135, 53],
+    fitBoundsOptions: { padding: 30 },
+    maxPitch: 0,
+    dragRotate: false,
+    pitchWithRotate: false,
+    attributionControl: { compact: false, customAttribution: cfg.attribution },
+    transformRequest: (url) => (state.token && url.startsWith(window.location.origin)
+      ? { url, headers: { Authorization: `Bearer ${state.token}` } } : { url }),
+  });
+  state.map = map;
+  window.gisplanMap = map; // for tests and the benchmark: the map's state is observable
+  map.touchZoomRotate.disableRotation();
+  map.keyboard.disableRotation();
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 120 }), "bottom-left");
+  map.on("click", (e) => {
+    const hits = map.queryRenderedFeatures(e.point, { layers: ["compounds-fill", "compounds-point"].filter((id) => map.getLayer(id)) });
+    if (hits.length) showCompound(hits[0].id, hits[0].properties);
+  });
+  for (const id of ["compounds-fill", "compounds-point"]) {
+    map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", id, () => { map.getCanvas().style.cursor = ""; });
+  }
+  map.on("load", () => { document.body.dataset.ready = "1"; });
+  document.querySelectorAll("input[name=mode]").forEach((radio) => radio.addEventListener("change", () => {
+    state.mode = radio.value; showGaps();
+  }));
+  $("facility").addEventListener("change", () => { state.facility = $("facility").value; showGaps(); showCatchment(); });
+  $("catchment").addEventListener("change", showCatchment);
+  $("search-form").addEventListener("submit", search);
+  $("info-close").addEventListener("click", () => { $("info").hidden = true; });
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    localStorage.setItem("gisplan.lang", state.lang);
+    translatePage();
+  });
+  $("login").addEventListener("click", signIn);
+  $("login-form").addEventListener("submit", (e) => { if (e.submitter && e.submitter.value === "ok") { e.preventDefault(); $("login-dialog").close(); tryToken(); } });
+  const params = new URLSearchParams(window.location.search);
+  if (params.get("mode") === "gap") { state.mode = "gap"; document.querySelector("input[value=gap]").checked = true; }
+  if (params.get("facility")) { state.facility = params.get("facility"); $("facility").value = state.facility; }
+  if (params.get("catchment")) $("catchment").checked = true;
+  map.on("load", () => { showGaps(); showCatchment(); });
+}
+
+main().catch((error) => { document.body.dataset.error = String(error); console.error(error); });
