@@ -5,10 +5,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY ?= python3
 VENV := .venv
-APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin
+APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin fonts-wqy-microhei
+# The tests drive Debian's Chromium (headless) against the web map and the exported HTML.
+TEST_APT_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup apt venv demo test lint typecheck clean
+.PHONY: help setup apt apt-test apt-install assets venv demo test lint typecheck clean
 
 help:
 	@echo "make demo   - set up and run the demo (loads the bundled sample into the embedded PostGIS)"
@@ -16,8 +18,15 @@ help:
 
 # System packages, only when one is missing (re-running is quick).
 apt:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+apt-test:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PY) -c 'import ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
@@ -35,7 +44,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 venv: $(VENV)/.installed
 
-setup: apt venv
+# Front-end assets (MapLibre GL JS, Leaflet) from npm, exactly as web/package-lock.json pins them;
+# the app serves them and the exports inline them: nothing loads from a CDN at run time.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: web/node_modules/.installed
+
+setup: apt venv assets
 
 demo: setup
 	$(VENV)/bin/gisplan demo
@@ -47,8 +64,8 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: setup lint typecheck
+test: setup apt-test lint typecheck
 	$(VENV)/bin/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules

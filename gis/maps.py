@@ -25,7 +25,9 @@ MAP_CODE_LISTS = ("stage", "facility_type", "property_mgmt", "renovation_categor
 @cache
 def symbology() -> dict[str, Any]:
     """The colours of ``layers/styles/symbology.yaml``."""
-    data: dict[str, Any] = yaml.safe_load(resources.files("layers").joinpath("styles", "symbology.yaml").read_text("utf-8"))
+    data: dict[str, Any] = yaml.safe_load(
+        resources.files("layers").joinpath("styles", "symbology.yaml").read_text("utf-8")
+    )
     return data
 
 

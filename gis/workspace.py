@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, Literal, Unpack
 
+import folium
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
@@ -397,6 +398,43 @@ class Workspace:
         basis = "network" if len(roads) else "euclidean"
         frame = {"facility_type": [code], "radius_m": [radius], "basis": [basis], "standard": [std.id]}
         return gpd.GeoDataFrame(frame, geometry=[area], crs=working)
+
+    def map(
+        self,
+        colour: Literal["stage", "gap"] = "stage",
+        *,
+        facility: str | None = None,
+        catchment: bool = False,
+        planner: bool = False,
+        title: str | None = None,
+    ) -> folium.Map:
+        """An offline folium map of the compounds, facilities and basemap layers.
+
+        Leaflet's JS and CSS are inlined from the project's own assets, so the map renders in a
+        notebook or from a saved file on a PC with no network (``GeoDataFrame.explore()`` loads
+        them from CDNs). Popups and legend in Chinese, with English.
+
+        Parameters
+        ----------
+        colour
+            ``"stage"`` (renovation stage) or ``"gap"`` (service gap for ``facility``, from the
+            latest analysis of that type).
+        facility
+            A facility type (``"kindergarten"`` or ``"幼儿园"``) for ``colour="gap"`` and the catchment.
+        catchment
+            Draw the facility type's walking catchment (life circle).
+        planner
+            Include the restricted pipelines (never for a public audience).
+
+        Examples
+        --------
+        >>> m = ws.map("gap", facility="kindergarten", catchment=True)
+        >>> m  # shows inline in Jupyter
+        >>> gis.export.offline_map.save(m, Path("out/map.html"))
+        """
+        from gis.export.offline_map import offline_map
+
+        return offline_map(self, colour=colour, facility=facility, catchment=catchment, planner=planner, title=title)
 
     @property
     def pipelines(self) -> PipelineTools:
