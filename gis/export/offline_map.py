@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import folium
 import geopandas as gpd
@@ -45,16 +45,16 @@ Colour = Literal["stage", "gap"]
 class OfflineMap(folium.Map):
     """A ``folium.Map`` whose Leaflet is inlined (no CDN) and that loads no other library."""
 
-    default_js: ClassVar[list[tuple[str, str]]] = []
-    default_css: ClassVar[list[tuple[str, str]]] = []
+    default_js = []  # noqa: RUF012  (folium declares these as instance lists)
+    default_css = []  # noqa: RUF012
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> Any:
         figure = self.get_root()
         assert isinstance(figure, Figure)
         css = inline_css("leaflet", "dist/leaflet.css")
         js = inline_js("leaflet", "dist/leaflet.js")
         figure.header.add_child(Element(f"<style>{css}</style>\n<script>{js}</script>"), name="leaflet", index=0)
-        super().render(**kwargs)
+        return super().render(**kwargs)
 
 
 class OutsideReference(RuntimeError):
@@ -70,6 +70,12 @@ def check_offline(page: str) -> None:
     if found or re.search(r"url\(\s*['\"]?(?:https?:)?//", page):
         where = found.group(0) if found else "a CSS url()"
         raise OutsideReference(f"the map would load from the network: {where}")
+
+
+def _header(fmap: folium.Map) -> Element:
+    root = fmap.get_root()
+    assert isinstance(root, Figure)
+    return root.header
 
 
 def _light(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
@@ -122,10 +128,13 @@ class Legend(MacroElement):
             for colour, text, shape in rows:
                 radius = "50%" if shape == "dot" else "0"
                 height = "3px" if shape == "line" else "11px"
+                swatch = (
+                    f"display:inline-block;width:14px;height:{height};border-radius:{radius};"
+                    f"background:{colour};border:1px solid rgba(0,0,0,.3)"
+                )
                 parts.append(
-                    f'<div style="display:flex;align-items:center;gap:6px;margin:1px 0"><span style="display:inline-block;'
-                    f'width:14px;height:{height};border-radius:{radius};background:{colour};border:1px solid rgba(0,0,0,.3)">'
-                    f"</span>{html.escape(text)}</div>"
+                    '<div style="display:flex;align-items:center;gap:6px;margin:1px 0">'
+                    f'<span style="{swatch}"></span>{html.escape(text)}</div>'
                 )
         self.body = "\n".join(parts)
 
@@ -174,7 +183,7 @@ def build_map(
     bounds = (compounds if compounds is not None and len(compounds) else ref).to_crs(4326).total_bounds
     fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    fmap.get_root().header.add_child(
+    _header(fmap).add_child(
         Element(f"<style>.leaflet-container {{ background: {sym['basemap']['background']}; }}</style>"), name="bg"
     )
     notes: list[str] = []
@@ -300,7 +309,7 @@ def build_map(
                         interactive=False,
                     ).add_to(names)
             names.add_to(fmap)
-            fmap.get_root().header.add_child(Element(LABEL_CSS), name="labels")
+            _header(fmap).add_child(Element(LABEL_CSS), name="labels")
 
     facilities = layers.get("facilities")
     if facilities is not None and len(facilities):

@@ -1,0 +1,174 @@
+"""All layers and the latest results in one GeoPackage, styled for QGIS.
+
+A public export holds only the public layers and fields (as the API serves them); the planner's
+adds the restricted layers (pipelines) and their findings. Layers keep their ids as table names
+and their field ids as column names (Chinese names as QGIS aliases); multi-valued code fields
+are written comma-separated, the ``extra`` attributes as JSON text. A layer whose features mix
+points and areas is written as two tables (``compounds`` and ``compounds_points``), since a
+GeoPackage table holds one kind of geometry for QGIS to style.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import text
+
+from gis import maps
+from gis.export import qml
+from gis.roles import Role, visible_fields, visible_layers
+
+if TYPE_CHECKING:
+    from gis.workspace import Workspace
+
+FAMILY = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines"}
+KIND: dict[str, qml.Kind] = {"points": "marker", "lines": "line", "areas": "fill"}
+
+
+def _family(geom_type: str | None) -> str:
+    return FAMILY.get(geom_type or "", "areas")
+
+
+def _flatten(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Values a GeoPackage column can hold: lists joined by commas, dicts as JSON."""
+    out = gdf.copy()
+    for col in out.columns:
+        if col == "geometry" or out[col].dtype.kind not in "O":
+            continue
+        if out[col].map(lambda v: isinstance(v, list | tuple)).any():
+            out[col] = out[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, list | tuple) else v)
+        elif out[col].map(lambda v: isinstance(v, dict)).any():
+            out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v)
+    return out
+
+
+def _split(name: str, gdf: gpd.GeoDataFrame) -> dict[str, tuple[str, gpd.GeoDataFrame]]:
+    """``{table: (family, rows)}``: one table per geometry family, the largest keeping the name."""
+    fam = gdf.geometry.geom_type.map(_family)
+    counts = fam.value_counts()
+    if not len(counts):
+        return {}
+    out = {}
+    for family in counts.index:
+        table = name if family == counts.index[0] else f"{name}_{family}"
+        out[table] = (str(family), gdf[fam == family])
+    return out
+
+
+def _style(layer_id: str, family: str, aliases: dict[str, str], registry_codes: dict[str, Any]) -> str:
+    sym = maps.symbology()
+    kind = KIND[family]
+
+    def cats(code_list: str, table: str) -> list[tuple[str, str, str]]:
+        return [
+            (code, f"{lab['zh']} {lab['en']}", sym[table].get(code, sym[table].get("other", "#525252")))
+            for code, lab in registry_codes.get(code_list, {}).items()
+            if code in sym[table]
+        ]
+
+    if layer_id == "compounds":
+        renderer = qml.categorized(
+            kind, "stage", cats("stage", "stage"), fallback=("未列入改造计划 Not in programme", sym["stage"]["none"])
+        )
+        return qml.qml(renderer, aliases=aliases, label_field="name")
+    if layer_id == "facilities":
+        other = ("其他 Other", sym["facility_type"]["other"])
+        renderer = qml.categorized(kind, "type", cats("facility_type", "facility_type"), fallback=other)
+        return qml.qml(renderer, aliases=aliases, label_field=None)
+    if layer_id == "pipelines":
+        renderer = qml.categorized(
+            kind, "kind", cats("pipeline_kind", "pipeline_kind"), fallback=("其他 Other", sym["pipeline_kind"]["other"])
+        )
+        return qml.qml(renderer, aliases=aliases)
+    if layer_id == "gaps":
+        rows = [(k, f"{v['zh']} {v['en']}", v["color"]) for k, v in sym["gap"].items() if k != "unknown"]
+        return qml.qml(qml.categorized(kind, "gap", rows), aliases=aliases, label_field="compound_name")
+    if layer_id == "roads":
+        return qml.qml(qml.single("line", sym["basemap"]["roads"]["casing"]), aliases=aliases)
+    if layer_id == "buildings":
+        b = sym["basemap"]["buildings"]
+        return qml.qml(qml.single("fill", b["fill"], outline=b["stroke"]), aliases=aliases)
+    return qml.qml(qml.single(kind, "#e7298a", outline="#e7298a"), aliases=aliases)
+
+
+def _latest_gaps(ws: Workspace) -> gpd.GeoDataFrame:
+    """The latest result of every facility type analysed, with a ``gap`` class column."""
+    with ws.engine.connect() as conn:
+        gdf = gpd.read_postgis(
+            text("""SELECT DISTINCT ON (facility_type, compound_fid) * FROM gap_results
+                    ORDER BY facility_type, compound_fid, run_id DESC"""),
+            conn,
+            geom_col="geom",
+        )
+    if not len(gdf):
+        return gdf
+    gdf["gap"] = [
+        maps.gap_class(None if pd.isna(d) else d, c) for d, c in zip(gdf["distance_m"], gdf["covered"], strict=True)
+    ]
+    return gdf.rename_geometry("geometry")
+
+
+def _latest_findings(ws: Workspace) -> gpd.GeoDataFrame | None:
+    with ws.engine.connect() as conn:
+        run = conn.execute(text("SELECT max(id) FROM pipeline_runs")).scalar()
+        if run is None:
+            return None
+        gdf = gpd.read_postgis(
+            text("SELECT * FROM pipeline_findings WHERE run_id = :r"), conn, geom_col="geom", params={"r": run}
+        )
+    return gdf.rename_geometry("geometry")
+
+
+def export_gpkg(ws: Workspace, path: Path, *, role: Role = "public") -> dict[str, int]:
+    """Write the GeoPackage (replacing the file); returns the rows per table written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    reg = ws.registry
+    codes = maps.code_labels(reg)
+    written: dict[str, int] = {}
+    styles: dict[str, str] = {}
+
+    def put(layer_id: str, gdf: gpd.GeoDataFrame, aliases: dict[str, str]) -> None:
+        gdf = _flatten(gdf[~gdf.geometry.isna()])
+        for table, (family, rows) in _split(layer_id, gdf).items():
+            # GeoPackage 1.2: what the GDAL of Debian 12 (QGIS 3.22) reads without a warning
+            rows.to_file(path, layer=table, driver="GPKG", engine="pyogrio", dataset_options={"VERSION": "1.2"})
+            written[table] = len(rows)
+            styles[table] = _style(
+                layer_id, family, {c: aliases.get(c, c) for c in rows.columns if c != "geometry"}, codes
+            )
+
+    for layer in visible_layers(reg, role):
+        gdf = ws.layer(layer.id)
+        keep = ["fid", *visible_fields(layer, role), "source", "synthetic", *(["extra"] if role != "public" else [])]
+        aliases = {f.id: f"{f.zh} {f.en}" for f in layer.fields} | {
+            "fid": "编号 ID",
+            "source": "数据来源 Source",
+            "synthetic": "示例合成字段 Synthetic fields",
+            "extra": "其他属性 Other attributes",
+        }
+        columns = list(dict.fromkeys(c for c in keep if c in gdf.columns))
+        put(layer.id, gdf[[*columns, "geometry"]], aliases)
+    gaps = _latest_gaps(ws)
+    if len(gaps):
+        aliases = {
+            "compound_name": "小区名称",
+            "facility_type": "设施类型",
+            "distance_m": "步行距离(m)",
+            "radius_m": "服务半径(m)",
+            "covered": "满足",
+            "gap": "缺口分类",
+            "affected": "受影响需求",
+            "nearest_name": "最近设施",
+        }
+        put("gaps", gaps, aliases)
+    if role != "public":
+        findings = _latest_findings(ws)
+        if findings is not None and len(findings):
+            put("pipeline_findings", findings, {"rule": "规则", "required_m": "标准净距(m)", "actual_m": "实际(m)"})
+    qml.write_styles(path, styles)
+    return written
