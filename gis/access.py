@@ -398,6 +398,26 @@ def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
     )
 
 
+def latest_results(engine: Engine) -> gpd.GeoDataFrame:
+    """The latest stored result of every facility type ever analysed, per compound (the runs may
+    differ by type: a later run of kindergartens alone does not hide the clinics of an earlier one)."""
+    with engine.connect() as conn:
+        gdf = gpd.read_postgis(
+            text("""SELECT DISTINCT ON (facility_type, compound_fid) * FROM gap_results
+                    ORDER BY facility_type, compound_fid, run_id DESC"""),
+            conn,
+            geom_col="geom",
+        )
+    gdf = gdf.rename(
+        columns={
+            "compound_fid": "compound_id",
+            "nearest_fid": "nearest_facility_id",
+            "nearest_name": "nearest_facility_name",
+        }
+    ).rename_geometry("geometry")
+    return gdf[["run_id", *RESULT_COLUMNS, "geometry"]]
+
+
 def write_results(results: gpd.GeoDataFrame, path: Path) -> None:
     """CSV (no geometry), GeoPackage or GeoJSON (with each compound's geometry), by the suffix."""
     suffix = path.suffix.lower()

@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import text
 
 from gis import maps
+from gis.access import latest_results
 from gis.export import qml
 from gis.roles import Role, visible_fields, visible_layers
 
@@ -97,19 +98,13 @@ def _style(layer_id: str, family: str, aliases: dict[str, str], registry_codes: 
 
 def _latest_gaps(ws: Workspace) -> gpd.GeoDataFrame:
     """The latest result of every facility type analysed, with a ``gap`` class column."""
-    with ws.engine.connect() as conn:
-        gdf = gpd.read_postgis(
-            text("""SELECT DISTINCT ON (facility_type, compound_fid) * FROM gap_results
-                    ORDER BY facility_type, compound_fid, run_id DESC"""),
-            conn,
-            geom_col="geom",
-        )
+    gdf = latest_results(ws.engine)
     if not len(gdf):
         return gdf
     gdf["gap"] = [
         maps.gap_class(None if pd.isna(d) else d, c) for d, c in zip(gdf["distance_m"], gdf["covered"], strict=True)
     ]
-    return gdf.rename_geometry("geometry")
+    return gdf
 
 
 def _latest_findings(ws: Workspace) -> gpd.GeoDataFrame | None:
@@ -163,7 +158,7 @@ def export_gpkg(ws: Workspace, path: Path, *, role: Role = "public") -> dict[str
             "covered": "满足",
             "gap": "缺口分类",
             "affected": "受影响需求",
-            "nearest_name": "最近设施",
+            "nearest_facility_name": "最近设施",
         }
         put("gaps", gaps, aliases)
     if role != "public":
