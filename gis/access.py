@@ -19,6 +19,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Engine, text
 
+from gis.errors import InvalidRequestError, NotFoundError
 from gis.network import AccessPoints, WalkNetwork, node_lines
 from gis.registry import Registry
 from gis.standards import Standard
@@ -368,12 +369,12 @@ def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
         if run_id is None:
             run_id = conn.execute(text("SELECT max(id) FROM gap_runs")).scalar()
             if run_id is None:
-                raise LookupError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
+                raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
         meta = conn.execute(
             text("SELECT standard, basis, network, warnings FROM gap_runs WHERE id = :i"), {"i": run_id}
         ).one_or_none()
         if meta is None:
-            raise LookupError(f"no gap run {run_id}")
+            raise NotFoundError(f"no gap run {run_id}")
         gdf = gpd.read_postgis(
             text("SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"),
             conn,
@@ -429,7 +430,7 @@ def write_results(results: gpd.GeoDataFrame, path: Path) -> None:
     elif suffix in (".geojson", ".json"):
         results.to_crs(4326).to_file(path, driver="GeoJSON")
     else:
-        raise ValueError(f"--out {path.name}: use .csv, .gpkg or .geojson")
+        raise InvalidRequestError(f"--out {path.name}: use .csv, .gpkg or .geojson")
 
 
 def default_types(standard: Standard, registry: Registry) -> tuple[list[str], list[str]]:

@@ -490,6 +490,9 @@ def demo() -> None:
 
 
 def main() -> None:
+    from gis.cli_export import export_app
+
+    app.add_typer(export_app, name="export")
     try:
         app()
     except GisError as exc:

@@ -60,3 +60,14 @@ class CRSError(ImportRefusedError):
 
 class WorkingCRSMismatchError(GisError, ValueError):
     """The configured working CRS differs from the one the database was created with."""
+
+
+class NotFoundError(GisError, KeyError):
+    """A compound, facility type, run ... that does not exist; the message says what does."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+class InvalidRequestError(GisError, ValueError):
+    """A request the library cannot carry out as asked (a wrong option, a standard without the rule)."""

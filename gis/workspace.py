@@ -17,6 +17,7 @@ from gis.access import GapParameters, GapRun, analyse, default_types, read_run, 
 from gis.catchments import walking_catchment
 from gis.crs import parse_crs
 from gis.db import make_engine, resolve_url
+from gis.errors import InvalidRequestError, NotFoundError
 from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
 from gis.registry import SYSTEM_COLUMNS, Registry, registry
@@ -68,7 +69,9 @@ class Workspace:
     def _require_schema(self) -> CRS:
         crs = self.working_crs
         if crs is None:
-            raise LookupError("this database has no gisplan layers yet: load something first (ws.load or gisplan load)")
+            raise NotFoundError(
+                "this database has no gisplan layers yet: load something first (ws.load or gisplan load)"
+            )
         return crs
 
     # -- reading -------------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Workspace:
         for field, value in (where or {}).items():
             if field not in [f.id for f in layer.fields] and field not in SYSTEM_COLUMNS:
                 valid = ", ".join(f.id for f in layer.fields)
-                raise KeyError(f"layer {layer.id} has no field {field!r}; its fields: {valid}")
+                raise NotFoundError(f"layer {layer.id} has no field {field!r}; its fields: {valid}")
             if isinstance(value, list | tuple | set):
                 conditions.append(t.c[field].in_(list(value)))
             else:
@@ -277,9 +280,11 @@ class Workspace:
             for name in [facility] if isinstance(facility, str) else facility:
                 code = codes.resolve(name)
                 if code is None:
-                    raise KeyError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
+                    raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
                 if std.rule(code).radius_m is None:
-                    raise ValueError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
+                    raise InvalidRequestError(
+                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
+                    )
                 types.append(code)
         compounds, facilities, roads = self._analysis_inputs()
         results, network, notes = analyse(compounds, facilities, roads, std, types, params)
@@ -342,7 +347,7 @@ class Workspace:
         working = self._require_schema()
         code = self.registry.code_list("facility_type").resolve(facility)
         if code is None:
-            raise KeyError(
+            raise NotFoundError(
                 f"unknown facility type {facility!r}; valid: {', '.join(self.registry.code_list('facility_type').ids)}"
             )
         params = params or GapParameters()
@@ -388,10 +393,10 @@ class Workspace:
         code = self.registry.code_list("facility_type").resolve(facility)
         if code is None:
             valid = ", ".join(self.registry.code_list("facility_type").ids)
-            raise KeyError(f"unknown facility type {facility!r}; valid: {valid}")
+            raise NotFoundError(f"unknown facility type {facility!r}; valid: {valid}")
         radius = std.rule(code).radius_m
         if radius is None:
-            raise ValueError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
+            raise InvalidRequestError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
         facilities = self.layer("facilities")
         roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
         area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params or GapParameters())

@@ -28,6 +28,7 @@ from jinja2 import Template
 
 from gis import maps
 from gis.assets import inline_css, inline_js
+from gis.errors import InvalidRequestError, NotFoundError
 
 if TYPE_CHECKING:
     from gis.workspace import Workspace
@@ -179,7 +180,7 @@ def build_map(
     compounds = layers.get("compounds")
     ref = next((g for g in layers.values() if g is not None and len(g)), None)
     if ref is None:
-        raise ValueError("nothing to map: every layer is empty")
+        raise InvalidRequestError("nothing to map: every layer is empty")
     bounds = (compounds if compounds is not None and len(compounds) else ref).to_crs(4326).total_bounds
     fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -425,19 +426,21 @@ def offline_map(
     if facility is not None:
         code = reg.code_list("facility_type").resolve(facility)
         if code is None:
-            raise KeyError(
+            raise NotFoundError(
                 f"unknown facility type {facility!r}; valid: {', '.join(reg.code_list('facility_type').ids)}"
             )
     if colour == "gap" and code is None:
         overview = maps.gap_overview(ws.engine)
         if not overview:
-            raise LookupError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
+            raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
         code = next(iter(overview))
     gaps = None
     if colour == "gap" and code is not None:
         found = maps.gap_by_compound(ws.engine, code)
         if found is None:
-            raise LookupError(f"{code} has not been analysed yet: ws.gaps({code!r}) or gisplan gaps --facility {code}")
+            raise NotFoundError(
+                f"{code} has not been analysed yet: ws.gaps({code!r}) or gisplan gaps --facility {code}"
+            )
         gaps = pd.DataFrame(
             [
                 {

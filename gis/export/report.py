@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from gis import maps
+from gis.errors import NotFoundError
 from gis.roles import Role, visible_fields
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ def compound_report(
     compounds: gpd.GeoDataFrame = ctx["layers"]["compounds"]
     row = compounds[compounds["fid"] == compound_id]
     if not len(row):
-        raise KeyError(f"no compound {compound_id}")
+        raise NotFoundError(f"no compound {compound_id}")
     c = row.iloc[0]
     reg = ws.registry
     codes = maps.code_labels(reg)

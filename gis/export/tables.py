@@ -10,8 +10,10 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from sqlalchemy import Engine
 
-from gis.access import summarise
+from gis.access import latest_results, summarise
+from gis.errors import InvalidRequestError, NotFoundError
 from gis.registry import Registry
 
 DEMAND_ZH = {
@@ -42,7 +44,7 @@ SUMMED = ("compounds", "covered", "uncovered", "residents_uncovered", "demand_un
 def gap_table(results: pd.DataFrame, registry: Registry, by: str) -> pd.DataFrame:
     """Per ``by`` (``street`` or ``district``) and facility type, with Chinese labels."""
     if by not in ("street", "district"):
-        raise ValueError(f"by must be 'street' or 'district', not {by!r}")
+        raise InvalidRequestError(f"by must be 'street' or 'district', not {by!r}")
     keys = ("district", "street") if by == "street" else ("district",)
     frame = results.assign(**{k: results[k].fillna("（未填）") for k in keys})
     s = summarise(frame, by=keys)
@@ -126,3 +128,20 @@ def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, *, title: str, issue
         ws.print_title_rows = "3:3"
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
+
+
+def export_tables(engine: Engine, registry: Registry, path: Path, *, by: str = "street") -> list[Path]:
+    """The latest gap results summed up: ``.xlsx`` holds both groupings (按街道, 按区县); ``.csv``
+    holds ``by``. Returns the files written."""
+    results = latest_results(engine)
+    if not len(results):
+        raise NotFoundError("no gap analysis has been run yet: gisplan gaps (or ws.gaps())")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        tables = {"按街道": gap_table(results, registry, "street"), "按区县": gap_table(results, registry, "district")}
+        write_xlsx(tables, path, title="公共服务设施缺口统计表")
+    elif suffix == ".csv":
+        write_csv(gap_table(results, registry, by), path)
+    else:
+        raise InvalidRequestError(f"--out {path.name}: use .xlsx or .csv")
+    return [path]
