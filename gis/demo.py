@@ -62,4 +62,40 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     crs = ws.working_crs
     console.print(f"working CRS / 工作坐标系: {crs.to_string() if crs else '-'} {crs.name if crs else ''}")
     console.print(f"wrote {out_dir / 'layers.csv'}")
+    write_exports(ws, console, out_dir)
     console.print("next: .venv/bin/gisplan layers · .venv/bin/gisplan db status · .venv/bin/gisplan load --help")
+
+
+DEMO_FACILITY = "kindergarten"
+
+
+def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
+    """The offline maps, the GeoPackage, the gap tables and the per-compound reports (public
+    content only: pipelines stay out of files that may be handed around)."""
+    from gis.export.gpkg import export_gpkg
+    from gis.export.offline_map import save
+    from gis.export.report import write_reports
+    from gis.export.tables import export_tables
+
+    written = [
+        save(ws.map("gap", facility=DEMO_FACILITY, catchment=True), out_dir / "map.html"),
+        save(ws.map("stage", title="老旧小区改造进度图（挂图作战）"), out_dir / "progress_map.html"),
+    ]
+    export_gpkg(ws, out_dir / "gisplan.gpkg", role="public")
+    written.append(out_dir / "gisplan.gpkg")
+    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口统计.xlsx")
+    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口_按街道.csv", by="street")
+    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口_按区县.csv", by="district")
+    reports = write_reports(ws, out_dir / "reports", role="public")
+    table = Table(title="exports / 导出（离线可用 works offline）")
+    table.add_column("file / 文件")
+    table.add_column("open with / 打开方式")
+    how = {".html": "any browser, no network needed / 浏览器直接打开", ".gpkg": "QGIS (styles included / 含样式)"}
+    for path in written:
+        table.add_row(str(path), how.get(path.suffix, "Excel / WPS / LibreOffice"))
+    table.add_row(f"{reports[0]} (+{len(reports) - 1})", "一区一策 per-compound reports: browser, print to PDF")
+    console.print(table)
+    console.print(
+        "web map / 网络地图: [bold].venv/bin/gisplan serve[/] then open http://127.0.0.1:8000/ "
+        "(planners: [bold].venv/bin/gisplan users add NAME --role planner[/], sign in with the token to see pipelines)"
+    )

@@ -253,6 +253,7 @@ async function showGaps() {
       state.gapIds.push(Number(id));
     }
   }
+  document.body.dataset.colour = state.mode === "gap" ? `gap:${state.facility}` : "stage";
   for (const id of ["compounds-fill", "compounds-point"]) {
     if (map.getLayer(id)) map.setPaintProperty(id, id.endsWith("fill") ? "fill-color" : "circle-color", compoundFill());
   }
@@ -264,7 +265,9 @@ async function showCatchment() {
   const source = state.map.getSource("catchment");
   if (!$("catchment").checked) { source.setData({ type: "FeatureCollection", features: [] }); renderLegend(); return; }
   try {
-    source.setData(await api(`/api/map/catchments/${encodeURIComponent(state.facility)}`));
+    const data = await api(`/api/map/catchments/${encodeURIComponent(state.facility)}`);
+    source.setData(data);
+    document.body.dataset.catchment = `${state.facility}:${data.features.length}`;
   } catch (error) {
     $("gap-note").textContent = error.message;
   }

@@ -1,0 +1,102 @@
+"""Exports over HTTP, filtered by the caller's role (a public caller gets public layers and fields
+only; restricted layers need a planner's token and ``restricted=true``)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import IdPath, RoleDep, WorkspaceDep
+from gis.errors import InvalidRequestError, NotFoundError
+from gis.roles import Role
+
+router = APIRouter(prefix="/api/exports", tags=["Exports"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RestrictedQ = Annotated[bool, Query(description="Include restricted layers (pipelines): planners only.")]
+
+
+def _export_role(role: Role, restricted: bool) -> Role:
+    if restricted and role == "public":
+        raise HTTPException(401, "restricted layers need a planner's token", headers={"WWW-Authenticate": "Bearer"})
+    return role if restricted else "public"
+
+
+def _attachment(name: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+
+
+@router.get("/map.html", summary="The offline map: one self-contained HTML file")
+async def map_html(
+    ws: WorkspaceDep,
+    role: RoleDep,
+    colour: Literal["stage", "gap"] = "stage",
+    facility: Annotated[str | None, Query(max_length=64)] = None,
+    catchment: bool = False,
+    restricted: RestrictedQ = False,
+) -> HTMLResponse:
+    from gis.export.offline_map import render_page
+
+    planner = _export_role(role, restricted) != "public"
+    try:
+        fmap = await run_in_threadpool(
+            ws.map, colour, facility=facility, catchment=catchment and facility is not None, planner=planner
+        )
+    except (NotFoundError, InvalidRequestError) as exc:
+        raise HTTPException(404 if isinstance(exc, NotFoundError) else 400, str(exc)) from None
+    page = await run_in_threadpool(render_page, fmap)
+    return HTMLResponse(page, headers=_attachment("gisplan-map.html"))
+
+
+@router.get("/gisplan.gpkg", summary="All layers and the latest results, with QGIS styles")
+async def gpkg(ws: WorkspaceDep, role: RoleDep, restricted: RestrictedQ = False) -> Response:
+    from gis.export.gpkg import export_gpkg
+
+    export_role = _export_role(role, restricted)
+    with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
+        path = Path(tmp) / "gisplan.gpkg"
+        await run_in_threadpool(export_gpkg, ws, path, role=export_role)
+        data = path.read_bytes()
+    return Response(data, media_type="application/geopackage+sqlite3", headers=_attachment("gisplan.gpkg"))
+
+
+@router.get("/gaps.xlsx", summary="Gap tables by street and district (XLSX)")
+async def gaps_xlsx(ws: WorkspaceDep) -> Response:
+    return await _tables(ws, "gaps.xlsx", "street", XLSX)
+
+
+@router.get("/gaps.csv", summary="Gap table by street or district (CSV, UTF-8 with BOM)")
+async def gaps_csv(ws: WorkspaceDep, by: Literal["street", "district"] = "street") -> Response:
+    return await _tables(ws, f"gaps-by-{by}.csv", by, "text/csv; charset=utf-8")
+
+
+async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
+    from gis.export.tables import export_tables
+
+    with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
+        path = Path(tmp) / name
+        try:
+            await run_in_threadpool(export_tables, ws.engine, ws.registry, path, by=by)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        data = path.read_bytes()
+    return Response(data, media_type=media, headers=_attachment(name))
+
+
+@router.get("/reports/{compound_id}.html", summary="The per-compound report 一区一策 (printable HTML)")
+async def report(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, restricted: RestrictedQ = False) -> HTMLResponse:
+    from gis.export.report import compound_report
+
+    export_role = _export_role(role, restricted)
+    try:
+        page = await run_in_threadpool(compound_report, ws, compound_id, role=export_role)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return HTMLResponse(page)

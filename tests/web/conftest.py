@@ -1,0 +1,91 @@
+"""Headless Chromium (Debian's, driven by Playwright) with every host but 127.0.0.1 unresolvable,
+and the web map served over the whole sample with a gap analysis run."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+
+from api.main import create_app
+from gis.demo import SAMPLE_LAYERS, sample_path
+from gis.roles import add_user
+from gis.workspace import Workspace
+from tests.live import serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",  # the tests run as root in CI
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # the network is "unplugged": only loopback resolves
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+GAP_TYPES = ["kindergarten", "elderly_station", "health_center", "primary_school"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@dataclass
+class Watched:
+    """A page and everything it asked for and complained about."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def outside(self) -> list[str]:
+        return [u for u in self.requests if not u.startswith(("http://127.0.0.1", "file:", "data:", "blob:", "about:"))]
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Any]:
+    """Open pages that record every request and every console error / uncaught exception."""
+    contexts = []
+
+    def open_page() -> Watched:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        w = Watched(page)
+
+        def on_console(msg: ConsoleMessage) -> None:
+            if msg.type == "error":
+                w.errors.append(msg.text)
+
+        def on_request(req: Request) -> None:
+            w.requests.append(req.url)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: w.errors.append(f"uncaught: {exc}"))
+        page.on("request", on_request)
+        return w
+
+    yield open_page
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.fixture
+def site(ws: Workspace) -> Iterator[tuple[str, str, Workspace]]:
+    """The whole sample loaded and analysed, the app served; yields (base URL, planner token, ws)."""
+    for layer in SAMPLE_LAYERS:
+        ws.load(layer, sample_path(), source_layer=layer)
+    ws.gaps(GAP_TYPES)
+    ws.pipelines.check()
+    token = add_user(ws.engine, "规划师", "planner")
+    with serve(create_app(workspace=ws)) as base:
+        yield base, token, ws

@@ -1,0 +1,176 @@
+"""The web map at / in headless Chromium: offline, public vs planner, what it draws and shows."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from gis import maps
+from gis.workspace import Workspace
+from tests.web.conftest import Watched
+
+READY = (
+    "window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
+    " && !!document.body.dataset.ready"
+)
+
+
+def open_map(w: Watched, url: str) -> None:
+    w.page.goto(url)
+    w.page.wait_for_function(READY, timeout=30_000)
+    w.page.wait_for_timeout(300)  # one more frame after the last tile
+
+
+def compound_points(w: Watched, ws: Workspace) -> list[dict[str, Any]]:
+    """Each compound polygon's representative point (inside it), as a pixel on the page."""
+    gdf = ws.layer("compounds")
+    gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
+    # a point well inside: the label sits at the centre, so take the interior point of a shrunken polygon
+    pts = gdf.geometry.buffer(-8).representative_point().to_crs(4326)
+    box = w.page.locator("#map").bounding_box()
+    assert box is not None
+    out = []
+    for fid, name, stage, p in zip(gdf["fid"], gdf["name"], gdf["stage"], pts, strict=True):
+        xy = w.page.evaluate(f"(() => {{ const p = window.gisplanMap.project([{p.x}, {p.y}]); return [p.x, p.y]; }})()")
+        out.append({"fid": int(fid), "name": name, "stage": stage, "x": box["x"] + xy[0], "y": box["y"] + xy[1]})
+    return out
+
+
+def rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def looks_like(pixel: np.ndarray, fill: str, opacity: float = 0.72) -> bool:
+    """Is the pixel the fill blended over one of the basemap colours beneath it?"""
+    sym = maps.symbology()["basemap"]
+    under = [sym["background"], sym["buildings"]["fill"], sym["roads"]["major"], sym["roads"]["casing"]]
+    blends = [opacity * rgb(fill) + (1 - opacity) * rgb(u) for u in under]
+    return min(float(np.abs(pixel - b).max()) for b in blends) <= 14
+
+
+def screenshot(w: Watched) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(w.page.screenshot())).convert("RGB")).astype(float)
+
+
+def test_public_map_offline_draws_compounds_by_stage(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, ws = site
+    w = watched()
+    open_map(w, base + "/")
+    assert w.errors == []
+    assert w.outside() == [], "the page asked for something outside the server"
+    assert not any("pipelines" in u for u in w.requests), "a public page must not ask for restricted layers"
+    config = w.page.evaluate("fetch('/api/map/config').then(r => r.text())")
+    assert "pipelines" not in config and "管线" not in config
+    # the labels would cover the points probed below
+    w.page.evaluate("window.gisplanMap.setLayoutProperty('compounds-label', 'visibility', 'none')")
+    w.page.wait_for_timeout(300)
+    image = screenshot(w)
+    assert image.std() > 20 and len(np.unique(image.reshape(-1, 3), axis=0)) > 100, "blank screenshot"
+    points = compound_points(w, ws)
+    assert len(points) >= 5
+    sym = maps.symbology()["stage"]
+    for p in points:
+        pixel = image[int(p["y"]), int(p["x"])]
+        expected = sym.get(p["stage"] or "none", sym["none"])
+        assert looks_like(pixel, expected), f"{p['name']} ({p['stage']}): pixel {pixel} is not {expected}"
+
+
+def test_click_compound_shows_its_chinese_name_and_gaps(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, ws = site
+    w = watched()
+    open_map(w, base + "/")
+    w.page.evaluate("window.gisplanMap.setLayoutProperty('compounds-label', 'visibility', 'none')")
+    target = compound_points(w, ws)[0]
+    w.page.mouse.click(target["x"], target["y"])
+    w.page.wait_for_selector("#info:not([hidden]) #info-body table + h3 + table tr", timeout=10_000)
+    assert w.page.inner_text("#info h3") == target["name"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in target["name"])
+    rows = w.page.locator("#info-body table").nth(1).locator("tr").count()
+    assert rows == len(ws.gap_run().results.query("compound_id == @target['fid']"))
+    assert w.errors == []
+
+
+@pytest.mark.parametrize("facility", ["kindergarten", "health_center"])
+def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace], watched: Any, facility: str) -> None:
+    base, _token, ws = site
+    w = watched()
+    open_map(w, base + f"/?mode=gap&facility={facility}&catchment=1")
+    w.page.wait_for_function(f"document.body.dataset.catchment === '{facility}:1'", timeout=20_000)
+    w.page.wait_for_function(f"document.body.dataset.colour === 'gap:{facility}'", timeout=20_000)
+    w.page.evaluate("window.gisplanMap.setLayoutProperty('compounds-label', 'visibility', 'none')")
+    w.page.evaluate("window.gisplanMap.setLayoutProperty('catchment', 'visibility', 'none')")
+    w.page.wait_for_timeout(500)
+    image = screenshot(w)
+    results = ws.gap_run().results.query("facility_type == @facility").set_index("compound_id")
+    if facility == "health_center":  # the sample has both kinds: the test sees both colours
+        assert results["covered"].any() and not results["covered"].all()
+    gap = maps.symbology()["gap"]
+    for p in compound_points(w, ws):
+        r = results.loc[p["fid"]]
+        kind = maps.gap_class(None if np.isnan(r["distance_m"]) else r["distance_m"], bool(r["covered"]))
+        assert looks_like(image[int(p["y"]), int(p["x"])], gap[kind]["color"]), (p["name"], kind)
+    note = w.page.inner_text("#gap-note")
+    assert f"{int((~results['covered']).sum())} 个在服务半径外" in note
+    assert w.errors == [] and w.outside() == []
+
+
+def test_search_finds_a_compound_by_name(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, ws = site
+    name = ws.layer("compounds")["name"].dropna().iloc[2]
+    w = watched()
+    open_map(w, base + "/")
+    w.page.fill("#search", name[:2])
+    w.page.press("#search", "Enter")
+    w.page.wait_for_selector("#search-results li")
+    w.page.locator("#search-results li", has_text=name).first.click()
+    w.page.wait_for_selector("#info:not([hidden])")
+    assert w.page.inner_text("#info h3") == name
+    assert w.errors == []
+
+
+def test_english_switch(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, _ws = site
+    w = watched()
+    open_map(w, base + "/")
+    assert w.page.inner_text("#title") == "老旧小区改造空间规划"
+    w.page.click("#lang")
+    assert w.page.inner_text("#title") == "Old residential compound renovation planning"
+    assert "Legend" in w.page.inner_text("#panel")
+
+
+def test_planner_signs_in_and_sees_pipelines(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, token, _ws = site
+    w = watched()
+    open_map(w, base + "/")
+    w.page.click("#login")
+    w.page.fill("#token", "wrong-token")
+    w.page.click("#login-ok")
+    w.page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    w.page.fill("#token", token)
+    w.page.click("#login-ok")
+    w.page.wait_for_function("document.getElementById('role-badge').textContent === '规划人员'", timeout=20_000)
+    w.page.wait_for_function(READY, timeout=30_000)
+    w.page.evaluate("window.gisplanMap.zoomTo(15, {duration: 0})")
+    w.page.wait_for_function(READY, timeout=30_000)
+    assert any("/collections/pipelines/tiles/" in u for u in w.requests)
+    assert "管线" in w.page.inner_text("#legend")
+    rendered = w.page.evaluate("window.gisplanMap.queryRenderedFeatures({layers: ['pipelines']}).length")
+    assert rendered > 0
+    # the bad token's 401 is the only console error
+    assert all("401" in e for e in w.errors), w.errors
+
+
+def test_tiles_and_config_refuse_pipelines_to_the_public(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, _ws = site
+    w = watched()
+    w.page.goto(base + "/")
+    status = w.page.evaluate(
+        "fetch('/ogc/collections/pipelines/tiles/WebMercatorQuad/15/6200/26970').then(r => r.status)"
+    )
+    assert status == 404
+    body = json.loads(w.page.evaluate("fetch('/api/map/catchments/kindergarten').then(r => r.text())"))
+    assert body["features"][0]["properties"]["radius_m"] == 300
