@@ -87,14 +87,6 @@ def _independent_distances(
     return out
 
 
-@pytest.fixture
-def haidian(ws: Workspace, data_dir: Path) -> Workspace:
-    osm = data_dir / "cn-beijing-haidian-cau" / "map.osm"
-    for layer in ("compounds", "facilities", "roads"):
-        ws.load(layer, osm)
-    return ws
-
-
 def test_real_network_distances_match_networkx(haidian: Workspace) -> None:
     ws = haidian
     run = ws.run_gaps(TYPES)
