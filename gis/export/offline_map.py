@@ -182,7 +182,9 @@ def build_map(
     if ref is None:
         raise InvalidRequestError("nothing to map: every layer is empty")
     bounds = (compounds if compounds is not None and len(compounds) else ref).to_crs(4326).total_bounds
-    fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=True, zoom_control=True)
+    # SVG draws crisper and prints better; a canvas keeps thousands of polygons responsive
+    big = max((len(g) for g in layers.values() if g is not None), default=0) > LIGHT_ABOVE
+    fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=big, zoom_control=True)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     _header(fmap).add_child(
         Element(f"<style>.leaflet-container {{ background: {sym['basemap']['background']}; }}</style>"), name="bg"
