@@ -154,6 +154,9 @@ class LayerDef(BaseModel):
     osm_rename: dict[str, str] = {}
     not_walkable: list[str] = []
     style: dict[str, Any] = {}
+    # Vector tiles below zoom 13 carry only these fields (all the role may see when empty): a
+    # city-wide overview needs what it is styled by, not every attribute of ten thousand features.
+    overview_fields: list[str] = []
 
     @model_validator(mode="after")
     def _check(self) -> LayerDef:
@@ -163,6 +166,10 @@ class LayerDef(BaseModel):
         clash = set(ids) & set(SYSTEM_COLUMNS)
         if clash:
             raise ValueError(f"layer {self.id}: fields {sorted(clash)} clash with system columns")
+        if set(self.overview_fields) - set(ids):
+            raise ValueError(
+                f"layer {self.id}: overview_fields {sorted(set(self.overview_fields) - set(ids))} are not fields"
+            )
         if self.type_field and self.type_field not in ids:
             raise ValueError(f"layer {self.id}: type_field {self.type_field} is not a field")
         return self

@@ -19,6 +19,7 @@ TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
 BUFFER = 64
 MAX_ZOOM = 22
+OVERVIEW_BELOW = 13  # zooms below this get the layer's overview_fields only
 
 
 class TileError(GisError, ValueError):
@@ -33,14 +34,18 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return (b.left, b.bottom, b.right, b.top)
 
 
-def tile_fields(layer: LayerDef, role: Role) -> list[str]:
-    return visible_fields(layer, role)
+def tile_fields(layer: LayerDef, role: Role, z: int = MAX_ZOOM) -> list[str]:
+    """The columns a tile carries: those the role may read, thinned to the overview below zoom 13."""
+    fields = visible_fields(layer, role)
+    if z < OVERVIEW_BELOW and layer.overview_fields:
+        fields = [f for f in fields if f in layer.overview_fields]
+    return fields
 
 
 def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, *, working_srid: int) -> bytes:
     """One MVT tile (bytes; empty when no feature touches the tile)."""
     xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
-    fields = tile_fields(layer, role)
+    fields = tile_fields(layer, role, z)
     t = table(layer.table, column("fid"), column("geom"), *[column(f) for f in fields])
     envelope = func.ST_MakeEnvelope(
         bindparam("xmin", xmin), bindparam("ymin", ymin), bindparam("xmax", xmax), bindparam("ymax", ymax), 3857

@@ -398,7 +398,8 @@ async function main() {
   map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 120 }), "bottom-left");
   map.on("click", (e) => {
     const hits = map.queryRenderedFeatures(e.point, { layers: ["compounds-fill", "compounds-point"].filter((id) => map.getLayer(id)) });
-    if (hits.length) showCompound(hits[0].id, hits[0].properties);
+    // tiles carry few attributes at city zooms: the feature itself comes from the API
+    if (hits.length) api(`/ogc/collections/compounds/items/${hits[0].id}`).then((f) => showCompound(f.id, f.properties));
   });
   for (const id of ["compounds-fill", "compounds-point"]) {
     map.on("mouseenter", id, () => { map.getCanvas().style.cursor = "pointer"; });
