@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 
 from gis.errors import InvalidRequestError, NotFoundError
 from gis.network import AccessPoints, WalkNetwork, node_lines
+from gis.progress import track
 from gis.registry import Registry
 from gis.standards import Standard
 
@@ -190,7 +191,7 @@ def analyse(
             warnings.append(f"{int((~reach).sum())} compounds have no road within {params.max_leg_m:g} m")
 
     rows: list[pd.DataFrame] = []
-    for ftype in facility_types:
+    for ftype in track(facility_types, "服务缺口分析 service gaps", unit="类"):
         rule = standard.rule(ftype)
         assert rule.radius_m is not None
         fac = facilities[facilities["type"] == ftype]

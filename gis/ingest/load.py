@@ -25,6 +25,7 @@ from gis.ingest.osm import read_osm
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
 from gis.ingest.report import ImportReport
 from gis.ingest.writer import write_rows
+from gis.progress import progress
 from gis.registry import Registry
 
 WGS84 = CRS.from_epsg(4326)
@@ -182,7 +183,10 @@ def load_file(
     # its passes over them cost a tenth of the import; it is off while reading and preparing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    bar_context = progress(f"导入 {path.name} → {layer.id}", total=3)
+    bar = bar_context.__enter__()
     try:
+        bar.set_postfix_str("读取 reading")
         if osm:
             raw = read_osm(path, layer, registry)
         elif path.suffix.lower() in CSV_SUFFIXES:
@@ -206,6 +210,8 @@ def load_file(
         report.not_relevant = raw.not_relevant
         if len(raw.geometries) == 0:
             raise ImportRefusedError(f"{path.name} holds no features for layer {layer.id}")
+        bar.update()
+        bar.set_postfix_str(f"检查 checking {len(raw.geometries):,}")
         bounds = _bounds(raw)
         src = _source_crs(raw, bounds, crs, coords, report)
         work = _working_crs(engine, bounds, src, working_crs)
@@ -229,6 +235,8 @@ def load_file(
             )
         if not prep.keys:
             raise ImportRefusedError(f"none of the {prep.read} features of {path.name} can be used; nothing was loaded")
+        bar.update()
+        bar.set_postfix_str("写入 writing")
         schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
         srid = work.to_epsg()
         assert srid is not None
@@ -293,6 +301,8 @@ def load_file(
         exc.report = report
         raise
     finally:
+        bar.update()
+        bar_context.__exit__(None, None, None)
         if gc_was_enabled:
             gc.enable()
     if reports_dir is not None:
