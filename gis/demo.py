@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -20,6 +21,36 @@ def sample_path() -> Path:
     return Path(str(resources.files("gis") / "sample" / "haidian_cau.gpkg"))
 
 
+def load_sample(ws: Workspace) -> pd.DataFrame:
+    """Load every layer of the bundled sample (re-running updates in place); one row per layer:
+    features, new, updated, unchanged, set aside, which are synthetic.
+
+    Examples
+    --------
+    >>> from gis.demo import load_sample
+    >>> load_sample(ws)
+    """
+    path = sample_path()
+    rows = []
+    for layer_id in SAMPLE_LAYERS:
+        report = ws.load(layer_id, path, source_layer=layer_id, source=SOURCE, actor="demo")
+        gdf = ws.layer(layer_id, where={"source": SOURCE})
+        synthetic = int(gdf["synthetic"].notna().sum())
+        rows.append(
+            {
+                "layer": layer_id,
+                "label": ws.registry.layer(layer_id).label.zh,
+                "features": len(gdf),
+                "new": report.inserted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "set_aside": len(report.rejected),
+                "synthetic": "all" if synthetic == len(gdf) else f"{synthetic} of {len(gdf)}" if synthetic else "none",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) -> None:
     """Load every sample layer (re-running updates in place) and print a summary per layer."""
     path = sample_path()
@@ -30,19 +61,11 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     summary = Table(title="sample loaded / 示例数据已导入")
     for col in ("layer / 图层", "features", "new", "updated", "same", "set aside", "synthetic"):
         summary.add_column(col, justify="left" if col.startswith("layer") else "right")
-    for layer_id in SAMPLE_LAYERS:
-        report = ws.load(layer_id, path, source_layer=layer_id, source=SOURCE, actor="demo")
-        gdf = ws.layer(layer_id, where={"source": SOURCE})
-        synthetic = int(gdf["synthetic"].notna().sum())
-        label = ws.registry.layer(layer_id).label
+    for r in load_sample(ws).itertuples():
         summary.add_row(
-            f"{layer_id} {label.zh}",
-            str(len(gdf)),
-            str(report.inserted),
-            str(report.updated),
-            str(report.unchanged),
-            str(len(report.rejected)),
-            "all" if synthetic == len(gdf) else f"{synthetic} of {len(gdf)}" if synthetic else "none",
+            f"{r.layer} {r.label}",
+            *(str(v) for v in (r.features, r.new, r.updated, r.unchanged, r.set_aside)),
+            str(r.synthetic),
         )
     console.print(summary)
     run = ws.run_gaps(actor="demo")
