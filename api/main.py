@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import analysis, edits, errors, ogc, tiles
+from api import analysis, edits, errors, ogc, programme, tiles
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(tiles.router)
     app.include_router(edits.router)
     app.include_router(analysis.router)
+    app.include_router(programme.router)
     return app
