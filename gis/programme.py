@@ -500,7 +500,10 @@ class Programme:
         if self.ws.working_crs is None:
             return []
         with self.ws.engine.connect() as conn:
-            return [int(y) for y in conn.execute(text("SELECT DISTINCT year FROM programme_projects ORDER BY 1"))]
+            years: list[int] = list(
+                conn.execute(text("SELECT DISTINCT year FROM programme_projects ORDER BY 1")).scalars()
+            )
+            return [int(y) for y in years]
 
     def default_year(self, year: int | None = None) -> int:
         if year is not None:

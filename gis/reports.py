@@ -233,7 +233,6 @@ def _csv_value(v: Any, m: Metric) -> str:
 def _figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str, Any]:
     """The metrics of a group of projects (rows of Programme.projects_on)."""
     finish_index = st["finish_index"].iloc[0] if len(st) else 0
-    planned_finish = pd.to_datetime(st["planned_finish"]).dt.date if len(st) else st["planned_finish"]
     out: dict[str, Any] = {
         "projects": len(st),
         "buildings": int(st["buildings"].fillna(0).sum()),
@@ -247,7 +246,8 @@ def _figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str,
         out[s] = int((st["stage"] == s).sum())
     construction = stages.index("construction") if "construction" in stages else len(stages)
     out["started"] = int((st["stage_index"] >= construction).sum())
-    out["planned_finished"] = int(sum(1 for d in planned_finish if isinstance(d, date) and d <= month_last))
+    planned = [d for d in st["planned_finish"] if isinstance(d, date) and not pd.isna(d)]
+    out["planned_finished"] = sum(1 for d in planned if d <= month_last)
     out["finished"] = int((st["stage_index"] >= finish_index).sum())
     out["finish_rate"] = 100.0 * out["finished"] / out["planned_finished"] if out["planned_finished"] else None
     out["overdue"] = int(st["overdue"].sum())

@@ -284,7 +284,11 @@ def _parse_row(raw: dict[str, Any], defs: ProgrammeDefs) -> tuple[dict[str, Any]
             elif col.kind == "categories":
                 out[cid] = _resolve_categories(_split(str(v)))
             elif col.kind == "items":
-                out[cid] = [_resolve_item(x, defs) for x in _split(str(v))]
+                value = str(v)
+                for _cat, item in defs.items():  # labels that contain the separator themselves
+                    if LIST_SEP in item.zh:
+                        value = value.replace(item.zh, item.id)
+                out[cid] = [_resolve_item(x, defs) for x in _split(value)]
             elif col.kind == "stage":
                 out[cid] = defs.resolve_stage(str(v))
             elif col.kind == "mgmt":
