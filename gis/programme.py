@@ -114,6 +114,7 @@ class ReportSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str
     unit: str
+    filer: str
     deadline_day: dict[str, Any]
     sheet: str
 
@@ -890,6 +891,13 @@ class Programme:
                           True, corrects)  # fmt: skip
             return self._save(conn, before, after, [event], actor, role)
 
+    def sync(self, *, actor: str = "notebook") -> int:
+        """Put every programme compound's ``plan_year`` / ``stage`` / ``categories`` back to its latest
+        project's (after a re-import of the compounds layer overwrote them); returns how many changed.
+        Audited as layer edits. A schedule import does this at its end."""
+        with self._transaction(actor) as conn:
+            return _sync_compound(conn, None)
+
     # -- submission -----------------------------------------------------------------------------
     def submit(
         self, month: str, *, actor: str = "notebook", role: Role = "planner", now: datetime | None = None,
@@ -1079,18 +1087,20 @@ class _Tx:
         self._ctx.__exit__(*exc)
 
 
-def _sync_compound(conn: Connection, compound_id: int) -> None:
-    """The compound shows its latest project's year, stage and categories (audited by the layer's trigger)."""
-    conn.execute(
+def _sync_compound(conn: Connection, compound_id: int | None) -> int:
+    """The compound (None: every one with a project) shows its latest project's year, stage and
+    categories; audited by the layer's trigger. Returns how many compounds changed."""
+    return conn.execute(
         text(
             "UPDATE compounds c SET plan_year = p.year, stage = p.stage, categories = p.categories, "
             "version = c.version + 1, updated_at = now() "
-            "FROM (SELECT year, stage, categories FROM programme_projects WHERE compound_id = :c "
-            "      ORDER BY year DESC LIMIT 1) p "
-            "WHERE c.fid = :c AND (c.plan_year, c.stage, c.categories) IS DISTINCT FROM (p.year, p.stage, p.categories)"
+            "FROM (SELECT DISTINCT ON (compound_id) compound_id, year, stage, categories FROM programme_projects "
+            "      WHERE CAST(:c AS bigint) IS NULL OR compound_id = :c ORDER BY compound_id, year DESC) p "
+            "WHERE c.fid = p.compound_id "
+            "AND (c.plan_year, c.stage, c.categories) IS DISTINCT FROM (p.year, p.stage, p.categories)"
         ),
         {"c": compound_id},
-    )
+    ).rowcount
 
 
 def _submitted_months(conn: Connection) -> list[str]:

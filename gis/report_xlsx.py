@@ -83,7 +83,7 @@ def write_xlsx(report: MonthReport, path: Path) -> None:
     _merge(ws, 1, 1, 1, ncol)
     ws.row_dimensions[1].height = 30
     status = "已上报" + ("（迟报）" if report.late else "") if report.locked else "未上报（草稿）"
-    _cell(ws, 2, 1, f"填报单位：{report.area}城镇老旧小区改造工作专班", align=LEFT, border=False)
+    _cell(ws, 2, 1, f"填报单位：{report.filer}", align=LEFT, border=False)
     _merge(ws, 2, 1, 2, 8)
     filed = report.submitted_at or report.generated_at
     _cell(ws, 2, 9, f"填报日期：{_day(filed)}    统计截至：{_day(report.as_of)}    {status}", align=LEFT, border=False)
@@ -150,8 +150,8 @@ def write_xlsx(report: MonthReport, path: Path) -> None:
                       r["due_stage_zh"] or "", _day(_as_date(r["due_date"])), int(r["days_behind"])])  # fmt: skip
     row += 1
     row = _section(ws, row, ncol, "二、更正事项（已上报月份的更正，上报后记录）", report.corrections, [
-        ("序号", 1, 1), ("项目（小区）", 2, 4), ("街道", 5, 6), ("更正内容", 7, 13), ("所属月份", 14, 15),
-        ("更正原因", 16, 19), ("更正人", 20, 20), ("更正时间", 21, ncol)],
+        ("序号", 1, 1), ("项目（小区）", 2, 4), ("街道", 5, 6), ("更正内容", 7, 12), ("所属月份", 13, 13),
+        ("更正原因", 14, 17), ("更正人", 18, 19), ("更正时间", 20, ncol)],
         lambda i, r: [i, r["name"], r["street"], r["change"], r["corrects_month"], r["reason"], r["actor"],
                       r["at"]])  # fmt: skip
     row += 1

@@ -89,6 +89,7 @@ class MonthReport:
     title: str
     area: str
     unit: str
+    filer: str
     stages: list[tuple[str, str]]
     by_street: pd.DataFrame
     by_district: pd.DataFrame
@@ -121,6 +122,7 @@ class MonthReport:
             "title": self.title,
             "area": self.area,
             "unit": self.unit,
+            "filer": self.filer,
             "stages": [list(s) for s in self.stages],
             "columns": [{"id": m.id, "zh": m.flat} for m in self.metrics],
             "by_street": records(self.by_street),
@@ -150,6 +152,7 @@ class MonthReport:
             title=d["title"],
             area=d["area"],
             unit=d["unit"],
+            filer=d.get("filer") or "",
             stages=[(s[0], s[1]) for s in d["stages"]],
             by_street=frame("by_street"),
             by_district=frame("by_district"),
@@ -291,6 +294,7 @@ def compute_month(
         title=title,
         area=area,
         unit=defs.report.unit,
+        filer=defs.report.filer.format(area=area),
         stages=[(s.id, s.zh) for s in defs.stages],
         by_street=pd.DataFrame(streets, columns=["district", "street", *[m.id for m in metrics([])]]
                                if not streets else None),
@@ -302,7 +306,7 @@ def compute_month(
         generated_at=datetime.now(programme.tz),
         deadline=defs.report_deadline(month),
         notes=[
-            f"阶段按统计截至日（{as_of:%Y年%m月%d日}）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
+            f"阶段按统计截至日（{as_of.year}年{as_of.month}月{as_of.day}日）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
             "完成率＝实际完工项目数÷截至本月计划完工项目数；建筑面积单位万平方米，投资单位万元。",
         ],
     )  # fmt: skip

@@ -38,6 +38,7 @@ from gis.programme import (
     _resolve_funding,
     _resolve_item,
     _resolve_mgmt,
+    _sync_compound,
     parse_date,
     parse_money,
     progress_events,
@@ -378,6 +379,7 @@ def import_schedule(
                 continue
             report.events += n_events
             setattr(report, outcome, getattr(report, outcome) + 1)
+        _sync_compound(conn, None)  # a re-import of the compounds layer may have overwritten their stage
         if strict and report.rejected:  # leaving the block by an exception rolls everything back
             raise ImportRefusedError(
                 f"{len(report.rejected)} of {report.rows} rows cannot be used (--strict): nothing was written / "
