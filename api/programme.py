@@ -166,7 +166,7 @@ class ProgressBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     stage: str | None = Field(default=None, examples=["construction"])
     on: date | None = Field(default=None, alias="date", description="the date the stage was reached (default today)")
-    spent: float | None = Field(default=None, ge=0, description="investment spent so far, 万元")
+    spent: float | None = Field(default=None, ge=0, description="investment spent so far (as of today), 万元")
     year: int | None = Field(default=None, ge=2000, le=2100)
 
 
@@ -181,7 +181,7 @@ def progress(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: Progres
             ws.programme.advance(compound_id, body.stage, body.on or ws.programme._today(None), year=body.year,
                                  actor=actor, role=role)  # fmt: skip
         if body.spent is not None:
-            ws.programme.spend(compound_id, str(body.spent), as_of=body.on, year=body.year, actor=actor, role=role)
+            ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
     except GisError as exc:
         raise _http(exc) from None
     return project(ws, role, compound_id, body.year)

@@ -536,7 +536,7 @@ def progress_set(
         ),
     ] = None,
     on: Annotated[str | None, typer.Option("--date", help="The date the stage was reached (default today).")] = None,
-    spent: Annotated[str | None, typer.Option(help="Investment spent so far, 万元 (as of --date).")] = None,
+    spent: Annotated[str | None, typer.Option(help="Investment spent so far, 万元 (as of today).")] = None,
     year: Annotated[int | None, typer.Option(help="Programme year (default: the compound's latest project).")] = None,
 ) -> None:
     """Report progress (进度填报): a stage reached on a date (forward only), and/or spending so far."""
@@ -550,7 +550,7 @@ def progress_set(
 
         ws.programme.advance(fid, stage, when or _d.today(), year=year, actor=_actor(), role="admin")
     if spent is not None:
-        ws.programme.spend(fid, spent, as_of=when, year=year, actor=_actor(), role="admin")
+        ws.programme.spend(fid, spent, year=year, actor=_actor(), role="admin")  # as of today
     _print_projects(ws, year, only=[fid])
 
 

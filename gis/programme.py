@@ -578,7 +578,11 @@ class Programme:
                     "due_date": b.due_date,
                     "at_risk": r.overdue,
                     "risk_days": r.days,
-                    "plan_past_deadline": bool(p.planned.get(finish) and p.planned[finish] > defs.deadline(year)),
+                    "plan_past_deadline": bool(
+                        p.planned.get(finish)
+                        and p.planned[finish] > defs.deadline(year)
+                        and defs.index(stage) < defs.index(finish)
+                    ),
                     "categories": p.categories,
                     "items": p.items,
                     "investment_planned": float(p.investment_planned) if p.investment_planned is not None else None,
@@ -812,7 +816,7 @@ class Programme:
             after.investment_spent = _money(amount, "investment_spent")
             if after.investment_spent == before.investment_spent:
                 return before
-            _check_spent(before, after, as_of, today, _locked_until(conn))
+            _check_spent(before, after, as_of, today, _locked_until(conn), _latest_spent(conn, before))
             event = Event("spent", {"investment_spent": [before.investment_spent, after.investment_spent]},
                           effective=as_of)  # fmt: skip
             return self._save(conn, before, after, [event], actor, role)
@@ -1226,9 +1230,25 @@ def _check_actual(before: Project, after: Project, today: date, locked: date | N
     _check_order(after, defs)
 
 
-def _check_spent(before: Project, after: Project, as_of: date, today: date, locked: date | None) -> None:
+def _latest_spent(conn: Connection, p: Project) -> date | None:
+    if p.id is None:
+        return None
+    return conn.execute(
+        text("SELECT max(effective) FROM programme_events WHERE project_id = :p AND changes ? 'investment_spent'"),
+        {"p": p.id},
+    ).scalar()
+
+
+def _check_spent(
+    before: Project, after: Project, as_of: date, today: date, locked: date | None, latest: date | None
+) -> None:
     if as_of > today:
         raise ProgrammeError(f"spending as of {as_of}: a date in the future")
+    if latest is not None and as_of < latest:
+        raise StageOrderError(
+            f"spending as of {as_of}: a figure as of {latest} is recorded already; report spending as of today, "
+            "or an admin corrects the earlier figure / 已有更晚日期的完成投资，请按当日填报"
+        )
     if locked is not None and as_of <= locked:
         raise LockedMonthError(f"spending as of {as_of}: {month_of(locked)} is submitted and locked / 该月已上报锁定")
     was, now = before.investment_spent, after.investment_spent

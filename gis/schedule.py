@@ -32,6 +32,7 @@ from gis.programme import (
     ScheduleImportReport,
     _check_plan,
     _check_spent,
+    _latest_spent,
     _locked_until,
     _plan_events,
     _resolve_categories,
@@ -450,9 +451,9 @@ def _apply_row(
         if after.investment_spent is None and before.investment_spent is not None:
             raise ProgrammeError("累计完成投资 was reported and is now empty / 已填报的完成投资不能删除")
         if after.investment_spent != before.investment_spent:
-            _check_spent(before, after, as_of, today, locked)
-            events.append(Event("spent", {"investment_spent": [before.investment_spent, after.investment_spent]},
-                                after.stage, after.stage, as_of))  # fmt: skip
+            _check_spent(before, after, as_of, today, locked, _latest_spent(conn, before))
+            changes = {"investment_spent": [before.investment_spent, after.investment_spent]}
+            events.append(Event("spent", changes, effective=as_of))
     if not events:
         return "unchanged", 0
     programme._save(conn, None if is_new else before, after, events, actor, role, source=source)
