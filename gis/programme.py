@@ -594,8 +594,14 @@ class Programme:
                     **{f"actual_{s}": _until(p.actual.get(s), on) for s in defs.stage_ids},
                 }
             )
-        frame = pd.DataFrame(rows, columns=None if rows else ["compound_id", "project_id"])
-        merged = compounds.merge(frame, on="compound_id", how="right") if len(frame) else compounds.iloc[0:0]
+        if not rows:  # no projects that year: the same columns, no rows
+            empty = ["project_id", "year", "stage", "stage_zh", "stage_en", "stage_index", "planned_finish",
+                     "overdue", "days_behind", "due_stage", "due_stage_zh", "due_date", "at_risk", "risk_days",
+                     "plan_past_deadline", "categories", "items", "investment_planned", "investment_spent",
+                     "property_mgmt_after", "responsible_street", "responsible_dept",
+                     *[f"{k}_{s}" for k in ("planned", "actual") for s in defs.stage_ids]]  # fmt: skip
+            return compounds.assign(**{c: pd.Series(dtype=object) for c in empty}).iloc[0:0]
+        merged = compounds.merge(pd.DataFrame(rows), on="compound_id", how="right")
         return merged.sort_values(["district", "street", "compound_id"], na_position="last").reset_index(drop=True)
 
     def status(self, year: int | None = None, on: date | None = None) -> gpd.GeoDataFrame:

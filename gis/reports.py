@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import text
 
-from gis.programme import ProgrammeError, month_end, parse_month
+from gis.programme import ProgrammeError, ProjectNotFoundError, month_end, parse_month
 
 if TYPE_CHECKING:
     from gis.programme import Programme
@@ -270,6 +270,8 @@ def compute_month(
     last_day = month_end(month)
     as_of = min(last_day, today)
     st = programme.projects_on(year, as_of)
+    if st.empty:
+        raise ProjectNotFoundError(f"the programme has no projects in {year} / {year}年无改造项目")
     stage_ids = defs.stage_ids
     st = st.assign(finish_index=defs.index(defs.finish_stage))
     streets = []

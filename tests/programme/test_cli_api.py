@@ -149,6 +149,9 @@ def test_api_roles_statuses_and_downloads(planned: Fixture, live: str) -> None:
         c = client.get("/api/reports/month/2026-02.csv", headers=planner)
         assert c.status_code == 200 and c.text.startswith("\ufeff区县,街道,项目数（个）")
         assert client.get("/api/reports/month/2026-13", headers=planner).status_code == 400
+        assert client.get("/api/reports/month/2024-05", headers=planner).status_code == 404  # no projects that year
+        empty = client.get("/api/programme?year=2024", headers=planner)
+        assert empty.status_code == 200 and empty.json()["features"] == []
         sub = client.post("/api/reports/month/2026-02/submit", headers=planner)
         assert sub.status_code == 201 and sub.json()["locked"] and sub.json()["late"] is True
         assert client.post("/api/reports/month/2026-02/submit", headers=planner).status_code == 409
