@@ -200,3 +200,19 @@ def test_import_refuses_changes_only_an_admin_may_make(compounds: Fixture, tmp_p
         assert len(report.rejected) == 1 and reason in report.rejected[0].reason, report.rejected
     st = ws.programme.projects(YEAR).set_index("name")
     assert st.loc["石油大院", "actual_design"] == date(2026, 2, 2) and st.loc["石油大院", "investment_spent"] == 300
+
+
+def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixture) -> None:
+    from gis import edits
+    from gis.errors import GisError
+
+    ws = planned.ws
+    layer = ws.registry.layer("compounds")
+    fid = planned.fid["c1"]
+    version = edits.current_version(ws.engine, layer, fid)
+    assert version is not None
+    with pytest.raises(edits.EditError, match="renovation project"):
+        edits.delete(ws.engine, layer, fid, expected_version=version, actor="规划师")
+    with pytest.raises(GisError):  # --replace would delete the compounds the projects refer to
+        ws.load("compounds", planned.compounds_path, replace=True, actor="规划师")
+    assert len(ws.layer("compounds")) == 8 and len(ws.programme.projects(YEAR)) == 7
