@@ -28,7 +28,8 @@ from gis.programme import (
 from gis.reports import MonthReport
 
 router = APIRouter(prefix="/api", tags=["Programme"])
-Month = Annotated[str, PathParam(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM", examples=["2026-11"])]
+MONTH = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
+Month = Annotated[str, PathParam(pattern=MONTH, description="YYYY-MM", examples=["2026-11"])]
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="programme year (default: the latest)")]
 On = Annotated[date | None, Query(description="as on this date (default today)")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

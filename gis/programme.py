@@ -240,8 +240,8 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 def parse_month(month: str) -> tuple[int, int]:
     m = MONTH.match(month.strip())
-    if not m:
-        raise ProgrammeError(f"a month reads YYYY-MM, e.g. 2026-11; got {month!r}")
+    if not m or not 2000 <= int(m.group(1)) <= 2100:
+        raise ProgrammeError(f"a month reads YYYY-MM between 2000 and 2100, e.g. 2026-11; got {month!r}")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -296,8 +296,8 @@ def parse_money(value: Any) -> Decimal | None:
         amount = Decimal(str(value).strip().replace(",", "").replace("，", ""))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount in 万元") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"{value!r}: an amount is a number ≥ 0")
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
+        raise ValueError(f"{value!r}: an amount is a number of 万元 from 0 to 10^10")
     rounded = amount.quantize(Decimal("0.01"))
     if rounded != amount:
         raise ValueError(f"{value!r}: at most two decimals of 万元 (100 元)")

@@ -216,3 +216,31 @@ def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixt
     with pytest.raises(GisError):  # --replace would delete the compounds the projects refer to
         ws.load("compounds", planned.compounds_path, replace=True, actor="规划师")
     assert len(ws.layer("compounds")) == 8 and len(ws.programme.projects(YEAR)) == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2026-03-15", date(2026, 3, 15)), ("2026/3/5", date(2026, 3, 5)), ("2026年3月15日", date(2026, 3, 15)),
+     ("2026.3.15", date(2026, 3, 15)), ("20260315", date(2026, 3, 15)), (datetime(2026, 3, 15), date(2026, 3, 15)),
+     (46096, date(2026, 3, 15)), ("", None), (None, None)],
+)  # fmt: skip
+def test_dates_as_planners_write_them(text: Any, expected: date | None) -> None:
+    from gis.programme import parse_date
+
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-02-30", "3月15日", "明天", "2026-03-15 10:30", 1.5, datetime(2026, 3, 15, 9)])
+def test_dates_that_are_not_dates_are_refused(text: Any) -> None:
+    from gis.programme import parse_date
+
+    with pytest.raises(ValueError):
+        parse_date(text)
+
+
+@pytest.mark.parametrize("text", ["-1", "1.234", "abc", "1e12", "NaN", "inf"])
+def test_amounts_that_are_not_amounts_are_refused(text: str) -> None:
+    from gis.programme import parse_money
+
+    with pytest.raises(ValueError):
+        parse_money(text)
