@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -137,7 +137,7 @@ class ProgrammeDefs(BaseModel):
     def stage_codes(self) -> CodeList:
         return registry().code_list("stage")
 
-    @property
+    @cached_property
     def stages(self) -> list[StageDef]:
         out = []
         for i, code in enumerate(self.stage_codes.codes):
@@ -145,7 +145,7 @@ class ProgrammeDefs(BaseModel):
             out.append(StageDef(code.id, code.zh, code.en, i, spec.milestone.zh, spec.milestone.en, spec.min_days))
         return out
 
-    @property
+    @cached_property
     def stage_ids(self) -> list[str]:
         return [s.id for s in self.stages]
 
@@ -674,7 +674,9 @@ class Programme:
         the modes listed as uncovered in the programme definitions (无物业).
         """
         year = self.default_year(year)
-        st = self._frame(year, self._today(None), geometry=False)
+        return self._coverage(self._frame(year, self._today(None), geometry=False), by)
+
+    def _coverage(self, st: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
         codes = registry().code_list("property_mgmt")
         keys = list(by)
         parts = []

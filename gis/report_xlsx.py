@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.worksheet import Worksheet
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ HEAD_FILL = PatternFill("solid", fgColor="F2F2F2")
 FORMATS = {"count": "0", "area": "0.00", "money": "0.00", "rate": "0.0", "days": "0"}
 
 
+@cache
 def _font(size: float = 10, bold: bool = False) -> Font:
     return Font(name=FONT, size=size, bold=bold)
 
@@ -56,8 +59,11 @@ def _cell(
 
 
 def _merge(ws: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
+    """``ws.merge_cells`` without its check against every existing merge (quadratic for a long list of
+    overdue projects); the ranges merged here never overlap."""
     if (r1, c1) != (r2, c2):
-        ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
+        # every cell of the range was written with its border already, so no MergedCell is needed
+        ws.merged_cells.ranges.add(MergedCellRange(ws, f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"))
 
 
 def _value(v: Any, m: Metric) -> Any:

@@ -288,7 +288,7 @@ def compute_month(
     names = sorted({str(d) for d in st["district"].dropna()})
     area = area or "、".join(names) or "本地区"
     title = defs.report.title.format(area=area, year=y, month=int(month[5:]))
-    coverage = programme.property_coverage(year) if len(st) else pd.DataFrame()
+    coverage = programme._coverage(st, ("district", "street"))
     return MonthReport(
         month=month,
         year=year,
