@@ -788,6 +788,13 @@ class Programme:
         today = self._today(today)
         with self._transaction(actor) as conn:
             before = self._load(conn, compound_id, year)
+            if defs.index(stage) <= defs.index(before.stage) and before.actual.get(stage) is None:
+                # a stage passed without its date (skipped when reporting): the date may be filled in
+                after = before.copy()
+                after.actual[stage] = on
+                _check_actual(before, after, today, _locked_until(conn), defs)
+                fill = Event("fill", {f"actual.{stage}": [None, on]}, before.stage, before.stage, on)
+                return self._save(conn, before, after, [fill], actor, role)
             if defs.index(stage) <= defs.index(before.stage):
                 if before.actual.get(stage) == on:
                     return before  # the same report twice: nothing to do
@@ -886,22 +893,31 @@ class Programme:
                 if before.actual.get(sid) != after.actual.get(sid):
                     changes[f"actual.{sid}"] = [before.actual.get(sid), after.actual.get(sid)]
                     dates += [d for d in (before.actual.get(sid), after.actual.get(sid)) if d is not None]
+            money: dict[str, list[Any]] = {}
             if before.investment_spent != after.investment_spent:
-                changes["investment_spent"] = [before.investment_spent, after.investment_spent]
-                dates.append(spent_as_of or today)
-            if not changes:
+                money["investment_spent"] = [before.investment_spent, after.investment_spent]
+                if (spent_as_of or today) > today:
+                    raise ProgrammeError(f"spending as of {spent_as_of}: a date in the future")
+            if not changes and not money:
                 raise ProgrammeError("the correction changes nothing / 更正内容与现有记录相同")
             for sid in defs.stage_ids:
                 d = after.actual.get(sid)
                 if d is not None and d > today:
                     raise ProgrammeError(f"{defs.stage(sid).zh}: {d} is in the future / 实际日期不能晚于今天")
             _check_order(after, defs)
-            effective = min(dates)
             locked = _submitted_months(conn)
-            corrects = next((m for m in sorted(locked) if month_end(m) >= effective), None)
-            event = Event("correct", changes, before.stage, after.stage, spent_as_of or effective, reason.strip(),
-                          True, corrects)  # fmt: skip
-            return self._save(conn, before, after, [event], actor, role)
+
+            def corrects(d: date) -> str | None:  # the first submitted report the change alters
+                return next((m for m in locked if month_end(m) >= d), None)
+
+            events = []
+            if changes:  # stage dates: effective from the earliest date changed
+                events.append(Event("correct", changes, before.stage, after.stage, min(dates), reason.strip(), True,
+                                    corrects(min(dates))))  # fmt: skip
+            if money:  # spending: effective as of its own date, so later figures still follow it
+                when = spent_as_of or today
+                events.append(Event("correct", money, None, None, when, reason.strip(), True, corrects(when)))
+            return self._save(conn, before, after, events, actor, role)
 
     def sync(self, *, actor: str = "notebook") -> int:
         """Put every programme compound's ``plan_year`` / ``stage`` / ``categories`` back to its latest

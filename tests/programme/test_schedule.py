@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.errors import ImportRefusedError
+from gis.programme import ProgrammeError
 from tests.programme.conftest import COMPOUNDS, YEAR, Fixture
 
 TODAY = date(YEAR, 6, 20)
@@ -244,3 +245,27 @@ def test_amounts_that_are_not_amounts_are_refused(text: str) -> None:
 
     with pytest.raises(ValueError):
         parse_money(text)
+
+
+def test_a_skipped_stage_date_can_be_filled_in_and_spending_corrections_keep_their_date(planned: Fixture) -> None:
+    prog, fid = planned.ws.programme, planned.fid["c2"]
+    today = date(YEAR, 6, 30)
+    prog.advance(fid, "survey", date(YEAR, 1, 16), today=today)
+    prog.advance(fid, "tender", date(YEAR, 3, 16), today=today)  # design's date not reported
+    with pytest.raises(ProgrammeError, match="before"):
+        prog.advance(fid, "design", date(YEAR, 3, 20), today=today)  # after tender: impossible
+    prog.advance(fid, "design", date(YEAR, 2, 18), today=today)  # filled in, stage unchanged
+    prog.spend(fid, "100", as_of=date(YEAR, 5, 31), today=today)
+    prog.spend(fid, "200", as_of=date(YEAR, 6, 30), today=today)
+    prog.correct(fid, actual={"survey": date(YEAR, 1, 15)}, investment_spent="150", spent_as_of=date(YEAR, 6, 30),
+                 reason="核对合同", today=today)  # fmt: skip
+    h = prog.history(fid)
+    assert [(r.action, r.stage_after, r.effective) for r in h.itertuples()][1:4] == [
+        ("advance", "survey", date(YEAR, 1, 16)), ("advance", "tender", date(YEAR, 3, 16)),
+        ("fill", "tender", date(YEAR, 2, 18)),
+    ]  # fmt: skip
+    fixes = h[h["action"] == "correct"]
+    assert [r.effective for r in fixes.itertuples()] == [date(YEAR, 1, 15), date(YEAR, 6, 30)]
+    on = prog.projects_on(YEAR, today).set_index("compound_id")
+    assert on.loc[fid, "investment_spent"] == 150 and on.loc[fid, "actual_survey"] == date(YEAR, 1, 15)
+    assert prog.projects_on(YEAR, date(YEAR, 6, 1)).set_index("compound_id").loc[fid, "investment_spent"] == 100
