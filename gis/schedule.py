@@ -96,7 +96,7 @@ def columns(defs: ProgrammeDefs) -> list[Column]:
                ("改造后物业管理方式", "物业管理（改造后）"), 11),
         Column("responsible_street", "责任街道", "Responsible street office", "text", ("责任街道办",), 12),
         Column("responsible_dept", "责任部门", "Responsible department", "text", ("责任单位", "牵头部门"), 12),
-        Column("note", "备注", "Note", "text", ("说明",), 16),
+        Column("note", "备注", "Note", "text", ("说明",), 26),
     ]  # fmt: skip
     return cols
 
@@ -222,6 +222,8 @@ def write_schedule(programme: Programme, path: Path, year: int | None) -> Path:
         ws.add_data_validation(dv)
     ws.freeze_panes = ws.cell(header + 1, 3)
     ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A3  # a wide working table: A3, as such tables are printed
+    ws.print_title_rows = f"{header}:{header}"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
