@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import analysis, edits, errors, exports, ogc, tiles, webmap
+from api import analysis, edits, errors, exports, ogc, programme, tiles, webmap
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(tiles.router)
     app.include_router(edits.router)
     app.include_router(analysis.router)
+    app.include_router(programme.router)
     app.include_router(exports.router)
     app.include_router(webmap.router)
     webmap.mount_static(app)

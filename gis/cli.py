@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -423,6 +424,422 @@ def pipelines_bury(
     if out_path is not None:
         write_results(lines, out_path)
         out.print(f"wrote {out_path}")
+
+
+progress_app = typer.Typer(
+    help="The renovation programme (改造计划与进度): schedule table, stages, corrections. The CLI acts as a local "
+    "admin (it has the database itself); every change is recorded with your OS user name.",
+    no_args_is_help=True,
+)
+app.add_typer(progress_app, name="progress")
+report_app = typer.Typer(help="Reports (报表): the programme's monthly statistics (统计月报).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _date(value: str | None, param: str) -> date | None:
+    from gis.programme import parse_date
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=param) from None
+
+
+def _compound(ws: Workspace, value: str) -> int:
+    """A compound by id (fid) or by its unique name."""
+    if value.isdigit():
+        return int(value)
+    found = ws.layer("compounds", where={"name": value})
+    if len(found) != 1:
+        raise typer.BadParameter(
+            f"{len(found)} compounds are named {value!r}; give the id" if len(found) else f"no compound {value!r}",
+            param_hint="COMPOUND",
+        )
+    return int(found.iloc[0]["fid"])
+
+
+@progress_app.command("template")
+def progress_template(
+    out_path: Annotated[Path, typer.Option("--out", help="The XLSX to write, e.g. 配档表.xlsx.")],
+    year: Annotated[int | None, typer.Option(help="Programme year (default: the latest with projects).")] = None,
+) -> None:
+    """Write the schedule table (时间配档表): a row per compound of the year, filled with what is stored."""
+    path = _workspace().programme.write_schedule(out_path, year)
+    out.print(f"wrote {path}")
+
+
+@progress_app.command("export")
+def progress_export(
+    out_path: Annotated[Path, typer.Option("--out", help="The XLSX to write.")],
+    year: Annotated[int | None, typer.Option(help="Programme year (default: the latest with projects).")] = None,
+) -> None:
+    """The schedule table as stored now (the same file as `template`, for a year with projects)."""
+    progress_template(out_path, year)
+
+
+@progress_app.command("import")
+def progress_import(
+    path: Annotated[Path, typer.Argument(help="A schedule table (XLSX), e.g. one written by `template`.")],
+    year: Annotated[int | None, typer.Option(help="Programme year of rows without 年度.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse the whole file if any row is bad.")] = False,
+    as_of: Annotated[str | None, typer.Option(help="The date the spending figures are as of (default today).")] = None,
+) -> None:
+    """Import a schedule table (导入时间配档表) in one transaction: new projects and plans, new actual dates
+    (stages move forward only), spending. Bad rows are listed with their reason; exit code 1 on refusal."""
+    ws = _workspace()
+    try:
+        report = ws.programme.import_schedule(
+            path, year=year, strict=strict, actor=_actor(), role="admin", as_of=_date(as_of, "--as-of")
+        )
+    except ImportRefusedError as exc:
+        from gis.programme import ScheduleImportReport
+
+        if isinstance(exc.report, ScheduleImportReport):
+            _print_rejected(exc.report)
+        err.print(f"[red]refused / 拒绝导入:[/] {exc}")
+        err.print("nothing was changed / 数据库未作任何改动")
+        raise typer.Exit(1) from None
+    t = Table(show_header=False, box=None, title=f"schedule ← {path.name} ({report.sheet})")
+    t.add_row("rows / 行数", str(report.rows))
+    t.add_row("new projects / 新增项目", str(report.created))
+    t.add_row("updated / 更新", str(report.updated))
+    t.add_row("unchanged / 未变", str(report.unchanged))
+    t.add_row("changes recorded / 记录变更", str(report.events))
+    t.add_row("set aside / 剔除", f"[{'red' if report.rejected else 'green'}]{len(report.rejected)}[/]")
+    out.print(t)
+    _print_rejected(report)
+
+
+def _print_rejected(report: object) -> None:
+    rejected = getattr(report, "rejected", [])
+    if rejected:
+        t = Table("row / 行", "key", "reason / 原因", title="rows set aside / 剔除的行")
+        for p in rejected:
+            t.add_row(str(p.row), p.key or "", p.reason)
+        out.print(t)
+
+
+@progress_app.command("set")
+def progress_set(
+    compound: Annotated[str, typer.Argument(help="Compound id or unique name.")],
+    stage: Annotated[
+        str | None,
+        typer.Option(
+            help="Stage reached: survey design tender construction completed "
+            "accepted, or 调查摸底 方案设计 招投标 施工 完工 验收."
+        ),
+    ] = None,
+    on: Annotated[str | None, typer.Option("--date", help="The date the stage was reached (default today).")] = None,
+    spent: Annotated[str | None, typer.Option(help="Investment spent so far, 万元 (as of today).")] = None,
+    year: Annotated[int | None, typer.Option(help="Programme year (default: the compound's latest project).")] = None,
+) -> None:
+    """Report progress (进度填报): a stage reached on a date (forward only), and/or spending so far."""
+    if stage is None and spent is None:
+        raise typer.BadParameter("give --stage and/or --spent")
+    ws = _workspace()
+    fid = _compound(ws, compound)
+    when = _date(on, "--date")
+    if stage is not None:
+        from datetime import date as _d
+
+        ws.programme.advance(fid, stage, when or _d.today(), year=year, actor=_actor(), role="admin")
+    if spent is not None:
+        ws.programme.spend(fid, spent, year=year, actor=_actor(), role="admin")  # as of today
+    _print_projects(ws, year, only=[fid])
+
+
+@progress_app.command("correct")
+def progress_correct(
+    compound: Annotated[str, typer.Argument(help="Compound id or unique name.")],
+    reason: Annotated[str, typer.Option(help="Why (更正理由); required.")],
+    stage: Annotated[str | None, typer.Option(help="The stage the project is really at (may move back).")] = None,
+    on: Annotated[str | None, typer.Option("--date", help="The date that stage was reached.")] = None,
+    actual: Annotated[
+        list[str] | None, typer.Option(help="STAGE=DATE to set, STAGE= to clear one actual date (repeatable).")
+    ] = None,
+    spent: Annotated[str | None, typer.Option(help="The real investment spent, 万元.")] = None,
+    spent_as_of: Annotated[str | None, typer.Option(help="The date --spent is as of.")] = None,
+    year: Annotated[int | None, typer.Option(help="Programme year.")] = None,
+) -> None:
+    """An admin's correction (更正) with a reason: a stage back, a wrong date, a wrong amount. Recorded as a
+    correction; a change to a submitted month appears under 更正事项 in the next report."""
+    ws = _workspace()
+    fid = _compound(ws, compound)
+    dates: dict[str, date | None] = {}
+    for item in actual or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter("write STAGE=DATE", param_hint="--actual")
+        dates[key] = _date(value, "--actual") if value else None
+    ws.programme.correct(
+        fid,
+        reason=reason,
+        stage=stage,
+        on=_date(on, "--date"),
+        actual=dates or None,
+        investment_spent=spent,
+        spent_as_of=_date(spent_as_of, "--spent-as-of"),
+        year=year,
+        actor=_actor(),
+        role="admin",
+    )
+    _print_projects(ws, year, only=[fid])
+
+
+@progress_app.command("show")
+def progress_show(
+    year: Annotated[int | None, typer.Option(help="Programme year (default: the latest with projects).")] = None,
+    on: Annotated[str | None, typer.Option(help="As on this date (default today).")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only projects behind plan.")] = False,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Also write the rows: .csv, .gpkg, .geojson.")] = None,
+) -> None:
+    """The projects with their stage, planned finish and how far behind plan they are (项目进度)."""
+    ws = _workspace()
+    _print_projects(ws, year, on=_date(on, "--on"), overdue_only=overdue, out_path=out_path)
+
+
+def _print_projects(
+    ws: Workspace,
+    year: int | None,
+    *,
+    on: date | None = None,
+    only: list[int] | None = None,
+    overdue_only: bool = False,
+    out_path: Path | None = None,
+) -> None:
+    st = ws.programme.status(year, on)
+    if only is not None:
+        st = st[st["compound_id"].isin(only)]
+    if overdue_only:
+        st = st[st["overdue"]]
+    t = Table(
+        "id",
+        "compound / 小区",
+        "street / 街道",
+        "stage / 阶段",
+        "planned finish / 计划完工",
+        "behind / 滞后",
+        "at risk / 风险",
+        "spent / 完成投资(万元)",
+        title=f"programme {int(st['year'].iloc[0]) if len(st) else year or ''} / 改造项目",
+    )
+    for r in st.to_dict("records"):
+        t.add_row(
+            str(r["compound_id"]),
+            str(r["name"]),
+            str(r["street"]),
+            f"{r['stage_zh']} {r['stage'] or ''}",
+            str(r["planned_finish"] or ""),
+            f"[red]{r['days_behind']} d (应{r['due_stage_zh']})[/]" if r["overdue"] else "",
+            f"[yellow]{r['risk_days']} d[/]" if r["at_risk"] else "",
+            "" if r["investment_spent"] is None or pd.isna(r["investment_spent"]) else f"{r['investment_spent']:.2f}",
+        )
+    out.print(t)
+    if out_path is not None:
+        from gis.access import write_results
+
+        frame = st.copy()
+        for c in frame.columns:
+            if frame[c].map(lambda v: isinstance(v, list)).any():
+                frame[c] = frame[c].map(lambda v: ",".join(v) if isinstance(v, list) else v)
+        write_results(frame, out_path)
+        out.print(f"wrote {out_path}")
+
+
+@progress_app.command("history")
+def progress_history(
+    compound: Annotated[str | None, typer.Argument(help="Compound id or unique name (default: all).")] = None,
+    year: Annotated[int | None, typer.Option(help="Programme year.")] = None,
+) -> None:
+    """Every recorded change: who, when, what, why, correction or not (变更记录)."""
+    ws = _workspace()
+    fid = _compound(ws, compound) if compound else None
+    h = ws.programme.history(fid, year)
+    t = Table(
+        "#",
+        "at / 时间",
+        "who / 操作人",
+        "compound",
+        "action",
+        "stage / 阶段",
+        "date / 日期",
+        "changes / 变更",
+        "reason / 理由",
+        title="programme changes / 变更记录",
+    )
+    for r in h.to_dict("records"):
+        changes = "; ".join(f"{k}: {v[0]} → {v[1]}" for k, v in r["changes"].items())
+        t.add_row(
+            str(r["id"]),
+            f"{r['at']:%Y-%m-%d %H:%M}",
+            str(r["actor"]),
+            str(r["compound_id"]),
+            str(r["action"]) + (" [red]更正[/]" if r["correction"] else ""),
+            f"{r['stage_before'] or '-'} → {r['stage_after'] or '-'}",
+            str(r["effective"] or ""),
+            changes[:120],
+            str(r["reason"] or ""),
+        )
+    out.print(t)
+
+
+@progress_app.command("risks")
+def progress_risks(
+    year: Annotated[int | None, typer.Option(help="Programme year.")] = None,
+    on: Annotated[str | None, typer.Option(help="As on this date (default today).")] = None,
+) -> None:
+    """Overdue projects and those that cannot finish by the deadline at the stages' minimum durations
+    (滞后与风险), and a summary per street."""
+    ws = _workspace()
+    when = _date(on, "--on")
+    t = Table(
+        "compound / 小区",
+        "street / 街道",
+        "stage / 阶段",
+        "due / 应完成",
+        "behind / 滞后天数",
+        "risk / 风险天数",
+        "plan past deadline / 计划超期",
+        title="overdue and at risk / 滞后与风险项目",
+    )
+    for r in ws.programme.risks(year, when).to_dict("records"):
+        t.add_row(
+            str(r["name"]),
+            str(r["street"]),
+            str(r["stage_zh"]),
+            str(r["due_stage_zh"] or ""),
+            str(r["days_behind"]) if r["overdue"] else "",
+            str(r["risk_days"]) if r["at_risk"] else "",
+            "是" if r["plan_past_deadline"] else "",
+        )
+    out.print(t)
+    s = Table(
+        "district / 区县",
+        "street / 街道",
+        "projects / 项目",
+        "overdue / 滞后",
+        "at risk / 风险",
+        "max days / 最长滞后",
+        title="by street / 分街道",
+    )
+    for r in ws.programme.risks_by_street(year, when).to_dict("records"):
+        s.add_row(
+            str(r["district"]),
+            str(r["street"]),
+            str(r["projects"]),
+            str(r["overdue"]),
+            str(r["at_risk"]),
+            str(r["max_days_behind"]),
+        )
+    out.print(s)
+
+
+@progress_app.command("coverage")
+def progress_coverage(
+    year: Annotated[int | None, typer.Option(help="Programme year.")] = None,
+) -> None:
+    """Property management coverage (物业管理覆盖) of the year's compounds before and after renovation."""
+    cov = _workspace().programme.property_coverage(year)
+    t = Table(
+        "district / 区县",
+        "street / 街道",
+        "mode / 物业管理方式",
+        "compounds before / 改造前小区",
+        "share",
+        "households before / 改造前户数",
+        "share",
+        "compounds after / 改造后小区",
+        "share",
+        "households after / 改造后户数",
+        "share",
+        title="property management coverage / 物业管理覆盖",
+    )
+    for r in cov.to_dict("records"):
+        t.add_row(
+            str(r["district"]),
+            str(r["street"]),
+            f"{r['mode_zh']} {r['mode']}",
+            str(r["compounds_before"]),
+            f"{r['compound_share_before']:.0%}",
+            str(r["households_before"]),
+            f"{r['household_share_before']:.0%}",
+            str(r["compounds_after"]),
+            f"{r['compound_share_after']:.0%}",
+            str(r["households_after"]),
+            f"{r['household_share_after']:.0%}",
+        )
+    out.print(t)
+
+
+@report_app.command("month")
+def report_month(
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM (e.g. 2026-11).")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write the report: .xlsx or .csv.")] = None,
+    submit: Annotated[
+        bool, typer.Option("--submit", help="Submit (上报) the month: store the report and lock the month.")
+    ] = False,
+    year: Annotated[int | None, typer.Option(help="Programme year (default: the month's year).")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Recompute a submitted month from today's data.")] = False,
+) -> None:
+    """The monthly statistics (统计月报): per street and district, projects, buildings, households, floor
+    area, investment, count per stage, completion against plan, overdue projects, corrections after lock."""
+    ws = _workspace()
+    if submit:
+        rep = ws.programme.submit(month, actor=_actor(), role="admin", year=year)
+    else:
+        rep = ws.report_month(month, year=year, live=live)
+    print_month(rep)
+    if out_path is not None:
+        rep.write(out_path)
+        out.print(f"wrote {out_path}")
+
+
+def print_month(rep: object, console: Console = out) -> None:
+    """The 月报 in the terminal: the street table with its totals, overdue projects, corrections."""
+    from gis.reports import MonthReport
+
+    assert isinstance(rep, MonthReport)
+    short = [
+        "projects",
+        "households",
+        "floor_area",
+        "investment_planned",
+        "investment_spent",
+        *[s for s, _ in rep.stages],
+        "finished",
+        "planned_finished",
+        "overdue",
+    ]
+    labels = {m.id: m.flat for m in rep.metrics}
+    t = Table("区县", "街道", *[labels[k] for k in short], title=rep.title)
+    for kind, district, street, values in rep.table():
+        cells = []
+        for k in short:
+            v = values.get(k)
+            cells.append(f"{v:.2f}" if isinstance(v, float) else str(v if v is not None else ""))
+        style = "bold" if kind != "street" else None
+        t.add_row(district, street, *cells, style=style)
+    console.print(t)
+    status = "submitted / 已上报" if rep.locked else "draft / 未上报"
+    if rep.locked:
+        status += f" {rep.submitted_at:%Y-%m-%d %H:%M} by {rep.submitted_by}" if rep.submitted_at else ""
+        status += " [red]LATE / 迟报[/]" if rep.late else ""
+    console.print(f"as of / 统计截至 {rep.as_of}; deadline / 报送期限 {rep.deadline}; {status}")
+    if len(rep.overdue):
+        late = [
+            f"{r['name']} {r['stage_zh']}→{r['due_stage_zh']} {r['days_behind']}天"
+            for r in rep.overdue.to_dict("records")
+        ]
+        console.print(f"[red]overdue / 滞后项目: {len(rep.overdue)}[/] — " + "; ".join(late))
+    if len(rep.corrections):
+        fixes = [f"{r['name']} {r['change']}（{r['reason']}）" for r in rep.corrections.to_dict("records")]
+        console.print("corrections / 更正事项: " + "; ".join(fixes))
 
 
 @app.command("serve")

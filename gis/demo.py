@@ -85,6 +85,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     crs = ws.working_crs
     console.print(f"working CRS / 工作坐标系: {crs.to_string() if crs else '-'} {crs.name if crs else ''}")
     console.print(f"wrote {out_dir / 'layers.csv'}")
+    run_programme_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print("next: .venv/bin/gisplan layers · .venv/bin/gisplan db status · .venv/bin/gisplan load --help")
 
@@ -122,3 +123,99 @@ def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
         "web map / 网络地图: [bold].venv/bin/gisplan serve[/] then open http://127.0.0.1:8000/ "
         "(planners: [bold].venv/bin/gisplan users add NAME --role planner[/], sign in with the token to see pipelines)"
     )
+
+
+def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) -> None:
+    """The renovation programme of the sample, advanced to today, and this month's 统计月报.
+
+    Writes the schedule table (时间配档表) of the sample's plan year, fills it as a planner would —
+    planned dates, the actual dates of the stages each compound had reached in the sample, amounts —
+    imports it, then reports progress stage by stage up to today. Dates and amounts are synthetic,
+    derived from each compound's key (one project is made to stall in construction, so the report
+    shows an overdue project). Writes ``月报_YYYY-MM.xlsx`` and ``.csv``; re-running changes nothing.
+    """
+    from datetime import date, timedelta
+
+    import openpyxl
+
+    from gis.cli import print_month
+    from gis.programme import ProgrammeError
+
+    compounds = ws.layer("compounds", where={"source": SOURCE})
+    planned = compounds[compounds["plan_year"].notna()].copy()
+    if planned.empty:
+        return
+    year = int(planned["plan_year"].max())
+    today = ws.programme._today(None)
+    stages = [s.id for s in ws.programme.defs.stages]
+    gaps = [30, 35, 30, 160, 30]  # days from one planned stage to the next (synthetic)
+    plan: dict[int, list[date]] = {}
+    actual: dict[int, dict[str, date]] = {}
+    for c in planned.itertuples():
+        key, dates = str(c.source_key), [date(year, 2, 20) + timedelta(days=pick(str(c.source_key), "start", 30))]
+        for gap in gaps:
+            dates.append(dates[-1] + timedelta(days=gap))
+        plan[int(c.fid)] = dates
+        actual[int(c.fid)] = {s: dates[i] + timedelta(days=pick(key, s, 15)) for i, s in enumerate(stages)}
+    stalled = min(plan, key=lambda f: (plan[f][stages.index("completed")], f))  # stays in construction
+    for s in stages[stages.index("construction") + 1 :]:
+        actual[stalled].pop(s)
+
+    schedule = ws.programme.write_schedule(out_dir / f"配档表_{year}.xlsx", year)
+    book = openpyxl.load_workbook(schedule)
+    sheet = book["时间配档表"]
+    col = {sheet.cell(3, c).value: c for c in range(1, sheet.max_column + 1)}
+    rows = {sheet.cell(r, 1).value: r for r in range(4, sheet.max_row + 1) if sheet.cell(r, 1).value}
+    milestone = {s.id: s.milestone_zh for s in ws.programme.defs.stages}
+    for c in planned.itertuples():
+        fid, r = int(c.fid), rows.get(int(c.fid))
+        if r is None:
+            continue
+        sample_stage = stages.index(c.stage) if isinstance(c.stage, str) else -1
+        for i, s in enumerate(stages):
+            sheet.cell(r, col[f"计划{milestone[s]}"]).value = plan[fid][i]
+            if i <= sample_stage and s in actual[fid] and actual[fid][s] <= today:
+                sheet.cell(r, col[f"实际{milestone[s]}"]).value = actual[fid][s]
+        invest = round(float(c.floor_area_m2 or 0) * 0.05, 2)  # 500 元/m²
+        central = round(invest * 0.4, 2)
+        reached = max([stages.index(s) for s, d in actual[fid].items() if d <= today], default=-1)
+        share = {3: 0.4, 4: 0.9, 5: 1.0}.get(reached, 0.05 if reached >= 0 else 0.0)
+        values = {
+            "计划投资（万元）": invest,
+            "中央补助（万元）": central,
+            "地方财政（万元）": round(invest - central, 2),
+            "累计完成投资（万元）": round(invest * share, 2),
+            "责任街道": c.street,
+            "责任部门": "区住房城乡建设委",
+            "备注": "示例数据（合成）/ synthetic sample",
+        }
+        for name, value in values.items():
+            sheet.cell(r, col[name]).value = value
+    book.save(schedule)
+    report = ws.programme.import_schedule(schedule, year=year, actor="demo", role="planner")
+    events = len(ws.programme.history(year=year))
+    for fid, reached_on in actual.items():  # progress reported up to today, stage by stage
+        for s in stages:
+            if s in reached_on and reached_on[s] <= today:
+                try:
+                    ws.programme.advance(fid, s, reached_on[s], year=year, actor="demo", role="planner")
+                except ProgrammeError as exc:  # a database where this project was reported otherwise
+                    console.print(f"[yellow]note:[/] {exc}")
+                    break
+    moved = len(ws.programme.history(year=year)) - events
+    console.print(
+        f"programme {year} / 改造计划: {schedule} imported — new {report.created}, updated {report.updated}, "
+        f"unchanged {report.unchanged}, set aside {len(report.rejected)}; {moved} stages advanced to today"
+    )
+    month = f"{today.year}-{today.month:02d}" if today.year == year else f"{year}-12"
+    rep = ws.report_month(month, today=today)
+    print_month(rep, console)
+    xlsx, csv = rep.write(out_dir / f"月报_{month}.xlsx"), rep.write(out_dir / f"月报_{month}.csv")
+    console.print(f"wrote {schedule}, {xlsx}, {csv}")
+
+
+def pick(key: str, salt: str, n: int) -> int:
+    """A deterministic choice in range(n) from a feature key (as scripts/make_sample.py picks)."""
+    import hashlib
+
+    return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest(), 16) % n

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from gis.errors import GisError
 from gis.ingest.features import prepare
@@ -198,9 +199,16 @@ def delete(engine: Engine, layer: LayerDef, fid: int, *, expected_version: int, 
         before = _row(conn, layer, fid)
         if before is None:
             raise FeatureNotFoundError(f"no feature {fid} in {layer.id}")
-        gone = conn.execute(
-            text(f'DELETE FROM "{layer.table}" WHERE fid = :f AND version = :v'), {"f": fid, "v": expected_version}
-        ).rowcount
+        try:
+            with conn.begin_nested():
+                gone = conn.execute(
+                    text(f'DELETE FROM "{layer.table}" WHERE fid = :f AND version = :v'),
+                    {"f": fid, "v": expected_version},
+                ).rowcount
+        except IntegrityError:
+            raise EditError(
+                f"{layer.id} {fid} is referred to by other records (a renovation project); it cannot be deleted"
+            ) from None
         if not gone:
             raise StaleVersionError(int(before["version"]))
         _audit(conn, layer, "delete", fid, before, None, actor)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal, Unpack
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import folium
 import geopandas as gpd
@@ -24,6 +25,10 @@ from gis.registry import SYSTEM_COLUMNS, Registry, registry
 from gis.settings import Settings
 from gis.siting import propose
 from gis.standards import load_standard
+
+if TYPE_CHECKING:
+    from gis.programme import Programme
+    from gis.reports import MonthReport
 
 
 class Workspace:
@@ -445,6 +450,32 @@ class Workspace:
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
         return PipelineTools(self)
+
+    @property
+    def programme(self) -> Programme:
+        """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
+        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.Programme`)."""
+        from gis.programme import Programme
+
+        return Programme(self)
+
+    def report_month(
+        self, month: str, *, year: int | None = None, today: date | None = None, live: bool = False,
+        area: str | None = None,
+    ) -> MonthReport:  # fmt: skip
+        """The monthly statistics (统计月报) of ``month`` (``"2026-11"``): as submitted when the month is
+        locked (``live=True`` recomputes), else from the data now. ``.by_street``, ``.totals``,
+        ``.overdue``, ``.corrections``; ``.write("月报.xlsx")`` or ``.csv``.
+
+        Examples
+        --------
+        >>> r = ws.report_month("2026-11")
+        >>> r.by_street[["street", "projects", "construction", "overdue"]]
+        >>> r.write("out/月报_2026-11.xlsx")
+        """
+        from gis.reports import report_month
+
+        return report_month(self.programme, month, year=year, today=today, live=live, area=area)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default)."""

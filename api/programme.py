@@ -1,0 +1,273 @@
+"""The renovation programme over HTTP (planners): projects and progress, corrections (admins), the
+schedule table, and the monthly statistics (统计月报) with their submission."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import IdPath, RoleDep, WorkspaceDep
+from gis.errors import GisError, ImportRefusedError
+from gis.programme import (
+    AdminRequiredError,
+    LockedMonthError,
+    ProgrammeError,
+    ProjectNotFoundError,
+    ScheduleImportReport,
+    StageOrderError,
+)
+from gis.reports import MonthReport
+
+router = APIRouter(prefix="/api", tags=["Programme"])
+MONTH = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
+Month = Annotated[str, PathParam(pattern=MONTH, description="YYYY-MM", examples=["2026-11"])]
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="programme year (default: the latest)")]
+On = Annotated[date | None, Query(description="as on this date (default today)")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_XLSX = 20 * 1024 * 1024
+
+
+def _planner(role: str) -> None:
+    if role == "public":
+        raise HTTPException(401, "the programme needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _http(exc: Exception) -> HTTPException:
+    """The library's refusals as HTTP statuses."""
+    if isinstance(exc, ProjectNotFoundError):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, AdminRequiredError):
+        return HTTPException(403, str(exc))
+    if isinstance(exc, StageOrderError | LockedMonthError):
+        return HTTPException(409, str(exc))
+    if isinstance(exc, ProgrammeError):
+        return HTTPException(422, str(exc))
+    return HTTPException(400, str(exc))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+    return out
+
+
+F = TypeVar("F", bound=pd.DataFrame)
+
+
+def _iso_dates(frame: F) -> F:
+    frame = frame.copy()
+    for c in frame.columns:
+        if c != "geometry" and frame[c].map(lambda v: isinstance(v, date)).any():
+            frame[c] = frame[c].map(lambda v: v.isoformat() if isinstance(v, date) else None)
+    return frame
+
+
+@router.get("/programme", summary="Projects of a year with stage and overdue (GeoJSON, CRS84)")
+def programme(
+    ws: WorkspaceDep, role: RoleDep, year: Year = None,
+    on: On = None,
+) -> Response:  # fmt: skip
+    _planner(role)
+    try:
+        st = ws.programme.status(year, on)
+    except GisError as exc:
+        raise _http(exc) from None
+    geo = _iso_dates(st).to_crs(4326)
+    body = json.loads(geo.to_json(na="null", drop_id=True))
+    body["year"] = int(st["year"].iloc[0]) if len(st) else year
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
+def risks(
+    ws: WorkspaceDep, role: RoleDep, year: Year = None,
+    on: On = None,
+) -> dict[str, Any]:  # fmt: skip
+    _planner(role)
+    try:
+        return {
+            "projects": _records(_iso_dates(ws.programme.risks(year, on))),
+            "by_street": _records(ws.programme.risks_by_street(year, on)),
+        }
+    except GisError as exc:
+        raise _http(exc) from None
+
+
+@router.get("/programme/property-coverage", summary="Property management coverage before and after renovation")
+def coverage(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> dict[str, Any]:
+    _planner(role)
+    try:
+        return {"coverage": _records(ws.programme.property_coverage(year))}
+    except GisError as exc:
+        raise _http(exc) from None
+
+
+@router.get("/programme/schedule.xlsx", summary="The schedule table (时间配档表) of a year, as stored")
+def schedule(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> Response:
+    _planner(role)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = ws.programme.write_schedule(Path(tmp) / "schedule.xlsx", year)
+        content = path.read_bytes()
+    return Response(content, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="schedule.xlsx"'})
+
+
+@router.post("/programme/schedule", summary="Import a schedule table (the XLSX as the request body)")
+async def import_schedule(
+    request: Request, ws: WorkspaceDep, role: RoleDep, year: Year = None,
+    strict: bool = False,
+) -> Any:  # fmt: skip
+    _planner(role)
+    if int(request.headers.get("content-length") or 0) > MAX_XLSX:
+        raise HTTPException(413, "a schedule table is at most 20 MB")
+    body = await request.body()
+    if len(body) > MAX_XLSX:
+        raise HTTPException(413, "a schedule table is at most 20 MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "schedule.xlsx"
+        path.write_bytes(body)
+        try:
+            report = ws.programme.import_schedule(path, year=year, strict=strict, actor=f"api:{role}", role=role)
+        except ImportRefusedError as exc:
+            detail = exc.report.model_dump() if isinstance(exc.report, ScheduleImportReport) else None
+            return JSONResponse(
+                {"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": str(exc),
+                 "report": detail},
+                status_code=422, media_type="application/problem+json",
+            )  # fmt: skip
+        except GisError as exc:
+            raise _http(exc) from None
+    return report.model_dump(exclude={"path"})
+
+
+@router.get("/programme/{compound_id}", summary="One project: plan, stage dates and every recorded change")
+def project(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, year: Year = None) -> dict[str, Any]:
+    _planner(role)
+    try:
+        st = ws.programme.projects_on(year, None)
+    except GisError as exc:
+        raise _http(exc) from None
+    row = st[st["compound_id"] == compound_id]
+    if row.empty:
+        raise HTTPException(404, f"no project for compound {compound_id}")
+    history = ws.programme.history(compound_id, int(row.iloc[0]["year"]))
+    return {"project": _records(_iso_dates(row))[0], "history": _records(history)}
+
+
+class ProgressBody(BaseModel):
+    """A stage reached on a date (forward only), and/or the investment spent so far."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    stage: str | None = Field(default=None, examples=["construction"])
+    on: date | None = Field(default=None, alias="date", description="the date the stage was reached (default today)")
+    spent: float | None = Field(default=None, ge=0, description="investment spent so far (as of today), 万元")
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+@router.post("/programme/{compound_id}/progress", summary="Report progress (planners): a stage reached")
+def progress(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: ProgressBody) -> dict[str, Any]:
+    _planner(role)
+    if body.stage is None and body.spent is None:
+        raise HTTPException(422, "give a stage and/or spent")
+    actor = f"api:{role}"
+    try:
+        if body.stage is not None:
+            ws.programme.advance(compound_id, body.stage, body.on or ws.programme._today(None), year=body.year,
+                                 actor=actor, role=role)  # fmt: skip
+        if body.spent is not None:
+            ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
+    except GisError as exc:
+        raise _http(exc) from None
+    return project(ws, role, compound_id, body.year)
+
+
+class CorrectionBody(BaseModel):
+    """An admin's correction; a reason is required."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    reason: str = Field(min_length=1, examples=["开工日期录入错误，以施工许可证为准"])
+    stage: str | None = None
+    on: date | None = Field(default=None, alias="date")
+    actual: dict[str, date | None] | None = None
+    investment_spent: float | None = Field(default=None, ge=0)
+    spent_as_of: date | None = None
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+@router.post("/programme/{compound_id}/corrections", status_code=201, summary="Correct a project (admins)")
+def correct(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: CorrectionBody) -> dict[str, Any]:
+    _planner(role)
+    try:
+        ws.programme.correct(
+            compound_id, reason=body.reason, stage=body.stage, on=body.on, actual=body.actual,
+            investment_spent=None if body.investment_spent is None else str(body.investment_spent),
+            spent_as_of=body.spent_as_of, year=body.year, actor=f"api:{role}", role=role,
+        )  # fmt: skip
+    except GisError as exc:
+        raise _http(exc) from None
+    return project(ws, role, compound_id, body.year)
+
+
+def _report(ws: Any, month: str, year: int | None, live: bool) -> MonthReport:
+    try:
+        rep: MonthReport = ws.report_month(month, year=year, live=live)
+    except GisError as exc:
+        raise _http(exc) from None
+    return rep
+
+
+def _download(rep: MonthReport, suffix: str, media: str) -> Response:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = rep.write(Path(tmp) / f"report{suffix}")
+        content = path.read_bytes()
+    name = f"yuebao-{rep.month}{suffix}"
+    return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/reports/months", summary="Submitted months: when, by whom, deadline, late")
+def months(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
+    _planner(role)
+    return {"submissions": _records(ws.programme.submissions())}
+
+
+@router.get("/reports/month/{month}.xlsx", summary="The 统计月报 as XLSX")
+def month_xlsx(
+    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
+    live: bool = False,
+) -> Response:  # fmt: skip
+    _planner(role)
+    return _download(_report(ws, month, year, live), ".xlsx", XLSX)
+
+
+@router.get("/reports/month/{month}.csv", summary="The 统计月报 as CSV (UTF-8 with BOM)")
+def month_csv(
+    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
+    live: bool = False,
+) -> Response:  # fmt: skip
+    _planner(role)
+    return _download(_report(ws, month, year, live), ".csv", "text/csv; charset=utf-8")
+
+
+@router.get("/reports/month/{month}", summary="The 统计月报 of a month (as submitted when locked)")
+def month_json(
+    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
+    live: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    _planner(role)
+    return _report(ws, month, year, live).to_dict()
+
+
+@router.post("/reports/month/{month}/submit", status_code=201, summary="Submit (上报) a month and lock it")
+def submit(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None) -> dict[str, Any]:
+    _planner(role)
+    try:
+        return ws.programme.submit(month, actor=f"api:{role}", role=role, year=year).to_dict()
+    except GisError as exc:
+        raise _http(exc) from None
