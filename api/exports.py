@@ -37,7 +37,7 @@ def _attachment(name: str) -> dict[str, str]:
 async def map_html(
     ws: WorkspaceDep,
     role: RoleDep,
-    colour: Literal["stage", "gap"] = "stage",
+    colour: Literal["stage", "gap", "progress"] = "stage",
     facility: Annotated[str | None, Query(max_length=64)] = None,
     catchment: bool = False,
     restricted: RestrictedQ = False,
@@ -45,6 +45,8 @@ async def map_html(
     from gis.export.offline_map import render_page
 
     planner = _export_role(role, restricted) != "public"
+    if colour == "progress" and role == "public":
+        raise HTTPException(401, "the progress map needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
     try:
         fmap = await run_in_threadpool(
             ws.map, colour, facility=facility, catchment=catchment and facility is not None, planner=planner

@@ -31,7 +31,7 @@ def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
     if ws.working_crs is None:
         raise HTTPException(503, "the database holds no layers yet: load data first (gisplan load / gisplan demo)")
     s = ws.settings
-    return maps.map_config(
+    cfg = maps.map_config(
         ws.engine,
         ws.registry,
         role,
@@ -39,6 +39,8 @@ def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
         basemap_attribution=s.basemap_attribution,
         attribution=s.attribution,
     )
+    cfg["progress"] = role != "public"  # overdue marks and street figures are for planners
+    return cfg
 
 
 def _facility(ws: WorkspaceDep, facility: str) -> str:
@@ -74,6 +76,18 @@ def catchment(
         raise HTTPException(404, str(exc).strip("'\"")) from None
     body = json.loads(area.to_crs(4326).to_json(drop_id=True))
     return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.get("/api/map/progress", summary="The progress map's data: stages, overdue projects, street figures (planners)")
+def progress(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
+    if role == "public":
+        raise HTTPException(
+            401, "the programme's progress needs a planner's token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    found = maps.progress_overview(ws)
+    if found is None:
+        raise HTTPException(404, "no renovation programme yet (gisplan progress import)")
+    return found
 
 
 def mount_static(app: FastAPI) -> None:

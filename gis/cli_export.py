@@ -20,7 +20,10 @@ PlannerOpt = Annotated[
 @export_app.command("map")
 def export_map(
     out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("out/map.html"),
-    colour: Annotated[str, typer.Option(help="Colour compounds by 'stage' or 'gap'.")] = "stage",
+    colour: Annotated[
+        str,
+        typer.Option(help="'stage', 'gap' (for --facility) or 'progress' (挂图作战: overdue marked, street figures)."),
+    ] = "stage",
     facility: Annotated[str | None, typer.Option(help="Facility type for --colour gap and --catchment.")] = None,
     catchment: Annotated[bool, typer.Option(help="Draw the facility type's walking catchment.")] = False,
     planner: PlannerOpt = False,
@@ -28,9 +31,9 @@ def export_map(
     """A single self-contained HTML map (Leaflet inlined): opens from a USB stick with no network."""
     from gis.export.offline_map import save
 
-    if colour not in ("stage", "gap"):
-        raise typer.BadParameter("stage or gap", param_hint="--colour")
-    mode: Literal["stage", "gap"] = "gap" if colour == "gap" else "stage"
+    if colour not in ("stage", "gap", "progress"):
+        raise typer.BadParameter("stage, gap or progress", param_hint="--colour")
+    mode: Literal["stage", "gap", "progress"] = colour  # type: ignore[assignment]
     fmap = _workspace().map(mode, facility=facility, catchment=catchment, planner=planner)
     save(fmap, out_path)
     out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) — open it in any browser, no network needed")

@@ -103,7 +103,7 @@ def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
 
     written = [
         save(ws.map("gap", facility=DEMO_FACILITY, catchment=True), out_dir / "map.html"),
-        save(ws.map("stage", title="老旧小区改造进度图（挂图作战）"), out_dir / "progress_map.html"),
+        save(ws.map("progress"), out_dir / "progress_map.html"),
     ]
     export_gpkg(ws, out_dir / "gisplan.gpkg", role="public")
     written.append(out_dir / "gisplan.gpkg")

@@ -7,6 +7,7 @@ gap results per compound for a facility type. Nothing here knows HTTP.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -210,3 +211,40 @@ def gap_class(distance_m: float | None, covered: bool | None) -> str:
 def _finite(value: float | None) -> float | None:
     """JSON has no NaN or infinity: unknown is null."""
     return None if value is None or value != value or value in (float("inf"), float("-inf")) else value
+
+
+def progress_overview(ws: Any, on: Any = None) -> dict[str, Any] | None:
+    """For the progress map (挂图作战): per compound of the latest programme year, its stage and
+    whether it is overdue; per street, this month's figures. None when there is no programme."""
+    status = ws.programme.status(on=on)
+    if not len(status):
+        return None
+    month = (on or date.today()).strftime("%Y-%m")
+    report = ws.report_month(month, today=on, live=True)
+    streets = report.by_street.copy()
+    return {
+        "year": int(status["year"].iloc[0]),
+        "month": month,
+        "compounds": {
+            str(int(r.compound_id)): {
+                "stage": r.stage,
+                "overdue": bool(r.overdue),
+                "days_behind": int(r.days_behind or 0),
+                "due_stage": r.due_stage_zh if r.overdue else None,
+            }
+            for r in status.itertuples()
+        },
+        "streets": [
+            {
+                "district": r.district,
+                "street": r.street,
+                "projects": int(r.projects),
+                "started": int(r.started),
+                "finished": int(r.finished),
+                "overdue": int(r.overdue),
+                "investment_planned": float(r.investment_planned),
+                "investment_spent": float(r.investment_spent),
+            }
+            for r in streets.itertuples()
+        ],
+    }

@@ -411,7 +411,7 @@ class Workspace:
 
     def map(
         self,
-        colour: Literal["stage", "gap"] = "stage",
+        colour: Literal["stage", "gap", "progress"] = "stage",
         *,
         facility: str | None = None,
         catchment: bool = False,
@@ -427,8 +427,9 @@ class Workspace:
         Parameters
         ----------
         colour
-            ``"stage"`` (renovation stage) or ``"gap"`` (service gap for ``facility``, from the
-            latest analysis of that type).
+            ``"stage"`` (renovation stage), ``"gap"`` (service gap for ``facility``, from the
+            latest analysis of that type) or ``"progress"`` (the progress map 挂图作战: stages,
+            overdue projects outlined, this month's figures per street).
         facility
             A facility type (``"kindergarten"`` or ``"幼儿园"``) for ``colour="gap"`` and the catchment.
         catchment

@@ -40,7 +40,7 @@ LABEL_CSS = (
     " font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif; pointer-events: none;"
     " text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }</style>"
 )
-Colour = Literal["stage", "gap"]
+Colour = Literal["stage", "gap", "progress"]
 
 
 class OfflineMap(folium.Map):
@@ -140,6 +140,35 @@ class Legend(MacroElement):
         self.body = "\n".join(parts)
 
 
+class StreetFigures(MacroElement):
+    """The month's programme figures per street (挂图作战), a fixed table on the map."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div class="gisplan-figures" style="position: fixed; top: 74px; left: 60px; z-index: 9999;
+             background: rgba(255,255,255,.94); border: 1px solid #999; border-radius: 4px; padding: 6px 8px;
+             font-size: 12px; font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif;">
+        {{ this.body }}</div>
+        {% endmacro %}
+    """)
+
+    def __init__(self, figures: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "StreetFigures"
+        head = "".join(f'<th style="padding:1px 5px">{h}</th>' for h in ("街道", "项目", "已开工", "已完工", "滞后"))
+        rows = []
+        for s in figures["streets"]:
+            late = ' style="color:#d73027;font-weight:bold"' if s["overdue"] else ""
+            cells = (s["projects"], s["started"], s["finished"])
+            rows.append(
+                f"<tr><td>{html.escape(str(s['street']))}</td>"
+                + "".join(f'<td style="text-align:right">{v}</td>' for v in cells)
+                + f'<td style="text-align:right"{late}>{s["overdue"]}</td></tr>'
+            )
+        title = f"{figures['year']} 年度改造进度（{figures['month']}）"
+        self.body = f"<b>{html.escape(title)}</b><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>"
+
+
 class Title(MacroElement):
     _template = Template("""
         {% macro html(this, kwargs) %}
@@ -167,13 +196,15 @@ def build_map(
     facility: str | None = None,
     catchment: gpd.GeoDataFrame | None = None,
     overdue: set[int] | None = None,
+    figures: dict[str, Any] | None = None,
     title: str | None = None,
     attribution: str = "",
 ) -> OfflineMap:
     """The offline map from layers already read (working CRS). Pure: no database.
 
     ``gaps`` (compound_id, distance_m, radius_m, covered, nearest_facility_name) colours compounds
-    by gap for ``facility`` when ``colour == "gap"``; ``overdue`` outlines those compounds.
+    by gap for ``facility`` when ``colour == "gap"``; ``overdue`` outlines those compounds;
+    ``figures`` (:func:`gis.maps.progress_overview`) adds the month's figures per street.
     """
     sym = maps.symbology()
     codes = labels
@@ -393,6 +424,8 @@ def build_map(
         )
     folium.LayerControl(collapsed=False).add_to(fmap)
     Legend(legend).add_to(fmap)
+    if figures:
+        StreetFigures(figures).add_to(fmap)
     sub = attribution + ("；" + "；".join(notes) if notes else "")
     Title(title or maps.TITLE["zh"], sub).add_to(fmap)
     return fmap
@@ -456,16 +489,25 @@ def offline_map(
                 for k, v in found["compounds"].items()
             ]
         )
+    overdue, figures = None, None
+    if colour == "progress":
+        figures = maps.progress_overview(ws)
+        if figures is None:
+            raise NotFoundError("no renovation programme yet: gisplan progress import (or ws.programme)")
+        overdue = {int(k) for k, v in figures["compounds"].items() if v["overdue"]}
+        title = title or "老旧小区改造进度图（挂图作战）"
     area = ws.catchment(code) if catchment and code is not None else None
     field_labels = {lid: {f.id: f"{f.zh} {f.en}" for f in reg.layer(lid).fields} for lid in wanted}
     return build_map(
         layers,
         labels=maps.code_labels(reg),
         field_labels=field_labels,
-        colour=colour,
+        colour="stage" if colour == "progress" else colour,
         gaps=gaps,
         facility=code,
         catchment=area,
+        overdue=overdue,
+        figures=figures,
         title=title,
         attribution=ws.settings.attribution,
     )

@@ -3,16 +3,19 @@ and the web map served over the whole sample with a gap analysis run."""
 
 from __future__ import annotations
 
+import io
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from rich.console import Console
 
 from api.main import create_app
-from gis.demo import SAMPLE_LAYERS, sample_path
+from gis.demo import load_sample, run_programme_demo
 from gis.roles import add_user
 from gis.workspace import Workspace
 from tests.live import serve
@@ -80,10 +83,11 @@ def watched(browser: Browser) -> Iterator[Any]:
 
 
 @pytest.fixture
-def site(ws: Workspace) -> Iterator[tuple[str, str, Workspace]]:
-    """The whole sample loaded and analysed, the app served; yields (base URL, planner token, ws)."""
-    for layer in SAMPLE_LAYERS:
-        ws.load(layer, sample_path(), source_layer=layer)
+def site(ws: Workspace, tmp_path: Path) -> Iterator[tuple[str, str, Workspace]]:
+    """The whole sample loaded and analysed, its programme advanced to today (as the demo does),
+    the app served; yields (base URL, planner token, ws)."""
+    load_sample(ws)
+    run_programme_demo(ws, Console(file=io.StringIO()), out_dir=tmp_path / "programme")
     ws.gaps(GAP_TYPES)
     ws.pipelines.check()
     token = add_user(ws.engine, "规划师", "planner")

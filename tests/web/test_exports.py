@@ -199,3 +199,28 @@ def test_cli_export_map(site: tuple[str, str, Workspace], tmp_path: Path) -> Non
         capture_output=True, text=True, env={**os.environ, **env}, check=False,
     )  # fmt: skip
     assert bad.returncode == 1 and "no compound 999999" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_progress_map_export(site: tuple[str, str, Workspace], tmp_path: Path, watched: Any) -> None:
+    """挂图作战: overdue projects outlined in the overdue colour, the street figures on the map."""
+    base, token, ws = site
+    status = ws.programme.status()
+    path = save(ws.map("progress"), tmp_path / "进度图.html")
+    w = watched()
+    w.page.goto(path.as_uri())
+    w.page.wait_for_selector("path.leaflet-interactive")
+    assert w.errors == [] and w.outside() == []
+    colour = maps.symbology()["overdue"]
+    outlined = w.page.evaluate(
+        "[...document.querySelectorAll('path.leaflet-interactive')]"
+        f".filter(p => p.getAttribute('stroke') === '{colour}').length"
+    )
+    assert outlined == int(status["overdue"].sum())
+    figures = w.page.inner_text(".gisplan-figures")
+    assert "年度改造进度" in figures and status["street"].iloc[0] in figures
+    with httpx.Client(base_url=base, timeout=60) as client:
+        assert client.get("/api/exports/map.html", params={"colour": "progress"}).status_code == 401
+        r = client.get(
+            "/api/exports/map.html", params={"colour": "progress"}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 200 and "挂图作战" in r.text

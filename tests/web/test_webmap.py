@@ -175,3 +175,31 @@ def test_tiles_and_config_refuse_pipelines_to_the_public(site: tuple[str, str, W
     assert status == 404
     body = json.loads(w.page.evaluate("fetch('/api/map/catchments/kindergarten').then(r => r.text())"))
     assert body["features"][0]["properties"]["radius_m"] == 300
+
+
+def test_progress_map_for_planners(site: tuple[str, str, Workspace], watched: Any) -> None:
+    """Overdue projects outlined and the month's street figures, from the programme's own status."""
+    base, token, ws = site
+    status = ws.programme.status()
+    overdue = status[status["overdue"]]
+    assert len(overdue), "the demo programme stalls a project"
+    w = watched()
+    w.page.goto(base + "/")
+    w.page.evaluate(f"sessionStorage.setItem('gisplan.token', '{token}')")
+    open_map(w, base + "/")
+    w.page.wait_for_function(f"document.body.dataset.progress === '{len(overdue)}'", timeout=20_000)
+    states = w.page.evaluate(
+        """(ids) => ids.map(id => window.gisplanMap.getFeatureState(
+            {source: 'compounds', sourceLayer: 'compounds', id}).overdue === true)""",
+        [int(f) for f in status["compound_id"]],
+    )
+    assert states == status["overdue"].tolist()
+    figures = w.page.inner_text("#progress")
+    street = status["street"].iloc[0]
+    assert street in figures and str(len(overdue)) in figures
+    # the public page neither shows nor may fetch them
+    public = watched()
+    open_map(public, base + "/")
+    assert public.page.is_hidden("#progress")
+    assert not any("/api/map/progress" in u for u in public.requests)
+    assert public.page.evaluate("fetch('/api/map/progress').then(r => r.status)") == 401

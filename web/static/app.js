@@ -14,6 +14,8 @@ const TEXT = {
     unreachable: "无法到达", notAnalysed: "尚未分析该类设施：运行 gisplan gaps", badToken: "令牌无效",
     compounds: "小区", facilities: "设施", nearest: "最近设施", metres: "米", gapCount: (u, n) => `${n} 个小区中 ${u} 个在服务半径外`,
     basis: { network: "路网步行距离", euclidean: "直线距离（无路网）" }, stage: "改造阶段",
+    progress: (y, m) => `改造进度（${y} 年度，${m}）`, street: "街道", projects: "项目", started: "已开工",
+    finished: "已完工", overdue: "滞后", overdueLegend: "滞后项目（粗边框）", daysBehind: (d, s) => `滞后 ${d} 天（应达到：${s}）`,
   },
   en: {
     search: "Find a compound", searchHint: "compound name", colourBy: "Colour compounds", byStage: "by renovation stage",
@@ -25,6 +27,8 @@ const TEXT = {
     compounds: "Compounds", facilities: "Facilities", nearest: "Nearest", metres: "m",
     gapCount: (u, n) => `${u} of ${n} compounds outside the radius`,
     basis: { network: "walking distance on the network", euclidean: "straight line (no roads)" }, stage: "Stage",
+    progress: (y, m) => `Programme ${y}, ${m}`, street: "Street", projects: "Projects", started: "Started",
+    finished: "Finished", overdue: "Overdue", overdueLegend: "overdue (thick outline)", daysBehind: (d, s) => `${d} days behind (due: ${s})`,
   },
 };
 
@@ -36,6 +40,7 @@ const state = {
   mode: "stage",
   facility: null,
   gapIds: [],
+  progress: null,
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => TEXT[state.lang][key];
@@ -151,6 +156,7 @@ function translatePage() {
   fillLayerList();
   renderLegend();
   updateGapNote();
+  if (state.map) renderProgress();
 }
 
 function fillFacilitySelect() {
@@ -215,6 +221,7 @@ function renderLegend() {
     title(`${t("compounds")} · ${t("stage")}`);
     for (const code of Object.keys(state.config.codes.stage)) box.appendChild(legendRow(sym.stage[code], codeLabel("stage", code)));
     box.appendChild(legendRow(sym.stage.none, t("notInProgramme")));
+    if (state.progress) box.appendChild(legendRow(sym.overdue, t("overdueLegend"), "line"));
   }
   const gap = state.config.gaps[state.facility];
   if ($("catchment").checked) {
@@ -274,6 +281,43 @@ async function showCatchment() {
   renderLegend();
 }
 
+// ---- progress (planners) -------------------------------------------------------------------
+async function showProgress() {
+  if (!state.config.progress) return;
+  try {
+    state.progress = await api("/api/map/progress");
+  } catch (error) {
+    if (error.status === 404) return; // no programme yet
+    throw error;
+  }
+  for (const [id, p] of Object.entries(state.progress.compounds)) {
+    state.map.setFeatureState({ source: "compounds", sourceLayer: "compounds", id: Number(id) }, { overdue: p.overdue });
+  }
+  renderProgress();
+  renderLegend();
+  document.body.dataset.progress = String(Object.values(state.progress.compounds).filter((p) => p.overdue).length);
+}
+
+function renderProgress() {
+  const box = $("progress");
+  if (!state.progress) { box.hidden = true; return; }
+  box.hidden = false;
+  $("progress-title").textContent = t("progress")(state.progress.year, state.progress.month);
+  const table = document.createElement("table");
+  const head = table.insertRow();
+  for (const key of ["street", "projects", "started", "finished", "overdue"]) {
+    const th = document.createElement("th"); th.textContent = t(key); head.appendChild(th);
+  }
+  for (const s of state.progress.streets) {
+    const tr = table.insertRow();
+    for (const v of [s.street, s.projects, s.started, s.finished, s.overdue]) tr.insertCell().textContent = v;
+    if (s.overdue) tr.lastChild.className = "gap-bad";
+  }
+  const body = $("progress-body");
+  body.innerHTML = "";
+  body.appendChild(table);
+}
+
 // ---- info, search --------------------------------------------------------------------------
 function row(table, name, value) {
   if (value === null || value === undefined || value === "") return;
@@ -301,6 +345,8 @@ async function showCompound(id, properties) {
     }
     row(table, label(field), value);
   }
+  const p = state.progress && state.progress.compounds[String(id)];
+  if (p && p.overdue) row(table, t("overdue"), t("daysBehind")(p.days_behind, p.due_stage));
   body.appendChild(table);
   const h4 = document.createElement("h3");
   h4.textContent = t("gaps");
@@ -424,7 +470,7 @@ async function main() {
   if (params.get("mode") === "gap") { state.mode = "gap"; document.querySelector("input[value=gap]").checked = true; }
   if (params.get("facility")) { state.facility = params.get("facility"); $("facility").value = state.facility; }
   if (params.get("catchment")) $("catchment").checked = true;
-  map.on("load", () => { showGaps(); showCatchment(); });
+  map.on("load", () => { showGaps(); showCatchment(); showProgress(); });
 }
 
 main().catch((error) => { document.body.dataset.error = String(error); console.error(error); });
