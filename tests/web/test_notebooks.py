@@ -139,3 +139,25 @@ def check_offline_in_browser(page_html: str, tmp_path: Path, watched: Any) -> No
 
     image = np.asarray(Image.open(BytesIO(shot)).convert("RGB")).astype(float)
     assert image.std() > 20, "blank map"
+
+
+def test_programme_and_monthly_report(settings: Settings, ws: Workspace, tmp_path: Path, watched: Any) -> None:
+    nb, got = run(
+        NOTEBOOKS / "04_改造进度与月报.ipynb",
+        settings,
+        tmp_path,
+        "{'overdue': overdue_count, 'projects': report_projects, 'households': report_households, 'month': month}",
+    )
+    # independently of the programme module: the planned compounds of the layer, summed with pandas
+    compounds = ws.layer("compounds")
+    planned = compounds[compounds["plan_year"] == compounds["plan_year"].max()]
+    assert got["projects"] == len(planned)
+    assert got["households"] == int(planned["households"].sum())
+    status = ws.programme.status()
+    assert got["overdue"] == int(status["overdue"].sum()) > 0
+    text = outputs_text(nb)
+    assert f"其中滞后 {got['overdue']} 个" in text
+    assert (tmp_path / "out" / f"月报_{got['month']}.xlsx").is_file()
+    page = map_html(nb)
+    assert "挂图作战" in page
+    check_offline_in_browser(page, tmp_path, watched)
