@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis import maps
-from gis.assets import vendor_file, web_dir
+from gis.assets import AssetsMissing, static_dir, vendor_file, web_dir
 
 router = APIRouter(tags=["Web map"])
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -23,7 +23,11 @@ NO_CACHE = {"Cache-Control": "no-cache"}
 
 @router.get("/", include_in_schema=False)
 def page() -> FileResponse:
-    return FileResponse(web_dir() / "static" / "index.html", headers=NO_CACHE)
+    try:
+        vendor_file("maplibre-gl", "dist/maplibre-gl.js")
+    except AssetsMissing as exc:  # the API works without them; the page cannot
+        raise HTTPException(503, str(exc)) from None
+    return FileResponse(static_dir() / "index.html", headers=NO_CACHE)
 
 
 @router.get("/api/map/config", summary="What the web map shows for the caller's role")
@@ -91,8 +95,8 @@ def progress(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
 
 
 def mount_static(app: FastAPI) -> None:
-    """The page's own files and the npm packages it uses, served by the app (no CDN)."""
-    app.mount(
-        "/static/vendor/maplibre-gl", StaticFiles(directory=vendor_file("maplibre-gl", "dist/maplibre-gl.js").parent)
-    )
-    app.mount("/static", StaticFiles(directory=web_dir() / "static"))
+    """The page's own files and the npm packages it uses, served by the app (no CDN). Without the
+    npm assets (``make assets``) the API still serves; the page at ``/`` answers 503 saying why."""
+    vendor = web_dir() / "node_modules" / "maplibre-gl" / "dist"
+    app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=vendor, check_dir=False))
+    app.mount("/static", StaticFiles(directory=static_dir()))

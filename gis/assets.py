@@ -24,7 +24,13 @@ class AssetsMissing(GisError, FileNotFoundError):
 
 
 def web_dir() -> Path:
+    """Where ``node_modules/`` of the npm-installed packages is."""
     return Path(os.environ.get("GISPLAN_ASSETS_DIR") or WEB_DIR)
+
+
+def static_dir() -> Path:
+    """The web map's own page, script and style (part of the source tree)."""
+    return WEB_DIR / "static"
 
 
 def vendor_file(package: str, relative: str) -> Path:

@@ -42,6 +42,7 @@ class Workspace:
         self.engine = engine
         self.settings = settings or Settings()
         self.registry: Registry = registry()
+        self._catchments: dict[tuple[Any, ...], gpd.GeoDataFrame] = {}
 
     def __repr__(self) -> str:
         crs = self.working_crs
@@ -402,12 +403,30 @@ class Workspace:
         radius = std.rule(code).radius_m
         if radius is None:
             raise InvalidRequestError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
+        params = params or GapParameters()
+        # the web map asks for the same catchment again and again: reuse it while the inputs stand
+        key = (code, std.id, radius, tuple(sorted(params.__dict__.items())), self._stamp("facilities", "roads"))
+        cached = self._catchments.get(key)
+        if cached is not None:
+            return cached.copy()
         facilities = self.layer("facilities")
         roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
-        area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params or GapParameters())
+        area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params)
         basis = "network" if len(roads) else "euclidean"
         frame = {"facility_type": [code], "radius_m": [radius], "basis": [basis], "standard": [std.id]}
-        return gpd.GeoDataFrame(frame, geometry=[area], crs=working)
+        result = gpd.GeoDataFrame(frame, geometry=[area], crs=working)
+        if len(self._catchments) >= 32:
+            self._catchments.pop(next(iter(self._catchments)))
+        self._catchments[key] = result
+        return result.copy()
+
+    def _stamp(self, *tables: str) -> tuple[Any, ...]:
+        """What changes when a table's rows do (count, latest change, highest id)."""
+        parts = " UNION ALL ".join(
+            f"SELECT count(*)::text, max(updated_at)::text, max(fid)::text FROM {t}" for t in tables
+        )
+        with self.engine.connect() as conn:
+            return tuple(tuple(r) for r in conn.execute(text(parts)).all())
 
     def map(
         self,

@@ -68,3 +68,19 @@ def test_covered_compounds_lie_in_the_catchment(haidian: Workspace) -> None:
         fac = ws.layer("facilities")
         circles = shapely.union_all(fac[fac["type"] == facility].geometry.buffer(results["radius_m"].iloc[0]).values)
         assert geom.area < circles.area
+
+
+def test_catchment_is_reused_until_the_facilities_change(haidian: Workspace) -> None:
+    ws = haidian
+    first = ws.catchment("market")
+    assert ws.catchment("market").geometry.iloc[0].equals(first.geometry.iloc[0])
+    assert len(ws._catchments) == 1
+    fac = ws.layer("facilities")
+    market = fac[fac["type"] == "market"].iloc[:1]
+    with ws.engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(text("DELETE FROM facilities WHERE fid = :f"), {"f": int(market["fid"].iloc[0])})
+    after = ws.catchment("market")
+    assert len(ws._catchments) == 2
+    assert after.geometry.iloc[0].area < first.geometry.iloc[0].area

@@ -203,3 +203,20 @@ def test_progress_map_for_planners(site: tuple[str, str, Workspace], watched: An
     assert public.page.is_hidden("#progress")
     assert not any("/api/map/progress" in u for u in public.requests)
     assert public.page.evaluate("fetch('/api/map/progress').then(r => r.status)") == 401
+
+
+def test_without_npm_assets_the_api_serves_and_the_page_says_why(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import httpx
+
+    from api.main import create_app
+    from gis.demo import sample_path
+    from tests.live import serve
+
+    ws.load("compounds", sample_path(), source_layer="compounds")
+    monkeypatch.setenv("GISPLAN_ASSETS_DIR", str(tmp_path))
+    with serve(create_app(workspace=ws)) as base:
+        page = httpx.get(base + "/")
+        assert page.status_code == 503 and "make assets" in page.json()["detail"]
+        assert httpx.get(base + "/ogc/collections/compounds/items").status_code == 200
