@@ -498,6 +498,12 @@ class Programme:
 
     # -- reading --------------------------------------------------------------------------------
     def years(self) -> list[int]:
+        """The programme years that have projects, oldest first (empty before the first import).
+
+        Examples
+        --------
+        >>> ws.programme.years()
+        """
         if self.ws.working_crs is None:
             return []
         with self.ws.engine.connect() as conn:
@@ -507,6 +513,13 @@ class Programme:
             return [int(y) for y in years]
 
     def default_year(self, year: int | None = None) -> int:
+        """``year`` when given, else the latest programme year with projects (ProjectNotFoundError if none).
+
+        Examples
+        --------
+        >>> ws.programme.default_year()  # the latest year with projects
+        >>> ws.programme.default_year(2026)
+        """
         if year is not None:
             return year
         years = self.years()
@@ -624,11 +637,22 @@ class Programme:
         return gpd.GeoDataFrame(frame, geometry=geoms.values, crs=crs)
 
     def projects(self, year: int | None = None) -> pd.DataFrame:
-        """The projects of a year as stored now (no geometry)."""
+        """The projects of a year as stored now (no geometry).
+
+        Examples
+        --------
+        >>> ws.programme.projects(2026)[["name", "street", "stage_zh", "investment_planned", "investment_spent"]]
+        """
         return pd.DataFrame(self.status(year).drop(columns="geometry"))
 
     def history(self, compound_id: int | None = None, year: int | None = None) -> pd.DataFrame:
-        """The event log: every change with who, when, why, before/after, correction or not."""
+        """The event log: every change with who, when, why, before/after, correction or not.
+
+        Examples
+        --------
+        >>> h = ws.programme.history(compound_id=2, year=2026)
+        >>> h[["at", "actor", "action", "stage_before", "stage_after", "effective", "reason", "correction"]]
+        """
         where, params = ["TRUE"], {}
         if compound_id is not None:
             where.append("compound_id = :c")
@@ -644,7 +668,12 @@ class Programme:
 
     def risks(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
         """Projects behind their plan (overdue) or behind the latest dates that still finish by the
-        deadline (at_risk), or planned to finish after it, worst first."""
+        deadline (at_risk), or planned to finish after it, worst first.
+
+        Examples
+        --------
+        >>> ws.programme.risks(2026, on=date(2026, 9, 1))
+        """
         st = self.projects_on(year, on)
         out = st[st["overdue"] | st["at_risk"] | st["plan_past_deadline"]]
         cols = ["compound_id", "name", "district", "street", "stage_zh", "due_stage_zh", "due_date", "days_behind",
@@ -652,7 +681,12 @@ class Programme:
         return out.sort_values(["days_behind", "risk_days"], ascending=False)[cols].reset_index(drop=True)
 
     def risks_by_street(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
-        """Per street: projects, overdue, at risk, the most days behind."""
+        """Per street: projects, overdue, at risk, the most days behind.
+
+        Examples
+        --------
+        >>> ws.programme.risks_by_street(2026).sort_values("overdue", ascending=False)
+        """
         st = self.projects_on(year, on)
         return (
             st.groupby(["district", "street"], dropna=False)
@@ -662,7 +696,13 @@ class Programme:
         )  # fmt: skip
 
     def projects_on(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
-        """As :meth:`status` without geometry (cheaper)."""
+        """As :meth:`status` without geometry (cheaper).
+
+        Examples
+        --------
+        >>> st = ws.programme.projects_on(2026, on=date(2026, 6, 30))
+        >>> st[st.overdue][["name", "stage_zh", "due_stage_zh", "days_behind"]]
+        """
         return self._frame(self.default_year(year), self._today(on), geometry=False)
 
     def property_coverage(self, year: int | None = None, *, by: Sequence[str] = ("district", "street")) -> pd.DataFrame:
@@ -672,6 +712,11 @@ class Programme:
         ``property_mgmt`` now) and after (the project's ``property_mgmt_after``, else unchanged), and
         their shares of the group; mode ``unknown`` where none is recorded. ``covered`` is False for
         the modes listed as uncovered in the programme definitions (无物业).
+
+        Examples
+        --------
+        >>> cov = ws.programme.property_coverage(2026, by=["street"])
+        >>> cov[~cov.covered][["street", "mode_zh", "compounds_before", "compounds_after"]]
         """
         year = self.default_year(year)
         return self._coverage(self._frame(year, self._today(None), geometry=False), by)
@@ -701,7 +746,12 @@ class Programme:
         return out
 
     def submissions(self) -> pd.DataFrame:
-        """The submitted (locked) months: when, by whom, deadline, late."""
+        """The submitted (locked) months: when, by whom, deadline, late.
+
+        Examples
+        --------
+        >>> ws.programme.submissions()[["month", "submitted_at", "actor", "deadline", "late"]]
+        """
         with self.ws.engine.connect() as conn:
             return pd.read_sql(
                 text("SELECT month, year, submitted_at, actor, deadline, late, last_event_id "
@@ -710,7 +760,12 @@ class Programme:
             )  # fmt: skip
 
     def locked_until(self) -> date | None:
-        """The end of the latest submitted month: nothing dated on or before it changes but by correction."""
+        """The end of the latest submitted month: nothing dated on or before it changes but by correction.
+
+        Examples
+        --------
+        >>> ws.programme.locked_until()  # date(2026, 10, 31) once "2026-10" is submitted
+        """
         with self.ws.engine.connect() as conn:
             return _locked_until(conn)
 
@@ -732,7 +787,14 @@ class Programme:
         actor: str = "notebook",
         role: Role = "planner",
     ) -> Project:
-        """Create a project (or change its plan): the fields given replace the stored ones."""
+        """Create a project (or change its plan): the fields given replace the stored ones.
+
+        Examples
+        --------
+        >>> ws.programme.plan(2, 2026, categories=["基础类", "完善类"], items=["供水", "加装电梯"],
+        ...     planned={"construction": date(2026, 5, 10), "completed": date(2026, 10, 31)},
+        ...     investment_planned=380, funding={"central": 200, "local": 180}, actor="张三")
+        """
         _require_planner(role)
         defs = self.defs
         with self._transaction(actor) as conn:
@@ -781,6 +843,10 @@ class Programme:
             ``on`` lies in (or before) a submitted month.
         ProgrammeError
             A date in the future or before the previous stage's.
+
+        Examples
+        --------
+        >>> ws.programme.advance(2, "construction", date(2026, 5, 10), actor="张三")
         """
         _require_planner(role)
         defs = self.defs
@@ -821,7 +887,12 @@ class Programme:
         role: Role = "planner",
         today: date | None = None,
     ) -> Project:
-        """Record the investment spent so far (累计完成投资, 万元) as of a date (default today)."""
+        """Record the investment spent so far (累计完成投资, 万元) as of a date (default today).
+
+        Examples
+        --------
+        >>> ws.programme.spend(2, 120.5, as_of=date(2026, 6, 30), actor="张三")
+        """
         _require_planner(role)
         today = self._today(today)
         as_of = as_of or today
@@ -858,6 +929,11 @@ class Programme:
         ``investment_spent`` (as of ``spent_as_of``): the real amount spent. When a change touches a
         submitted month, the correction names that month; the next report lists it under 更正事项
         and the submitted report stays as it was sent.
+
+        Examples
+        --------
+        >>> ws.programme.correct(2, reason="开工日期填错，以施工许可证为准", stage="construction",
+        ...     on=date(2026, 5, 12), actor="李四")
         """
         if role != "admin":
             raise AdminRequiredError("only an admin may correct the programme / 更正须由管理员进行")
@@ -922,7 +998,13 @@ class Programme:
     def sync(self, *, actor: str = "notebook") -> int:
         """Put every programme compound's ``plan_year`` / ``stage`` / ``categories`` back to its latest
         project's (after a re-import of the compounds layer overwrote them); returns how many changed.
-        Audited as layer edits. A schedule import does this at its end."""
+        Audited as layer edits. A schedule import does this at its end.
+
+        Examples
+        --------
+        >>> ws.load("compounds", "小区.gpkg", replace=True)
+        >>> ws.programme.sync()
+        """
         with self._transaction(actor) as conn:
             return _sync_compound(conn, None)
 
@@ -939,6 +1021,11 @@ class Programme:
             The month was submitted already.
         ProgrammeError
             The month has not ended yet.
+
+        Examples
+        --------
+        >>> r = ws.programme.submit("2026-11", actor="张三")
+        >>> r.write("out/月报_2026-11.xlsx")
         """
         from gis.reports import compute_month
 
@@ -980,7 +1067,12 @@ class Programme:
     def write_schedule(self, path: str | Path, year: int | None = None) -> Path:
         """Write the schedule table (时间配档表) of ``year``: a row per compound planned for that year
         (``plan_year``) or with a project in it, filled with what is stored — the template when
-        nothing is, the export otherwise."""
+        nothing is, the export otherwise.
+
+        Examples
+        --------
+        >>> ws.programme.write_schedule("out/时间配档表_2026.xlsx", 2026)
+        """
         from gis.schedule import write_schedule
 
         return write_schedule(self, Path(path), year)
@@ -995,6 +1087,11 @@ class Programme:
         ``strict`` refuses the whole file instead (:class:`gis.ImportRefusedError`, nothing written).
         Plan columns replace the stored plan; new actual dates advance the stage (forward only);
         changed actual dates and lower spending are refused (corrections are an admin's).
+
+        Examples
+        --------
+        >>> rep = ws.programme.import_schedule("时间配档表_2026.xlsx", year=2026, actor="张三")
+        >>> rep.created, rep.updated, rep.rejected
         """
         from gis.schedule import import_schedule
 

@@ -63,6 +63,10 @@ class Workspace:
         ------
         RegistryError
             A field declared in ``layers/`` has no column (a migration is missing).
+
+        Examples
+        --------
+        >>> ws.check()  # after updating gisplan: upgrades the tables, then checks them
         """
         with self.engine.connect() as conn:
             crs = schema.stored_working_crs(conn)
@@ -272,7 +276,14 @@ class Workspace:
         params: GapParameters | None = None,
         actor: str = "notebook",
     ) -> GapRun:
-        """As :meth:`gaps`, returning the whole run (results, summary, network, warnings)."""
+        """As :meth:`gaps`, returning the whole run (results, summary, network, warnings).
+
+        Examples
+        --------
+        >>> run = ws.run_gaps(["kindergarten", "elderly_station"])
+        >>> run.summary()
+        >>> run.basis, run.warnings
+        """
         std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
         working = self._require_schema()
         params = params or GapParameters()
@@ -498,11 +509,23 @@ class Workspace:
         return report_month(self.programme, month, year=year, today=today, live=live, area=area)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
-        """A stored gap run (the latest by default)."""
+        """A stored gap run (the latest by default).
+
+        Examples
+        --------
+        >>> run = ws.gap_run()
+        >>> run.run_id, run.standard, run.basis
+        >>> ws.gap_run(12).results
+        """
         return read_run(self.engine, run_id)
 
     def imports(self, limit: int = 20) -> pd.DataFrame:
-        """The latest imports with their counts."""
+        """The latest imports with their counts.
+
+        Examples
+        --------
+        >>> ws.imports(5)[["at", "actor", "layer", "source", "path"]]
+        """
         if self.working_crs is None:
             return pd.DataFrame(columns=["id", "at", "actor", "layer", "source", "path"])
         with self.engine.connect() as conn:
@@ -513,6 +536,12 @@ class Workspace:
             )
 
     def close(self) -> None:
+        """Release the workspace's database connections (the workspace is not used afterwards).
+
+        Examples
+        --------
+        >>> ws.close()
+        """
         self.engine.dispose()
 
 
@@ -543,11 +572,21 @@ class PipelineTools:
         """Overhead lines inside each compound, with the operator who must bury them and their length.
 
         ``gis.pipelines.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
+
+        Examples
+        --------
+        >>> lines = ws.pipelines.bury(compound=2)
+        >>> gis.pipelines.bury_summary(lines)
         """
         return pipelines.bury(self.ws.engine, self.ws._require_schema(), compound=compound)
 
     def inventory(self, *, compound: int | None = None) -> pd.DataFrame:
-        """Metres of each kind of line inside each compound, buried and overhead."""
+        """Metres of each kind of line inside each compound, buried and overhead.
+
+        Examples
+        --------
+        >>> ws.pipelines.inventory(compound=2)
+        """
         return pipelines.inventory(self.ws.engine, self.ws._require_schema(), compound=compound)
 
 
