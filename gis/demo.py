@@ -12,7 +12,7 @@ from rich.table import Table
 from gis.access import write_results
 from gis.workspace import Workspace
 
-SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines")
+SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines", "water")
 SOURCE = "sample:haidian_cau"
 
 

@@ -183,6 +183,7 @@ def main(path: Path) -> None:
         "roads": roads[["osm_id", "name", "highway", "oneway", "geometry"]],
         "buildings": buildings[["osm_id", "name", "use", "floors", "geometry"]],
         "pipelines": pipelines(path, roads, comps),
+        "water": osm_layer(path, "water")[["osm_id", "name", "kind", "geometry"]],
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.unlink(missing_ok=True)

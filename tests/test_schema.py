@@ -34,6 +34,7 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "pipelines": ("MULTILINESTRING", 4548),
         "roads": ("LINESTRING", 4548),
         "buildings": ("MULTIPOLYGON", 4548),
+        "water": ("GEOMETRY", 4548),
         "gap_results": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),

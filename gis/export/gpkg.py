@@ -90,6 +90,10 @@ def _style(layer_id: str, family: str, aliases: dict[str, str], registry_codes: 
         return qml.qml(qml.categorized(kind, "gap", rows), aliases=aliases, label_field="compound_name")
     if layer_id == "roads":
         return qml.qml(qml.single("line", sym["basemap"]["roads"]["casing"]), aliases=aliases)
+    if layer_id == "water":
+        w = sym["basemap"]["water"]
+        colour = w["fill"] if kind == "fill" else w["stroke"]
+        return qml.qml(qml.single(kind, colour, outline=w["stroke"]), aliases=aliases)
     if layer_id == "buildings":
         b = sym["basemap"]["buildings"]
         return qml.qml(qml.single("fill", b["fill"], outline=b["stroke"]), aliases=aliases)

@@ -226,6 +226,21 @@ def build_map(
         entry = codes.get(kind, {}).get(str(code)) if code is not None else None
         return f"{entry['zh']} {entry['en']}" if entry else ("—" if code is None else str(code))
 
+    water = layers.get("water")
+    if water is not None and len(water):
+        wl, _ = _light(water[["geometry"]])
+        colours = sym["basemap"]["water"]
+        folium.GeoJson(
+            wl.to_json(drop_id=True),
+            name="水系 Water",
+            style_function=lambda _f: {
+                "fillColor": colours["fill"],
+                "color": colours["stroke"],
+                "weight": 1.5,
+                "fillOpacity": 1,
+            },
+            interactive=False,
+        ).add_to(fmap)
     buildings = layers.get("buildings")
     if buildings is not None and len(buildings):
         if len(buildings) > LIGHT_ABOVE * 5:
@@ -455,7 +470,7 @@ def offline_map(
 ) -> OfflineMap:
     """The workspace's layers as an offline map (see :meth:`gis.workspace.Workspace.map`)."""
     reg = ws.registry
-    wanted = ["buildings", "roads", "compounds", "facilities", *(["pipelines"] if planner else [])]
+    wanted = ["water", "buildings", "roads", "compounds", "facilities", *(["pipelines"] if planner else [])]
     layers = {lid: ws.layer(lid) for lid in wanted}
     code = None
     if facility is not None:

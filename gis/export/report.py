@@ -89,6 +89,12 @@ def map_extract(
             if geom is not None and not geom.is_empty and geom.geom_type != "Point":
                 out.append(f'<path d="{_svg_path(geom, tx)}" {style}/>')
 
+    w = sym["basemap"]["water"]
+    water = layers.get("water")
+    if water is not None and len(water):
+        areas = water[water.geom_type.isin(["Polygon", "MultiPolygon"])]
+        draw(areas, f'fill="{w["fill"]}" stroke="{w["stroke"]}" stroke-width="0.8"')
+        draw(water[~water.index.isin(areas.index)], f'fill="none" stroke="{w["stroke"]}" stroke-width="3"')
     b = sym["basemap"]["buildings"]
     draw(layers.get("buildings"), f'fill="{b["fill"]}" stroke="{b["stroke"]}" stroke-width="0.5"')
     draw(layers.get("roads"), f'fill="none" stroke="{sym["basemap"]["roads"]["casing"]}" stroke-width="3"')
@@ -260,7 +266,7 @@ def read_context(ws: Workspace, role: Role) -> dict[str, Any]:
     """The layers and latest gap results the reports draw on, read once."""
     from gis.access import latest_results
 
-    wanted = ["compounds", "facilities", "roads", "buildings", *(["pipelines"] if role != "public" else [])]
+    wanted = ["compounds", "facilities", "roads", "buildings", "water", *(["pipelines"] if role != "public" else [])]
     return {"layers": {lid: ws.layer(lid) for lid in wanted}, "gaps": latest_results(ws.engine)}
 
 

@@ -97,6 +97,13 @@ function buildStyle() {
     sources[layer.id] = { type: "vector", tiles: [origin + layer.tiles], minzoom: 0, maxzoom: 18, attribution: cfg.attribution };
   }
   const has = (id) => cfg.layers.some((l) => l.id === id);
+  if (has("water")) {
+    layers.push({ id: "water-fill", type: "fill", source: "water", "source-layer": "water",
+      filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": sym.basemap.water.fill } });
+    layers.push({ id: "water-line", type: "line", source: "water", "source-layer": "water",
+      filter: ["==", ["geometry-type"], "LineString"],
+      paint: { "line-color": sym.basemap.water.stroke, "line-width": ["interpolate", ["linear"], ["zoom"], 11, 1, 16, 4] } });
+  }
   if (has("buildings")) {
     layers.push({ id: "buildings", type: "fill", source: "buildings", "source-layer": "buildings", minzoom: 13,
       paint: { "fill-color": sym.basemap.buildings.fill, "fill-outline-color": sym.basemap.buildings.stroke } });
@@ -178,6 +185,7 @@ function fillFacilitySelect() {
 const LAYER_STYLE_IDS = {
   compounds: ["compounds-fill", "compounds-line", "compounds-point", "compounds-label"],
   roads: ["roads", "roads-casing"],
+  water: ["water-fill", "water-line"],
 };
 
 function fillLayerList() {
