@@ -1127,8 +1127,10 @@ class Programme:
 
     def _save(
         self, conn: Connection, before: Project | None, after: Project, events: list[Event], actor: str, role: str,
-        source: str | None = None,
+        source: str | None = None, sync: bool = True,
     ) -> Project:  # fmt: skip
+        """Write the project, its stage dates and its events; ``sync=False`` leaves the compound's
+        stage to one update at the end of a bulk import."""
         values = {
             "c": after.compound_id,
             "y": after.year,
@@ -1176,19 +1178,20 @@ class Programme:
                 ),
                 dates,
             )
-        for e in events:
+        if events:  # one round trip for all of them, in order (the ids keep the sequence)
             conn.execute(
                 text(
                     "INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, "
                     "stage_after, effective, changes, reason, correction, corrects_month, source) VALUES (:p, :c, :y, "
                     ":a, :r, :act, :sb, :sa, :eff, CAST(:ch AS jsonb), :why, :corr, :cm, :src)"
                 ),
-                {"p": after.id, "c": after.compound_id, "y": after.year, "a": actor, "r": role, "act": e.action,
-                 "sb": e.stage_before, "sa": e.stage_after, "eff": e.effective,
-                 "ch": json.dumps(_jsonable(e.changes), ensure_ascii=False), "why": e.reason, "corr": e.correction,
-                 "cm": e.corrects_month, "src": source},
+                [{"p": after.id, "c": after.compound_id, "y": after.year, "a": actor, "r": role, "act": e.action,
+                  "sb": e.stage_before, "sa": e.stage_after, "eff": e.effective,
+                  "ch": json.dumps(_jsonable(e.changes), ensure_ascii=False), "why": e.reason, "corr": e.correction,
+                  "cm": e.corrects_month, "src": source} for e in events],
             )  # fmt: skip
-        _sync_compound(conn, after.compound_id)
+        if sync:
+            _sync_compound(conn, after.compound_id)
         return after
 
 

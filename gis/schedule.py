@@ -458,5 +458,6 @@ def _apply_row(
             events.append(Event("spent", changes, effective=as_of))
     if not events:
         return "unchanged", 0
-    programme._save(conn, None if is_new else before, after, events, actor, role, source=source)
+    # the compounds' stage follows in one update when the whole file is in (import_schedule)
+    programme._save(conn, None if is_new else before, after, events, actor, role, source=source, sync=False)
     return ("created" if is_new else "updated"), len(events)
