@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis import maps
 from gis.assets import AssetsMissing, static_dir, vendor_file, web_dir
+from gis.errors import NotFoundError
 
 router = APIRouter(tags=["Web map"])
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -48,10 +49,10 @@ def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
 
 
 def _facility(ws: WorkspaceDep, facility: str) -> str:
-    code = ws.registry.code_list("facility_type").resolve(facility)
-    if code is None:
-        raise HTTPException(404, f"no facility type {facility!r}")
-    return code
+    try:
+        return ws.facility_type(facility)
+    except NotFoundError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 @router.get("/api/map/gaps/{facility}", summary="The latest gap results of a facility type, per compound")

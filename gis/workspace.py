@@ -229,6 +229,24 @@ class Workspace:
             **options,
         )
 
+    def facility_type(self, name: str) -> str:
+        """The facility type code of a name in any accepted spelling (``"幼儿园"`` → ``"kindergarten"``).
+
+        Raises
+        ------
+        NotFoundError
+            No such type; the message lists the valid ones.
+
+        Examples
+        --------
+        >>> ws.facility_type("养老驿站")
+        """
+        codes = self.registry.code_list("facility_type")
+        code = codes.resolve(name)
+        if code is None:
+            raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
+        return code
+
     def _analysis_inputs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
         """Compounds, facilities and the walkable roads, as the analyses read them."""
         roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
@@ -292,12 +310,9 @@ class Workspace:
             types, skipped = default_types(std, self.registry)
             warnings.extend(skipped)
         else:
-            codes = self.registry.code_list("facility_type")
             types = []
             for name in [facility] if isinstance(facility, str) else facility:
-                code = codes.resolve(name)
-                if code is None:
-                    raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
+                code = self.facility_type(name)
                 if std.rule(code).radius_m is None:
                     raise InvalidRequestError(
                         f"standard {std.id} sets no service radius for {code}; a county rule file can"
@@ -362,11 +377,7 @@ class Workspace:
         """
         std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
         working = self._require_schema()
-        code = self.registry.code_list("facility_type").resolve(facility)
-        if code is None:
-            raise NotFoundError(
-                f"unknown facility type {facility!r}; valid: {', '.join(self.registry.code_list('facility_type').ids)}"
-            )
+        code = self.facility_type(facility)
         params = params or GapParameters()
         compounds, facilities, roads = self._analysis_inputs()
         if candidates is not None:
@@ -407,10 +418,7 @@ class Workspace:
         """
         std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
         working = self._require_schema()
-        code = self.registry.code_list("facility_type").resolve(facility)
-        if code is None:
-            valid = ", ".join(self.registry.code_list("facility_type").ids)
-            raise NotFoundError(f"unknown facility type {facility!r}; valid: {valid}")
+        code = self.facility_type(facility)
         radius = std.rule(code).radius_m
         if radius is None:
             raise InvalidRequestError(f"standard {std.id} sets no service radius for {code}; a county rule file can")

@@ -472,13 +472,7 @@ def offline_map(
     reg = ws.registry
     wanted = ["water", "buildings", "roads", "compounds", "facilities", *(["pipelines"] if planner else [])]
     layers = {lid: ws.layer(lid) for lid in wanted}
-    code = None
-    if facility is not None:
-        code = reg.code_list("facility_type").resolve(facility)
-        if code is None:
-            raise NotFoundError(
-                f"unknown facility type {facility!r}; valid: {', '.join(reg.code_list('facility_type').ids)}"
-            )
+    code = ws.facility_type(facility) if facility is not None else None
     if colour == "gap" and code is None:
         overview = maps.gap_overview(ws.engine)
         if not overview:
