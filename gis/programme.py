@@ -1308,29 +1308,30 @@ def _check_plan(p: Project, defs: ProgrammeDefs) -> None:
                 f"content item {defs.item_label(item)} belongs to {cat.zh}, which the categories do not include / "
                 f"改造内容「{defs.item_label(item)}」属于{cat.zh}，改造类别中未列"
             )
-    last: tuple[str, date] | None = None
-    for s in defs.stages:
-        d = p.planned.get(s.id)
-        if d is None:
-            continue
-        if last and d < last[1]:
-            raise ProgrammeError(
-                f"planned {s.zh} {d} is before planned {defs.stage(last[0]).zh} {last[1]} / 计划日期须按阶段先后"
-            )
-        last = (s.id, d)
+    wrong = _out_of_order(p.planned, defs)
+    if wrong:
+        (earlier, d0), (stage, d) = wrong
+        raise ProgrammeError(f"planned {stage} {d} is before planned {earlier} {d0} / 计划日期须按阶段先后")
 
 
 def _check_order(p: Project, defs: ProgrammeDefs) -> None:
+    wrong = _out_of_order(p.actual, defs)
+    if wrong:
+        (earlier, d0), (stage, d) = wrong
+        raise ProgrammeError(f"{stage} reached {d}, before {earlier} ({d0}) / 实际日期早于上一阶段")
+
+
+def _out_of_order(dates: dict[str, date], defs: ProgrammeDefs) -> tuple[tuple[str, date], tuple[str, date]] | None:
+    """The first stage dated before the stage before it (Chinese stage names), or None."""
     last: tuple[str, date] | None = None
     for s in defs.stages:
-        d = p.actual.get(s.id)
+        d = dates.get(s.id)
         if d is None:
             continue
         if last and d < last[1]:
-            raise ProgrammeError(
-                f"{s.zh} reached {d}, before {defs.stage(last[0]).zh} ({last[1]}) / 实际日期早于上一阶段"
-            )
-        last = (s.id, d)
+            return last, (s.zh, d)
+        last = (s.zh, d)
+    return None
 
 
 def _check_actual(before: Project, after: Project, today: date, locked: date | None, defs: ProgrammeDefs) -> None:

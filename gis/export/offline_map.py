@@ -27,6 +27,7 @@ from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from gis import maps
+from gis.access import latest_results
 from gis.assets import inline_css, inline_js
 from gis.errors import InvalidRequestError, NotFoundError
 
@@ -480,24 +481,12 @@ def offline_map(
         code = next(iter(overview))
     gaps = None
     if colour == "gap" and code is not None:
-        found = maps.gap_by_compound(ws.engine, code)
-        if found is None:
+        results = latest_results(ws.engine)  # the same latest results the tables and GeoPackage carry
+        gaps = pd.DataFrame(results[results["facility_type"] == code].drop(columns="geometry"))
+        if not len(gaps):
             raise NotFoundError(
                 f"{code} has not been analysed yet: ws.gaps({code!r}) or gisplan gaps --facility {code}"
             )
-        gaps = pd.DataFrame(
-            [
-                {
-                    "compound_id": int(k),
-                    "facility_type": code,
-                    "distance_m": v["distance_m"],
-                    "radius_m": found["radius_m"],
-                    "covered": v["covered"],
-                    "nearest_facility_name": v["nearest"],
-                }
-                for k, v in found["compounds"].items()
-            ]
-        )
     overdue, figures = None, None
     if colour == "progress":
         figures = maps.progress_overview(ws)

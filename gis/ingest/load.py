@@ -6,6 +6,7 @@ import gc
 import json
 import re
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -183,8 +184,8 @@ def load_file(
     # its passes over them cost a tenth of the import; it is off while reading and preparing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    bar_context = progress(f"导入 {path.name} → {layer.id}", total=3)
-    bar = bar_context.__enter__()
+    bars = ExitStack()  # closed in the finally below, whichever way the import ends
+    bar = bars.enter_context(progress(f"导入 {path.name} → {layer.id}", total=3))
     try:
         bar.set_postfix_str("读取 reading")
         if osm:
@@ -302,7 +303,7 @@ def load_file(
         raise
     finally:
         bar.update()
-        bar_context.__exit__(None, None, None)
+        bars.close()
         if gc_was_enabled:
             gc.enable()
     if reports_dir is not None:
