@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
-from gis.access import GapParameters, GapRun
+from gis.gaps.analysis import GapParameters
+from gis.gaps.runs import GapRun
 
 router = APIRouter(prefix="/api", tags=["Analyses"])
 

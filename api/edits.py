@@ -9,8 +9,8 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
-from gis import edits, features
 from gis.crs import parse_crs as parse_any_crs
+from gis.ogc import edits, features
 from gis.registry import LayerDef
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features, Part 4 (edits)"])

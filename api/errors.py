@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import GisError, UnknownLayerError
-from gis.features import QueryError
+from gis.ogc.features import QueryError
 
 log = logging.getLogger("gisplan.api")
 PROBLEM = "application/problem+json"

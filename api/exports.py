@@ -80,7 +80,7 @@ async def gaps_csv(ws: WorkspaceDep, by: Literal["street", "district"] = "street
 
 
 async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
-    from gis.export.tables import export_tables
+    from gis.export.gap_tables import export_tables
 
     with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
         path = Path(tmp) / name
@@ -94,7 +94,7 @@ async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
 
 @router.get("/reports/{compound_id}.html", summary="The per-compound report 一区一策 (printable HTML)")
 async def report(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, restricted: RestrictedQ = False) -> HTMLResponse:
-    from gis.export.report import compound_report
+    from gis.export.compound_report import compound_report
 
     export_role = _export_role(role, restricted)
     try:

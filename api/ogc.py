@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
-from gis import edits, features
-from gis.features import CRS84, QueryError
+from gis.ogc import edits, features
+from gis.ogc.features import CRS84, QueryError
 from gis.roles import visible_fields, visible_layers
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis.errors import GisError, ImportRefusedError
-from gis.programme import (
+from gis.programme.monthly import MonthReport
+from gis.programme.service import (
     AdminRequiredError,
     LockedMonthError,
     ProgrammeError,
@@ -25,7 +26,6 @@ from gis.programme import (
     ScheduleImportReport,
     StageOrderError,
 )
-from gis.reports import MonthReport
 
 router = APIRouter(prefix="/api", tags=["Programme"])
 MONTH = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"

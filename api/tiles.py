@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CollectionDep, RoleDep, WorkspaceDep
-from gis import features, tiles
+from gis.ogc import features, tiles
 
 router = APIRouter(prefix="/ogc", tags=["Vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"

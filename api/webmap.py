@@ -1,6 +1,6 @@
 """The web map: the page at ``/``, its static files (own and npm-installed), and the JSON it reads.
 
-Nothing here computes: the configuration, gap results and catchments come from ``gis.maps`` and
+Nothing here computes: the configuration, gap results and catchments come from ``gis.export.maps`` and
 the workspace, filtered by the caller's role.
 """
 
@@ -14,9 +14,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
-from gis import maps
-from gis.assets import AssetsMissing, static_dir, vendor_file, web_dir
+from gis.assets import AssetsMissingError, static_dir, vendor_file, web_dir
 from gis.errors import NotFoundError
+from gis.export import maps
+from gis.gaps import runs
 
 router = APIRouter(tags=["Web map"])
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -26,7 +27,7 @@ NO_CACHE = {"Cache-Control": "no-cache"}
 def page() -> FileResponse:
     try:
         vendor_file("maplibre-gl", "dist/maplibre-gl.js")
-    except AssetsMissing as exc:  # the API works without them; the page cannot
+    except AssetsMissingError as exc:  # the API works without them; the page cannot
         raise HTTPException(503, str(exc)) from None
     return FileResponse(static_dir() / "index.html", headers=NO_CACHE)
 
@@ -57,7 +58,7 @@ def _facility(ws: WorkspaceDep, facility: str) -> str:
 
 @router.get("/api/map/gaps/{facility}", summary="The latest gap results of a facility type, per compound")
 def gaps(ws: WorkspaceDep, facility: str) -> dict[str, Any]:
-    found = maps.gap_by_compound(ws.engine, _facility(ws, facility))
+    found = runs.gap_by_compound(ws.engine, _facility(ws, facility))
     if found is None:
         raise HTTPException(404, f"{facility} has not been analysed yet (gisplan gaps / POST /api/gaps)")
     return found
@@ -65,7 +66,7 @@ def gaps(ws: WorkspaceDep, facility: str) -> dict[str, Any]:
 
 @router.get("/api/map/compounds/{compound_id}/gaps", summary="One compound's latest gap results")
 def compound_gaps(ws: WorkspaceDep, compound_id: IdPath) -> dict[str, Any]:
-    return {"compound": compound_id, "gaps": maps.compound_gaps(ws.engine, compound_id)}
+    return {"compound": compound_id, "gaps": runs.compound_gaps(ws.engine, compound_id)}
 
 
 @router.get("/api/map/catchments/{facility}", summary="A facility type's walking catchment (GeoJSON, CRS84)")

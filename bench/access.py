@@ -7,7 +7,7 @@ areas) and typed facilities of Liechtenstein (OSM PBF, 2015); then the same tile
 translated copies joined at their seams (synthetic, for scale). For each size, three runs, each in
 its own process so that peak memory (max RSS) is its own:
 
-- gisplan: ``gis.access.analyse`` — network build, access legs for every compound and facility,
+- gisplan: ``gis.gaps.analysis.analyse`` — network build, access legs for every compound and facility,
   one multi-source Dijkstra per facility type, coverage and demand: the whole analysis.
 - pandana 0.8: ``Network(...)`` + ``precompute`` + ``set_pois`` + ``nearest_pois`` per type (nodes
   only: no access legs), on gisplan's graph.
@@ -43,9 +43,9 @@ def inputs(scale: int):  # type: ignore[no-untyped-def]
     import shapely
     from pyproj import CRS
 
-    from gis.access import walkable_roads
-    from gis.ingest.features import prepare
+    from gis.gaps.analysis import walkable_roads
     from gis.ingest.osm import read_osm
+    from gis.ingest.prepare import prepare
     from gis.registry import registry
 
     reg = registry()
@@ -119,7 +119,7 @@ def worker(tool: str, scale: int) -> dict[str, float]:
     roads, compounds, facilities = inputs(scale)
     read = time.perf_counter() - started
     radii = types_and_radii(facilities)
-    from gis.access import GapParameters, analyse, build_network
+    from gis.gaps.analysis import GapParameters, analyse, build_network
     from gis.standards import load_standard
 
     t0 = time.perf_counter()
@@ -184,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 10])
     args = parser.parse_args()
-    from gis.cluster import EmbeddedCluster, ensure_extensions
+    from gis.store.cluster import EmbeddedCluster, ensure_extensions
 
     home, data = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     cluster = EmbeddedCluster(home, data_dir=data, fast=True)

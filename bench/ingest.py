@@ -22,10 +22,10 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import text
 
-from gis.cluster import EmbeddedCluster, ensure_extensions
-from gis.db import make_engine
 from gis.ingest import load_file
 from gis.registry import registry
+from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.engine import make_engine
 
 DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "fallback-liechtenstein" / "liechtenstein-latest.osm.pbf"

@@ -6,7 +6,7 @@ Data: the Kigali water network (3,436 real lines, UTM 36S), tiled into translate
 (synthetic) to pass 50,000 lines, each line given a kind, diameter and pressure in turn (synthetic)
 so that the GB 50289 table applies to its neighbours. Both implementations find the same thing:
 pairs of buried lines closer than the table's clearance along a stretch longer than 4× it.
-gisplan: ``gis.pipelines.check`` (candidate pairs by ST_DWithin, rule per pair, stretch by
+gisplan: ``gis.pipelines.checks.check`` (candidate pairs by ST_DWithin, rule per pair, stretch by
 ST_Intersection, all in PostgreSQL). geopandas: ``sjoin(predicate="dwithin")`` at the largest
 clearance, the same rule per pair in pandas, shapely for distances and stretches. Loading is not
 timed. A benchmark, not a test: it asserts nothing.
@@ -26,11 +26,11 @@ import pandas as pd
 import shapely
 from sqlalchemy import event
 
-from gis.cluster import EmbeddedCluster, ensure_extensions
-from gis.db import make_engine
 from gis.ingest import load_file
-from gis.pipelines import categories, check, rules
+from gis.pipelines.checks import categories, check, rules
 from gis.registry import registry
+from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.engine import make_engine
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rw-kigali-water-pipes" / "Pipeline_packed.shp"
 KINDS = [

@@ -27,9 +27,9 @@ import openpyxl
 import pandas as pd
 from sqlalchemy import text
 
-from gis.cluster import EmbeddedCluster, ensure_extensions
-from gis.db import make_engine
 from gis.settings import Settings
+from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.engine import make_engine
 from gis.workspace import Workspace
 
 STAGES = ["survey", "design", "tender", "construction", "completed", "accepted"]

@@ -1,3 +1,3 @@
-from gis.cli import main
+from gis.cli.main import main
 
 main()

@@ -14,13 +14,9 @@ import re
 from functools import cache
 from pathlib import Path
 
-from gis.errors import GisError
+from gis.errors import AssetsMissingError
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
-
-
-class AssetsMissing(GisError, FileNotFoundError):
-    """The npm assets are not installed."""
 
 
 def web_dir() -> Path:
@@ -37,7 +33,9 @@ def vendor_file(package: str, relative: str) -> Path:
     """A file of an npm package, e.g. ``vendor_file("leaflet", "dist/leaflet.js")``."""
     path = web_dir() / "node_modules" / package / relative
     if not path.is_file():
-        raise AssetsMissing(f"{path} is missing: the front-end assets are installed by `make assets` (npm ci in web/)")
+        raise AssetsMissingError(
+            f"{path} is missing: the front-end assets are installed by `make assets` (npm ci in web/)"
+        )
     return path
 
 

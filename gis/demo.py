@@ -9,7 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from gis.access import write_results
+from gis.export.files import write_results
 from gis.workspace import Workspace
 
 SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines", "water")
@@ -69,7 +69,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
         )
     console.print(summary)
     run = ws.run_gaps(actor="demo")
-    from gis.cli import print_gap_summary
+    from gis.cli.main import print_gap_summary
 
     print_gap_summary(run.summary(), run.basis, console)
     for note in run.warnings:
@@ -100,10 +100,10 @@ DEMO_FACILITY = "kindergarten"
 def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
     """The offline maps, the GeoPackage, the gap tables and the per-compound reports (public
     content only: pipelines stay out of files that may be handed around)."""
+    from gis.export.compound_report import write_reports
+    from gis.export.gap_tables import export_tables
     from gis.export.gpkg import export_gpkg
     from gis.export.offline_map import save
-    from gis.export.report import write_reports
-    from gis.export.tables import export_tables
 
     written = [
         save(ws.map("gap", facility=DEMO_FACILITY, catchment=True), out_dir / "map.html"),
@@ -142,8 +142,8 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
 
     import openpyxl
 
-    from gis.cli import print_month
-    from gis.programme import ProgrammeError
+    from gis.cli.main import print_month
+    from gis.programme.service import ProgrammeError
 
     compounds = ws.layer("compounds", where={"source": SOURCE})
     planned = compounds[compounds["plan_year"].notna()].copy()

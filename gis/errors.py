@@ -1,21 +1,83 @@
-"""Exceptions of the gisplan library.
+"""Every error gisplan raises on purpose, in one hierarchy; each class carries its HTTP status.
 
 Each carries a message written for the person who has to act on it. They subclass a built-in
-where one fits, so callers that only know Python's exceptions still catch them sensibly.
+where one fits, so callers that only know Python's exceptions still catch them sensibly. The web
+API maps them by class in one place (``api/errors.py``) using :attr:`GisError.status` and
+:attr:`GisError.title`; the library itself knows nothing of HTTP beyond these two numbers and words.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class GisError(Exception):
     """Base class of every error gisplan raises on purpose."""
 
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad Request"
 
-class RegistryError(GisError, ValueError):
+
+# -- the kinds (one per HTTP status the API answers with) ----------------------------------------
+class InvalidRequestError(GisError, ValueError):
+    """A request the library cannot carry out as asked (a wrong option, a standard without the rule)."""
+
+
+class NotFoundError(GisError, KeyError):
+    """A compound, facility type, run ... that does not exist; the message says what does."""
+
+    status = 404
+    title = "Not Found"
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+class PermissionDeniedError(GisError, PermissionError):
+    """The caller's role may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class ConflictError(GisError, RuntimeError):
+    """The change collides with the stored state (a compound a project refers to, a duplicate)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailedError(GisError, RuntimeError):
+    """The caller's copy is stale (an ETag that no longer matches)."""
+
+    status = 412
+    title = "Precondition Failed"
+
+
+class UnavailableError(GisError, RuntimeError):
+    """Something the request needs is not there right now (the database, installed assets)."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
+class ServerError(GisError, RuntimeError):
+    """gisplan itself is misconfigured or its environment broke; not the caller's fault."""
+
+    status = 500
+    title = "Internal Server Error"
+
+
+# -- configuration and the store ---------------------------------------------------------------------
+class RegistryError(ServerError, ValueError):
     """The layer definitions in ``layers/`` are invalid."""
 
 
-class UnknownLayerError(GisError, KeyError):
+class StandardError(InvalidRequestError):
+    """A standard (or county rule file) that cannot be read or used."""
+
+
+class UnknownLayerError(NotFoundError):
     """A layer id that the registry does not define."""
 
     def __init__(self, layer_id: str, valid: list[str]) -> None:
@@ -23,19 +85,25 @@ class UnknownLayerError(GisError, KeyError):
         self.valid = valid
         super().__init__(f"unknown layer {layer_id!r}; valid layers: {', '.join(valid)}")
 
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
 
-
-class DatabaseUnavailableError(GisError, RuntimeError):
+class DatabaseUnavailableError(UnavailableError):
     """The database cannot be reached or started."""
 
 
-class ClusterError(GisError, RuntimeError):
+class ClusterError(ServerError):
     """The embedded PostgreSQL cluster could not be created, started or stopped."""
 
 
-class ImportRefusedError(GisError, ValueError):
+class WorkingCRSMismatchError(InvalidRequestError):
+    """The configured working CRS differs from the one the database was created with."""
+
+
+class AssetsMissingError(UnavailableError, FileNotFoundError):
+    """The front-end assets (npm packages) are not installed: run ``make assets``."""
+
+
+# -- imports ----------------------------------------------------------------------------------------
+class ImportRefusedError(InvalidRequestError):
     """A file was refused whole: unreadable, an impossible CRS, or (with ``strict``) any bad feature.
 
     Nothing was written. ``report`` holds what was found, when reading got that far.
@@ -46,7 +114,7 @@ class ImportRefusedError(GisError, ValueError):
         self.report = report
 
 
-class ImportFailedError(GisError, RuntimeError):
+class ImportFailedError(ServerError):
     """The database refused the write part-way; the transaction was rolled back, nothing changed."""
 
     def __init__(self, message: str, report: object | None = None) -> None:
@@ -58,16 +126,58 @@ class CRSError(ImportRefusedError):
     """A declared or missing CRS that cannot be right for the data."""
 
 
-class WorkingCRSMismatchError(GisError, ValueError):
-    """The configured working CRS differs from the one the database was created with."""
+# -- the OGC engines --------------------------------------------------------------------------------
+class QueryError(InvalidRequestError):
+    """A query that cannot be run as asked (unknown field, bad CQL2, bad CRS)."""
 
 
-class NotFoundError(GisError, KeyError):
-    """A compound, facility type, run ... that does not exist; the message says what does."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
+class TileError(InvalidRequestError):
+    """A tile address outside the tile matrix set."""
 
 
-class InvalidRequestError(GisError, ValueError):
-    """A request the library cannot carry out as asked (a wrong option, a standard without the rule)."""
+class EditError(InvalidRequestError):
+    """An edit whose feature cannot be stored (bad geometry, field or value)."""
+
+
+class StaleVersionError(PreconditionFailedError):
+    """The feature changed since the caller read it (If-Match does not match)."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the feature is at version {current}; read it again and reapply the change")
+        self.current = current
+
+
+class FeatureNotFoundError(NotFoundError):
+    """No feature with that id in the layer."""
+
+
+# -- users --------------------------------------------------------------------------------------------
+class UserError(InvalidRequestError):
+    """A user that cannot be added as asked."""
+
+
+# -- the programme ------------------------------------------------------------------------------------
+class ProgrammeError(InvalidRequestError):
+    """A programme change that cannot be made as asked; nothing was written."""
+
+
+class ProjectNotFoundError(NotFoundError):
+    """No such compound, or no project for it in that year."""
+
+
+class StageOrderError(ProgrammeError):
+    """A stage would move backward, or a recorded date would change, outside a correction."""
+
+    status = ConflictError.status
+    title = ConflictError.title
+
+
+class LockedMonthError(ProgrammeError):
+    """The change is dated in (or before) a submitted month: only an admin's correction may make it."""
+
+    status = ConflictError.status
+    title = ConflictError.title
+
+
+class AdminRequiredError(PermissionDeniedError):
+    """Only an admin (or, where said, a planner) may do this (corrections, locking a month)."""

@@ -12,15 +12,11 @@ from typing import Literal
 
 from sqlalchemy import Engine, text
 
-from gis.errors import GisError
+from gis.errors import UserError
 from gis.registry import LayerDef, Registry
 
 Role = Literal["public", "planner", "admin"]
 ROLES: tuple[Role, ...] = ("public", "planner", "admin")
-
-
-class UserError(GisError, ValueError):
-    """A user cannot be created as asked."""
 
 
 def token_hash(token: str) -> str:

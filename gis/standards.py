@@ -15,14 +15,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gis.errors import GisError
+from gis.errors import StandardError
 from gis.registry import registry
 
 Status = Literal["confirmed", "weak", "local_rule", "unverified"]
-
-
-class StandardError(GisError, ValueError):
-    """A standard file is missing, unknown or invalid."""
 
 
 class Sourced(BaseModel):

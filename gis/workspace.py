@@ -10,25 +10,27 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
-from sqlalchemy import Engine, bindparam, column, func, literal_column, select, table, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Engine, text
 
-from gis import pipelines, schema
-from gis.access import GapParameters, GapRun, analyse, default_types, read_run, store_run, walkable_roads
-from gis.catchments import walking_catchment
 from gis.crs import parse_crs
-from gis.db import make_engine, resolve_url
 from gis.errors import InvalidRequestError, NotFoundError
+from gis.gaps.analysis import GapParameters, analyse, default_types, walkable_roads
+from gis.gaps.catchments import walking_catchment
+from gis.gaps.runs import GapRun, read_run, store_run
+from gis.gaps.siting import propose
 from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
-from gis.registry import SYSTEM_COLUMNS, Registry, registry
+from gis.pipelines import checks as pipelines
+from gis.registry import Registry, registry
 from gis.settings import Settings
-from gis.siting import propose
 from gis.standards import load_standard
+from gis.store import layers, schema
+from gis.store.database import Database
+from gis.store.engine import make_engine, resolve_url
 
 if TYPE_CHECKING:
-    from gis.programme import Programme
-    from gis.reports import MonthReport
+    from gis.programme.monthly import MonthReport
+    from gis.programme.service import Programme
 
 
 class Workspace:
@@ -40,6 +42,7 @@ class Workspace:
 
     def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
         self.engine = engine
+        self.db = Database(engine)
         self.settings = settings or Settings()
         self.registry: Registry = registry()
         self._catchments: dict[tuple[Any, ...], gpd.GeoDataFrame] = {}
@@ -53,8 +56,7 @@ class Workspace:
     @property
     def working_crs(self) -> CRS | None:
         """The metric CRS layers are stored in; None until the first import created the schema."""
-        with self.engine.connect() as conn:
-            return schema.stored_working_crs(conn)
+        return self.db.working_crs
 
     def check(self) -> None:
         """Verify that the database schema matches the layer definitions (when it exists yet).
@@ -77,12 +79,7 @@ class Workspace:
             schema.check_schema(conn, self.registry)
 
     def _require_schema(self) -> CRS:
-        crs = self.working_crs
-        if crs is None:
-            raise NotFoundError(
-                "this database has no gisplan layers yet: load something first (ws.load or gisplan load)"
-            )
-        return crs
+        return self.db.require_schema()
 
     # -- reading -------------------------------------------------------------------------------
     def layers(self) -> pd.DataFrame:
@@ -95,9 +92,7 @@ class Workspace:
         """
         counts: dict[str, int] = {}
         if self.working_crs is not None:
-            with self.engine.connect() as conn:
-                for layer in self.registry.layers.values():
-                    counts[layer.id] = conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one()
+            counts = {layer.id: layers.count(self.engine, layer) for layer in self.registry.layers.values()}
         rows = [
             {
                 "id": layer.id,
@@ -138,38 +133,7 @@ class Workspace:
         >>> ws.layer("compounds", where={"street": "学院路街道"}).plot()
         """
         layer = self.registry.layer(layer_id)
-        working = self._require_schema()
-        names = [
-            "fid",
-            *[f.id for f in layer.fields],
-            "source",
-            "source_key",
-            "synthetic",
-            "extra",
-            "version",
-            "geom",
-        ]
-        t = table(layer.table, *[column(n) for n in names])
-        conditions: list[ColumnElement[bool]] = []
-        for field, value in (where or {}).items():
-            if field not in [f.id for f in layer.fields] and field not in SYSTEM_COLUMNS:
-                valid = ", ".join(f.id for f in layer.fields)
-                raise NotFoundError(f"layer {layer.id} has no field {field!r}; its fields: {valid}")
-            if isinstance(value, list | tuple | set):
-                conditions.append(t.c[field].in_(list(value)))
-            else:
-                conditions.append(t.c[field] == value)
-        if bbox is not None:
-            bcrs = parse_crs(bbox_crs)
-            envelope = func.ST_MakeEnvelope(*[bindparam(None, float(v)) for v in bbox], bcrs.to_epsg())
-            srid = working.to_epsg()
-            conditions.append(t.c.geom.op("&&")(func.ST_Transform(envelope, srid)))
-            conditions.append(func.ST_Intersects(t.c.geom, func.ST_Transform(envelope, srid)))
-        query = (
-            select(*[t.c[n] for n in names if n != "geom"], literal_column("geom")).where(*conditions).order_by(t.c.fid)
-        )
-        with self.engine.connect() as conn:
-            gdf = gpd.read_postgis(query, conn, geom_col="geom", crs=working).rename_geometry("geometry")
+        gdf = layers.read(self.engine, layer, self._require_schema(), where=where, bbox=bbox, bbox_crs=bbox_crs)
         if crs is not None:
             gdf = gdf.to_crs(parse_crs(crs))
         return gdf
@@ -274,7 +238,7 @@ class Workspace:
         standard
             ``gb50180`` or the id of a county rule file (``$GISPLAN_HOME/standards/*.yaml``).
         params
-            Network tolerance and access-leg limits (:class:`gis.access.GapParameters`).
+            Network tolerance and access-leg limits (:class:`gis.gaps.analysis.GapParameters`).
 
         Examples
         --------
@@ -439,13 +403,9 @@ class Workspace:
         self._catchments[key] = result
         return result.copy()
 
-    def _stamp(self, *tables: str) -> tuple[Any, ...]:
-        """What changes when a table's rows do (count, latest change, highest id)."""
-        parts = " UNION ALL ".join(
-            f"SELECT count(*)::text, max(updated_at)::text, max(fid)::text FROM {t}" for t in tables
-        )
-        with self.engine.connect() as conn:
-            return tuple(tuple(r) for r in conn.execute(text(parts)).all())
+    def _stamp(self, *layer_ids: str) -> tuple[Any, ...]:
+        """What changes when a layer's rows do (count, latest change, highest id)."""
+        return layers.stamp(self.engine, [self.registry.layer(i) for i in layer_ids])
 
     def map(
         self,
@@ -493,8 +453,8 @@ class Workspace:
     @property
     def programme(self) -> Programme:
         """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
-        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.Programme`)."""
-        from gis.programme import Programme
+        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.service.Programme`)."""
+        from gis.programme.service import Programme
 
         return Programme(self)
 
@@ -512,7 +472,7 @@ class Workspace:
         >>> r.by_street[["street", "projects", "construction", "overdue"]]
         >>> r.write("out/月报_2026-11.xlsx")
         """
-        from gis.reports import report_month
+        from gis.programme.monthly import report_month
 
         return report_month(self.programme, month, year=year, today=today, live=live, area=area)
 
@@ -579,12 +539,12 @@ class PipelineTools:
     def bury(self, *, compound: int | None = None) -> gpd.GeoDataFrame:
         """Overhead lines inside each compound, with the operator who must bury them and their length.
 
-        ``gis.pipelines.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
+        ``gis.pipelines.checks.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
 
         Examples
         --------
         >>> lines = ws.pipelines.bury(compound=2)
-        >>> gis.pipelines.bury_summary(lines)
+        >>> gis.pipelines.checks.bury_summary(lines)
         """
         return pipelines.bury(self.ws.engine, self.ws._require_schema(), compound=compound)
 

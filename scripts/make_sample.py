@@ -23,8 +23,8 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from gis.ingest.features import prepare
 from gis.ingest.osm import read_osm
+from gis.ingest.prepare import prepare
 from gis.registry import registry
 
 OUT = Path(__file__).resolve().parents[1] / "gis" / "sample" / "haidian_cau.gpkg"

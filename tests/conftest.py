@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gis.cluster import EmbeddedCluster, ensure_extensions
-from gis.db import make_engine
 from gis.settings import Settings
+from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.engine import make_engine
 from gis.workspace import Workspace
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

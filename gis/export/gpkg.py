@@ -18,9 +18,8 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy import text
 
-from gis import maps
-from gis.access import latest_results
-from gis.export import qml
+from gis.export import maps, qml
+from gis.gaps.runs import latest_results
 from gis.roles import Role, visible_fields, visible_layers
 
 if TYPE_CHECKING:

@@ -26,10 +26,11 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from gis import maps
-from gis.access import latest_results
 from gis.assets import inline_css, inline_js
 from gis.errors import InvalidRequestError, NotFoundError
+from gis.export import maps
+from gis.gaps import runs
+from gis.gaps.runs import latest_results
 
 if TYPE_CHECKING:
     from gis.workspace import Workspace
@@ -205,7 +206,7 @@ def build_map(
 
     ``gaps`` (compound_id, distance_m, radius_m, covered, nearest_facility_name) colours compounds
     by gap for ``facility`` when ``colour == "gap"``; ``overdue`` outlines those compounds;
-    ``figures`` (:func:`gis.maps.progress_overview`) adds the month's figures per street.
+    ``figures`` (:func:`gis.export.maps.progress_overview`) adds the month's figures per street.
     """
     sym = maps.symbology()
     codes = labels
@@ -475,7 +476,7 @@ def offline_map(
     layers = {lid: ws.layer(lid) for lid in wanted}
     code = ws.facility_type(facility) if facility is not None else None
     if colour == "gap" and code is None:
-        overview = maps.gap_overview(ws.engine)
+        overview = runs.gap_overview(ws.engine)
         if not overview:
             raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
         code = next(iter(overview))

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
-from gis.ingest.features import Prepared
+from gis.ingest.prepare import Prepared
 from gis.registry import LayerDef
 
 

@@ -10,7 +10,7 @@ from api.main import create_app
 from gis.demo import sample_path
 from gis.roles import add_user
 from gis.workspace import Workspace
-from tests.live import serve
+from tests.helpers.live import serve
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ import uvicorn
 
 from api.main import create_app
 from gis.roles import add_user
-from tests.programme.conftest import COMPOUNDS, PLAN, YEAR, Fixture, write_compounds
-from tests.programme.test_schedule import fill
-from tests.test_cli import run
+from tests.helpers.cli import run
+from tests.helpers.programme import COMPOUNDS, PLAN, YEAR, Fixture, fill, write_compounds
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from gis.errors import ImportRefusedError
-from gis.programme import ProgrammeError
-from tests.programme.conftest import COMPOUNDS, YEAR, Fixture
+from gis.programme.service import ProgrammeError
+from tests.helpers.programme import COMPOUNDS, YEAR, Fixture, fill
 
 TODAY = date(YEAR, 6, 20)
 
@@ -48,23 +48,6 @@ FILLED = {
     "劲松一区": {"改造类别": "基础类", "改造内容": "供水", "计划开工": "2026-05-10", "计划完工": "2026-10-10",
                 "计划投资（万元）": 1500},
 }  # fmt: skip
-
-
-def fill(template: Path, out: Path, values: dict[str, dict[str, Any]], extra_rows: list[dict[str, Any]] = ()) -> Path:  # type: ignore[assignment]
-    wb = openpyxl.load_workbook(template)
-    ws = wb["时间配档表"]
-    header_row = next(r for r in range(1, 10) if ws.cell(r, 1).value == "小区编号")
-    col = {ws.cell(header_row, c).value: c for c in range(1, ws.max_column + 1)}
-    for r in range(header_row + 1, ws.max_row + 1):
-        for k, v in values.get(ws.cell(r, col["小区名称"]).value, {}).items():
-            ws.cell(r, col[k]).value = v
-    r = ws.max_row
-    for extra in extra_rows:
-        r += 1
-        for k, v in extra.items():
-            ws.cell(r, col[k]).value = v
-    wb.save(out)
-    return out
 
 
 def normalised(v: Any) -> Any:
@@ -204,8 +187,8 @@ def test_import_refuses_changes_only_an_admin_may_make(compounds: Fixture, tmp_p
 
 
 def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixture) -> None:
-    from gis import edits
     from gis.errors import GisError
+    from gis.ogc import edits
 
     ws = planned.ws
     layer = ws.registry.layer("compounds")
@@ -226,14 +209,14 @@ def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixt
      (46096, date(2026, 3, 15)), ("", None), (None, None)],
 )  # fmt: skip
 def test_dates_as_planners_write_them(text: Any, expected: date | None) -> None:
-    from gis.programme import parse_date
+    from gis.programme.service import parse_date
 
     assert parse_date(text) == expected
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "3月15日", "明天", "2026-03-15 10:30", 1.5, datetime(2026, 3, 15, 9)])
 def test_dates_that_are_not_dates_are_refused(text: Any) -> None:
-    from gis.programme import parse_date
+    from gis.programme.service import parse_date
 
     with pytest.raises(ValueError):
         parse_date(text)
@@ -241,7 +224,7 @@ def test_dates_that_are_not_dates_are_refused(text: Any) -> None:
 
 @pytest.mark.parametrize("text", ["-1", "1.234", "abc", "1e12", "NaN", "inf"])
 def test_amounts_that_are_not_amounts_are_refused(text: str) -> None:
-    from gis.programme import parse_money
+    from gis.programme.service import parse_money
 
     with pytest.raises(ValueError):
         parse_money(text)

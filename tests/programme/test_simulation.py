@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from gis.programme import AdminRequiredError, LockedMonthError, StageOrderError
-from tests.programme.conftest import COMPOUNDS, PLAN, SCRIPT, STAGES, YEAR, Fixture, d
+from gis.programme.service import AdminRequiredError, LockedMonthError, StageOrderError
+from tests.helpers.programme import COMPOUNDS, PLAN, SCRIPT, STAGES, YEAR, Fixture, d
 
 SH = ZoneInfo("Asia/Shanghai")
 CORRECTION = ("2026-05-10", "c4", "construction", "2026-05-06", "开工日期录入错误，以施工许可证为准")
@@ -31,7 +31,7 @@ def month_end(m: int) -> date:
 
 
 def expected(truth: dict[str, dict[str, date]], spent: dict[str, list[tuple[date, Decimal]]], m: int) -> pd.DataFrame:
-    """The report's figures per street, from the fixture rows alone (no gis.programme)."""
+    """The report's figures per street, from the fixture rows alone (no gis.programme.service)."""
     end = month_end(m)
     rows = []
     for key, _name, district, street, buildings, households, area, _mgmt, _lon, _lat in COMPOUNDS:

@@ -4,34 +4,20 @@ and the web map served over the whole sample with a gap analysis run."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Request, sync_playwright
 from rich.console import Console
 
 from api.main import create_app
 from gis.demo import load_sample, run_programme_demo
 from gis.roles import add_user
 from gis.workspace import Workspace
-from tests.live import serve
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",  # the tests run as root in CI
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # the network is "unplugged": only loopback resolves
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-GAP_TYPES = ["kindergarten", "elderly_station", "health_center", "primary_school"]
+from tests.helpers.browser import ARGS, CHROMIUM, GAP_TYPES, Watched
+from tests.helpers.live import serve
 
 
 @pytest.fixture(scope="session")
@@ -40,18 +26,6 @@ def browser() -> Iterator[Browser]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         yield b
         b.close()
-
-
-@dataclass
-class Watched:
-    """A page and everything it asked for and complained about."""
-
-    page: Page
-    requests: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def outside(self) -> list[str]:
-        return [u for u in self.requests if not u.startswith(("http://127.0.0.1", "file:", "data:", "blob:", "about:"))]
 
 
 @pytest.fixture

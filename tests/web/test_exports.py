@@ -21,13 +21,13 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import text
 
-from gis import maps
+from gis.export import maps
+from gis.export.compound_report import compound_report
+from gis.export.gap_tables import export_tables
 from gis.export.gpkg import export_gpkg
 from gis.export.offline_map import check_offline, save
-from gis.export.report import compound_report
-from gis.export.tables import export_tables
 from gis.workspace import Workspace
-from tests.web.conftest import GAP_TYPES
+from tests.helpers.browser import GAP_TYPES
 
 
 def test_exported_map_opens_offline_and_shows_compounds(

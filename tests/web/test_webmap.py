@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gis import maps
+from gis.export import maps
 from gis.workspace import Workspace
-from tests.web.conftest import Watched
+from tests.helpers.browser import Watched
 
 READY = (
     "window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
@@ -212,7 +212,7 @@ def test_without_npm_assets_the_api_serves_and_the_page_says_why(
 
     from api.main import create_app
     from gis.demo import sample_path
-    from tests.live import serve
+    from tests.helpers.live import serve
 
     ws.load("compounds", sample_path(), source_layer="compounds")
     monkeypatch.setenv("GISPLAN_ASSETS_DIR", str(tmp_path))

@@ -1,0 +1,1 @@
+"""The ``gisplan`` command line."""

@@ -1,0 +1,93 @@
+"""``gisplan export ...``: the offline map, the GeoPackage, gap tables and per-compound reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from gis.cli.main import _workspace, out
+from gis.roles import Role
+
+export_app = typer.Typer(help="Exports that work offline (导出): map, gpkg, tables, report.", no_args_is_help=True)
+
+PlannerOpt = Annotated[
+    bool, typer.Option("--planner", help="Include the restricted layers (pipelines). Never for the public.")
+]
+
+
+@export_app.command("map")
+def export_map(
+    out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("out/map.html"),
+    colour: Annotated[
+        str,
+        typer.Option(help="'stage', 'gap' (for --facility) or 'progress' (挂图作战: overdue marked, street figures)."),
+    ] = "stage",
+    facility: Annotated[str | None, typer.Option(help="Facility type for --colour gap and --catchment.")] = None,
+    catchment: Annotated[bool, typer.Option(help="Draw the facility type's walking catchment.")] = False,
+    planner: PlannerOpt = False,
+) -> None:
+    """A single self-contained HTML map (Leaflet inlined): opens from a USB stick with no network."""
+    from gis.export.offline_map import save
+
+    if colour not in ("stage", "gap", "progress"):
+        raise typer.BadParameter("stage, gap or progress", param_hint="--colour")
+    mode: Literal["stage", "gap", "progress"] = colour  # type: ignore[assignment]
+    fmap = _workspace().map(mode, facility=facility, catchment=catchment, planner=planner)
+    save(fmap, out_path)
+    out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) — open it in any browser, no network needed")
+
+
+@export_app.command("gpkg")
+def export_gpkg(
+    out_path: Annotated[Path, typer.Option("--out", help="The GeoPackage to write (replaced).")] = Path(
+        "out/gisplan.gpkg"
+    ),
+    planner: PlannerOpt = False,
+) -> None:
+    """All layers and the latest results in one GeoPackage, with QGIS styles."""
+    from gis.export.gpkg import export_gpkg as write
+
+    counts = write(_workspace(), out_path, role="planner" if planner else "public")
+    out.print(f"wrote {out_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@export_app.command("tables")
+def export_tables(
+    out_path: Annotated[Path, typer.Option("--out", help=".xlsx (by street and by district) or .csv")] = Path(
+        "out/服务缺口统计.xlsx"
+    ),
+    by: Annotated[str, typer.Option(help="For .csv: street or district.")] = "street",
+) -> None:
+    """Gap tables by street and district from the latest analysis of each facility type."""
+    from gis.export.gap_tables import export_tables as write
+
+    if by not in ("street", "district"):
+        raise typer.BadParameter("street or district", param_hint="--by")
+    ws = _workspace()
+    for path in write(ws.engine, ws.registry, out_path, by=by):
+        out.print(f"wrote {path}")
+
+
+@export_app.command("report")
+def export_report(
+    compound: Annotated[int | None, typer.Argument(help="A compound id; all compounds when omitted.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="A directory (all) or an .html file (one).")] = Path(
+        "out/reports"
+    ),
+    planner: PlannerOpt = False,
+) -> None:
+    """The printable per-compound report (一区一策): map extract, attributes, gaps, nearby facilities."""
+    from gis.export.compound_report import compound_report, write_reports
+
+    ws = _workspace()
+    role: Role = "planner" if planner else "public"
+    if compound is None:
+        files = write_reports(ws, out_path, role=role)
+        out.print(f"wrote {len(files) - 1} reports and {files[0]}")
+        return
+    path = out_path if out_path.suffix == ".html" else out_path / f"{compound}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(compound_report(ws, compound, role=role), encoding="utf-8")
+    out.print(f"wrote {path}")

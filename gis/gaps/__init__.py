@@ -1,0 +1,1 @@
+"""Service gaps: the walking network, the analysis, catchments, siting and the store of runs."""

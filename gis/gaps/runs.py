@@ -1,0 +1,219 @@
+"""The store of gap runs (``gap_runs``, ``gap_results``, ``site_proposals``): the one owner of these tables.
+
+"The latest result" has one meaning everywhere (web map, exports, GeoPackage, tables, notebooks):
+for each facility type, the results of the newest run that analysed that type. A compound that was
+not in that run (added or removed since) has no latest result of that type; an older run never
+fills in for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from gis.errors import NotFoundError
+from gis.gaps.analysis import RESULT_COLUMNS, summarise
+from gis.standards import Standard
+
+RENAMED = {"compound_fid": "compound_id", "nearest_fid": "nearest_facility_id", "nearest_name": "nearest_facility_name"}
+
+# the newest run of each facility type: every reader of "latest" goes through this
+LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
+LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+                     ORDER BY r.facility_type, r.compound_fid"""
+INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
+                VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
+                        CAST(:w AS jsonb)) RETURNING id"""
+LAST_RUN = "SELECT max(id) FROM gap_runs"
+RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
+RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"
+COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
+                             r.flag, r.level
+                      FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+                      WHERE r.compound_fid = :c ORDER BY r.facility_type"""
+OVERVIEW = f"""SELECT r.facility_type, r.run_id, min(r.radius_m) AS radius_m, min(r.level) AS level,
+                      count(*) FILTER (WHERE NOT r.covered) AS uncovered, count(*) AS compounds
+               FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+               GROUP BY r.facility_type, r.run_id ORDER BY r.facility_type"""
+TYPE_LATEST_RUN = "SELECT max(run_id) FROM gap_results WHERE facility_type = :t"
+TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
+                  FROM gap_results WHERE run_id = :r AND facility_type = :t"""
+
+
+@dataclass
+class GapRun:
+    """A stored run: its id, per-compound results, a summary by type and what to know about it."""
+
+    run_id: int
+    standard: str
+    basis: str
+    results: gpd.GeoDataFrame
+    network: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> pd.DataFrame:
+        return summarise(self.results)
+
+
+def store_run(
+    engine: Engine,
+    *,
+    actor: str,
+    standard: Standard,
+    basis: str,
+    parameters: dict[str, Any],
+    inputs: dict[str, Any],
+    network: dict[str, Any] | None,
+    warnings: list[str],
+    results: gpd.GeoDataFrame,
+    srid: int,
+    sites: gpd.GeoDataFrame | None = None,
+) -> int:
+    """Write a run, its results and any proposed sites in one transaction; returns the run id."""
+    params = {**parameters, "standard_overridden": standard.overridden}
+    with engine.begin() as conn:
+        run_id = int(
+            conn.execute(
+                text(INSERT_RUN),
+                {
+                    "actor": actor,
+                    "standard": standard.id,
+                    "basis": basis,
+                    "p": json.dumps(params, ensure_ascii=False),
+                    "i": json.dumps(inputs, ensure_ascii=False),
+                    "n": json.dumps(network, ensure_ascii=False, default=str) if network else None,
+                    "w": json.dumps(warnings, ensure_ascii=False),
+                },
+            ).scalar_one()
+        )
+        if len(results):
+            frame = results.rename(
+                columns={
+                    "compound_id": "compound_fid",
+                    "nearest_facility_id": "nearest_fid",
+                    "nearest_facility_name": "nearest_name",
+                }
+            ).assign(run_id=run_id)
+            frame = frame.rename_geometry("geom")
+            frame.to_postgis("gap_results", conn, if_exists="append", index=False)
+        if sites is not None and len(sites):
+            sites.assign(run_id=run_id).rename_geometry("geom").to_postgis(
+                "site_proposals", conn, if_exists="append", index=False
+            )
+    return run_id
+
+
+def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
+    """A stored run (the latest when ``run_id`` is None) as a GapRun."""
+    with engine.connect() as conn:
+        if run_id is None:
+            run_id = conn.execute(text(LAST_RUN)).scalar()
+            if run_id is None:
+                raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
+        meta = conn.execute(text(RUN_META), {"i": run_id}).one_or_none()
+        if meta is None:
+            raise NotFoundError(f"no gap run {run_id}")
+        gdf = gpd.read_postgis(
+            text(RUN_RESULTS),
+            conn,
+            geom_col="geom",
+            params={"i": run_id},
+        )
+    gdf = gdf.rename(columns=RENAMED).rename_geometry("geometry")[[*RESULT_COLUMNS, "geometry"]]
+    return GapRun(
+        run_id=int(run_id),
+        standard=meta.standard,
+        basis=meta.basis,
+        results=gdf,
+        network=meta.network,
+        warnings=list(meta.warnings),
+    )
+
+
+def latest_results(engine: Engine) -> gpd.GeoDataFrame:
+    """The latest result of every facility type ever analysed: the rows of the newest run of each type
+    (the runs may differ by type: a later run of kindergartens alone does not hide the clinics of an
+    earlier one, but a compound missing from a type's newest run has no result of that type)."""
+    with engine.connect() as conn:
+        gdf = gpd.read_postgis(text(LATEST_RESULTS), conn, geom_col="geom")
+    gdf = gdf.rename(columns=RENAMED).rename_geometry("geometry")
+    return gdf[["run_id", *RESULT_COLUMNS, "geometry"]]
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN or infinity: unknown is null."""
+    return None if value is None or value != value or value in (float("inf"), float("-inf")) else value
+
+
+def compound_gaps(engine: Engine, compound_id: int) -> list[dict[str, Any]]:
+    """One compound's latest result for each facility type analysed."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(COMPOUND_LATEST),
+            {"c": compound_id},
+        ).all()
+    return [
+        {
+            "facility_type": r.facility_type,
+            "run": r.run_id,
+            "level": r.level,
+            "distance_m": finite(r.distance_m),
+            "radius_m": r.radius_m,
+            "covered": r.covered,
+            "nearest": r.nearest_name,
+            "flag": r.flag,
+        }
+        for r in rows
+    ]
+
+
+def gap_overview(engine: Engine) -> dict[str, Any]:
+    """Per facility type: the latest run that analysed it, its radius and its counts."""
+    with engine.connect() as conn:
+        rows = conn.execute(text(OVERVIEW)).all()
+    return {
+        r.facility_type: {
+            "run": r.run_id,
+            "radius_m": r.radius_m,
+            "level": r.level,
+            "uncovered": r.uncovered,
+            "compounds": r.compounds,
+        }
+        for r in rows
+    }
+
+
+def gap_by_compound(engine: Engine, facility_type: str) -> dict[str, Any] | None:
+    """The latest results for one facility type, keyed by compound id (None if never analysed).
+
+    Each value: distance in metres (None when unreachable), covered, nearest facility's name, flag.
+    """
+    with engine.connect() as conn:
+        run = conn.execute(text(TYPE_LATEST_RUN), {"t": facility_type}).scalar()
+        if run is None:
+            return None
+        rows = conn.execute(text(TYPE_RESULTS), {"r": run, "t": facility_type}).all()
+        meta = conn.execute(text(RUN_META), {"i": run}).one()
+    return {
+        "run": run,
+        "facility_type": facility_type,
+        "standard": meta.standard,
+        "basis": meta.basis,
+        "at": meta.at.isoformat(),
+        "radius_m": rows[0].radius_m if rows else None,
+        "compounds": {
+            str(r.compound_fid): {
+                "distance_m": finite(r.distance_m),
+                "covered": r.covered,
+                "nearest": r.nearest_name,
+                "flag": r.flag,
+                "affected": finite(r.affected),
+            }
+            for r in rows
+        },
+    }

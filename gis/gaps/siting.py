@@ -1,0 +1,143 @@
+"""New sites: where K new facilities of a type would cover the most demand the existing ones miss.
+
+A maximal covering location problem (Church & ReVelle 1974) solved exactly by PySAL ``spopt``
+with PuLP's bundled CBC (offline). Demand is the uncovered compounds' demand for the type
+(children for kindergartens, elderly for elderly care ...); coverage is walking distance within
+the standard's radius, as in the gap analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gis.gaps.analysis import GapParameters, analyse, build_network, straight_costs
+from gis.standards import Standard
+
+SITE_COLUMNS = ["rank", "facility_type", "candidate", "new_compounds", "new_compound_names", "new_demand", "geometry"]
+
+
+@dataclass
+class SiteProposal:
+    """The chosen sites and coverage before and after them."""
+
+    facility_type: str
+    radius_m: float
+    sites: gpd.GeoDataFrame
+    weight: str  # what was maximised: the demand group, or compounds when no population is known
+    before: dict[str, float]
+    after: dict[str, float]
+
+
+def solve_mclp(cost: np.ndarray, weights: np.ndarray, radius: float, k: int) -> list[int]:
+    """Indices of the ``k`` candidates that cover the most weight (cost: clients × candidates)."""
+    import pulp  # spopt pulls in scikit-learn and libpysal: a second and a half, only when siting
+    from spopt.locate import MCLP
+
+    model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k)
+    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    if pulp.LpStatus[model.problem.status] != "Optimal":
+        raise RuntimeError(f"the covering problem was not solved ({pulp.LpStatus[model.problem.status]})")
+    return [j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5]
+
+
+def propose(
+    compounds: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None,
+    standard: Standard,
+    facility_type: str,
+    k: int,
+    params: GapParameters,
+    candidates: gpd.GeoDataFrame | None = None,
+) -> SiteProposal:
+    """Choose ``k`` sites among ``candidates`` (default: a point inside each compound)."""
+    if k < 1:
+        raise ValueError("propose at least one site")
+    rule = standard.rule(facility_type)
+    if rule.radius_m is None:
+        raise ValueError(f"standard {standard.id} sets no service radius for {facility_type}")
+    radius = rule.radius_m
+    before, _net, _notes = analyse(compounds, facilities, roads, standard, [facility_type], params)
+    demand = before["demand"].to_numpy(dtype=float)
+    weight_name = before["demand_group"].iloc[0] if len(before) else "residents"
+    if np.isnan(demand).all():
+        demand = np.ones(len(before))  # no population known: count compounds
+        weight_name = "compounds"
+    demand = np.nan_to_num(demand)
+    covered = before["covered"].to_numpy(dtype=bool)
+    weights = np.where(covered, 0.0, demand)
+
+    if candidates is None:
+        cand_geoms = np.asarray(shapely.point_on_surface(np.asarray(compounds.geometry.values, dtype=object)))
+        cand_names = compounds["name"].fillna(compounds["fid"].astype(str)).to_numpy(dtype=object)
+    else:
+        cand_geoms = np.asarray(shapely.point_on_surface(np.asarray(candidates.geometry.values, dtype=object)))
+        name_col = "name" if "name" in candidates.columns else None
+        cand_names = (
+            candidates[name_col].astype(str).to_numpy(dtype=object)
+            if name_col
+            else np.array([f"candidate {i + 1}" for i in range(len(candidates))], dtype=object)
+        )
+    c_geoms = np.asarray(compounds.geometry.values, dtype=object)
+    if roads is not None and len(roads):
+        net = build_network(roads, params)
+        cand_pts = net.access(cand_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+        comp_pts = net.access(c_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+        table = net.costs(cand_pts, len(cand_geoms), comp_pts, len(c_geoms), limit=radius)
+        # a candidate inside a compound serves it on the spot
+        inside_c, inside_s = shapely.STRtree(cand_geoms).query(c_geoms, predicate="intersects")
+        table = pd.concat([table, pd.DataFrame({"source": inside_s, "target": inside_c, "cost": 0.0})])
+        table = table.groupby(["source", "target"])["cost"].min().reset_index()
+    else:
+        table = straight_costs(cand_geoms, c_geoms, radius)
+    cost = np.full((len(c_geoms), len(cand_geoms)), radius * 10.0)  # out of reach
+    cost[table["target"].to_numpy(), table["source"].to_numpy()] = table["cost"].to_numpy()
+    k = min(k, len(cand_geoms))
+    chosen = solve_mclp(cost, weights, radius, k) if weights.sum() > 0 else []
+
+    reach = cost <= radius
+    newly = np.zeros(len(c_geoms), dtype=bool)
+    rows: list[dict[str, object]] = []
+    # rank the chosen sites by what each adds, greedily, so the list reads in order of priority
+    remaining = list(chosen)
+    while remaining:
+        gains = [(weights * (reach[:, j] & ~newly & ~covered)).sum() for j in remaining]
+        j = remaining.pop(int(np.argmax(gains)))
+        adds = reach[:, j] & ~newly & ~covered
+        newly |= adds
+        rows.append(
+            {
+                "rank": len(rows) + 1,
+                "facility_type": facility_type,
+                "candidate": cand_names[j],
+                "new_compounds": int(adds.sum()),
+                "new_compound_names": "、".join(str(n) for n in compounds["name"].to_numpy()[adds] if n),
+                "new_demand": float((demand * adds).sum()),
+                "geometry": cand_geoms[j],
+            }
+        )
+    sites = gpd.GeoDataFrame(rows, columns=SITE_COLUMNS, geometry="geometry", crs=compounds.crs)
+    after_cov = covered | newly
+    return SiteProposal(
+        facility_type=facility_type,
+        radius_m=radius,
+        sites=sites,
+        weight=weight_name,
+        before={
+            "compounds": len(c_geoms),
+            "compounds_covered": int(covered.sum()),
+            "demand_total": float(demand.sum()),
+            "demand_covered": float((demand * covered).sum()),
+        },
+        after={
+            "compounds": len(c_geoms),
+            "compounds_covered": int(after_cov.sum()),
+            "demand_total": float(demand.sum()),
+            "demand_covered": float((demand * after_cov).sum()),
+        },
+    )

@@ -1,0 +1,1 @@
+"""The engines behind the OGC API: feature queries, vector tiles, edits."""

@@ -1,0 +1,254 @@
+"""Features of a layer as GeoJSON, for a role: the query engine behind OGC API – Features.
+
+Identifiers come only from the layer registry; every value is a bound parameter. Geometries are
+transformed and encoded by PostGIS. Coordinates follow each CRS's axis order as OGC API – Features
+Part 2 requires: CRS84 and the projected CRSs east/north, EPSG:4326 and EPSG:4490 latitude first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.sql.elements import ColumnElement
+
+from gis.errors import QueryError
+from gis.registry import LayerDef
+from gis.roles import Role, visible_fields
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
+LAT_FIRST = {4326, 4490}  # geographic CRSs whose EPSG axis order is latitude, longitude
+# Counting a very large table exactly is slow: above this many rows numberMatched is an estimate.
+EXACT_COUNT_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class OutputCrs:
+    uri: str
+    srid: int
+    lat_first: bool
+
+
+def supported_crs(working_srid: int) -> list[str]:
+    return [CRS84, EPSG_URI.format(4490), EPSG_URI.format(4326), EPSG_URI.format(3857), EPSG_URI.format(working_srid)]
+
+
+def parse_crs(uri: str | None, working_srid: int) -> OutputCrs:
+    """A CRS URI (or ``EPSG:n``) the service supports."""
+    if uri is None or uri in (CRS84, "CRS84", "OGC:CRS84"):
+        return OutputCrs(CRS84, 4326, False)
+    code = uri.rsplit("/", 1)[-1] if uri.startswith("http") else uri.removeprefix("EPSG:")
+    if not code.isdigit() or EPSG_URI.format(int(code)) not in supported_crs(working_srid):
+        raise QueryError(f"unsupported crs {uri!r}; supported: {', '.join(supported_crs(working_srid))}")
+    srid = int(code)
+    return OutputCrs(EPSG_URI.format(srid), srid, srid in LAT_FIRST)
+
+
+def _columns(layer: LayerDef, role: Role) -> list[str]:
+    cols = visible_fields(layer, role)
+    if role != "public":
+        cols += ["source", "source_key", "extra", "version"]
+    return cols
+
+
+def queryable_fields(layer: LayerDef, role: Role) -> list[str]:
+    """Columns a role may filter and sort on (its readable columns, less the JSON of extras)."""
+    return [c for c in _columns(layer, role) if c != "extra"]
+
+
+def coerce_filter(layer: LayerDef, name: str, raw: str) -> Any:
+    """A property filter value typed like its field."""
+    field = layer.field(name)
+    try:
+        if field.type == "integer":
+            return int(raw)
+        if field.type == "number":
+            return float(raw)
+        if field.type == "boolean":
+            return raw.lower() in ("true", "1", "yes")
+    except ValueError:
+        raise QueryError(f"{name}={raw!r}: not a {field.type}") from None
+    return raw
+
+
+def _where(
+    t: Any, layer: LayerDef, role: Role, working_srid: int, bbox: tuple[float, ...] | None, bbox_crs: OutputCrs,
+    filters: dict[str, Any],
+) -> list[ColumnElement[bool]]:  # fmt: skip
+    conditions: list[ColumnElement[bool]] = []
+    for name, value in filters.items():
+        if name not in visible_fields(layer, role):
+            raise QueryError(f"{name} is not a queryable of {layer.id}")
+        if layer.field(name).type == "codes":  # a list of codes: the filter asks for one of them
+            conditions.append(t.c[name].op("@>")(array([bindparam(None, value)])))
+        else:
+            conditions.append(t.c[name] == bindparam(None, value))
+    if bbox is not None:
+        if len(bbox) not in (4, 6):
+            raise QueryError("bbox takes 4 numbers: minx,miny,maxx,maxy")
+        minx, miny, maxx, maxy = bbox[:4] if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
+        if bbox_crs.lat_first:
+            minx, miny, maxx, maxy = miny, minx, maxy, maxx
+        envelope = func.ST_Transform(
+            func.ST_MakeEnvelope(
+                bindparam(None, float(minx)), bindparam(None, float(miny)), bindparam(None, float(maxx)),
+                bindparam(None, float(maxy)), bbox_crs.srid,
+            ),
+            working_srid,
+        )  # fmt: skip
+        conditions.append(t.c.geom.op("&&")(envelope))
+        conditions.append(func.ST_Intersects(t.c.geom, envelope))
+    return conditions
+
+
+def cql2_condition(t: Any, layer: LayerDef, role: Role, expression: str, lang: str = "cql2-text") -> Any:
+    """A CQL2 filter (text or JSON) as a SQL condition with bound values, through pygeofilter.
+
+    Only the role's visible fields (and ``geometry``, compared in CRS84) may appear; anything else is
+    a QueryError, as is an expression that does not parse.
+    """
+    from geoalchemy2 import Geometry
+    from pygeofilter.backends.sqlalchemy import to_filter
+    from pygeofilter.parsers.cql2_json import parse as parse_json
+    from pygeofilter.parsers.cql2_text import parse as parse_text
+
+    try:
+        ast = parse_json(json.loads(expression)) if lang == "cql2-json" else parse_text(expression)
+    except Exception as exc:  # the parsers raise many kinds; all mean a malformed expression
+        raise QueryError(f"malformed CQL2 ({lang}) filter: {str(exc).splitlines()[0][:200]}") from None
+    mapping: dict[str, Any] = {name: t.c[name] for name in queryable_fields(layer, role)}
+    mapping["geometry"] = func.ST_Transform(t.c.geom, 4326, type_=Geometry(srid=4326))
+    try:
+        return to_filter(ast, mapping, undefined_as_null=False)
+    except KeyError as exc:
+        queryables = ", ".join(queryable_fields(layer, role))
+        raise QueryError(
+            f"the filter uses {exc.args[0]!r}, not a queryable of {layer.id}; queryables: {queryables}"
+        ) from None
+    except Exception as exc:
+        raise QueryError(f"unsupported CQL2 filter: {str(exc).splitlines()[0][:200]}") from None
+
+
+def sort_order(t: Any, layer: LayerDef, role: Role, sortby: str | None) -> list[Any]:
+    """``sortby=+name,-built_year`` as ORDER BY terms (fid last, so paging is stable)."""
+    terms: list[Any] = []
+    for part in (sortby or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        desc = part.startswith("-")
+        name = part.lstrip("+-").strip()
+        if name not in queryable_fields(layer, role):
+            raise QueryError(f"cannot sort by {name!r}; sortable: {', '.join(queryable_fields(layer, role))}")
+        terms.append(t.c[name].desc().nulls_last() if desc else t.c[name].asc().nulls_last())
+    return [*terms, t.c.fid]
+
+
+def _geojson(out: OutputCrs) -> Any:
+    geom = func.ST_Transform(literal_column("geom"), out.srid)
+    if out.lat_first:
+        geom = func.ST_FlipCoordinates(geom)
+    digits = 7 if out.srid in (4326, 4490) else 2
+    return func.cast(func.ST_AsGeoJSON(geom, digits), JSON).label("__geometry")
+
+
+def _feature(row: Any, cols: list[str]) -> dict[str, Any]:
+    props = {c: row._mapping[c] for c in cols}
+    return {"type": "Feature", "id": row._mapping["fid"], "geometry": row.__geometry, "properties": props}
+
+
+def items(
+    engine: Engine,
+    layer: LayerDef,
+    role: Role,
+    *,
+    working_srid: int,
+    bbox: tuple[float, ...] | None = None,
+    bbox_crs: OutputCrs | None = None,
+    crs: OutputCrs | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    filters: dict[str, Any] | None = None,
+    cql: str | None = None,
+    cql_lang: str = "cql2-text",
+    sortby: str | None = None,
+    properties: list[str] | None = None,
+) -> tuple[list[str], int, bool]:
+    """Features as GeoJSON text (in ``sortby`` order, then ``fid``), the number matched and whether
+    that number is an estimate."""
+    out = crs or OutputCrs(CRS84, 4326, False)
+    cols = _columns(layer, role)
+    t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
+    conditions = _where(t, layer, role, working_srid, bbox, bbox_crs or OutputCrs(CRS84, 4326, False), filters or {})
+    if cql:
+        conditions.append(cql2_condition(t, layer, role, cql, cql_lang))
+    if properties is not None:
+        unknown = [p for p in properties if p not in cols]
+        if unknown:
+            raise QueryError(f"unknown properties {', '.join(unknown)}; available: {', '.join(cols)}")
+        cols = properties
+    # PostgreSQL writes each feature's GeoJSON: no Python dict per feature, no second encoding
+    feature_json = func.json_build_object(
+        "type", "Feature", "id", t.c.fid,
+        "geometry", type_coerce(_geojson(out).element, JSON),
+        "properties", func.json_build_object(*[x for c in cols for x in (literal(c), t.c[c])]),
+    )  # fmt: skip
+    query = (
+        select(cast(feature_json, Text))
+        .where(*conditions)
+        .order_by(*sort_order(t, layer, role, sortby))
+        .limit(bindparam("lim", limit))
+        .offset(bindparam("off", offset))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).scalars().all()
+        estimated = False
+        if not conditions:
+            estimate: int = conn.execute(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": layer.table}
+            ).scalar_one()
+            if estimate > EXACT_COUNT_LIMIT:
+                matched, estimated = int(estimate), True
+        if not estimated:
+            matched = conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
+    return list(rows), int(matched), estimated
+
+
+def item(
+    engine: Engine, layer: LayerDef, role: Role, fid: int, *, crs: OutputCrs | None = None
+) -> dict[str, Any] | None:
+    out = crs or OutputCrs(CRS84, 4326, False)
+    cols = _columns(layer, role)
+    t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
+    with engine.connect() as conn:
+        row = conn.execute(select(t.c.fid, *[t.c[c] for c in cols], _geojson(out)).where(t.c.fid == fid)).first()
+    return _feature(row, cols) if row else None
+
+
+def extent(engine: Engine, layer: LayerDef) -> list[float] | None:
+    """The layer's bounding box in CRS84."""
+    t = table(layer.table, column("geom"))
+    e = select(func.ST_Extent(func.ST_Transform(t.c.geom, 4326)).label("e")).subquery()
+    with engine.connect() as conn:
+        box = conn.execute(
+            select(func.ST_XMin(e.c.e), func.ST_YMin(e.c.e), func.ST_XMax(e.c.e), func.ST_YMax(e.c.e))
+        ).first()
+    return [round(float(v), 7) for v in box] if box and box[0] is not None else None

@@ -1,0 +1,1 @@
+"""Pipelines (restricted): the GB 50289 checks, overhead lines to bury, the inventory."""

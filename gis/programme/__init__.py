@@ -1,0 +1,1 @@
+"""The renovation programme: projects, stages, the schedule table and the monthly report."""

@@ -1,0 +1,1 @@
+"""The store: the engine, the embedded cluster, the schema and its migrations."""

@@ -1,0 +1,128 @@
+"""The layer tables (compounds, facilities, pipelines, roads, buildings, water): how they are read.
+
+One definition each of the equality filter, the bounding-box filter, the extent, the count and the
+change stamp, used by the workspace (``ws.layer``), the OGC engines (items, tiles, collections) and
+the exports. Identifiers come from the registry only; values are always bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+from geoalchemy2 import Geometry
+from pyproj import CRS
+from sqlalchemy import Engine, Text, bindparam, cast, column, func, literal_column, select, table, union_all
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.expression import TableClause
+
+from gis.crs import parse_crs
+from gis.errors import NotFoundError
+from gis.registry import SYSTEM_COLUMNS, LayerDef
+
+Box = tuple[float, float, float, float]
+READ_COLUMNS = ("source", "source_key", "synthetic", "extra", "version")
+
+
+def layer_table(layer: LayerDef, names: list[str] | tuple[str, ...] = ()) -> TableClause:
+    """The layer's table as a SQLAlchemy clause with ``fid``, ``geom`` and the columns named."""
+    cols = dict.fromkeys(["fid", "geom", *names])
+    return table(layer.table, *[column(n) for n in cols])
+
+
+def equal_conditions(t: TableClause, layer: LayerDef, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
+    """Field = value for each filter; a list value means "one of"; a codes field holds the code."""
+    conditions: list[ColumnElement[bool]] = []
+    fields = {f.id: f for f in layer.fields}
+    for name, value in filters.items():
+        if name not in fields and name not in SYSTEM_COLUMNS:
+            raise NotFoundError(f"layer {layer.id} has no field {name!r}; its fields: {', '.join(fields)}")
+        codes = name in fields and fields[name].type == "codes"
+        if isinstance(value, list | tuple | set):
+            values = list(value)
+            conditions.append(t.c[name].op("&&")(array(values)) if codes else t.c[name].in_(values))
+        elif codes:  # a list of codes: the filter asks for one of them
+            conditions.append(t.c[name].op("@>")(array([bindparam(None, value)])))
+        else:
+            conditions.append(t.c[name] == bindparam(None, value))
+    return conditions
+
+
+def envelope(box: Box, srid: int) -> Any:
+    """A bound ST_MakeEnvelope of ``box`` (minx, miny, maxx, maxy) in ``srid``."""
+    return func.ST_MakeEnvelope(*[bindparam(None, float(v)) for v in box], srid)
+
+
+def bbox_conditions(t: TableClause, box: Box, box_srid: int, working_srid: int, *, exact: bool = True) -> list[Any]:
+    """Features whose geometry touches ``box`` (in ``box_srid``): the index test, then (``exact``) the
+    geometric one."""
+    area = func.ST_Transform(envelope(box, box_srid), working_srid)
+    conditions: list[Any] = [t.c.geom.op("&&")(area)]
+    if exact:
+        conditions.append(func.ST_Intersects(t.c.geom, area))
+    return conditions
+
+
+def extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
+    """The layer's bounding box in longitude/latitude (CRS84), or None when it is empty.
+
+    The extent is taken in the working CRS (an index-only aggregate) and its outline, densified,
+    is transformed: a projected box's edges are curves in longitude/latitude.
+    """
+    t = layer_table(layer)
+    srid = func.Find_SRID("public", bindparam("table", layer.table), "geom")
+    box = func.ST_SetSRID(cast(func.ST_Extent(t.c.geom), Geometry), srid)
+    inner = select(box.label("b")).select_from(t).subquery()
+    b = inner.c.b
+    side = func.greatest(func.ST_XMax(b) - func.ST_XMin(b), func.ST_YMax(b) - func.ST_YMin(b))
+    lonlat = func.ST_Transform(func.ST_Segmentize(inner.c.b, func.greatest(side / 32, 1.0)), 4326)
+    e = select(lonlat.label("e")).subquery()
+    query = select(func.ST_XMin(e.c.e), func.ST_YMin(e.c.e), func.ST_XMax(e.c.e), func.ST_YMax(e.c.e))
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return [round(float(v), 7) for v in row] if row and row[0] is not None else None
+
+
+def read(
+    engine: Engine,
+    layer: LayerDef,
+    working: CRS,
+    *,
+    where: dict[str, Any] | None = None,
+    bbox: Box | None = None,
+    bbox_crs: str | int = "EPSG:4326",
+) -> gpd.GeoDataFrame:
+    """The layer's features (every field and the system columns) as a GeoDataFrame in ``working``."""
+    names = [*[f.id for f in layer.fields], *READ_COLUMNS]
+    t = layer_table(layer, names)
+    conditions = equal_conditions(t, layer, where or {})
+    srid = working.to_epsg()
+    if bbox is not None:
+        conditions += bbox_conditions(t, bbox, int(parse_crs(bbox_crs).to_epsg() or 4326), int(srid or 0))
+    query = select(t.c.fid, *[t.c[n] for n in names], literal_column("geom")).where(*conditions).order_by(t.c.fid)
+    with engine.connect() as conn:
+        gdf = gpd.read_postgis(query, conn, geom_col="geom", crs=working)
+    return gdf.rename_geometry("geometry")
+
+
+def count(engine: Engine, layer: LayerDef) -> int:
+    """How many features the layer holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one())
+
+
+def stamp(engine: Engine, layers: list[LayerDef]) -> tuple[Any, ...]:
+    """What changes when a layer's rows do (count, latest change, highest id), per layer."""
+    parts = []
+    for layer in layers:
+        t = table(layer.table, column("updated_at"), column("fid"))
+        parts.append(
+            select(
+                cast(func.count(), Text),
+                cast(func.max(t.c.updated_at), Text),
+                cast(func.max(t.c.fid), Text),
+            ).select_from(t)
+        )
+    with engine.connect() as conn:
+        return tuple(tuple(r) for r in conn.execute(union_all(*parts)).all())

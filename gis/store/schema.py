@@ -1,0 +1,93 @@
+"""The schema: Alembic migrations (in ``gis/store/migrations``) and the check that it matches ``layers/``."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from pyproj import CRS
+from sqlalchemy import Connection, Engine, inspect, text
+
+from gis.crs import crs_label
+from gis.errors import RegistryError
+from gis.registry import SYSTEM_COLUMNS, Registry
+
+SQL_TYPES = {
+    "text": "TEXT",
+    "integer": "INTEGER",
+    "number": "DOUBLE PRECISION",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "code": "TEXT",
+    "codes": "ARRAY",
+}
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("gis.store") / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def stored_working_crs(conn: Connection) -> CRS | None:
+    """The working CRS recorded when the schema was created, or None before that."""
+    if not inspect(conn).has_table("gisplan_meta"):
+        return None
+    value = conn.execute(text("SELECT value FROM gisplan_meta WHERE key = 'working_crs'")).scalar()
+    return CRS.from_user_input(value) if value else None
+
+
+def upgrade(engine: Engine, working_crs: CRS) -> None:
+    """Bring the schema to the head revision; the first migration uses ``working_crs``'s SRID."""
+    epsg = working_crs.to_epsg()
+    if epsg is None:
+        raise ValueError(f"the working CRS must have an EPSG code, got {crs_label(working_crs)}")
+    cfg = _config()
+    with engine.begin() as conn:
+        # One migration run at a time per database, even when two processes start together.
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gisplan-migrations'))"))
+        if current_revision(conn) == head_revision():
+            return
+        cfg.attributes["connection"] = conn
+        cfg.attributes["srid"] = epsg
+        cfg.attributes["working_crs"] = f"EPSG:{epsg}"
+        command.upgrade(cfg, "head")
+
+
+def check_schema(conn: Connection, registry: Registry) -> None:
+    """Every field declared in ``layers/`` has a column of the right type in its table."""
+    insp = inspect(conn)
+    problems = []
+    for layer in registry.layers.values():
+        if not insp.has_table(layer.table):
+            problems.append(f"table {layer.table} is missing")
+            continue
+        columns = {c["name"]: c for c in insp.get_columns(layer.table)}
+        for name in SYSTEM_COLUMNS:
+            if name not in columns:
+                problems.append(f"{layer.table}.{name} is missing")
+        for f in layer.fields:
+            col = columns.get(f.id)
+            if col is None:
+                problems.append(f"{layer.table}.{f.id} is declared in layers/{layer.id}.yaml but has no column")
+                continue
+            if SQL_TYPES[f.type] not in str(col["type"]).upper():
+                problems.append(f"{layer.table}.{f.id} is {col['type']}, layers/ declares {f.type}")
+    if problems:
+        raise RegistryError(
+            "the database schema does not match layers/ (a field was added without a migration?): "
+            + "; ".join(problems)
+        )

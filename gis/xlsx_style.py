@@ -1,0 +1,84 @@
+"""The bureau's spreadsheet style, one kit for every XLSX gisplan writes (月报, 时间配档表, gap tables).
+
+宋体 throughout (LibreOffice falls back to an installed CJK font where SimSun is missing), thin black
+borders, a grey header fill, and cells written through :func:`put` so that the same look (and later
+the same neutralisation of values) applies everywhere.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.cell_range import MergedCellRange
+from openpyxl.worksheet.worksheet import Worksheet
+
+FONT = "宋体"
+THIN = Side(style="thin", color="000000")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
+RIGHT = Alignment(horizontal="right", vertical="center")
+HEAD_FILL = PatternFill("solid", fgColor="F2F2F2")
+GREY_FILL = PatternFill("solid", fgColor="E7E6E6")
+BLUE_FILL = PatternFill("solid", fgColor="DDEBF7")
+PINK_FILL = PatternFill("solid", fgColor="F2DCDB")
+FORMATS = {"count": "0", "area": "0.00", "money": "0.00", "rate": "0.0", "days": "0"}
+
+
+@cache
+def font(size: float = 10, bold: bool = False, color: str | None = None) -> Font:
+    """The kit's font at a size (cached: openpyxl styles are shared objects)."""
+    return Font(name=FONT, size=size, bold=bold, color=color)
+
+
+def put(
+    sheet: Worksheet,
+    row: int,
+    col: int,
+    value: Any,
+    *,
+    style: CellStyle | None = None,
+) -> None:
+    """Write one cell in the kit's style."""
+    s = style or CellStyle()
+    c = sheet.cell(row=row, column=col, value=value)
+    c.font = font(s.size, s.bold, s.color)
+    c.alignment = s.align
+    if s.border:
+        c.border = BORDER
+    if s.fmt:
+        c.number_format = s.fmt
+    if s.fill:
+        c.fill = s.fill
+
+
+class CellStyle:
+    """How one cell looks: number format, bold, alignment, border, size, fill, colour."""
+
+    __slots__ = ("align", "bold", "border", "color", "fill", "fmt", "size")
+
+    def __init__(
+        self,
+        *,
+        fmt: str | None = None,
+        bold: bool = False,
+        align: Alignment = CENTER,
+        border: bool = True,
+        size: float = 10,
+        fill: PatternFill | None = None,
+        color: str | None = None,
+    ) -> None:
+        self.fmt, self.bold, self.align, self.border = fmt, bold, align, border
+        self.size, self.fill, self.color = size, fill, color
+
+
+def merge(sheet: Worksheet, r1: int, c1: int, r2: int, c2: int) -> None:
+    """``sheet.merge_cells`` without its check against every existing merge (quadratic for a long
+    list); the ranges merged by the writers never overlap."""
+    if (r1, c1) != (r2, c2):
+        # every cell of the range was written with its border already, so no MergedCell is needed
+        ref = f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r2}"
+        sheet.merged_cells.ranges.add(MergedCellRange(sheet, ref))

@@ -1,0 +1,93 @@
+"""The gisplan command as a user runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from gis.store.cluster import EmbeddedCluster
+from tests.helpers.cli import run
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["db"],
+        ["load"],
+        ["layers"],
+        ["demo"],
+        ["gaps"],
+        ["serve"],
+        ["users"],
+        ["users", "add"],
+        ["pipelines"],
+        ["pipelines", "check"],
+        ["pipelines", "bury"],
+        ["db", "up"],
+        ["db", "down"],
+        ["db", "status"],
+        ["db", "url"],
+    ],
+)
+def test_help_for_every_command(args: list[str]) -> None:
+    result = run([*args, "--help"], {})
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout and len(result.stdout.splitlines()) > 5
+
+
+def test_load_prints_counts_and_refusal_exits_nonzero(db_url: str, tmp_path: Path, data_dir: Path) -> None:
+    env = {"GISPLAN_DATABASE_URL": db_url, "GISPLAN_HOME": str(tmp_path)}
+    refused = run(["load", "compounds", str(data_dir / "cn-huizhou-regplan" / "land.shp")], env)
+    assert refused.returncode == 1
+    assert "--crs" in refused.stderr and "nothing was changed" in refused.stderr
+
+    ok = run(["load", "compounds", str(data_dir / "cn-huizhou-regplan" / "land.shp"), "--crs", "EPSG:4547"], env)
+    assert ok.returncode == 0, ok.stderr
+    assert "79" in ok.stdout and "EPSG:4547" in ok.stdout
+
+    layers = run(["layers"], env)
+    assert layers.returncode == 0 and "小区" in layers.stdout and "79" in layers.stdout
+
+    bad_type = run(["load", "facilities", str(data_dir / "cn-huizhou-regplan" / "land.shp"), "--type", "火箭"], env)
+    assert bad_type.returncode == 1 and "kindergarten" in bad_type.stderr
+
+    token = run(["users", "add", "张工", "--role", "planner"], env)
+    assert token.returncode == 0 and len(token.stdout.strip()) >= 40 and "once" in token.stderr
+    again = run(["users", "add", "张工"], env)
+    assert again.returncode == 1 and "exists" in again.stderr
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_hash FROM users WHERE name = '张工'")).scalar_one()
+    engine.dispose()
+    assert token.stdout.strip() not in stored and len(stored) == 64  # only the hash is kept
+
+
+def test_embedded_database_lifecycle(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"GISPLAN_HOME": str(home), "GISPLAN_DATABASE_URL": ""}
+    try:
+        assert run(["db", "status"], env).returncode == 1  # not created yet
+        up = run(["db", "up"], env)
+        assert up.returncode == 0, up.stderr
+        status = run(["db", "status"], env)
+        assert status.returncode == 0 and "running" in status.stdout
+        url = run(["db", "url"], env).stdout.strip()
+        libpq = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(libpq, autocommit=True) as conn:
+            assert conn.execute("SELECT postgis_lib_version()").fetchone()
+            conn.execute("CREATE TABLE kept (x int)")
+            conn.execute("INSERT INTO kept VALUES (42)")
+        assert run(["db", "down"], env).returncode == 0
+        assert run(["db", "status"], env).returncode == 1
+        # as after a machine restart: up again, same cluster, data kept
+        assert run(["db", "up"], env).returncode == 0
+        assert run(["db", "url"], env).stdout.strip() == url
+        with psycopg.connect(libpq) as conn:
+            assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
+    finally:
+        EmbeddedCluster(home).destroy()
