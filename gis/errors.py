@@ -69,6 +69,10 @@ class ServerError(GisError, RuntimeError):
 
 
 # -- configuration and the store ---------------------------------------------------------------------
+class OutsideReferenceError(ServerError):
+    """An exported page still refers to something on the network (a bug: it would not work offline)."""
+
+
 class RegistryError(ServerError, ValueError):
     """The layer definitions in ``layers/`` are invalid."""
 

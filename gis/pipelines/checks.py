@@ -220,6 +220,10 @@ WHERE GeometryType(c.geom) = 'MULTIPOLYGON'
 """
 
 
+LATEST_RUN = "SELECT max(id) FROM pipeline_runs"
+RUN_FINDINGS = "SELECT * FROM pipeline_findings WHERE run_id = :r"
+
+
 def _findings(conn: Connection, sql: str, params: dict[str, Any], crs: Any) -> gpd.GeoDataFrame:
     return gpd.read_postgis(text(sql), conn, geom_col="geom", params=params, crs=crs)
 
@@ -381,3 +385,13 @@ def store(engine: Engine, findings: gpd.GeoDataFrame, *, actor: str, parameters:
                 "pipeline_findings", conn, if_exists="append", index=False
             )
     return run_id
+
+
+def latest_findings(engine: Engine) -> gpd.GeoDataFrame | None:
+    """The findings of the newest check run (None when no check has run)."""
+    with engine.connect() as conn:
+        run = conn.execute(text(LATEST_RUN)).scalar()
+        if run is None:
+            return None
+        gdf = gpd.read_postgis(text(RUN_FINDINGS), conn, geom_col="geom", params={"r": run})
+    return gdf.rename_geometry("geometry")

@@ -112,6 +112,18 @@ def count(engine: Engine, layer: LayerDef) -> int:
         return int(conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one())
 
 
+def counts_by(engine: Engine, layer: LayerDef, field: str) -> dict[str, int]:
+    """Features per value of ``field``, the most frequent first (features without a value left out)."""
+    if field not in {f.id for f in layer.fields}:
+        raise NotFoundError(f"layer {layer.id} has no field {field!r}")
+    t = layer_table(layer, [field])
+    n = func.count().label("n")
+    query = select(t.c[field], n).where(t.c[field].is_not(None)).group_by(t.c[field]).order_by(n.desc())
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {str(r[0]): int(r[1]) for r in rows if r[0]}
+
+
 def stamp(engine: Engine, layers: list[LayerDef]) -> tuple[Any, ...]:
     """What changes when a layer's rows do (count, latest change, highest id), per layer."""
     parts = []
