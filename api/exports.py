@@ -1,11 +1,15 @@
 """Exports over HTTP, filtered by the caller's role (a public caller gets public layers and fields
-only; restricted layers need a planner's token and ``restricted=true``)."""
+only; restricted layers need a planner's token and ``restricted=true``).
+
+Each route asks the workspace for the export's context (what the export draws, for the role) and
+hands it to the export; nothing here reads the database."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
@@ -13,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis.errors import InvalidRequestError, NotFoundError
+from gis.export import compound_report, gap_tables, gpkg, offline_map
 from gis.roles import Role
 
 router = APIRouter(prefix="/api/exports", tags=["Exports"])
@@ -28,8 +33,6 @@ def _export_role(role: Role, restricted: bool) -> Role:
 
 
 def _attachment(name: str) -> dict[str, str]:
-    from urllib.parse import quote
-
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
 
 
@@ -42,8 +45,6 @@ async def map_html(
     catchment: bool = False,
     restricted: RestrictedQ = False,
 ) -> HTMLResponse:
-    from gis.export.offline_map import render_page
-
     planner = _export_role(role, restricted) != "public"
     if colour == "progress" and role == "public":
         raise HTTPException(401, "the progress map needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
@@ -53,18 +54,16 @@ async def map_html(
         )
     except (NotFoundError, InvalidRequestError) as exc:
         raise HTTPException(404 if isinstance(exc, NotFoundError) else 400, str(exc)) from None
-    page = await run_in_threadpool(render_page, fmap)
+    page = await run_in_threadpool(offline_map.render_page, fmap)
     return HTMLResponse(page, headers=_attachment("gisplan-map.html"))
 
 
 @router.get("/gisplan.gpkg", summary="All layers and the latest results, with QGIS styles")
-async def gpkg(ws: WorkspaceDep, role: RoleDep, restricted: RestrictedQ = False) -> Response:
-    from gis.export.gpkg import export_gpkg
-
-    export_role = _export_role(role, restricted)
+async def gisplan_gpkg(ws: WorkspaceDep, role: RoleDep, restricted: RestrictedQ = False) -> Response:
+    ctx = await run_in_threadpool(ws.export_context, _export_role(role, restricted), gpkg.NEEDS)
     with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
         path = Path(tmp) / "gisplan.gpkg"
-        await run_in_threadpool(export_gpkg, ws, path, role=export_role)
+        await run_in_threadpool(gpkg.export_gpkg, ctx, path)
         data = path.read_bytes()
     return Response(data, media_type="application/geopackage+sqlite3", headers=_attachment("gisplan.gpkg"))
 
@@ -80,12 +79,11 @@ async def gaps_csv(ws: WorkspaceDep, by: Literal["street", "district"] = "street
 
 
 async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
-    from gis.export.gap_tables import export_tables
-
+    ctx = await run_in_threadpool(ws.export_context, "public", gap_tables.NEEDS)
     with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
         path = Path(tmp) / name
         try:
-            await run_in_threadpool(export_tables, ws.engine, ws.registry, path, by=by)
+            await run_in_threadpool(gap_tables.export_tables, ctx, path, by=by)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
         data = path.read_bytes()
@@ -94,11 +92,9 @@ async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
 
 @router.get("/reports/{compound_id}.html", summary="The per-compound report 一区一策 (printable HTML)")
 async def report(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, restricted: RestrictedQ = False) -> HTMLResponse:
-    from gis.export.compound_report import compound_report
-
-    export_role = _export_role(role, restricted)
+    ctx = await run_in_threadpool(ws.export_context, _export_role(role, restricted), compound_report.NEEDS)
     try:
-        page = await run_in_threadpool(compound_report, ws, compound_id, role=export_role)
+        page = await run_in_threadpool(compound_report.compound_report, ctx, compound_id)
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from None
     return HTMLResponse(page)

@@ -1,7 +1,8 @@
 """The web map: the page at ``/``, its static files (own and npm-installed), and the JSON it reads.
 
-Nothing here computes: the configuration, gap results and catchments come from ``gis.export.maps`` and
-the workspace, filtered by the caller's role.
+Nothing here computes: the configuration comes from ``gis.export.webmap``, the gap results from
+``gis.gaps.runs`` (the one meaning of "latest result"), catchments and progress from the workspace,
+filtered by the caller's role.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis.assets import AssetsMissingError, static_dir, vendor_file, web_dir
 from gis.errors import NotFoundError
-from gis.export import maps
+from gis.export import webmap
 from gis.gaps import runs
 
 router = APIRouter(tags=["Web map"])
@@ -37,14 +38,9 @@ def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
     if ws.working_crs is None:
         raise HTTPException(503, "the database holds no layers yet: load data first (gisplan load / gisplan demo)")
     s = ws.settings
-    cfg = maps.map_config(
-        ws.engine,
-        ws.registry,
-        role,
-        basemap_url=s.basemap_url,
-        basemap_attribution=s.basemap_attribution,
-        attribution=s.attribution,
-    )
+    basemap = webmap.Basemap(s.basemap_url, s.basemap_attribution) if s.basemap_url else None
+    state = webmap.map_state(ws.engine, ws.registry)
+    cfg = webmap.map_config(ws.registry, role, state, attribution=s.attribution, basemap=basemap)
     cfg["progress"] = role != "public"  # overdue marks and street figures are for planners
     return cfg
 
@@ -90,7 +86,7 @@ def progress(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
         raise HTTPException(
             401, "the programme's progress needs a planner's token", headers={"WWW-Authenticate": "Bearer"}
         )
-    found = maps.progress_overview(ws)
+    found = ws.progress_overview()
     if found is None:
         raise HTTPException(404, "no renovation programme yet (gisplan progress import)")
     return found

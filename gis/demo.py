@@ -100,21 +100,20 @@ DEMO_FACILITY = "kindergarten"
 def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
     """The offline maps, the GeoPackage, the gap tables and the per-compound reports (public
     content only: pipelines stay out of files that may be handed around)."""
-    from gis.export.compound_report import write_reports
-    from gis.export.gap_tables import export_tables
-    from gis.export.gpkg import export_gpkg
+    from gis.export import compound_report, gap_tables, gpkg
     from gis.export.offline_map import save
 
     written = [
         save(ws.map("gap", facility=DEMO_FACILITY, catchment=True), out_dir / "map.html"),
         save(ws.map("progress"), out_dir / "progress_map.html"),
     ]
-    export_gpkg(ws, out_dir / "gisplan.gpkg", role="public")
+    gpkg.export_gpkg(ws.export_context("public", gpkg.NEEDS), out_dir / "gisplan.gpkg")
     written.append(out_dir / "gisplan.gpkg")
-    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口统计.xlsx")
-    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口_按街道.csv", by="street")
-    written += export_tables(ws.engine, ws.registry, out_dir / "服务缺口_按区县.csv", by="district")
-    reports = write_reports(ws, out_dir / "reports", role="public")
+    tables = ws.export_context("public", gap_tables.NEEDS)
+    written += gap_tables.export_tables(tables, out_dir / "服务缺口统计.xlsx")
+    written += gap_tables.export_tables(tables, out_dir / "服务缺口_按街道.csv", by="street")
+    written += gap_tables.export_tables(tables, out_dir / "服务缺口_按区县.csv", by="district")
+    reports = compound_report.write_reports(ws.export_context("public", compound_report.NEEDS), out_dir / "reports")
     table = Table(title="exports / 导出（离线可用 works offline）")
     table.add_column("file / 文件")
     table.add_column("open with / 打开方式")

@@ -12,8 +12,13 @@ import pandas as pd
 from pyproj import CRS
 from sqlalchemy import Engine, text
 
+from gis import clock
 from gis.crs import parse_crs
 from gis.errors import InvalidRequestError, NotFoundError
+from gis.export import offline_map
+from gis.export.context import ExportContext, ExportNeeds
+from gis.export.progress import progress_overview
+from gis.gaps import runs
 from gis.gaps.analysis import GapParameters, analyse, default_types, walkable_roads
 from gis.gaps.catchments import walking_catchment
 from gis.gaps.runs import GapRun, read_run, store_run
@@ -22,6 +27,7 @@ from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines import checks as pipelines
 from gis.registry import Registry, registry
+from gis.roles import Role, visible_layers
 from gis.settings import Settings
 from gis.standards import load_standard
 from gis.store import layers, schema
@@ -441,9 +447,70 @@ class Workspace:
         >>> m  # shows inline in Jupyter
         >>> gis.export.offline_map.save(m, Path("out/map.html"))
         """
-        from gis.export.offline_map import offline_map
+        self._require_schema()
+        code = self.facility_type(facility) if facility is not None else None
+        if colour == "gap" and code is None:
+            code = offline_map.default_facility(runs.gap_overview(self.engine))
+        options = offline_map.MapOptions(
+            colour=colour, facility=code, catchment=catchment, planner=planner, title=title
+        )
+        return offline_map.build_map(self.export_context(options.role, offline_map.needs(options)), options)
 
-        return offline_map(self, colour=colour, facility=facility, catchment=catchment, planner=planner, title=title)
+    def export_context(
+        self, role: Role = "public", needs: ExportNeeds | None = None, *, on: date | None = None
+    ) -> ExportContext:
+        """What an export draws, read once for ``role``: the exports take this, never the workspace.
+
+        Parameters
+        ----------
+        role
+            Whose export: a layer (or finding) the role may not see is never read.
+        needs
+            What the export draws (each export module's ``NEEDS``); default: every layer the role
+            sees and the latest gap results.
+        on
+            The export's date (default today, in the programme's time zone).
+
+        Examples
+        --------
+        >>> from gis.export import gpkg
+        >>> gpkg.export_gpkg(ws.export_context("planner", gpkg.NEEDS), Path("out/gisplan.gpkg"))
+        """
+        needs = needs or ExportNeeds()
+        working = self._require_schema()
+        visible = [layer.id for layer in visible_layers(self.registry, role)]
+        wanted = visible if needs.layers is None else [i for i in needs.layers if i in visible]
+        pipes = "pipelines" in visible  # restricted: only a planner's (or admin's) context holds them
+        return ExportContext(
+            registry=self.registry,
+            role=role,
+            working_crs=working,
+            layers={layer_id: self.layer(layer_id) for layer_id in wanted},
+            attribution=self.settings.attribution,
+            today=clock.today(on),
+            gaps=runs.latest_results(self.engine) if needs.gaps else None,
+            findings=pipelines.latest_findings(self.engine) if needs.findings and pipes else None,
+            pipeline_inventory=pipelines.inventory(self.engine, working) if needs.pipelines and pipes else None,
+            overhead_lines=pipelines.bury(self.engine, working) if needs.pipelines and pipes else None,
+            progress=self.progress_overview(on=on) if needs.progress else None,
+            catchment=self.catchment(needs.catchment) if needs.catchment else None,
+        )
+
+    def progress_overview(self, *, on: date | None = None) -> dict[str, Any] | None:
+        """The progress map's figures (挂图作战) on ``on`` (default today): per compound of the latest
+        programme year its stage and whether it is overdue, per street this month's figures; None
+        when there is no programme.
+
+        Examples
+        --------
+        >>> ws.progress_overview()["streets"][0]
+        """
+        status = self.programme.status(on=on)
+        if not len(status):
+            return None
+        month = clock.today(on).strftime("%Y-%m")
+        report = self.report_month(month, today=on, live=True)
+        return progress_overview(status, report.by_street, month)
 
     @property
     def pipelines(self) -> PipelineTools:

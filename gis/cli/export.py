@@ -47,9 +47,10 @@ def export_gpkg(
     planner: PlannerOpt = False,
 ) -> None:
     """All layers and the latest results in one GeoPackage, with QGIS styles."""
-    from gis.export.gpkg import export_gpkg as write
+    from gis.export import gpkg
 
-    counts = write(_workspace(), out_path, role="planner" if planner else "public")
+    ctx = _workspace().export_context("planner" if planner else "public", gpkg.NEEDS)
+    counts = gpkg.export_gpkg(ctx, out_path)
     out.print(f"wrote {out_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
@@ -61,12 +62,12 @@ def export_tables(
     by: Annotated[str, typer.Option(help="For .csv: street or district.")] = "street",
 ) -> None:
     """Gap tables by street and district from the latest analysis of each facility type."""
-    from gis.export.gap_tables import export_tables as write
+    from gis.export import gap_tables
 
     if by not in ("street", "district"):
         raise typer.BadParameter("street or district", param_hint="--by")
-    ws = _workspace()
-    for path in write(ws.engine, ws.registry, out_path, by=by):
+    ctx = _workspace().export_context("public", gap_tables.NEEDS)
+    for path in gap_tables.export_tables(ctx, out_path, by=by):
         out.print(f"wrote {path}")
 
 
@@ -79,15 +80,15 @@ def export_report(
     planner: PlannerOpt = False,
 ) -> None:
     """The printable per-compound report (一区一策): map extract, attributes, gaps, nearby facilities."""
-    from gis.export.compound_report import compound_report, write_reports
+    from gis.export import compound_report
 
-    ws = _workspace()
     role: Role = "planner" if planner else "public"
+    ctx = _workspace().export_context(role, compound_report.NEEDS)
     if compound is None:
-        files = write_reports(ws, out_path, role=role)
+        files = compound_report.write_reports(ctx, out_path)
         out.print(f"wrote {len(files) - 1} reports and {files[0]}")
         return
     path = out_path if out_path.suffix == ".html" else out_path / f"{compound}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(compound_report(ws, compound, role=role), encoding="utf-8")
+    path.write_text(compound_report.compound_report(ctx, compound), encoding="utf-8")
     out.print(f"wrote {path}")

@@ -6,9 +6,8 @@ USB stick with no network. Pipelines appear only in a planner's report.
 from __future__ import annotations
 
 import html
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -16,12 +15,14 @@ import pandas as pd
 import shapely
 
 from gis.errors import NotFoundError
-from gis.export import maps
-from gis.roles import Role, visible_fields
+from gis.export.context import ExportContext, ExportNeeds
+from gis.export.symbology import CodeLabels, code_labels, color_of, symbology
+from gis.roles import visible_fields
 
-if TYPE_CHECKING:
-    from gis.workspace import Workspace
-
+# the layers a report draws (pipelines only reach a planner's context); its pipeline summaries
+NEEDS = ExportNeeds(
+    layers=("compounds", "facilities", "roads", "buildings", "water", "pipelines"), gaps=True, pipelines=True
+)
 NEARBY_M = 1000.0  # facilities listed around the compound (straight line)
 MAP_MARGIN_M = 250.0
 SVG_W, SVG_H = 680, 440
@@ -67,7 +68,7 @@ def map_extract(
     pipelines: gpd.GeoDataFrame | None = None,
 ) -> str:
     """An SVG map of the compound and its surroundings, north up, with a scale bar."""
-    sym = maps.symbology()
+    sym = symbology()
     x0, y0, x1, y1 = compound.buffer(MAP_MARGIN_M).bounds
     scale = min(SVG_W / (x1 - x0), SVG_H / (y1 - y0))
     ox = (SVG_W - (x1 - x0) * scale) / 2
@@ -110,7 +111,7 @@ def map_extract(
         ):
             if geom is not None and not geom.is_empty:
                 dash = ' stroke-dasharray="5,3"' if laying == "overhead" else ""
-                colour = maps.color_of("pipeline_kind", kind)
+                colour = color_of("pipeline_kind", kind)
                 out.append(f'<path d="{_svg_path(geom, tx)}" fill="none" stroke="{colour}" stroke-width="1.4"{dash}/>')
     facilities = layers.get("facilities")
     if facilities is not None and len(facilities):
@@ -119,7 +120,7 @@ def map_extract(
         for (x, y), kind in zip(
             tx(shapely.get_coordinates(points[inside].values)), facilities["type"][inside], strict=True
         ):
-            colour = maps.color_of("facility_type", kind)
+            colour = color_of("facility_type", kind)
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" stroke="#fff" stroke-width="1.2"/>')
     # scale bar (a round length near a fifth of the width) and north arrow
     target = (x1 - x0) / 5
@@ -162,99 +163,132 @@ def _table(headers: list[str], rows: list[list[str]], raw: set[int] | None = Non
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def compound_report(
-    ws: Workspace, compound_id: int, *, role: Role = "public", context: dict[str, Any] | None = None
-) -> str:
-    """The report of one compound as a whole HTML page. ``context`` carries layers already read
-    (for many reports at once)."""
-    ctx = context if context is not None else read_context(ws, role)
-    compounds: gpd.GeoDataFrame = ctx["layers"]["compounds"]
-    row = compounds[compounds["fid"] == compound_id]
-    if not len(row):
+def _coded(codes: CodeLabels, kind: str, value: Any) -> str:
+    """A code (or list of codes) as its Chinese label(s)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    values = value if isinstance(value, list | tuple) else [value]
+    return "、".join(codes.get(kind, {}).get(str(v), {}).get("zh", str(v)) for v in values)
+
+
+def _gap_section(gaps: pd.DataFrame | None, compound_id: int, codes: CodeLabels) -> list[str]:
+    """The compound's latest result of each facility type analysed."""
+    parts = ["<h2>公共服务缺口 Service gaps（GB 50180-2018 生活圈）</h2>"]
+    mine = gaps[gaps["compound_id"] == compound_id] if gaps is not None and len(gaps) else None
+    if mine is None or not len(mine):
+        parts.append("<p>尚未进行服务缺口分析（gisplan gaps）。</p>")
+        return parts
+    rows = []
+    for g in mine.sort_values(["covered", "facility_type"]).itertuples():
+        status = '<span class="ok">满足</span>' if bool(g.covered) else '<span class="bad">缺口</span>'
+        distance = float(g.distance_m)  # type: ignore[arg-type]
+        rows.append(
+            [
+                _coded(codes, "facility_type", g.facility_type),
+                f"{g.radius_m:g}",
+                "无法到达" if np.isnan(distance) else f"{distance:.0f}",
+                status,
+                str(g.nearest_facility_name or "—"),
+                str(g.flag or ""),
+            ]
+        )
+    parts.append(_table(["设施", "服务半径(米)", "步行距离(米)", "结论", "最近设施", "说明"], rows, raw={3}))
+    basis = "路网步行距离" if (mine["basis"] == "network").all() else "含直线距离"
+    parts.append(f'<p class="note">距离口径：{basis}。</p>')
+    return parts
+
+
+def _nearby_section(facilities: gpd.GeoDataFrame | None, geom: shapely.Geometry, codes: CodeLabels) -> list[str]:
+    if facilities is None or not len(facilities):
+        return []
+    d = facilities.geometry.distance(geom)
+    near = facilities.assign(d=d)[d <= NEARBY_M].sort_values("d")
+    rows = [[_text(f.name), _coded(codes, "facility_type", f.type), f"{f.d:.0f}"] for f in near.itertuples()]
+    return [
+        f"<h2>周边设施 Facilities within {NEARBY_M:.0f} m（直线距离）</h2>",
+        _table(["名称", "类型", "距离(米)"], rows) if rows else "<p>无。</p>",
+    ]
+
+
+def _pipeline_section(ctx: ExportContext, compound_id: int, codes: CodeLabels) -> list[str]:
+    """Restricted: the compound's pipelines by kind and laying, and the overhead lines to bury."""
+    if not ctx.restricted or ctx.layer("pipelines") is None:
+        return []
+    inventory, bury = ctx.pipeline_inventory, ctx.overhead_lines
+    parts = ['<div class="restricted"><h2>管线（限规划人员，不得公开） Pipelines — restricted</h2>']
+    if inventory is not None:
+        mine = inventory[inventory["compound_id"] == compound_id]
+        if len(mine):
+            rows = [
+                [
+                    _coded(codes, "pipeline_kind", r.kind),
+                    _coded(codes, "laying", r.laying),
+                    str(r.lines),
+                    f"{r.length_m:.0f}",
+                ]
+                for r in mine.itertuples()
+            ]
+            parts.append(_table(["种类", "敷设", "条数", "长度(米)"], rows))
+    if bury is not None:
+        mine = bury[bury["compound_id"] == compound_id]
+        if len(mine):
+            rows = [
+                [_coded(codes, "pipeline_kind", r.kind), str(r.responsible), f"{r.length_m:.0f}"]
+                for r in mine.itertuples()
+            ]
+            parts.append("<p><b>架空线入地（待改造）</b></p>" + _table(["种类", "责任单位", "长度(米)"], rows))
+    parts.append("</div>")
+    return parts
+
+
+def compound_report(ctx: ExportContext, compound_id: int) -> str:
+    """The report of one compound as a whole HTML page, for the context's role.
+
+    Build the context with :data:`NEEDS` (``ws.export_context(role, compound_report.NEEDS)``); one
+    context serves any number of reports.
+
+    Raises
+    ------
+    NotFoundError
+        No such compound.
+    """
+    compounds = ctx.layer("compounds")
+    row = compounds[compounds["fid"] == compound_id] if compounds is not None else None
+    if row is None or not len(row):
         raise NotFoundError(f"no compound {compound_id}")
+    assert compounds is not None
     c = row.iloc[0]
-    reg = ws.registry
-    codes = maps.code_labels(reg)
-
-    def code(kind: str, value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        values = value if isinstance(value, list | tuple) else [value]
-        return "、".join(codes.get(kind, {}).get(str(v), {}).get("zh", str(v)) for v in values)
-
-    layer = reg.layer("compounds")
-    attrs = []
-    for f in layer.fields:
-        if f.id in visible_fields(layer, role) and f.id != "name":
-            value = c.get(f.id)
-            attrs.append((f.zh, code(f.codes, value) if f.codes else value))
+    codes = code_labels(ctx.registry)
+    layer = ctx.registry.layer("compounds")
+    shown = visible_fields(layer, ctx.role)
+    attrs = [
+        (f.zh, _coded(codes, f.codes, c.get(f.id)) if f.codes else c.get(f.id))
+        for f in layer.fields
+        if f.id in shown and f.id != "name"
+    ]
     geom = c.geometry
     place = " ".join(str(v) for v in (c.get("district"), c.get("street"), c.get("community")) if isinstance(v, str))
     others = compounds[compounds["fid"] != compound_id]
+    name = html.escape(str(c["name"] or compound_id))
     parts = [
-        f"<h1>一区一策 · {html.escape(str(c['name'] or compound_id))}</h1>",
-        f'<div class="sub">{html.escape(place)} · 编号 {compound_id} · {date.today().isoformat()}</div>',
+        f"<h1>一区一策 · {name}</h1>",
+        f'<div class="sub">{html.escape(place)} · 编号 {compound_id} · {ctx.today.isoformat()}</div>',
         "<h2>位置 Location</h2>",
         map_extract(
             geom,
-            {**ctx["layers"], "compounds": others},
-            pipelines=_clip(ctx["layers"].get("pipelines"), geom.buffer(MAP_MARGIN_M)),
+            {**ctx.layers, "compounds": others},
+            pipelines=_clip(ctx.layer("pipelines"), geom.buffer(MAP_MARGIN_M)),
         ),
         '<p class="note">底图：道路、建筑（项目自有图层）；红框为本小区，圆点为公共服务设施。'
-        f"{html.escape(ws.settings.attribution)}</p>",
+        f"{html.escape(ctx.attribution)}</p>",
         "<h2>基本情况 Attributes</h2>",
         _kv(attrs),
+        *_gap_section(ctx.gaps, compound_id, codes),
+        *_nearby_section(ctx.layer("facilities"), geom, codes),
+        *_pipeline_section(ctx, compound_id, codes),
     ]
-    gaps: pd.DataFrame = ctx["gaps"]
-    mine = gaps[gaps["compound_id"] == compound_id] if len(gaps) else gaps
-    parts.append("<h2>公共服务缺口 Service gaps（GB 50180-2018 生活圈）</h2>")
-    if len(mine):
-        rows = []
-        for g in mine.sort_values(["covered", "facility_type"]).itertuples():
-            ok = bool(g.covered)
-            status = '<span class="ok">满足</span>' if ok else '<span class="bad">缺口</span>'
-            distance = float(g.distance_m)  # type: ignore[arg-type]
-            dist = "无法到达" if np.isnan(distance) else f"{distance:.0f}"
-            rows.append(
-                [
-                    code("facility_type", g.facility_type),
-                    f"{g.radius_m:g}",
-                    dist,
-                    status,
-                    str(g.nearest_facility_name or "—"),
-                    str(g.flag or ""),
-                ]
-            )
-        parts.append(_table(["设施", "服务半径(米)", "步行距离(米)", "结论", "最近设施", "说明"], rows, raw={3}))
-        parts.append(
-            f'<p class="note">距离口径：{"路网步行距离" if (mine["basis"] == "network").all() else "含直线距离"}。</p>'
-        )
-    else:
-        parts.append("<p>尚未进行服务缺口分析（gisplan gaps）。</p>")
-    facilities: gpd.GeoDataFrame = ctx["layers"]["facilities"]
-    if len(facilities):
-        d = facilities.geometry.distance(geom)
-        near = facilities.assign(d=d)[d <= NEARBY_M].sort_values("d")
-        rows = [[_text(f.name), code("facility_type", f.type), f"{f.d:.0f}"] for f in near.itertuples()]
-        parts.append(f"<h2>周边设施 Facilities within {NEARBY_M:.0f} m（直线距离）</h2>")
-        parts.append(_table(["名称", "类型", "距离(米)"], rows) if rows else "<p>无。</p>")
-    if role != "public" and "pipelines" in ctx["layers"]:
-        inventory = ws.pipelines.inventory(compound=compound_id)
-        bury = ws.pipelines.bury(compound=compound_id)
-        parts.append('<div class="restricted"><h2>管线（限规划人员，不得公开） Pipelines — restricted</h2>')
-        if len(inventory):
-            rows = [
-                [code("pipeline_kind", r.kind), code("laying", r.laying), str(r.lines), f"{r.length_m:.0f}"]
-                for r in inventory.itertuples()
-            ]
-            parts.append(_table(["种类", "敷设", "条数", "长度(米)"], rows))
-        if len(bury):
-            rows = [[code("pipeline_kind", r.kind), str(r.responsible), f"{r.length_m:.0f}"] for r in bury.itertuples()]
-            parts.append("<p><b>架空线入地（待改造）</b></p>" + _table(["种类", "责任单位", "长度(米)"], rows))
-        parts.append("</div>")
     body = "\n".join(parts)
-    title = f"一区一策 · {html.escape(str(c['name'] or compound_id))}"
-    head = f'<head><meta charset="utf-8"><title>{title}</title><style>{CSS}</style></head>'
+    head = f'<head><meta charset="utf-8"><title>一区一策 · {name}</title><style>{CSS}</style></head>'
     return f'<!doctype html>\n<html lang="zh-CN">{head}<body>{body}</body></html>\n'
 
 
@@ -262,22 +296,16 @@ def _clip(gdf: gpd.GeoDataFrame | None, area: shapely.Geometry) -> gpd.GeoDataFr
     return None if gdf is None else gdf[gdf.intersects(area)]
 
 
-def read_context(ws: Workspace, role: Role) -> dict[str, Any]:
-    """The layers and latest gap results the reports draw on, read once."""
-    from gis.gaps.runs import latest_results
-
-    wanted = ["compounds", "facilities", "roads", "buildings", "water", *(["pipelines"] if role != "public" else [])]
-    return {"layers": {lid: ws.layer(lid) for lid in wanted}, "gaps": latest_results(ws.engine)}
-
-
-def write_reports(ws: Workspace, out_dir: Path, *, role: Role = "public") -> list[Path]:
-    """A report per compound plus an index page; returns the files written."""
-    ctx = read_context(ws, role)
+def write_reports(ctx: ExportContext, out_dir: Path) -> list[Path]:
+    """A report per compound plus an index page; returns the files written (the index first)."""
+    compounds = ctx.layer("compounds")
+    if compounds is None:
+        raise NotFoundError("the context holds no compounds: build it with compound_report.NEEDS")
     out_dir.mkdir(parents=True, exist_ok=True)
     written, links = [], []
-    for fid, name in zip(ctx["layers"]["compounds"]["fid"], ctx["layers"]["compounds"]["name"], strict=True):
+    for fid, name in zip(compounds["fid"], compounds["name"], strict=True):
         path = out_dir / f"{int(fid)}.html"
-        path.write_text(compound_report(ws, int(fid), role=role, context=ctx), encoding="utf-8")
+        path.write_text(compound_report(ctx, int(fid)), encoding="utf-8")
         written.append(path)
         links.append(f'<li><a href="{path.name}">{html.escape(str(name or fid))}</a></li>')
     index = out_dir / "index.html"

@@ -4,18 +4,32 @@ sheet per grouping, with a totals row, in the layout a bureau files)."""
 from __future__ import annotations
 
 from datetime import date
+from numbers import Number
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Engine
+from openpyxl.worksheet.worksheet import Worksheet
 
+from gis import clock
 from gis.errors import InvalidRequestError, NotFoundError
+from gis.export.context import ExportContext, ExportNeeds
 from gis.gaps.analysis import summarise
-from gis.gaps.runs import latest_results
 from gis.registry import Registry
+from gis.xlsx_style import CENTER, LEFT, PINK_FILL, RIGHT, CellStyle, merge, put
+
+# the tables are sums of the latest gap results: no layer is read
+NEEDS = ExportNeeds(layers=(), gaps=True)
+TITLE_STYLE = CellStyle(size=16, bold=True, border=False)
+NOTE_STYLE = CellStyle(size=10, border=False, align=LEFT)
+DATE_STYLE = CellStyle(size=10, border=False, align=RIGHT)
+HEAD_STYLE = CellStyle(size=11, bold=True, fill=PINK_FILL, align=CENTER)
+TEXT_STYLE = CellStyle(size=11, align=LEFT)
+NUMBER_STYLE = CellStyle(size=11, align=RIGHT)
+TOTAL_TEXT = CellStyle(size=11, bold=True, align=LEFT)
+TOTAL_NUMBER = CellStyle(size=11, bold=True, align=RIGHT)
 
 DEMAND_ZH = {
     "residents": "居民",
@@ -71,78 +85,98 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
     table.set_axis(_headers(table), axis=1).to_csv(path, index=False, encoding="utf-8-sig")
 
 
+def _cell_value(value: Any) -> Any:
+    return None if pd.isna(value) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Number) and not isinstance(value, bool)
+
+
+def totals(table: pd.DataFrame) -> list[list[Any]]:
+    """The 合计 rows, one per facility type: counts summed, coverage recomputed from the sums."""
+    rows = []
+    for facility, part in table.groupby("facility", sort=False):
+        row: list[Any] = []
+        for j, col in enumerate(table.columns):
+            if j == 0:
+                value: Any = "合计"
+            elif col == "facility":
+                value = facility
+            elif col in SUMMED:
+                value = float(part[col].sum())
+            elif col == "coverage":
+                total = part["compounds"].sum()
+                value = round(100.0 * part["covered"].sum() / total, 1) if total else None
+            elif col == "radius_m":
+                value = part["radius_m"].iloc[0]
+            else:
+                value = None
+            row.append(value)
+        rows.append(row)
+    return rows
+
+
+def _write_sheet(sheet: Worksheet, table: pd.DataFrame, *, title: str, issued: date) -> None:
+    """Title, unit and date lines, header, rows, a 合计 row per facility type; printable landscape."""
+    headers = _headers(table)
+    n = len(headers)
+    put(sheet, 1, 1, title, style=TITLE_STYLE)
+    merge(sheet, 1, 1, 1, n)
+    put(sheet, 2, 1, "单位：个、人、户、米", style=NOTE_STYLE)
+    put(sheet, 2, n, f"制表日期：{issued.isoformat()}", style=DATE_STYLE)
+    for j, h in enumerate(headers, 1):
+        put(sheet, 3, j, h, style=HEAD_STYLE)
+    row = 4
+    for record in table.itertuples(index=False):
+        for j, value in enumerate(record, 1):
+            v = _cell_value(value)
+            put(sheet, row, j, v, style=NUMBER_STYLE if _is_number(v) else TEXT_STYLE)
+        row += 1
+    for values in totals(table):
+        for j, value in enumerate(values, 1):
+            put(sheet, row, j, value, style=TOTAL_NUMBER if _is_number(value) else TOTAL_TEXT)
+        row += 1
+    for j, h in enumerate(headers, 1):
+        width = max([len(h) * 2, *[len(str(v)) * 2 for v in table.iloc[:, j - 1].tolist()], 8])
+        sheet.column_dimensions[get_column_letter(j)].width = min(width + 2, 40)
+    sheet.freeze_panes = "A4"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = "3:3"
+
+
 def write_xlsx(tables: dict[str, pd.DataFrame], path: Path, *, title: str, issued: date | None = None) -> None:
-    """One sheet per table: title, unit and date lines, header, rows, a 合计 row per facility type."""
-    wb = Workbook()
-    wb.remove(wb.active)
-    thin = Side(style="thin", color="000000")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    font = "SimSun"
+    """One sheet per table, in the bureau's style (:mod:`gis.xlsx_style`); dated ``issued`` (default today)."""
+    book = Workbook()
+    book.remove(book.active)
+    day = clock.today(issued)
     for sheet_name, table in tables.items():
-        ws = wb.create_sheet(sheet_name)
-        headers = _headers(table)
-        n = len(headers)
-        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=n)
-        ws.cell(1, 1, f"{title}（{sheet_name}）").font = Font(name=font, size=16, bold=True)
-        ws.cell(1, 1).alignment = Alignment(horizontal="center")
-        ws.cell(2, 1, "单位：个、人、户、米").font = Font(name=font, size=10)
-        ws.cell(2, n, f"制表日期：{(issued or date.today()).isoformat()}").font = Font(name=font, size=10)
-        ws.cell(2, n).alignment = Alignment(horizontal="right")
-        for j, h in enumerate(headers, 1):
-            c = ws.cell(3, j, h)
-            c.font = Font(name=font, bold=True)
-            c.fill = PatternFill("solid", fgColor="F2DCDB")
-            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            c.border = box
-        row = 4
-        for record in table.itertuples(index=False):
-            for j, value in enumerate(record, 1):
-                c = ws.cell(row, j, None if pd.isna(value) else value)
-                c.font = Font(name=font)
-                c.border = box
-            row += 1
-        # totals per facility type: 合计 rows under the table
-        for facility, part in table.groupby("facility", sort=False):
-            ws.cell(row, 1, "合计").font = Font(name=font, bold=True)
-            for j, col in enumerate(table.columns, 1):
-                c = ws.cell(row, j)
-                if col == "facility":
-                    c.value = facility
-                elif col in SUMMED:
-                    c.value = float(part[col].sum())
-                elif col == "coverage":
-                    total = part["compounds"].sum()
-                    c.value = round(100.0 * part["covered"].sum() / total, 1) if total else None
-                elif col == "radius_m":
-                    c.value = part["radius_m"].iloc[0]
-                c.border = box
-                c.font = Font(name=font, bold=True)
-            row += 1
-        for j, h in enumerate(headers, 1):
-            width = max([len(h) * 2, *[len(str(v)) * 2 for v in table.iloc[:, j - 1].tolist()], 8])
-            ws.column_dimensions[get_column_letter(j)].width = min(width + 2, 40)
-        ws.freeze_panes = "A4"
-        ws.page_setup.orientation = "landscape"
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.print_title_rows = "3:3"
+        _write_sheet(book.create_sheet(sheet_name), table, title=f"{title}（{sheet_name}）", issued=day)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    book.save(path)
 
 
-def export_tables(engine: Engine, registry: Registry, path: Path, *, by: str = "street") -> list[Path]:
+def export_tables(ctx: ExportContext, path: Path, *, by: str = "street") -> list[Path]:
     """The latest gap results summed up: ``.xlsx`` holds both groupings (按街道, 按区县); ``.csv``
-    holds ``by``. Returns the files written."""
-    results = latest_results(engine)
-    if not len(results):
+    holds ``by``. Returns the files written.
+
+    Build the context with :data:`NEEDS` (``ws.export_context("public", gap_tables.NEEDS)``).
+    """
+    results = ctx.gaps
+    if results is None or not len(results):
         raise NotFoundError("no gap analysis has been run yet: gisplan gaps (or ws.gaps())")
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        tables = {"按街道": gap_table(results, registry, "street"), "按区县": gap_table(results, registry, "district")}
-        write_xlsx(tables, path, title="公共服务设施缺口统计表")
+        tables = {
+            "按街道": gap_table(results, ctx.registry, "street"),
+            "按区县": gap_table(results, ctx.registry, "district"),
+        }
+        write_xlsx(tables, path, title="公共服务设施缺口统计表", issued=ctx.today)
     elif suffix == ".csv":
-        write_csv(gap_table(results, registry, by), path)
+        write_csv(gap_table(results, ctx.registry, by), path)
     else:
         raise InvalidRequestError(f"--out {path.name}: use .xlsx or .csv")
     return [path]

@@ -12,18 +12,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import text
 
-from gis.export import maps, qml
-from gis.gaps.runs import latest_results
-from gis.roles import Role, visible_fields, visible_layers
+from gis.export import qml
+from gis.export.context import ExportContext, ExportNeeds
+from gis.export.symbology import code_labels, gap_class, symbology
+from gis.roles import visible_fields, visible_layers
 
-if TYPE_CHECKING:
-    from gis.workspace import Workspace
+# every layer the role sees, the latest gap results and (planners) the latest pipeline findings
+NEEDS = ExportNeeds(layers=None, gaps=True, findings=True)
+GAP_ALIASES = {
+    "compound_name": "小区名称",
+    "facility_type": "设施类型",
+    "distance_m": "步行距离(m)",
+    "radius_m": "服务半径(m)",
+    "covered": "满足",
+    "gap": "缺口分类",
+    "affected": "受影响需求",
+    "nearest_facility_name": "最近设施",
+}
+FINDING_ALIASES = {"rule": "规则", "required_m": "标准净距(m)", "actual_m": "实际(m)"}
+SYSTEM_ALIASES = {
+    "fid": "编号 ID",
+    "source": "数据来源 Source",
+    "synthetic": "示例合成字段 Synthetic fields",
+    "extra": "其他属性 Other attributes",
+}
 
 FAMILY = {"Point": "points", "MultiPoint": "points", "LineString": "lines", "MultiLineString": "lines"}
 KIND: dict[str, qml.Kind] = {"points": "marker", "lines": "line", "areas": "fill"}
@@ -60,7 +77,7 @@ def _split(name: str, gdf: gpd.GeoDataFrame) -> dict[str, tuple[str, gpd.GeoData
 
 
 def _style(layer_id: str, family: str, aliases: dict[str, str], registry_codes: dict[str, Any]) -> str:
-    sym = maps.symbology()
+    sym = symbology()
     kind = KIND[family]
 
     def cats(code_list: str, table: str) -> list[tuple[str, str, str]]:
@@ -99,34 +116,23 @@ def _style(layer_id: str, family: str, aliases: dict[str, str], registry_codes: 
     return qml.qml(qml.single(kind, "#e7298a", outline="#e7298a"), aliases=aliases)
 
 
-def _latest_gaps(ws: Workspace) -> gpd.GeoDataFrame:
-    """The latest result of every facility type analysed, with a ``gap`` class column."""
-    gdf = latest_results(ws.engine)
-    if not len(gdf):
-        return gdf
-    gdf["gap"] = [
-        maps.gap_class(None if pd.isna(d) else d, c) for d, c in zip(gdf["distance_m"], gdf["covered"], strict=True)
+def with_gap_class(results: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The latest results with a ``gap`` class column (the symbology's classes)."""
+    out = results.copy()
+    out["gap"] = [
+        gap_class(None if pd.isna(d) else d, c) for d, c in zip(out["distance_m"], out["covered"], strict=True)
     ]
-    return gdf
+    return out
 
 
-def _latest_findings(ws: Workspace) -> gpd.GeoDataFrame | None:
-    with ws.engine.connect() as conn:
-        run = conn.execute(text("SELECT max(id) FROM pipeline_runs")).scalar()
-        if run is None:
-            return None
-        gdf = gpd.read_postgis(
-            text("SELECT * FROM pipeline_findings WHERE run_id = :r"), conn, geom_col="geom", params={"r": run}
-        )
-    return gdf.rename_geometry("geometry")
+def export_gpkg(ctx: ExportContext, path: Path) -> dict[str, int]:
+    """Write the GeoPackage (replacing the file) for the context's role; returns the rows per table.
 
-
-def export_gpkg(ws: Workspace, path: Path, *, role: Role = "public") -> dict[str, int]:
-    """Write the GeoPackage (replacing the file); returns the rows per table written."""
+    Build the context with :data:`NEEDS` (``ws.export_context(role, gpkg.NEEDS)``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    reg = ws.registry
-    codes = maps.code_labels(reg)
+    codes = code_labels(ctx.registry)
     written: dict[str, int] = {}
     styles: dict[str, str] = {}
 
@@ -140,33 +146,18 @@ def export_gpkg(ws: Workspace, path: Path, *, role: Role = "public") -> dict[str
                 layer_id, family, {c: aliases.get(c, c) for c in rows.columns if c != "geometry"}, codes
             )
 
-    for layer in visible_layers(reg, role):
-        gdf = ws.layer(layer.id)
-        keep = ["fid", *visible_fields(layer, role), "source", "synthetic", *(["extra"] if role != "public" else [])]
-        aliases = {f.id: f"{f.zh} {f.en}" for f in layer.fields} | {
-            "fid": "编号 ID",
-            "source": "数据来源 Source",
-            "synthetic": "示例合成字段 Synthetic fields",
-            "extra": "其他属性 Other attributes",
-        }
+    for layer in visible_layers(ctx.registry, ctx.role):
+        gdf = ctx.layer(layer.id)
+        if gdf is None:
+            continue
+        extra = ["extra"] if ctx.restricted else []
+        keep = ["fid", *visible_fields(layer, ctx.role), "source", "synthetic", *extra]
+        aliases = {f.id: f"{f.zh} {f.en}" for f in layer.fields} | SYSTEM_ALIASES
         columns = list(dict.fromkeys(c for c in keep if c in gdf.columns))
         put(layer.id, gdf[[*columns, "geometry"]], aliases)
-    gaps = _latest_gaps(ws)
-    if len(gaps):
-        aliases = {
-            "compound_name": "小区名称",
-            "facility_type": "设施类型",
-            "distance_m": "步行距离(m)",
-            "radius_m": "服务半径(m)",
-            "covered": "满足",
-            "gap": "缺口分类",
-            "affected": "受影响需求",
-            "nearest_facility_name": "最近设施",
-        }
-        put("gaps", gaps, aliases)
-    if role != "public":
-        findings = _latest_findings(ws)
-        if findings is not None and len(findings):
-            put("pipeline_findings", findings, {"rule": "规则", "required_m": "标准净距(m)", "actual_m": "实际(m)"})
+    if ctx.gaps is not None and len(ctx.gaps):
+        put("gaps", with_gap_class(ctx.gaps), GAP_ALIASES)
+    if ctx.restricted and ctx.findings is not None and len(ctx.findings):
+        put("pipeline_findings", ctx.findings, FINDING_ALIASES)
     qml.write_styles(path, styles)
     return written

@@ -15,25 +15,24 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure, MacroElement
-from jinja2 import Template
+from branca.element import Element, Figure
 
 from gis.assets import inline_css, inline_js
-from gis.errors import InvalidRequestError, NotFoundError
-from gis.export import maps
-from gis.gaps import runs
-from gis.gaps.runs import latest_results
-
-if TYPE_CHECKING:
-    from gis.workspace import Workspace
+from gis.errors import InvalidRequestError, NotFoundError, OutsideReferenceError
+from gis.export.context import ExportContext, ExportNeeds
+from gis.export.map_elements import Legend, LegendSection, StreetFigures, Title
+from gis.export.progress import overdue_compounds
+from gis.export.symbology import TITLE, CodeLabels, code_labels, code_text, color_of, gap_class, symbology
+from gis.roles import Role
 
 LIGHT_ABOVE = 2_000
 LABELS_UP_TO = 300  # compound names drawn on the map; past this they only show on hover
@@ -42,7 +41,59 @@ LABEL_CSS = (
     " font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif; pointer-events: none;"
     " text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; }</style>"
 )
+PROGRESS_TITLE = "老旧小区改造进度图（挂图作战）"
+# what the map may draw, bottom to top; the role decides whether pipelines are among them
+LAYERS = ("water", "buildings", "roads", "compounds", "facilities", "pipelines")
+COMPOUND_FIELDS = ["name", "district", "street", "community", "built_year", "households", "population"]
+PIPELINE_FIELDS = ["kind_label", "laying_label", "material", "diameter_mm", "laid_year", "owner"]
 Colour = Literal["stage", "gap", "progress"]
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """What the offline map shows.
+
+    Attributes
+    ----------
+    colour
+        ``"stage"``, ``"gap"`` (for ``facility``) or ``"progress"`` (stages, overdue outlined, the
+        month's figures per street).
+    facility
+        A facility type code: the gaps of ``colour="gap"`` and the catchment.
+    catchment
+        Draw the facility type's walking catchment.
+    planner
+        Include the restricted pipelines (never for a public audience).
+    title
+        The title (default: the project's, or the progress map's).
+    """
+
+    colour: Colour = "stage"
+    facility: str | None = None
+    catchment: bool = False
+    planner: bool = False
+    title: str | None = None
+
+    @property
+    def role(self) -> Role:
+        return "planner" if self.planner else "public"
+
+
+def needs(options: MapOptions) -> ExportNeeds:
+    """What the map draws: its layers, and the gaps, progress or catchment its options ask for."""
+    return ExportNeeds(
+        layers=LAYERS,
+        gaps=options.colour == "gap",
+        progress=options.colour == "progress",
+        catchment=options.facility if options.catchment else None,
+    )
+
+
+def default_facility(overview: dict[str, Any]) -> str:
+    """The facility type a gap map shows when none is named: the first analysed (``gap_overview``)."""
+    if not overview:
+        raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
+    return str(next(iter(overview)))
 
 
 class OfflineMap(folium.Map):
@@ -60,19 +111,28 @@ class OfflineMap(folium.Map):
         return super().render(**kwargs)
 
 
-class OutsideReference(RuntimeError):
-    """The rendered page still refers to something on the network (a bug: it would not work offline)."""
-
-
 _EXTERNAL = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.I)
 
 
 def check_offline(page: str) -> None:
-    """Raise if the page would load anything from the network (scripts, styles, images, frames)."""
+    """Raise :class:`OutsideReferenceError` if the page would load anything from the network."""
     found = _EXTERNAL.search(page)
     if found or re.search(r"url\(\s*['\"]?(?:https?:)?//", page):
         where = found.group(0) if found else "a CSS url()"
-        raise OutsideReference(f"the map would load from the network: {where}")
+        raise OutsideReferenceError(f"the map would load from the network: {where}")
+
+
+def render_page(fmap: folium.Map) -> str:
+    """The whole HTML page, checked to load nothing from the network."""
+    page = fmap.get_root().render()
+    check_offline(page)
+    return page
+
+
+def save(fmap: folium.Map, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_page(fmap), encoding="utf-8")
+    return path
 
 
 def _header(fmap: folium.Map) -> Element:
@@ -108,231 +168,138 @@ def _records(gdf: gpd.GeoDataFrame, fields: list[str]) -> gpd.GeoDataFrame:
     return out
 
 
-class Legend(MacroElement):
-    """A fixed legend box (HTML), in Chinese with English beneath."""
-
-    _template = Template("""
-        {% macro html(this, kwargs) %}
-        <div class="gisplan-legend" style="position: fixed; bottom: 28px; right: 10px; z-index: 9999;
-             background: rgba(255,255,255,.93); border: 1px solid #999; border-radius: 4px; padding: 8px 10px;
-             font-size: 13px; max-height: 70%; overflow-y: auto;
-             font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif;">
-        {{ this.body }}
-        </div>
-        {% endmacro %}
-    """)
-
-    def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]]) -> None:
-        super().__init__()
-        self._name = "Legend"
-        parts = []
-        for title, rows in sections:
-            parts.append(f'<div style="font-weight:bold;margin:4px 0 2px">{html.escape(title)}</div>')
-            for colour, text, shape in rows:
-                radius = "50%" if shape == "dot" else "0"
-                height = "3px" if shape == "line" else "11px"
-                swatch = (
-                    f"display:inline-block;width:14px;height:{height};border-radius:{radius};"
-                    f"background:{colour};border:1px solid rgba(0,0,0,.3)"
-                )
-                parts.append(
-                    '<div style="display:flex;align-items:center;gap:6px;margin:1px 0">'
-                    f'<span style="{swatch}"></span>{html.escape(text)}</div>'
-                )
-        self.body = "\n".join(parts)
+def _present(gdf: gpd.GeoDataFrame | None) -> bool:
+    return gdf is not None and len(gdf) > 0
 
 
-class StreetFigures(MacroElement):
-    """The month's programme figures per street (挂图作战), a fixed table on the map."""
+def gap_columns(compound_ids: pd.Series, results: pd.DataFrame) -> pd.DataFrame:
+    """Per compound: its gap class, the distance text of its popup and the nearest facility.
 
-    _template = Template("""
-        {% macro html(this, kwargs) %}
-        <div class="gisplan-figures" style="position: fixed; top: 74px; left: 60px; z-index: 9999;
-             background: rgba(255,255,255,.94); border: 1px solid #999; border-radius: 4px; padding: 6px 8px;
-             font-size: 12px; font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif;">
-        {{ this.body }}</div>
-        {% endmacro %}
-    """)
-
-    def __init__(self, figures: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "StreetFigures"
-        head = "".join(f'<th style="padding:1px 5px">{h}</th>' for h in ("街道", "项目", "已开工", "已完工", "滞后"))
-        rows = []
-        for s in figures["streets"]:
-            late = ' style="color:#d73027;font-weight:bold"' if s["overdue"] else ""
-            cells = (s["projects"], s["started"], s["finished"])
-            rows.append(
-                f"<tr><td>{html.escape(str(s['street']))}</td>"
-                + "".join(f'<td style="text-align:right">{v}</td>' for v in cells)
-                + f'<td style="text-align:right"{late}>{s["overdue"]}</td></tr>'
-            )
-        title = f"{figures['year']} 年度改造进度（{figures['month']}）"
-        self.body = f"<b>{html.escape(title)}</b><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>"
-
-
-class Title(MacroElement):
-    _template = Template("""
-        {% macro html(this, kwargs) %}
-        <div class="gisplan-title" style="position: fixed; top: 10px; left: 60px; z-index: 9999;
-             background: rgba(140,28,19,.92); color: #fff; padding: 6px 12px; border-radius: 4px; font-size: 17px;
-             font-family: 'WenQuanYi Micro Hei','Microsoft YaHei',sans-serif;">
-        {{ this.text }}<div style="font-size: 12px; opacity: .9">{{ this.sub }}</div></div>
-        {% endmacro %}
-    """)
-
-    def __init__(self, text: str, sub: str) -> None:
-        super().__init__()
-        self._name = "Title"
-        self.text = html.escape(text)
-        self.sub = html.escape(sub)
-
-
-def build_map(
-    layers: dict[str, gpd.GeoDataFrame],
-    *,
-    labels: dict[str, Any],
-    field_labels: dict[str, dict[str, str]],
-    colour: Colour = "stage",
-    gaps: pd.DataFrame | None = None,
-    facility: str | None = None,
-    catchment: gpd.GeoDataFrame | None = None,
-    overdue: set[int] | None = None,
-    figures: dict[str, Any] | None = None,
-    title: str | None = None,
-    attribution: str = "",
-) -> OfflineMap:
-    """The offline map from layers already read (working CRS). Pure: no database.
-
-    ``gaps`` (compound_id, distance_m, radius_m, covered, nearest_facility_name) colours compounds
-    by gap for ``facility`` when ``colour == "gap"``; ``overdue`` outlines those compounds;
-    ``figures`` (:func:`gis.export.maps.progress_overview`) adds the month's figures per street.
+    ``results`` are one facility type's latest results (``compound_id``, ``distance_m``,
+    ``radius_m``, ``covered``, ``nearest_facility_name``); a compound without a result there (added
+    since the run) is ``unknown`` and "未分析", never coloured from an older run.
     """
-    sym = maps.symbology()
-    codes = labels
-    compounds = layers.get("compounds")
-    ref = next((g for g in layers.values() if g is not None and len(g)), None)
-    if ref is None:
-        raise InvalidRequestError("nothing to map: every layer is empty")
-    bounds = (compounds if compounds is not None and len(compounds) else ref).to_crs(4326).total_bounds
-    # SVG draws crisper and prints better; a canvas keeps thousands of polygons responsive
-    big = max((len(g) for g in layers.values() if g is not None), default=0) > LIGHT_ABOVE
-    fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=big, zoom_control=True)
-    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
-    _header(fmap).add_child(
-        Element(f"<style>.leaflet-container {{ background: {sym['basemap']['background']}; }}</style>"), name="bg"
-    )
-    notes: list[str] = []
+    by_id = results.set_index("compound_id")
+    rows = []
+    for fid in compound_ids:
+        if fid not in by_id.index:
+            rows.append(("unknown", "未分析", None))
+            continue
+        r = by_id.loc[fid]
+        distance = None if pd.isna(r["distance_m"]) else float(r["distance_m"])
+        text = "无法到达 unreachable" if distance is None else f"{distance:.0f} / {r['radius_m']:g} 米"
+        rows.append((gap_class(distance, bool(r["covered"])), text, r["nearest_facility_name"]))
+    return pd.DataFrame(rows, columns=["gap", "distance", "nearest"], index=compound_ids.index)
 
-    def code_zh(kind: str, code: Any) -> str:
-        entry = codes.get(kind, {}).get(str(code)) if code is not None else None
-        return f"{entry['zh']} {entry['en']}" if entry else ("—" if code is None else str(code))
 
-    water = layers.get("water")
-    if water is not None and len(water):
-        wl, _ = _light(water[["geometry"]])
-        colours = sym["basemap"]["water"]
+def _gap_results(ctx: ExportContext, options: MapOptions) -> pd.DataFrame | None:
+    """The latest results of the map's facility type (gap colour only), without geometry."""
+    if options.colour != "gap":
+        return None
+    code = options.facility
+    if code is None:
+        raise InvalidRequestError("a gap map needs a facility type")
+    gaps = ctx.gaps
+    results = pd.DataFrame() if gaps is None else pd.DataFrame(gaps[gaps["facility_type"] == code])
+    if not len(results):
+        raise NotFoundError(f"{code} has not been analysed yet: ws.gaps({code!r}) or gisplan gaps --facility {code}")
+    return results.drop(columns="geometry")
+
+
+def _figures(ctx: ExportContext, options: MapOptions) -> dict[str, Any] | None:
+    if options.colour != "progress":
+        return None
+    if ctx.progress is None:
+        raise NotFoundError("no renovation programme yet: gisplan progress import (or ws.programme)")
+    return ctx.progress
+
+
+@dataclass
+class _Drawing:
+    """One map being drawn: the folium map, the code labels, and the legend and notes gathered on the way."""
+
+    fmap: OfflineMap
+    labels: CodeLabels
+    sym: dict[str, Any] = field(default_factory=symbology)
+    legend: list[LegendSection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def code(self, kind: str, code: Any) -> str:
+        return code_text(self.labels, kind, code)
+
+    def outline(self, gdf: gpd.GeoDataFrame, name: str, style: dict[str, Any]) -> None:
+        """A non-interactive layer drawn from geometry alone (basemap, catchment)."""
+        lite, _ = _light(gdf[["geometry"]])
         folium.GeoJson(
-            wl.to_json(drop_id=True),
-            name="水系 Water",
+            lite.to_json(drop_id=True), name=name, style_function=lambda _f: style, interactive=False
+        ).add_to(self.fmap)
+
+    def basemap(self, layers: dict[str, gpd.GeoDataFrame]) -> None:
+        base = self.sym["basemap"]
+        water = layers.get("water")
+        if water is not None and _present(water):
+            w = base["water"]
+            self.outline(
+                water, "水系 Water", {"fillColor": w["fill"], "color": w["stroke"], "weight": 1.5, "fillOpacity": 1}
+            )
+        buildings = layers.get("buildings")
+        if buildings is not None and _present(buildings):
+            if len(buildings) > LIGHT_ABOVE * 5:
+                self.notes.append(f"建筑轮廓 {len(buildings):,} 个，未绘入 / building footprints left out")
+            else:
+                b = base["buildings"]
+                style = {"fillColor": b["fill"], "color": b["stroke"], "weight": 0.5, "fillOpacity": 1}
+                self.outline(buildings, "建筑 Buildings", style)
+        roads = layers.get("roads")
+        if roads is not None and _present(roads):
+            self.outline(roads, "道路 Roads", {"color": base["roads"]["casing"], "weight": 3, "opacity": 1})
+
+    def catchment(self, area: gpd.GeoDataFrame, facility: str | None) -> None:
+        c = self.sym["catchment"]
+        folium.GeoJson(
+            area.to_crs(4326)[["geometry"]].to_json(drop_id=True),
+            name=f"步行生活圈 Walking catchment ({self.code('facility_type', facility)})",
             style_function=lambda _f: {
-                "fillColor": colours["fill"],
-                "color": colours["stroke"],
-                "weight": 1.5,
-                "fillOpacity": 1,
-            },
-            interactive=False,
-        ).add_to(fmap)
-    buildings = layers.get("buildings")
-    if buildings is not None and len(buildings):
-        if len(buildings) > LIGHT_ABOVE * 5:
-            notes.append(f"建筑轮廓 {len(buildings):,} 个，未绘入 / building footprints left out")
-        else:
-            b, _ = _light(buildings[["geometry"]])
-            folium.GeoJson(
-                b.to_json(drop_id=True),
-                name="建筑 Buildings",
-                style_function=lambda _f: {
-                    "fillColor": sym["basemap"]["buildings"]["fill"],
-                    "color": sym["basemap"]["buildings"]["stroke"],
-                    "weight": 0.5,
-                    "fillOpacity": 1,
-                },
-                interactive=False,
-            ).add_to(fmap)
-    roads = layers.get("roads")
-    if roads is not None and len(roads):
-        r, _ = _light(roads[["geometry"]])
-        casing = sym["basemap"]["roads"]["casing"]
-        folium.GeoJson(
-            r.to_json(drop_id=True),
-            name="道路 Roads",
-            style_function=lambda _f: {"color": casing, "weight": 3, "opacity": 1},
-            interactive=False,
-        ).add_to(fmap)
-    if catchment is not None and len(catchment):
-        c = catchment.to_crs(4326)
-        folium.GeoJson(
-            c[["geometry"]].to_json(drop_id=True),
-            name=f"步行生活圈 Walking catchment ({code_zh('facility_type', facility)})",
-            style_function=lambda _f: {
-                "fillColor": sym["catchment"]["fill"],
-                "color": sym["catchment"]["stroke"],
+                "fillColor": c["fill"],
+                "color": c["stroke"],
                 "weight": 1,
-                "fillOpacity": sym["catchment"]["opacity"],
+                "fillOpacity": c["opacity"],
             },
             interactive=False,
-        ).add_to(fmap)
+        ).add_to(self.fmap)
 
-    legend: list[tuple[str, list[tuple[str, str, str]]]] = []
-    if compounds is not None and len(compounds):
-        cf = field_labels["compounds"]
+    def compounds(
+        self,
+        compounds: gpd.GeoDataFrame,
+        aliases: dict[str, str],
+        *,
+        gaps: pd.DataFrame | None,
+        facility: str | None,
+        overdue: set[int],
+    ) -> None:
         c = compounds.copy()
-        c["stage_label"] = c["stage"].map(lambda s: code_zh("stage", s) if s else "未列入改造计划")
-        c["mgmt_label"] = c["property_mgmt"].map(lambda s: code_zh("property_mgmt", s) if s else None)
-        fields = ["name", "district", "street", "community", "built_year", "households", "population", "stage_label"]
-        aliases = [cf.get(f, f) for f in fields[:-1]] + ["改造阶段 Stage"]
+        c["stage_label"] = c["stage"].map(lambda s: self.code("stage", s) if s else "未列入改造计划")
+        fields = [*COMPOUND_FIELDS, "stage_label"]
+        names = [aliases.get(f, f) for f in COMPOUND_FIELDS] + ["改造阶段 Stage"]
         if overdue:
             c["overdue_label"] = c["fid"].map(lambda f: "是 yes" if int(f) in overdue else "")
             fields.append("overdue_label")
-            aliases.append("滞后 Overdue")
-        if colour == "gap" and gaps is not None and facility:
-            g = gaps[gaps["facility_type"] == facility].set_index("compound_id")
-            c["gap"] = c["fid"].map(
-                lambda f: maps.gap_class(
-                    None if pd.isna(g["distance_m"].get(f, np.nan)) else float(g["distance_m"][f]),
-                    bool(g["covered"][f]) if f in g.index else None,
-                )
-            )
-            c["distance"] = c["fid"].map(
-                lambda f: (
-                    f"{g['distance_m'][f]:.0f} / {g['radius_m'][f]:g} 米"
-                    if f in g.index and pd.notna(g["distance_m"][f])
-                    else ("无法到达 unreachable" if f in g.index else "未分析")
-                )
-            )
-            c["nearest"] = c["fid"].map(lambda f: g["nearest_facility_name"].get(f) if f in g.index else None)
-            c["fill"] = c["gap"].map(lambda k: sym["gap"][k]["color"])
+            names.append("滞后 Overdue")
+        if gaps is not None:
+            c = c.join(gap_columns(c["fid"], gaps))
+            c["fill"] = c["gap"].map(lambda k: self.sym["gap"][k]["color"])
             fields += ["distance", "nearest"]
-            aliases += [f"步行距离/半径 ({code_zh('facility_type', facility)})", "最近设施 Nearest"]
-            legend.append(
-                (
-                    f"小区 · {code_zh('facility_type', facility)}",
-                    [(sym["gap"][k]["color"], f"{sym['gap'][k]['zh']} {sym['gap'][k]['en']}", "") for k in sym["gap"]],
-                )
-            )
+            names += [f"步行距离/半径 ({self.code('facility_type', facility)})", "最近设施 Nearest"]
+            self.legend.append(self.gap_legend(facility))
         else:
-            c["fill"] = c["stage"].map(lambda s: maps.color_of("stage", s))
-            rows = [(sym["stage"][k], code_zh("stage", k), "") for k in codes.get("stage", {})]
-            rows.append((sym["stage"]["none"], "未列入改造计划 Not in programme", ""))
-            if overdue:
-                rows.append((sym["overdue"], "滞后项目（粗边框） Overdue (thick outline)", "line"))
-            legend.append(("小区 · 改造阶段 Compounds by stage", rows))
-        c["edge"] = c["fid"].map(lambda f: sym["overdue"] if overdue and int(f) in overdue else "#5a1a12")
-        c["edge_w"] = c["fid"].map(lambda f: 4 if overdue and int(f) in overdue else 1)
-        light, digits = _light(_records(c, [*fields, "fill", "edge", "edge_w"]))
+            c["fill"] = c["stage"].map(lambda s: color_of("stage", s))
+            self.legend.append(self.stage_legend(bool(overdue)))
+        c["edge"] = c["fid"].map(lambda f: self.sym["overdue"] if int(f) in overdue else "#5a1a12")
+        c["edge_w"] = c["fid"].map(lambda f: 4 if int(f) in overdue else 1)
+        # fid rides along (not shown) so a reader of the page can tell which compound each feature is
+        light, digits = _light(_records(c, [*fields, "fid", "fill", "edge", "edge_w"]))
         if digits == 5:
-            notes.append(f"小区 {len(c):,} 个：轻量编码（简化 1 米） / light encoding")
+            self.notes.append(f"小区 {len(c):,} 个：轻量编码（简化 1 米） / light encoding")
         folium.GeoJson(
             light.to_json(drop_id=True),
             name="小区 Compounds",
@@ -344,34 +311,46 @@ def build_map(
             },
             marker=folium.CircleMarker(radius=7, fill=True),
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["小区"], labels=False),
-            popup=folium.GeoJsonPopup(fields=fields, aliases=aliases, localize=False, max_width=360),
-        ).add_to(fmap)
-
+            popup=folium.GeoJsonPopup(fields=fields, aliases=names, localize=False, max_width=360),
+        ).add_to(self.fmap)
         if len(c) <= LABELS_UP_TO:
-            names = folium.FeatureGroup(name="小区名称 Names", show=True)
-            for name, point in zip(c["name"], light.geometry.representative_point(), strict=False):
-                if name:
-                    folium.Marker(
-                        [point.y, point.x],
-                        icon=folium.DivIcon(
-                            html=f'<div class="gisplan-label">{html.escape(str(name))}</div>',
-                            icon_size=(0, 0),
-                        ),
-                        interactive=False,
-                    ).add_to(names)
-            names.add_to(fmap)
-            _header(fmap).add_child(Element(LABEL_CSS), name="labels")
+            self.names(c["name"], light.geometry.representative_point())
 
-    facilities = layers.get("facilities")
-    if facilities is not None and len(facilities):
+    def gap_legend(self, facility: str | None) -> LegendSection:
+        gap = self.sym["gap"]
+        rows = [(gap[k]["color"], f"{gap[k]['zh']} {gap[k]['en']}", "") for k in gap]
+        return (f"小区 · {self.code('facility_type', facility)}", rows)
+
+    def stage_legend(self, overdue: bool) -> LegendSection:
+        stage = self.sym["stage"]
+        rows = [(stage[k], self.code("stage", k), "") for k in self.labels.get("stage", {})]
+        rows.append((stage["none"], "未列入改造计划 Not in programme", ""))
+        if overdue:
+            rows.append((self.sym["overdue"], "滞后项目（粗边框） Overdue (thick outline)", "line"))
+        return ("小区 · 改造阶段 Compounds by stage", rows)
+
+    def names(self, names: pd.Series, points: gpd.GeoSeries) -> None:
+        group = folium.FeatureGroup(name="小区名称 Names", show=True)
+        for name, point in zip(names, points, strict=False):
+            if name:
+                folium.Marker(
+                    [point.y, point.x],
+                    icon=folium.DivIcon(
+                        html=f'<div class="gisplan-label">{html.escape(str(name))}</div>', icon_size=(0, 0)
+                    ),
+                    interactive=False,
+                ).add_to(group)
+        group.add_to(self.fmap)
+        _header(self.fmap).add_child(Element(LABEL_CSS), name="labels")
+
+    def facilities(self, facilities: gpd.GeoDataFrame, aliases: dict[str, str]) -> None:
         f = facilities.copy()
-        f["type_label"] = f["type"].map(lambda t: code_zh("facility_type", t))
-        f["colour"] = f["type"].map(lambda t: maps.color_of("facility_type", t))
-        ff = field_labels["facilities"]
+        f["type_label"] = f["type"].map(lambda t: self.code("facility_type", t))
+        f["colour"] = f["type"].map(lambda t: color_of("facility_type", t))
         f["geometry"] = f.geometry.representative_point()
-        fl, _ = _light(_records(f, ["name", "type_label", "capacity", "address", "colour"]))
+        lite, _ = _light(_records(f, ["name", "type_label", "capacity", "address", "colour"]))
         folium.GeoJson(
-            fl.to_json(drop_id=True),
+            lite.to_json(drop_id=True),
             name="公共服务设施 Facilities",
             marker=folium.CircleMarker(radius=6, fill=True),
             style_function=lambda x: {
@@ -383,30 +362,27 @@ def build_map(
             tooltip=folium.GeoJsonTooltip(fields=["name", "type_label"], aliases=["名称", "类型"]),
             popup=folium.GeoJsonPopup(
                 fields=["name", "type_label", "capacity", "address"],
-                aliases=[ff.get("name", "名称"), "类型 Type", ff.get("capacity", "容量"), ff.get("address", "地址")],
+                aliases=[
+                    aliases.get("name", "名称"),
+                    "类型 Type",
+                    aliases.get("capacity", "容量"),
+                    aliases.get("address", "地址"),
+                ],
             ),
-        ).add_to(fmap)
+        ).add_to(self.fmap)
         present = f["type"].value_counts().index.tolist()
-        legend.append(
-            (
-                "公共服务设施 Facilities",
-                [(maps.color_of("facility_type", t), code_zh("facility_type", t), "dot") for t in present],
-            )
-        )
-    pipelines = layers.get("pipelines")
-    if pipelines is not None and len(pipelines):
+        rows = [(color_of("facility_type", t), self.code("facility_type", t), "dot") for t in present]
+        self.legend.append(("公共服务设施 Facilities", rows))
+
+    def pipelines(self, pipelines: gpd.GeoDataFrame) -> None:
         p = pipelines.copy()
-        p["kind_label"] = p["kind"].map(lambda k: code_zh("pipeline_kind", k))
-        p["laying_label"] = p["laying"].map(lambda k: code_zh("laying", k))
-        p["colour"] = p["kind"].map(lambda k: maps.color_of("pipeline_kind", k))
+        p["kind_label"] = p["kind"].map(lambda k: self.code("pipeline_kind", k))
+        p["laying_label"] = p["laying"].map(lambda k: self.code("laying", k))
+        p["colour"] = p["kind"].map(lambda k: color_of("pipeline_kind", k))
         p["dash"] = p["laying"].map(lambda k: "6 4" if k == "overhead" else None)
-        pl, _ = _light(
-            _records(
-                p, ["kind_label", "laying_label", "material", "diameter_mm", "laid_year", "owner", "colour", "dash"]
-            )
-        )
+        lite, _ = _light(_records(p, [*PIPELINE_FIELDS, "colour", "dash"]))
         folium.GeoJson(
-            pl.to_json(drop_id=True),
+            lite.to_json(drop_id=True),
             name="管线（限规划人员） Pipelines (restricted)",
             style_function=lambda x: {
                 "color": x["properties"]["colour"],
@@ -418,95 +394,77 @@ def build_map(
                 aliases=["类别", "敷设", "敷设年份", "权属单位"],
             ),
             show=False,
-        ).add_to(fmap)
+        ).add_to(self.fmap)
         kinds = p["kind"].value_counts().index.tolist()
-        legend.append(
-            (
-                "管线（限规划人员） Pipelines",
-                [(maps.color_of("pipeline_kind", k), code_zh("pipeline_kind", k), "line") for k in kinds],
-            )
-        )
-    if catchment is not None and len(catchment):
-        legend.append(
-            (
-                "步行生活圈 Catchment",
-                [
-                    (
-                        sym["catchment"]["fill"],
-                        f"{code_zh('facility_type', facility)} {catchment['radius_m'].iloc[0]:g} 米",
-                        "",
-                    )
-                ],
-            )
-        )
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    Legend(legend).add_to(fmap)
-    if figures:
-        StreetFigures(figures).add_to(fmap)
-    sub = attribution + ("；" + "；".join(notes) if notes else "")
-    Title(title or maps.TITLE["zh"], sub).add_to(fmap)
+        rows = [(color_of("pipeline_kind", k), self.code("pipeline_kind", k), "line") for k in kinds]
+        self.legend.append(("管线（限规划人员） Pipelines", rows))
+
+    def catchment_legend(self, area: gpd.GeoDataFrame, facility: str | None) -> None:
+        text = f"{self.code('facility_type', facility)} {area['radius_m'].iloc[0]:g} 米"
+        self.legend.append(("步行生活圈 Catchment", [(self.sym["catchment"]["fill"], text, "")]))
+
+    def finish(self, title: str, attribution: str, figures: dict[str, Any] | None) -> OfflineMap:
+        folium.LayerControl(collapsed=False).add_to(self.fmap)
+        Legend(self.legend).add_to(self.fmap)
+        if figures:
+            StreetFigures(figures).add_to(self.fmap)
+        sub = attribution + ("；" + "；".join(self.notes) if self.notes else "")
+        Title(title, sub).add_to(self.fmap)
+        return self.fmap
+
+
+def _start(layers: dict[str, gpd.GeoDataFrame]) -> OfflineMap:
+    """An empty map framed on the compounds (or the first layer holding anything)."""
+    ref = next((g for g in layers.values() if _present(g)), None)
+    if ref is None:
+        raise InvalidRequestError("nothing to map: every layer is empty")
+    compounds = layers.get("compounds")
+    bounds = (compounds if compounds is not None and _present(compounds) else ref).to_crs(4326).total_bounds
+    # SVG draws crisper and prints better; a canvas keeps thousands of polygons responsive
+    big = max((len(g) for g in layers.values() if g is not None), default=0) > LIGHT_ABOVE
+    fmap = OfflineMap(tiles=None, control_scale=True, prefer_canvas=big, zoom_control=True)
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    background = symbology()["basemap"]["background"]
+    _header(fmap).add_child(Element(f"<style>.leaflet-container {{ background: {background}; }}</style>"), name="bg")
     return fmap
 
 
-def render_page(fmap: folium.Map) -> str:
-    """The whole HTML page, checked to load nothing from the network."""
-    page = fmap.get_root().render()
-    check_offline(page)
-    return page
+def field_aliases(ctx: ExportContext, layer_id: str) -> dict[str, str]:
+    """``{field: "中文 English"}`` of a layer, for popups."""
+    return {f.id: f"{f.zh} {f.en}" for f in ctx.registry.layer(layer_id).fields}
 
 
-def save(fmap: folium.Map, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(fmap), encoding="utf-8")
-    return path
+def build_map(ctx: ExportContext, options: MapOptions) -> OfflineMap:
+    """The offline map of the context's layers (working CRS). Pure: no database.
 
+    ``colour="gap"`` colours compounds by the context's latest results of ``options.facility``;
+    ``"progress"`` outlines the overdue compounds and adds the month's figures per street.
 
-def offline_map(
-    ws: Workspace,
-    *,
-    colour: Colour = "stage",
-    facility: str | None = None,
-    catchment: bool = False,
-    planner: bool = False,
-    title: str | None = None,
-) -> OfflineMap:
-    """The workspace's layers as an offline map (see :meth:`gis.workspace.Workspace.map`)."""
-    reg = ws.registry
-    wanted = ["water", "buildings", "roads", "compounds", "facilities", *(["pipelines"] if planner else [])]
-    layers = {lid: ws.layer(lid) for lid in wanted}
-    code = ws.facility_type(facility) if facility is not None else None
-    if colour == "gap" and code is None:
-        overview = runs.gap_overview(ws.engine)
-        if not overview:
-            raise NotFoundError("no gap analysis has been run yet: ws.gaps() or gisplan gaps")
-        code = next(iter(overview))
-    gaps = None
-    if colour == "gap" and code is not None:
-        results = latest_results(ws.engine)  # the same latest results the tables and GeoPackage carry
-        gaps = pd.DataFrame(results[results["facility_type"] == code].drop(columns="geometry"))
-        if not len(gaps):
-            raise NotFoundError(
-                f"{code} has not been analysed yet: ws.gaps({code!r}) or gisplan gaps --facility {code}"
-            )
-    overdue, figures = None, None
-    if colour == "progress":
-        figures = maps.progress_overview(ws)
-        if figures is None:
-            raise NotFoundError("no renovation programme yet: gisplan progress import (or ws.programme)")
-        overdue = {int(k) for k, v in figures["compounds"].items() if v["overdue"]}
-        title = title or "老旧小区改造进度图（挂图作战）"
-    area = ws.catchment(code) if catchment and code is not None else None
-    field_labels = {lid: {f.id: f"{f.zh} {f.en}" for f in reg.layer(lid).fields} for lid in wanted}
-    return build_map(
-        layers,
-        labels=maps.code_labels(reg),
-        field_labels=field_labels,
-        colour="stage" if colour == "progress" else colour,
-        gaps=gaps,
-        facility=code,
-        catchment=area,
-        overdue=overdue,
-        figures=figures,
-        title=title,
-        attribution=ws.settings.attribution,
-    )
+    Raises
+    ------
+    NotFoundError
+        The facility type was never analysed, or there is no programme (progress).
+    """
+    gaps = _gap_results(ctx, options)
+    figures = _figures(ctx, options)
+    overdue = overdue_compounds(figures) if figures else set()
+    layers = {lid: g for lid, g in ctx.layers.items() if lid in LAYERS}
+    drawing = _Drawing(_start(layers), code_labels(ctx.registry))
+    drawing.basemap(layers)
+    area = ctx.catchment if options.catchment else None
+    if area is not None and _present(area):
+        drawing.catchment(area, options.facility)
+    compounds = layers.get("compounds")
+    if compounds is not None and _present(compounds):
+        aliases = field_aliases(ctx, "compounds")
+        drawing.compounds(compounds, aliases, gaps=gaps, facility=options.facility, overdue=overdue)
+    facilities = layers.get("facilities")
+    if facilities is not None and _present(facilities):
+        drawing.facilities(facilities, field_aliases(ctx, "facilities"))
+    pipelines = layers.get("pipelines")
+    if pipelines is not None and _present(pipelines):
+        drawing.pipelines(pipelines)
+    if area is not None and _present(area):
+        drawing.catchment_legend(area, options.facility)
+    title = options.title or (PROGRESS_TITLE if figures is not None else TITLE["zh"])
+    return drawing.finish(title, ctx.attribution, figures)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -21,13 +22,17 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import text
 
-from gis.export import maps
-from gis.export.compound_report import compound_report
-from gis.export.gap_tables import export_tables
-from gis.export.gpkg import export_gpkg
+from gis.errors import OutsideReferenceError
+from gis.export import compound_report, gap_tables, gpkg
 from gis.export.offline_map import check_offline, save
+from gis.export.symbology import symbology
 from gis.workspace import Workspace
 from tests.helpers.browser import GAP_TYPES
+
+LAST_RUN_RESULTS = text(
+    "SELECT r.facility_type, r.covered, r.compound_fid FROM gap_results r"
+    " WHERE r.run_id = (SELECT max(run_id) FROM gap_results)"
+)
 
 
 def test_exported_map_opens_offline_and_shows_compounds(
@@ -43,7 +48,7 @@ def test_exported_map_opens_offline_and_shows_compounds(
     assert w.outside() == [], "the exported map asked for something on the network"
     results = ws.gap_run().results.query("facility_type == 'kindergarten'")
     polygons = results[results.geom_type.isin(["Polygon", "MultiPolygon"])]
-    red = maps.symbology()["gap"]["uncovered"]["color"]
+    red = symbology()["gap"]["uncovered"]["color"]
     drawn = w.page.evaluate(
         f"[...document.querySelectorAll('path.leaflet-interactive')].filter(p => p.getAttribute('fill') === '{red}')"
         ".length"
@@ -74,14 +79,14 @@ def test_public_map_export_has_no_pipelines(site: tuple[str, str, Workspace], tm
     assert "管线" not in public and "pipeline" not in public.lower()
     assert "管线" in planner
     check_offline(public)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OutsideReferenceError):
         check_offline('<script src="https://cdn.jsdelivr.net/npm/leaflet/dist/leaflet.js"></script>')
 
 
 def test_geopackage_round_trips_with_styles(site: tuple[str, str, Workspace], tmp_path: Path) -> None:
     _base, _token, ws = site
     path = tmp_path / "gisplan.gpkg"
-    counts = export_gpkg(ws, path, role="public")
+    counts = gpkg.export_gpkg(ws.export_context("public", gpkg.NEEDS), path)
     info = subprocess.run(["ogrinfo", "-so", "-q", str(path)], capture_output=True, text=True, check=True)
     assert "compounds" in info.stdout and "pipelines" not in info.stdout
     assert "Warning" not in info.stderr
@@ -108,19 +113,17 @@ def test_geopackage_round_trips_with_styles(site: tuple[str, str, Workspace], tm
     values = {c.get("value") for c in renderer.iter("category")}
     assert {"survey", "construction", "accepted", ""} <= values
     assert root.find("aliases/alias[@field='name']").get("name").startswith("小区名称")  # type: ignore[union-attr]
-    planner = export_gpkg(ws, tmp_path / "planner.gpkg", role="planner")
+    planner = gpkg.export_gpkg(ws.export_context("planner", gpkg.NEEDS), tmp_path / "planner.gpkg")
     assert planner["pipelines"] == len(ws.layer("pipelines"))
 
 
 def test_gap_tables_sum_to_the_results(site: tuple[str, str, Workspace], tmp_path: Path) -> None:
     _base, _token, ws = site
     path = tmp_path / "gaps.xlsx"
-    export_tables(ws.engine, ws.registry, path)
+    tables = ws.export_context("public", gap_tables.NEEDS)
+    gap_tables.export_tables(tables, path)
     with ws.engine.connect() as conn:
-        rows = pd.read_sql(
-            text("SELECT r.facility_type, r.covered, r.compound_fid FROM gap_results r"
-                 " WHERE r.run_id = (SELECT max(run_id) FROM gap_results)"), conn
-        )  # fmt: skip
+        rows = pd.read_sql(LAST_RUN_RESULTS, conn)
     names = {c.id: c.zh for c in ws.registry.code_list("facility_type").codes}
     expected = rows.groupby("facility_type").agg(n=("compound_fid", "count"), covered=("covered", "sum"))
     book = load_workbook(path)
@@ -135,7 +138,7 @@ def test_gap_tables_sum_to_the_results(site: tuple[str, str, Workspace], tmp_pat
         assert row[headers.index("小区数(个)")] == e["n"]
         assert row[headers.index("满足(个)")] == e["covered"]
         assert row[headers.index("缺口小区(个)")] == e["n"] - e["covered"]
-    export_tables(ws.engine, ws.registry, tmp_path / "street.csv", by="street")
+    gap_tables.export_tables(tables, tmp_path / "street.csv", by="street")
     csv = pd.read_csv(tmp_path / "street.csv", encoding="utf-8-sig")
     assert csv["小区数(个)"].sum() == len(rows)
 
@@ -144,8 +147,8 @@ def test_compound_report_public_and_planner(site: tuple[str, str, Workspace]) ->
     _base, _token, ws = site
     compounds = ws.layer("compounds")
     fid = int(compounds["fid"].iloc[1])
-    public = compound_report(ws, fid, role="public")
-    planner = compound_report(ws, fid, role="planner")
+    public = compound_report.compound_report(ws.export_context("public", compound_report.NEEDS), fid)
+    planner = compound_report.compound_report(ws.export_context("planner", compound_report.NEEDS), fid)
     name = compounds["name"].iloc[1]
     assert f"一区一策 · {name}" in public and "<svg" in public
     assert public.count("缺口</span>") + public.count("满足</span>") == len(GAP_TYPES)
@@ -184,20 +187,18 @@ def test_exports_over_http(site: tuple[str, str, Workspace]) -> None:
 
 def test_cli_export_map(site: tuple[str, str, Workspace], tmp_path: Path) -> None:
     _base, _token, ws = site
-    env = {"GISPLAN_DATABASE_URL": ws.settings.database_url or "", "GISPLAN_HOME": str(ws.settings.home)}
-    import os
-
+    env = {
+        **os.environ,
+        "GISPLAN_DATABASE_URL": ws.settings.database_url or "",
+        "GISPLAN_HOME": str(ws.settings.home),
+    }
     out = tmp_path / "map.html"
-    run = subprocess.run(
-        [sys.executable, "-m", "gis", "export", "map", "--out", str(out), "--colour", "gap", "--facility", "小学"],
-        capture_output=True, text=True, env={**os.environ, **env}, check=False,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "gis", "export", "map", "--out", str(out), "--colour", "gap", "--facility", "小学"]
+    run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert run.returncode == 0, run.stderr
     check_offline(out.read_text(encoding="utf-8"))
-    bad = subprocess.run(
-        [sys.executable, "-m", "gis", "export", "report", "999999"],
-        capture_output=True, text=True, env={**os.environ, **env}, check=False,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "gis", "export", "report", "999999"]
+    bad = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     assert bad.returncode == 1 and "no compound 999999" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -210,7 +211,7 @@ def test_progress_map_export(site: tuple[str, str, Workspace], tmp_path: Path, w
     w.page.goto(path.as_uri())
     w.page.wait_for_selector("path.leaflet-interactive")
     assert w.errors == [] and w.outside() == []
-    colour = maps.symbology()["overdue"]
+    colour = symbology()["overdue"]
     outlined = w.page.evaluate(
         "[...document.querySelectorAll('path.leaflet-interactive')]"
         f".filter(p => p.getAttribute('stroke') === '{colour}').length"

@@ -6,13 +6,17 @@ import io
 import json
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
-from gis.export import maps
+from api.main import create_app
+from gis.demo import sample_path
+from gis.export.symbology import gap_class, symbology
 from gis.workspace import Workspace
 from tests.helpers.browser import Watched
+from tests.helpers.live import serve
 
 READY = (
     "window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
@@ -47,7 +51,7 @@ def rgb(hex_colour: str) -> np.ndarray:
 
 def looks_like(pixel: np.ndarray, fill: str, opacity: float = 0.72) -> bool:
     """Is the pixel the fill blended over one of the basemap colours beneath it?"""
-    sym = maps.symbology()["basemap"]
+    sym = symbology()["basemap"]
     under = [sym["background"], sym["buildings"]["fill"], sym["roads"]["major"], sym["roads"]["casing"]]
     blends = [opacity * rgb(fill) + (1 - opacity) * rgb(u) for u in under]
     return min(float(np.abs(pixel - b).max()) for b in blends) <= 14
@@ -73,7 +77,7 @@ def test_public_map_offline_draws_compounds_by_stage(site: tuple[str, str, Works
     assert image.std() > 20 and len(np.unique(image.reshape(-1, 3), axis=0)) > 100, "blank screenshot"
     points = compound_points(w, ws)
     assert len(points) >= 5
-    sym = maps.symbology()["stage"]
+    sym = symbology()["stage"]
     for p in points:
         pixel = image[int(p["y"]), int(p["x"])]
         expected = sym.get(p["stage"] or "none", sym["none"])
@@ -109,10 +113,10 @@ def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace],
     results = ws.gap_run().results.query("facility_type == @facility").set_index("compound_id")
     if facility == "health_center":  # the sample has both kinds: the test sees both colours
         assert results["covered"].any() and not results["covered"].all()
-    gap = maps.symbology()["gap"]
+    gap = symbology()["gap"]
     for p in compound_points(w, ws):
         r = results.loc[p["fid"]]
-        kind = maps.gap_class(None if np.isnan(r["distance_m"]) else r["distance_m"], bool(r["covered"]))
+        kind = gap_class(None if np.isnan(r["distance_m"]) else r["distance_m"], bool(r["covered"]))
         assert looks_like(image[int(p["y"]), int(p["x"])], gap[kind]["color"]), (p["name"], kind)
     note = w.page.inner_text("#gap-note")
     assert f"{int((~results['covered']).sum())} 个在服务半径外" in note
@@ -208,12 +212,6 @@ def test_progress_map_for_planners(site: tuple[str, str, Workspace], watched: An
 def test_without_npm_assets_the_api_serves_and_the_page_says_why(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    import httpx
-
-    from api.main import create_app
-    from gis.demo import sample_path
-    from tests.helpers.live import serve
-
     ws.load("compounds", sample_path(), source_layer="compounds")
     monkeypatch.setenv("GISPLAN_ASSETS_DIR", str(tmp_path))
     with serve(create_app(workspace=ws)) as base:

@@ -1,0 +1,88 @@
+"""The web map's configuration for a role: the layers and fields it may see, where to open, the
+labels and colours, and what has been analysed. Nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from gis.export.symbology import TITLE, code_labels, symbology
+from gis.gaps import runs
+from gis.registry import LayerDef, Registry
+from gis.roles import Role, visible_fields, visible_layers
+from gis.store import layers
+
+# the map opens on the first of these that holds anything
+OPEN_ON = ("compounds", "roads", "facilities")
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """An outside raster basemap the page may draw under the project's own layers."""
+
+    tiles: str
+    attribution: str | None = None
+
+
+@dataclass(frozen=True)
+class MapState:
+    """What the database holds that the configuration tells the page."""
+
+    bounds: list[float] | None
+    gaps: dict[str, Any]
+    facility_counts: dict[str, int]
+
+
+def map_state(engine: Engine, registry: Registry) -> MapState:
+    """The extent to open on, the latest gap run of each type and the facilities per type."""
+    bounds = None
+    for layer_id in OPEN_ON:
+        bounds = layers.extent_lonlat(engine, registry.layer(layer_id))
+        if bounds:
+            break
+    return MapState(
+        bounds=bounds,
+        gaps=runs.gap_overview(engine),
+        facility_counts=layers.counts_by(engine, registry.layer("facilities"), "type"),
+    )
+
+
+def layer_config(layer: LayerDef, role: Role) -> dict[str, Any]:
+    """One layer as the page draws it: labels, style, the fields the role sees, its tile URL."""
+    defs = {f.id: f for f in layer.fields}
+    return {
+        "id": layer.id,
+        "label": {"zh": layer.label.zh, "en": layer.label.en},
+        "geometry": layer.geometry,
+        "restricted": layer.restricted,
+        "style": layer.style,
+        "fields": [
+            {"id": f, "zh": defs[f].zh, "en": defs[f].en, "codes": defs[f].codes}
+            for f in visible_fields(layer, role)
+            if f in defs
+        ],
+        "tiles": f"/ogc/collections/{layer.id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}",
+    }
+
+
+def map_config(
+    registry: Registry, role: Role, state: MapState, *, attribution: str, basemap: Basemap | None = None
+) -> dict[str, Any]:
+    """The web map's configuration for a role: only the layers and fields the role may see.
+
+    A public caller's configuration names no restricted layer, so the page never asks for one.
+    """
+    return {
+        "title": TITLE,
+        "role": role,
+        "bounds": state.bounds,
+        "attribution": attribution,
+        "basemap": {"tiles": basemap.tiles, "attribution": basemap.attribution} if basemap else None,
+        "layers": [layer_config(layer, role) for layer in visible_layers(registry, role)],
+        "codes": code_labels(registry),
+        "symbology": symbology(),
+        "gaps": state.gaps,
+        "facility_counts": state.facility_counts,
+    }
