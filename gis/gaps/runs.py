@@ -2,8 +2,9 @@
 
 "The latest result" has one meaning everywhere (web map, exports, GeoPackage, tables, notebooks):
 for each facility type, the results of the newest run that analysed that type. A compound that was
-not in that run (added or removed since) has no latest result of that type; an older run never
-fills in for it.
+not in that run (added since) has no latest result of that type; an older run never fills in for
+it. A compound deleted since has no latest result at all, though its types' newest runs still hold
+its rows.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ RENAMED = {"compound_fid": "compound_id", "nearest_fid": "nearest_facility_id", 
 
 # the newest run of each facility type: every reader of "latest" goes through this
 LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
+# a result counts only while its compound stands (a run keeps the rows of compounds deleted since)
+STANDING = "EXISTS (SELECT 1 FROM compounds c WHERE c.fid = r.compound_fid)"
 LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-                     ORDER BY r.facility_type, r.compound_fid"""
+                     WHERE {STANDING} ORDER BY r.facility_type, r.compound_fid"""
 INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
                         CAST(:w AS jsonb)) RETURNING id"""
@@ -35,14 +38,14 @@ RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_typ
 COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
                              r.flag, r.level
                       FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-                      WHERE r.compound_fid = :c ORDER BY r.facility_type"""
+                      WHERE r.compound_fid = :c AND {STANDING} ORDER BY r.facility_type"""
 OVERVIEW = f"""SELECT r.facility_type, r.run_id, min(r.radius_m) AS radius_m, min(r.level) AS level,
                       count(*) FILTER (WHERE NOT r.covered) AS uncovered, count(*) AS compounds
                FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-               GROUP BY r.facility_type, r.run_id ORDER BY r.facility_type"""
+               WHERE {STANDING} GROUP BY r.facility_type, r.run_id ORDER BY r.facility_type"""
 TYPE_LATEST_RUN = "SELECT max(run_id) FROM gap_results WHERE facility_type = :t"
-TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
-                  FROM gap_results WHERE run_id = :r AND facility_type = :t"""
+TYPE_RESULTS = f"""SELECT r.compound_fid, r.distance_m, r.covered, r.nearest_name, r.flag, r.radius_m, r.affected
+                   FROM gap_results r WHERE r.run_id = :r AND r.facility_type = :t AND {STANDING}"""
 
 
 @dataclass
