@@ -180,16 +180,29 @@ def gap_columns(compound_ids: pd.Series, results: pd.DataFrame) -> pd.DataFrame:
     since the run) is ``unknown`` and "未分析", never coloured from an older run.
     """
     by_id = results.set_index("compound_id")
-    rows = []
+    classes: list[str] = []
+    texts: list[str] = []
+    nearest: list[Any] = []
     for fid in compound_ids:
         if fid not in by_id.index:
-            rows.append(("unknown", "未分析", None))
+            classes.append("unknown")
+            texts.append("未分析")
+            nearest.append(None)
             continue
         r = by_id.loc[fid]
         distance = None if pd.isna(r["distance_m"]) else float(r["distance_m"])
-        text = "无法到达 unreachable" if distance is None else f"{distance:.0f} / {r['radius_m']:g} 米"
-        rows.append((gap_class(distance, bool(r["covered"])), text, r["nearest_facility_name"]))
-    return pd.DataFrame(rows, columns=["gap", "distance", "nearest"], index=compound_ids.index)
+        classes.append(gap_class(distance, bool(r["covered"])))
+        texts.append("无法到达 unreachable" if distance is None else f"{distance:.0f} / {r['radius_m']:g} 米")
+        name = r["nearest_facility_name"]
+        nearest.append(None if pd.isna(name) else name)
+    index = compound_ids.index
+    return pd.DataFrame(
+        {
+            "gap": pd.Series(classes, index=index, dtype=object),
+            "distance": pd.Series(texts, index=index, dtype=object),
+            "nearest": pd.Series(nearest, index=index, dtype=object),
+        }
+    )
 
 
 def _gap_results(ctx: ExportContext, options: MapOptions) -> pd.DataFrame | None:

@@ -30,7 +30,7 @@ def progress_overview(status: pd.DataFrame, by_street: pd.DataFrame, month: str)
             str(int(r["compound_id"])): {
                 "stage": r["stage"],
                 "overdue": bool(r["overdue"]),
-                "days_behind": int(r["days_behind"] or 0),
+                "days_behind": int(r["days_behind"]) if pd.notna(r["days_behind"]) else 0,
                 "due_stage": r["due_stage_zh"] if r["overdue"] else None,
             }
             for r in status.to_dict("records")

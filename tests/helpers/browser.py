@@ -1,9 +1,13 @@
-"""Headless Chromium (Debian's) with every host but 127.0.0.1 unresolvable, and a watched page."""
+"""Headless Chromium (Debian's) with every host but 127.0.0.1 unresolvable, a watched page, and the
+data an exported folium page carries."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from dataclasses import dataclass, field
+from typing import Any
 
 from playwright.sync_api import Page
 
@@ -31,3 +35,12 @@ class Watched:
 
     def outside(self) -> list[str]:
         return [u for u in self.requests if not u.startswith(("http://127.0.0.1", "file:", "data:", "blob:", "about:"))]
+
+
+ADD_DATA = re.compile(r"geo_json_[0-9a-f]+_add\(")
+
+
+def page_geojson(page: str) -> list[dict[str, Any]]:
+    """Every GeoJSON FeatureCollection a folium page adds to its map, in the order drawn."""
+    decoder = json.JSONDecoder()
+    return [decoder.raw_decode(page, m.end())[0] for m in ADD_DATA.finditer(page)]
