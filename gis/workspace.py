@@ -459,17 +459,9 @@ class Workspace:
     def export_context(
         self, role: Role = "public", needs: ExportNeeds | None = None, *, on: date | None = None
     ) -> ExportContext:
-        """What an export draws, read once for ``role``: the exports take this, never the workspace.
-
-        Parameters
-        ----------
-        role
-            Whose export: a layer (or finding) the role may not see is never read.
-        needs
-            What the export draws (each export module's ``NEEDS``); default: every layer the role
-            sees and the latest gap results.
-        on
-            The export's date (default today, in the programme's time zone).
+        """What an export draws, read once for ``role`` (a layer the role may not see is never read):
+        the exports take this, never the workspace. ``needs`` is the export module's ``NEEDS``
+        (default: every layer the role sees and the latest gap results); ``on`` dates it.
 
         Examples
         --------
@@ -497,14 +489,8 @@ class Workspace:
         )
 
     def progress_overview(self, *, on: date | None = None) -> dict[str, Any] | None:
-        """The progress map's figures (挂图作战) on ``on`` (default today): per compound of the latest
-        programme year its stage and whether it is overdue, per street this month's figures; None
-        when there is no programme.
-
-        Examples
-        --------
-        >>> ws.progress_overview()["streets"][0]
-        """
+        """The progress map's figures (挂图作战) on ``on`` (default today): per compound its stage and
+        whether it is overdue, per street this month's figures; None when there is no programme."""
         status = self.programme.status(on=on)
         if not len(status):
             return None
