@@ -20,7 +20,7 @@ from gis.gaps.runs import GapRun, read_run, store_run
 from gis.gaps.siting import propose
 from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
-from gis.pipelines import checks as pipelines
+from gis.pipelines.tools import PipelineTools
 from gis.registry import Registry, registry
 from gis.settings import Settings
 from gis.standards import load_standard
@@ -448,7 +448,7 @@ class Workspace:
     @property
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
-        return PipelineTools(self)
+        return PipelineTools(self.db)
 
     @property
     def programme(self) -> Programme:
@@ -511,51 +511,6 @@ class Workspace:
         >>> ws.close()
         """
         self.engine.dispose()
-
-
-class PipelineTools:
-    """Pipeline inventory, overhead lines to bury and the GB 50289 checks, on a workspace."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-
-    def check(self, *, compound: int | None = None, actor: str = "notebook") -> gpd.GeoDataFrame:
-        """Every finding — clearances between buried lines and to buildings (GB 50289 表4.1.9), crossing
-        order (4.1.12) where depths are known, lines past their service life — each with the required
-        and actual distance, the stretch, and the standard value's source and status. Stored as a run
-        (``result.attrs["run_id"]``).
-
-        Examples
-        --------
-        >>> f = ws.pipelines.check()
-        >>> f[f.check == "clearance"][["kind_a", "kind_b", "required_m", "actual_m", "stretch_m", "value_status"]]
-        """
-        crs = self.ws._require_schema()
-        findings = pipelines.check(self.ws.engine, crs, compound=compound)
-        run_id = pipelines.store(self.ws.engine, findings, actor=actor, parameters={"compound": compound})
-        findings.attrs["run_id"] = run_id
-        return findings
-
-    def bury(self, *, compound: int | None = None) -> gpd.GeoDataFrame:
-        """Overhead lines inside each compound, with the operator who must bury them and their length.
-
-        ``gis.pipelines.checks.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
-
-        Examples
-        --------
-        >>> lines = ws.pipelines.bury(compound=2)
-        >>> gis.pipelines.checks.bury_summary(lines)
-        """
-        return pipelines.bury(self.ws.engine, self.ws._require_schema(), compound=compound)
-
-    def inventory(self, *, compound: int | None = None) -> pd.DataFrame:
-        """Metres of each kind of line inside each compound, buried and overhead.
-
-        Examples
-        --------
-        >>> ws.pipelines.inventory(compound=2)
-        """
-        return pipelines.inventory(self.ws.engine, self.ws._require_schema(), compound=compound)
 
 
 def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:
