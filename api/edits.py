@@ -73,9 +73,8 @@ async def create_item(
     feature = await _feature(request)
     source, working = _crs(ws, content_crs)
     try:
-        fid, version = edits.create(
-            ws.engine, ws.registry, layer, feature, source_crs=source, working_crs=working, actor=f"api:{role}"
-        )
+        edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+        fid, version = edits.create(ws.engine, edit, feature)
     except edits.EditError as exc:
         raise _edit_errors(exc) from None
     location = f"{str(request.base_url).rstrip('/')}/ogc/collections/{layer.id}/items/{fid}"
@@ -95,10 +94,8 @@ async def _replace(
         feature = {"type": "Feature", **feature}
     source, working = _crs(ws, content_crs)
     try:
-        version = edits.replace(
-            ws.engine, ws.registry, layer, fid, feature, expected_version=expected, source_crs=source,
-            working_crs=working, actor=f"api:{role}", partial=partial,
-        )  # fmt: skip
+        edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+        version = edits.replace(ws.engine, edit, fid, feature, expected_version=expected, partial=partial)
     except (edits.EditError, edits.StaleVersionError, edits.FeatureNotFoundError) as exc:
         raise _edit_errors(exc) from None
     return Response(status_code=204, headers={"ETag": edits.etag(layer, fid, version)})
