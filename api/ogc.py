@@ -131,8 +131,15 @@ def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: Collect
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
 def queryables(request: Request, role: RoleDep, layer: CollectionDep) -> JSONResponse:
-    types = {"text": "string", "code": "string", "codes": "string", "integer": "integer", "number": "number",
-             "boolean": "boolean", "date": "string"}  # fmt: skip
+    types = {
+        "text": "string",
+        "code": "string",
+        "codes": "string",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+        "date": "string",
+    }
     props = {
         f.id: {"title": f"{f.zh} {f.en}", "type": types[f.type]}
         for f in layer.fields

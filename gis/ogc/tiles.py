@@ -50,8 +50,11 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
     tolerance = (xmax - xmin) / EXTENT / 4
     geom = func.ST_AsMVTGeom(
         func.ST_Transform(func.ST_Simplify(t.c.geom, bindparam("tol", tolerance), True), 3857),
-        envelope, EXTENT, BUFFER, True,
-    ).label("mvtgeom")  # fmt: skip
+        envelope,
+        EXTENT,
+        BUFFER,
+        True,
+    ).label("mvtgeom")
     props: list[Any] = []
     for f in fields:
         fdef = next((d for d in layer.fields if d.id == f), None)
