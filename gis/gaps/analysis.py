@@ -146,11 +146,6 @@ def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork
     return WalkNetwork(lines, tolerance_m=params.tolerance_m, noded=noded)
 
 
-def population_of(compounds: gpd.GeoDataFrame, standard: Standard) -> tuple[np.ndarray, np.ndarray]:
-    """Residents per compound, and a flag where it was estimated from households or is unknown."""
-    return kernels.population(compounds, float(standard.household_size.value))
-
-
 def join_notes(*parts: Any) -> str | None:
     """The non-empty notes joined by "; " (None when there is none)."""
     kept = [str(p) for p in parts if p]
@@ -193,7 +188,7 @@ def _ground(
 ) -> tuple[_Ground, dict[str, Any] | None]:
     """Step 1: the compounds' residents, and (with roads) the network and who reaches it."""
     geoms = np.asarray(compounds.geometry.values, dtype=object)
-    pop, pop_flag = population_of(compounds, standard)
+    pop, pop_flag = kernels.population(compounds, float(standard.household_size.value))
     flag = np.full(len(compounds), None, dtype=object)
     basis = "network" if roads is not None and len(roads) else "euclidean"
     ground = _Ground(compounds, geoms, pop, pop_flag, flag, basis, params)
