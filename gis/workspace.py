@@ -14,9 +14,9 @@ from sqlalchemy import Engine, text
 
 from gis.crs import parse_crs
 from gis.errors import InvalidRequestError, NotFoundError
-from gis.gaps.analysis import GapParameters, analyse, default_types, walkable_roads
+from gis.gaps.analysis import GapInputs, GapParameters, analyse, default_types
 from gis.gaps.catchments import walking_catchment
-from gis.gaps.runs import GapRun, read_run, store_run
+from gis.gaps.runs import GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
 from gis.ingest import ImportReport, load_file
 from gis.ingest.load import ImportOptions
@@ -211,10 +211,35 @@ class Workspace:
             raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
         return code
 
-    def _analysis_inputs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """Compounds, facilities and the walkable roads, as the analyses read them."""
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
-        return self.layer("compounds"), self.layer("facilities"), roads
+    def _analysis_inputs(
+        self, facility: str | list[str] | None, *, standard: str, params: GapParameters | None
+    ) -> GapInputs:
+        """The set-up every analysis shares: the standard, the working CRS, the facility types
+        (``None``: every type the standard gives a radius), the parameters, and the layers, read
+        when first used (compounds, facilities and the walkable roads)."""
+        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
+        working = self._require_schema()
+        skipped: list[str] = []
+        if facility is None:
+            types, skipped = default_types(std, self.registry)
+        else:
+            types = []
+            for name in [facility] if isinstance(facility, str) else facility:
+                code = self.facility_type(name)
+                if std.rule(code).radius_m is None:
+                    raise InvalidRequestError(
+                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
+                    )
+                types.append(code)
+        return GapInputs(
+            standard=std,
+            working_crs=working,
+            types=types,
+            params=params or GapParameters(),
+            read=self.layer,
+            not_walkable=self.registry.layer("roads").not_walkable,
+            skipped=skipped,
+        )
 
     def gaps(
         self,
@@ -266,46 +291,35 @@ class Workspace:
         >>> run.summary()
         >>> run.basis, run.warnings
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        params = params or GapParameters()
-        warnings: list[str] = []
-        if facility is None:
-            types, skipped = default_types(std, self.registry)
-            warnings.extend(skipped)
-        else:
-            types = []
-            for name in [facility] if isinstance(facility, str) else facility:
-                code = self.facility_type(name)
-                if std.rule(code).radius_m is None:
-                    raise InvalidRequestError(
-                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
-                    )
-                types.append(code)
-        compounds, facilities, roads = self._analysis_inputs()
-        results, network, notes = analyse(compounds, facilities, roads, std, types, params)
-        warnings = notes + warnings
-        basis = "network" if len(roads) else "euclidean"
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
+        results, network, notes = analyse(compounds, facilities, roads, setup.standard, setup.types, setup.params)
+        warnings = notes + setup.skipped
         inputs = {
             "compounds": len(compounds),
-            "facilities": {t: int((facilities["type"] == t).sum()) for t in types},
+            "facilities": {t: len(setup.facilities_of(t)) for t in setup.types},
             "road_segments": len(roads),
         }
-        srid = working.to_epsg()
-        assert srid is not None
-        run_id = store_run(
-            self.engine,
+        record = RunRecord(
             actor=actor,
-            standard=std,
-            basis=basis,
-            parameters={**params.__dict__, "facility_types": types},
+            standard=setup.standard,
+            basis=setup.basis,
+            parameters={**setup.params.__dict__, "facility_types": setup.types},
             inputs=inputs,
             network=network,
             warnings=warnings,
             results=results,
-            srid=srid,
+            srid=setup.srid,
         )
-        return GapRun(run_id=run_id, standard=std.id, basis=basis, results=results, network=network, warnings=warnings)
+        run_id = store_run(self.engine, record)
+        return GapRun(
+            run_id=run_id,
+            standard=setup.standard.id,
+            basis=setup.basis,
+            results=results,
+            network=network,
+            warnings=warnings,
+        )
 
     def propose_sites(
         self,
@@ -339,35 +353,43 @@ class Workspace:
         >>> sites = ws.propose_sites("kindergarten", k=2)
         >>> sites.attrs["before"], sites.attrs["after"]
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        code = self.facility_type(facility)
-        params = params or GapParameters()
-        compounds, facilities, roads = self._analysis_inputs()
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        (code,) = setup.types
+        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
         if candidates is not None:
-            candidates = candidates.to_crs(working)
-        proposal = propose(compounds, facilities, roads, std, code, k, params, candidates)
-        basis = "network" if len(roads) else "euclidean"
-        srid = working.to_epsg()
-        assert srid is not None
-        run_id = store_run(
-            self.engine,
+            candidates = candidates.to_crs(setup.working_crs)
+        proposal = propose(compounds, facilities, roads, setup.standard, code, k, setup.params, candidates)
+        inputs = {
+            "compounds": len(compounds),
+            "facilities": len(setup.facilities_of(code)),
+            "candidates": len(candidates) if candidates is not None else len(compounds),
+            "before": proposal.before,
+            "after": proposal.after,
+        }
+        record = RunRecord(
             actor=actor,
-            standard=std,
-            basis=basis,
-            parameters={**params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
-            inputs={"compounds": len(compounds), "facilities": int((facilities["type"] == code).sum()),
-                    "candidates": len(candidates) if candidates is not None else len(compounds),
-                    "before": proposal.before, "after": proposal.after},
+            standard=setup.standard,
+            basis=setup.basis,
+            parameters={**setup.params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
+            inputs=inputs,
             network=None,
-            warnings=[] if basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
-            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=working),
-            srid=srid,
+            warnings=[] if setup.basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
+            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=setup.working_crs),
+            srid=setup.srid,
             sites=proposal.sites,
-        )  # fmt: skip
+        )
+        run_id = store_run(self.engine, record)
         sites = proposal.sites
-        sites.attrs.update({"run_id": run_id, "before": proposal.before, "after": proposal.after,
-                            "weight": proposal.weight, "radius_m": proposal.radius_m, "basis": basis})  # fmt: skip
+        sites.attrs.update(
+            {
+                "run_id": run_id,
+                "before": proposal.before,
+                "after": proposal.after,
+                "weight": proposal.weight,
+                "radius_m": proposal.radius_m,
+                "basis": setup.basis,
+            }
+        )
         return sites
 
     def catchment(
@@ -380,24 +402,19 @@ class Workspace:
         --------
         >>> ws.catchment("kindergarten").area.sum() / 1e6  # km²
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        code = self.facility_type(facility)
-        radius = std.rule(code).radius_m
-        if radius is None:
-            raise InvalidRequestError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
-        params = params or GapParameters()
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        (code,) = setup.types
+        radius = setup.standard.rule(code).radius_m
         # the web map asks for the same catchment again and again: reuse it while the inputs stand
-        key = (code, std.id, radius, tuple(sorted(params.__dict__.items())), self._stamp("facilities", "roads"))
+        params_key = tuple(sorted(setup.params.__dict__.items()))
+        key = (code, setup.standard.id, radius, params_key, self._stamp("facilities", "roads"))
         cached = self._catchments.get(key)
         if cached is not None:
             return cached.copy()
-        facilities = self.layer("facilities")
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
-        area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params)
-        basis = "network" if len(roads) else "euclidean"
-        frame = {"facility_type": [code], "radius_m": [radius], "basis": [basis], "standard": [std.id]}
-        result = gpd.GeoDataFrame(frame, geometry=[area], crs=working)
+        assert radius is not None  # checked by the set-up
+        area = walking_catchment(setup.facilities_of(code), setup.roads, radius, setup.params)
+        frame = {"facility_type": [code], "radius_m": [radius], "basis": [setup.basis], "standard": [setup.standard.id]}
+        result = gpd.GeoDataFrame(frame, geometry=[area], crs=setup.working_crs)
         if len(self._catchments) >= 32:
             self._catchments.pop(next(iter(self._catchments)))
         self._catchments[key] = result
