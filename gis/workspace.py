@@ -230,7 +230,8 @@ class Workspace:
                     raise InvalidRequestError(
                         f"standard {std.id} sets no service radius for {code}; a county rule file can"
                     )
-                types.append(code)
+                if code not in types:  # 幼儿园 and kindergarten are one type, analysed once
+                    types.append(code)
         return GapInputs(
             standard=std,
             working_crs=working,

@@ -264,3 +264,9 @@ def test_unknown_facility_type_lists_the_valid_ones(haidian: Workspace) -> None:
         haidian.gaps("火箭发射场")
     with pytest.raises(ValueError, match="radius"):
         haidian.gaps("public_toilet")
+
+
+def test_one_type_under_two_names_is_analysed_once(haidian: Workspace) -> None:
+    both = haidian.gaps(["kindergarten", "幼儿园"])
+    assert set(both["facility_type"]) == {"kindergarten"}
+    assert both["compound_id"].is_unique and len(both) == len(haidian.layer("compounds"))
