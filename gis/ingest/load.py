@@ -21,9 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from gis.bars import progress
 from gis.crs import Coords, check_plausible, crs_label, describe_coordinates, parse_crs, working_crs_for
 from gis.errors import CRSError, ImportFailedError, ImportRefusedError, WorkingCRSMismatchError
+from gis.ingest.attributes import json_safe
 from gis.ingest.import_report import ImportReport
 from gis.ingest.osm import read_osm
-from gis.ingest.prepare import json_safe, prepare
+from gis.ingest.prepare import prepare
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
 from gis.ingest.writer import write_rows
 from gis.registry import Registry
