@@ -10,7 +10,7 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gis.crs import parse_crs
 from gis.errors import InvalidRequestError, NotFoundError
@@ -18,7 +18,7 @@ from gis.gaps.analysis import GapInputs, GapParameters, analyse, default_types
 from gis.gaps.catchments import walking_catchment
 from gis.gaps.runs import GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
-from gis.ingest import ImportReport, load_file
+from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines.tools import PipelineTools
 from gis.registry import Registry, registry
@@ -512,14 +512,7 @@ class Workspace:
         --------
         >>> ws.imports(5)[["at", "actor", "layer", "source", "path"]]
         """
-        if self.working_crs is None:
-            return pd.DataFrame(columns=["id", "at", "actor", "layer", "source", "path"])
-        with self.engine.connect() as conn:
-            return pd.read_sql(
-                text("SELECT id, at, actor, layer, source, path, report FROM imports ORDER BY id DESC LIMIT :n"),
-                conn,
-                params={"n": limit},
-            )
+        return history.latest(self.db, limit)
 
     def close(self) -> None:
         """Release the workspace's database connections (the workspace is not used afterwards).
