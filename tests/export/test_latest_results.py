@@ -29,7 +29,7 @@ from gis.demo import sample_path
 from gis.export import gap_tables, gpkg
 from gis.export.offline_map import render_page
 from gis.export.symbology import gap_class, symbology
-from gis.roles import add_user
+from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.browser import page_geojson
 from tests.helpers.live import serve
