@@ -4,7 +4,7 @@
 for each facility type, the results of the newest run that analysed that type. A compound that was
 not in that run (added since) has no latest result of that type; an older run never fills in for
 it. A compound deleted since has no latest result at all, though its types' newest runs still hold
-its rows.
+its rows (which compounds stand is read from the layer's owner, :mod:`gis.store.layers`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from sqlalchemy import Engine, text
 
 from gis.errors import NotFoundError
 from gis.gaps.analysis import RESULT_COLUMNS, summarise
+from gis.registry import registry
 from gis.standards import Standard
+from gis.store import layers
 from gis.store.database import Database
 
 RENAMED = {"compound_fid": "compound_id", "nearest_fid": "nearest_facility_id", "nearest_name": "nearest_facility_name"}
@@ -32,10 +34,8 @@ SITE_FIELDS = ["rank", "facility_type", "candidate", "new_compounds", "new_compo
 
 # the newest run of each facility type: every reader of "latest" goes through this
 LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
-# a result counts only while its compound stands (a run keeps the rows of compounds deleted since)
-STANDING = "EXISTS (SELECT 1 FROM compounds c WHERE c.fid = r.compound_fid)"
 LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-                     WHERE {STANDING} ORDER BY r.facility_type, r.compound_fid"""
+                     ORDER BY r.facility_type, r.compound_fid"""
 INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
                         CAST(:w AS jsonb)) RETURNING id"""
@@ -50,14 +50,13 @@ RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_typ
 COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
                              r.flag, r.level
                       FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-                      WHERE r.compound_fid = :c AND {STANDING} ORDER BY r.facility_type"""
-OVERVIEW = f"""SELECT r.facility_type, r.run_id, min(r.radius_m) AS radius_m, min(r.level) AS level,
-                      count(*) FILTER (WHERE NOT r.covered) AS uncovered, count(*) AS compounds
+                      WHERE r.compound_fid = :c ORDER BY r.facility_type"""
+OVERVIEW = f"""SELECT r.facility_type, r.run_id, r.compound_fid, r.radius_m, r.level, r.covered
                FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
-               WHERE {STANDING} GROUP BY r.facility_type, r.run_id ORDER BY r.facility_type"""
+               ORDER BY r.facility_type"""
 TYPE_LATEST_RUN = "SELECT max(run_id) FROM gap_results WHERE facility_type = :t"
-TYPE_RESULTS = f"""SELECT r.compound_fid, r.distance_m, r.covered, r.nearest_name, r.flag, r.radius_m, r.affected
-                   FROM gap_results r WHERE r.run_id = :r AND r.facility_type = :t AND {STANDING}"""
+TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
+                  FROM gap_results WHERE run_id = :r AND facility_type = :t"""
 
 
 @dataclass
@@ -185,12 +184,20 @@ def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
     )
 
 
+def standing(engine: Engine) -> set[int]:
+    """The compounds that stand now: a run keeps the rows of compounds deleted since, which are no
+    one's latest result."""
+    return layers.fids(engine, registry().layer("compounds"))
+
+
 def latest_results(engine: Engine) -> gpd.GeoDataFrame:
     """The latest result of every facility type ever analysed: the rows of the newest run of each type
     (the runs may differ by type: a later run of kindergartens alone does not hide the clinics of an
-    earlier one, but a compound missing from a type's newest run has no result of that type)."""
+    earlier one, but a compound missing from a type's newest run has no result of that type), for
+    the compounds that stand."""
     with engine.connect() as conn:
         gdf = gpd.read_postgis(text(LATEST_RESULTS), conn, geom_col="geom")
+    gdf = gdf[gdf["compound_fid"].isin(standing(engine))]
     gdf = gdf.rename(columns=RENAMED).rename_geometry("geometry")
     return gdf[["run_id", *RESULT_COLUMNS, "geometry"]]
 
@@ -201,7 +208,9 @@ def finite(value: float | None) -> float | None:
 
 
 def compound_gaps(engine: Engine, compound_id: int) -> list[dict[str, Any]]:
-    """One compound's latest result for each facility type analysed."""
+    """One compound's latest result for each facility type analysed (none once it is deleted)."""
+    if compound_id not in standing(engine):
+        return []
     with engine.connect() as conn:
         rows = conn.execute(
             text(COMPOUND_LATEST),
@@ -223,18 +232,20 @@ def compound_gaps(engine: Engine, compound_id: int) -> list[dict[str, Any]]:
 
 
 def gap_overview(engine: Engine) -> dict[str, Any]:
-    """Per facility type: the latest run that analysed it, its radius and its counts."""
+    """Per facility type: the latest run that analysed it, its radius and its counts (of the
+    compounds that stand)."""
     with engine.connect() as conn:
-        rows = conn.execute(text(OVERVIEW)).all()
+        rows = pd.read_sql(text(OVERVIEW), conn)
+    rows = rows[rows["compound_fid"].isin(standing(engine))]
     return {
-        r.facility_type: {
-            "run": r.run_id,
-            "radius_m": r.radius_m,
-            "level": r.level,
-            "uncovered": r.uncovered,
-            "compounds": r.compounds,
+        str(ftype): {
+            "run": int(part["run_id"].iloc[0]),
+            "radius_m": finite(float(part["radius_m"].min())),
+            "level": None if part["level"].isna().all() else str(part["level"].dropna().min()),
+            "uncovered": int((~part["covered"].astype(bool)).sum()),
+            "compounds": len(part),
         }
-        for r in rows
+        for ftype, part in rows.groupby("facility_type", sort=True)
     }
 
 
@@ -249,6 +260,8 @@ def gap_by_compound(engine: Engine, facility_type: str) -> dict[str, Any] | None
             return None
         rows = conn.execute(text(TYPE_RESULTS), {"r": run, "t": facility_type}).all()
         meta = conn.execute(text(RUN_META), {"i": run}).one()
+    present = standing(engine)
+    rows = [r for r in rows if r.compound_fid in present]
     return {
         "run": run,
         "facility_type": facility_type,

@@ -128,6 +128,14 @@ def count(engine: Engine, layer: LayerDef) -> int:
         return int(conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one())
 
 
+def fids(engine: Engine, layer: LayerDef) -> set[int]:
+    """The ids of the layer's features."""
+    t = layer_table(layer)
+    with engine.connect() as conn:
+        found: list[Any] = list(conn.execute(select(t.c.fid)).scalars())
+    return {int(v) for v in found}
+
+
 def counts_by(engine: Engine, layer: LayerDef, field: str) -> dict[str, int]:
     """Features per value of ``field``, the most frequent first (features without a value left out)."""
     if field not in {f.id for f in layer.fields}:
