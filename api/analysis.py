@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
+from gis.gaps import runs as gap_runs
 from gis.gaps.analysis import GapParameters
 from gis.gaps.runs import GapRun
 
@@ -95,13 +95,7 @@ def job(request: Request, job_id: str) -> dict[str, Any]:
 
 @router.get("/gaps/runs", summary="Stored gap analysis runs")
 def runs(ws: WorkspaceDep) -> dict[str, Any]:
-    if ws.working_crs is None:
-        return {"runs": []}
-    with ws.engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT 100")
-        ).all()
-    return {"runs": [dict(r._mapping) | {"at": r.at.isoformat()} for r in rows]}
+    return {"runs": [r | {"at": r["at"].isoformat()} for r in gap_runs.list_runs(ws.engine, limit=100)]}
 
 
 def get_run(ws: WorkspaceDep, run_id: IdPath) -> GapRun:

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 
 from gis.registry import LayerDef
-from gis.roles import Role, can_see, role_of
+from gis.roles import Role, can_see
+from gis.store.users import role_of
 from gis.workspace import Workspace
 
 

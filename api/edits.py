@@ -56,28 +56,19 @@ def _crs(ws: Any, content_crs: str | None) -> tuple[Any, Any]:
     return parse_any_crs(out.srid), working
 
 
-def _edit_errors(exc: Exception) -> HTTPException:
-    if isinstance(exc, edits.StaleVersionError):
-        return HTTPException(412, str(exc))
-    if isinstance(exc, edits.FeatureNotFoundError):
-        return HTTPException(404, str(exc))
-    return HTTPException(400, str(exc))
-
-
 @router.post("/collections/{collection_id}/items", status_code=201, summary="Create a feature (planners)")
 async def create_item(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep,
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
     content_crs: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
+) -> Response:
     _planner(role)
     feature = await _feature(request)
     source, working = _crs(ws, content_crs)
-    try:
-        fid, version = edits.create(
-            ws.engine, ws.registry, layer, feature, source_crs=source, working_crs=working, actor=f"api:{role}"
-        )
-    except edits.EditError as exc:
-        raise _edit_errors(exc) from None
+    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+    fid, version = edits.create(ws.engine, edit, feature)
     location = f"{str(request.base_url).rstrip('/')}/ogc/collections/{layer.id}/items/{fid}"
     return JSONResponse(
         {"id": fid}, status_code=201, headers={"Location": location, "ETag": edits.etag(layer, fid, version)}
@@ -85,38 +76,49 @@ async def create_item(
 
 
 async def _replace(
-    request: Request, ws: Any, role: str, layer: LayerDef, fid: int, if_match: str | None, content_crs: str | None,
+    request: Request,
+    ws: Any,
+    role: str,
+    layer: LayerDef,
+    fid: int,
+    if_match: str | None,
+    content_crs: str | None,
     partial: bool,
-) -> Response:  # fmt: skip
+) -> Response:
     _planner(role)
     expected = _expected(layer, fid, if_match)
     feature = await _feature(request)
     if partial:
         feature = {"type": "Feature", **feature}
     source, working = _crs(ws, content_crs)
-    try:
-        version = edits.replace(
-            ws.engine, ws.registry, layer, fid, feature, expected_version=expected, source_crs=source,
-            working_crs=working, actor=f"api:{role}", partial=partial,
-        )  # fmt: skip
-    except (edits.EditError, edits.StaleVersionError, edits.FeatureNotFoundError) as exc:
-        raise _edit_errors(exc) from None
+    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+    version = edits.replace(ws.engine, edit, fid, feature, expected_version=expected, partial=partial)
     return Response(status_code=204, headers={"ETag": edits.etag(layer, fid, version)})
 
 
 @router.put("/collections/{collection_id}/items/{fid}", status_code=204, summary="Replace a feature (planners)")
 async def replace_item(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath,
-    if_match: Annotated[str | None, Header()] = None, content_crs: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    fid: IdPath,
+    if_match: Annotated[str | None, Header()] = None,
+    content_crs: Annotated[str | None, Header()] = None,
+) -> Response:
     return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=False)
 
 
 @router.patch("/collections/{collection_id}/items/{fid}", status_code=204, summary="Update a feature (planners)")
 async def update_item(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath,
-    if_match: Annotated[str | None, Header()] = None, content_crs: Annotated[str | None, Header()] = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    fid: IdPath,
+    if_match: Annotated[str | None, Header()] = None,
+    content_crs: Annotated[str | None, Header()] = None,
+) -> Response:
     return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=True)
 
 
@@ -126,8 +128,5 @@ def delete_item(
 ) -> Response:
     _planner(role)
     expected = _expected(layer, fid, if_match)
-    try:
-        edits.delete(ws.engine, layer, fid, expected_version=expected, actor=f"api:{role}")
-    except (edits.StaleVersionError, edits.FeatureNotFoundError) as exc:
-        raise _edit_errors(exc) from None
+    edits.delete(ws.engine, layer, fid, expected_version=expected, actor=f"api:{role}")
     return Response(status_code=204)

@@ -9,8 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gis.errors import GisError, UnknownLayerError
-from gis.ogc.features import QueryError
+from gis.errors import GisError, ServerError, UnknownLayerError
 
 log = logging.getLogger("gisplan.api")
 PROBLEM = "application/problem+json"
@@ -29,9 +28,14 @@ TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    409: "Conflict",
     412: "Precondition Failed",
     413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
     428: "Precondition Required",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
 }
 
 
@@ -49,17 +53,15 @@ def install(app: FastAPI) -> None:
         parts = [f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors()]
         return problem(400, "Bad Request", "; ".join(parts), request.url.path)
 
-    @app.exception_handler(QueryError)
-    async def bad_query(request: Request, exc: QueryError) -> JSONResponse:
-        return problem(400, "Bad Request", str(exc), request.url.path)
-
-    @app.exception_handler(UnknownLayerError)
-    async def unknown_layer(request: Request, exc: UnknownLayerError) -> JSONResponse:
-        return problem(404, "Not Found", f"no collection {exc.layer_id!r}", request.url.path)
-
     @app.exception_handler(GisError)
     async def gis_error(request: Request, exc: GisError) -> JSONResponse:
-        return problem(400, "Bad Request", str(exc), request.url.path)
+        """Every library error by its class's status; the message is written for the caller."""
+        if isinstance(exc, UnknownLayerError):  # never list the layers: some are restricted
+            return problem(exc.status, exc.title, f"no collection {exc.layer_id!r}", request.url.path)
+        if isinstance(exc, ServerError):  # gisplan's own fault: the details stay in the log
+            log.error("server error on %s: %s", request.url.path, exc)
+            return problem(exc.status, exc.title, "the server could not answer this request", request.url.path)
+        return problem(exc.status, exc.title, str(exc), request.url.path)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from gis.ogc import edits, features
@@ -17,6 +18,19 @@ from gis.roles import visible_fields, visible_layers
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
 
 GEOJSON = "application/geo+json"
+RESERVED = (
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "f",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+    "sortby",
+    "properties",
+)
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -117,8 +131,15 @@ def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: Collect
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
 def queryables(request: Request, role: RoleDep, layer: CollectionDep) -> JSONResponse:
-    types = {"text": "string", "code": "string", "codes": "string", "integer": "integer", "number": "number",
-             "boolean": "boolean", "date": "string"}  # fmt: skip
+    types = {
+        "text": "string",
+        "code": "string",
+        "codes": "string",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+        "date": "string",
+    }
     props = {
         f.id: {"title": f"{f.zh} {f.en}", "type": types[f.type]}
         for f in layer.fields
@@ -146,38 +167,39 @@ def _parse_bbox(bbox: str | None) -> tuple[float, ...] | None:
     return values
 
 
+class ItemsParams(BaseModel):
+    """The query parameters of an items request (property filters come on top, by field name)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    limit: int | None = Field(
+        None, ge=1, description="At most this many features (default and maximum: server settings)"
+    )
+    offset: int = Field(0, ge=0)
+    bbox: str | None = Field(
+        None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84)", examples=["116.34,39.99,116.36,40.01"]
+    )
+    bbox_crs: str | None = Field(None, alias="bbox-crs")
+    crs: str | None = Field(None, description="Output CRS URI: CRS84, EPSG 4490, 4326, 3857 or the working CRS")
+    filter: str | None = Field(
+        None,
+        description="CQL2 filter, e.g. built_year < 2000 AND street = '学院路街道'",
+        examples=["built_year < 2000 AND street = '学院路街道'"],
+    )
+    filter_lang: str = Field("cql2-text", alias="filter-lang", pattern="^cql2-(text|json)$")
+    filter_crs: str | None = Field(None, alias="filter-crs")
+    sortby: str | None = Field(None, description="e.g. -built_year,+name", examples=["-built_year,+name"])
+    properties: str | None = Field(
+        None, description="Comma-separated properties to return", examples=["name,street,built_year"]
+    )
+
+
 @router.get("/collections/{collection_id}/items", summary="Features", response_class=Response)
 def items(
-    request: Request,
-    ws: WorkspaceDep,
-    role: RoleDep,
-    layer: CollectionDep,
-    limit: Annotated[
-        int | None, Query(ge=1, description="At most this many features (default and maximum: server settings)")
-    ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    bbox: Annotated[
-        str | None,
-        Query(description="minx,miny,maxx,maxy in bbox-crs (default CRS84)", examples=["116.34,39.99,116.36,40.01"]),
-    ] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
-    crs: Annotated[
-        str | None, Query(description="Output CRS URI: CRS84, EPSG 4490, 4326, 3857 or the working CRS")
-    ] = None,
-    filter: Annotated[
-        str | None,
-        Query(
-            description="CQL2 filter, e.g. built_year < 2000 AND street = '学院路街道'",
-            examples=["built_year < 2000 AND street = '学院路街道'"],
-        ),
-    ] = None,
-    filter_lang: Annotated[str, Query(alias="filter-lang", pattern="^cql2-(text|json)$")] = "cql2-text",
-    filter_crs: Annotated[str | None, Query(alias="filter-crs")] = None,
-    sortby: Annotated[str | None, Query(description="e.g. -built_year,+name", examples=["-built_year,+name"])] = None,
-    properties: Annotated[
-        str | None, Query(description="Comma-separated properties to return", examples=["name,street,built_year"])
-    ] = None,
+    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, q: Annotated[ItemsParams, Query()]
 ) -> Response:
+    limit, offset, bbox, bbox_crs, crs, properties = q.limit, q.offset, q.bbox, q.bbox_crs, q.crs, q.properties
+    filter, filter_lang, filter_crs, sortby = q.filter, q.filter_lang, q.filter_crs, q.sortby
     limit_max = ws.settings.api_max_limit
     limit = limit or ws.settings.api_default_limit
     if limit > limit_max:
@@ -185,8 +207,7 @@ def items(
     srid = _working_srid(ws)
     out = features.parse_crs(crs, srid)
     box_crs = features.parse_crs(bbox_crs, srid)
-    reserved = {"limit", "offset", "bbox", "bbox-crs", "crs", "f", "filter", "filter-lang", "filter-crs", "sortby",
-                "properties"}  # fmt: skip
+    reserved = set(RESERVED)
     if filter_crs not in (None, CRS84, "CRS84"):
         raise QueryError("filter-crs: only CRS84 is supported for filter geometries")
     filters = {}
@@ -198,11 +219,19 @@ def items(
                 f"unknown parameter {name!r}; queryables of {layer.id}: {', '.join(visible_fields(layer, role))}"
             )
         filters[name] = features.coerce_filter(layer, name, value)
-    found, matched, estimated = features.items(
-        ws.engine, layer, role, working_srid=srid, bbox=_parse_bbox(bbox), bbox_crs=box_crs, crs=out,
-        limit=limit, offset=offset, filters=filters, cql=filter, cql_lang=filter_lang, sortby=sortby,
+    query = features.ItemsQuery(
+        bbox=_parse_bbox(bbox),
+        bbox_crs=box_crs,
+        crs=out,
+        limit=limit,
+        offset=offset,
+        filters=filters,
+        cql=filter,
+        cql_lang=filter_lang,
+        sortby=sortby,
         properties=[p.strip() for p in properties.split(",") if p.strip()] if properties is not None else None,
-    )  # fmt: skip
+    )
+    found, matched, estimated = features.items(ws.engine, layer, role, query, working_srid=srid)
     base = f"{_base(request)}/collections/{layer.id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
     links = [{"href": f"{base}?{urlencode({**params, 'offset': offset})}", "rel": "self", "type": GEOJSON}]

@@ -25,10 +25,14 @@ def _srid(ws: Any) -> int:
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", summary="A vector tile (MVT)")
 def tile(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep,
-    z: Annotated[int, Path(ge=0, le=tiles.MAX_ZOOM)], y: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    z: Annotated[int, Path(ge=0, le=tiles.MAX_ZOOM)],
+    y: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
     x: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
-) -> Response:  # fmt: skip
+) -> Response:
     try:
         data = tiles.render(ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
     except tiles.TileError as exc:

@@ -197,8 +197,10 @@ def main() -> None:
             for tool in ("gisplan", "pandana", "pgrouting"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--worker", tool, "--scale", str(scale), "--db", url],
-                    capture_output=True, text=True, check=True,
-                )  # fmt: skip
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 rows.append({"scale": scale, "tool": tool, **json.loads(out.stdout.strip().splitlines()[-1])})
     finally:
         cluster.destroy()

@@ -69,8 +69,10 @@ def wrk(paths: list[str], base: str, seconds: int, workdir: Path) -> dict[str, f
     script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
     out = subprocess.run(
         ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), base],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
     def ms(label: str) -> float:
         m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
@@ -118,9 +120,13 @@ def main() -> None:
         minx, miny, maxx, maxy = base.total_bounds
         copies = [base.translate((i % 4) * (maxx - minx), (i // 4) * (maxy - miny)) for i in range(10)]
         tiled = gpd.GeoDataFrame(
-            {"name": pd.concat([base["name"]] * 10, ignore_index=True), "use": pd.concat([base["use"]] * 10, ignore_index=True)},
-            geometry=pd.concat(copies, ignore_index=True), crs=base.crs,
-        )  # fmt: skip
+            {
+                "name": pd.concat([base["name"]] * 10, ignore_index=True),
+                "use": pd.concat([base["use"]] * 10, ignore_index=True),
+            },
+            geometry=pd.concat(copies, ignore_index=True),
+            crs=base.crs,
+        )
         tiled.to_file(home / "ten.gpkg", layer="buildings")
         load_file(make_engine(ten), registry(), "buildings", home / "ten.gpkg", actor="bench")
         # a fixed list of tiles over the original data, z12–z16
@@ -138,24 +144,41 @@ def main() -> None:
             gp, tp = free_port(), free_port()
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
             servers = [
-                subprocess.Popen([sys.executable, "-m", "gis", "serve", "--port", str(gp)], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-                subprocess.Popen([args.tipg, "tipg.main:app", "--port", str(tp), "--workers", "1", "--log-level", "warning"],
-                                 env={**os.environ, "DATABASE_URL": url, "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
-                                      "TIPG_MAX_FEATURES_PER_QUERY": "10000"},
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            ]  # fmt: skip
+                subprocess.Popen(
+                    [sys.executable, "-m", "gis", "serve", "--port", str(gp)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+                subprocess.Popen(
+                    [args.tipg, "tipg.main:app", "--port", str(tp), "--workers", "1", "--log-level", "warning"],
+                    env={
+                        **os.environ,
+                        "DATABASE_URL": url,
+                        "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+                        "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+                    },
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                ),
+            ]
             try:
                 wait(f"http://127.0.0.1:{gp}/ogc/collections")
                 wait(f"http://127.0.0.1:{tp}/collections")
                 scenarios = {
-                    "items 1000": (["/ogc/collections/buildings/items?limit=1000"],
-                                   ["/collections/public.buildings/items?limit=1000"]),
-                    "items 1000 bbox": ([f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
-                                        [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"]),
-                    "tiles z12-16": ([f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
-                                     [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles]),
-                }  # fmt: skip
+                    "items 1000": (
+                        ["/ogc/collections/buildings/items?limit=1000"],
+                        ["/collections/public.buildings/items?limit=1000"],
+                    ),
+                    "items 1000 bbox": (
+                        [f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
+                        [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"],
+                    ),
+                    "tiles z12-16": (
+                        [f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
+                        [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles],
+                    ),
+                }
                 for name, (ours, theirs) in scenarios.items():
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
                     b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
@@ -174,8 +197,10 @@ def main() -> None:
     )
     for size, name, a, b in rows:
         for server, r in (("gisplan", a), ("tipg", b)):
-            print(f"{size:<4} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                  f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}")  # fmt: skip
+            print(
+                f"{size:<4} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
+            )
         print(f"{'':<4} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {a['p99'] / b['p99']:.2f}x")
 
 

@@ -35,11 +35,27 @@ NOT_WALKABLE = registry().layer("roads").not_walkable
 
 def ogr2ogr(pg: str, layer: str, where: str, table: str, srid: int) -> tuple[float, int]:
     argv = [
-        "ogr2ogr", "-f", "PostgreSQL", pg, str(DATA), layer,
-        "-where", where, "-t_srs", f"EPSG:{srid}", "-nln", table, "-overwrite",
-        "-lco", "GEOMETRY_NAME=geom", "-nlt", "PROMOTE_TO_MULTI",
-        "--config", "PG_USE_COPY", "YES",
-    ]  # fmt: skip
+        "ogr2ogr",
+        "-f",
+        "PostgreSQL",
+        pg,
+        str(DATA),
+        layer,
+        "-where",
+        where,
+        "-t_srs",
+        f"EPSG:{srid}",
+        "-nln",
+        table,
+        "-overwrite",
+        "-lco",
+        "GEOMETRY_NAME=geom",
+        "-nlt",
+        "PROMOTE_TO_MULTI",
+        "--config",
+        "PG_USE_COPY",
+        "YES",
+    ]
     started = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True)
     seconds = time.perf_counter() - started

@@ -41,13 +41,26 @@ def compounds(n: int, path: Path) -> Path:
     feats = []
     for i in range(n):
         d, s = i % 20, (i // 20) % 10
-        feats.append({"type": "Feature",
-                      "geometry": {"type": "Point", "coordinates": [116.0 + d * 0.02 + rng.random() * 0.01,
-                                                                    39.8 + s * 0.02 + rng.random() * 0.01]},
-                      "properties": {"编号": f"b{i}", "小区名称": f"小区{i}", "区县": f"区{d:02d}", "街道": f"街道{d:02d}-{s}",
-                                     "户数": int(rng.integers(50, 1500)), "楼栋数": int(rng.integers(1, 30)),
-                                     "建筑面积": float(rng.integers(3000, 120000)), "计划年度": YEAR,
-                                     "物业管理": ["none", "basic", "professional", "self"][i % 4]}})  # fmt: skip
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [116.0 + d * 0.02 + rng.random() * 0.01, 39.8 + s * 0.02 + rng.random() * 0.01],
+                },
+                "properties": {
+                    "编号": f"b{i}",
+                    "小区名称": f"小区{i}",
+                    "区县": f"区{d:02d}",
+                    "街道": f"街道{d:02d}-{s}",
+                    "户数": int(rng.integers(50, 1500)),
+                    "楼栋数": int(rng.integers(1, 30)),
+                    "建筑面积": float(rng.integers(3000, 120000)),
+                    "计划年度": YEAR,
+                    "物业管理": ["none", "basic", "professional", "self"][i % 4],
+                },
+            }
+        )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, ensure_ascii=False), "utf-8")
     return path
 
@@ -85,10 +98,15 @@ def anchor(ws: Workspace) -> pd.DataFrame:
     """One query, then pandas: per-street counts per stage on ON, sums, overdue count."""
     with ws.engine.connect() as conn:
         rows = pd.read_sql(
-            text("SELECT p.id, c.district, c.street, c.households, c.buildings, c.floor_area_m2, "
-                 "p.investment_planned, d.stage, d.planned, d.actual FROM programme_projects p "
-                 "JOIN compounds c ON c.fid = p.compound_id LEFT JOIN programme_stage_dates d ON d.project_id = p.id "
-                 "WHERE p.year = :y"), conn, params={"y": YEAR})  # fmt: skip
+            text(
+                "SELECT p.id, c.district, c.street, c.households, c.buildings, c.floor_area_m2, "
+                "p.investment_planned, d.stage, d.planned, d.actual FROM programme_projects p "
+                "JOIN compounds c ON c.fid = p.compound_id LEFT JOIN programme_stage_dates d ON d.project_id = p.id "
+                "WHERE p.year = :y"
+            ),
+            conn,
+            params={"y": YEAR},
+        )
     rows["idx"] = rows["stage"].map({s: i for i, s in enumerate(STAGES)})
     reached = rows[rows["actual"].notna() & (rows["actual"] <= ON)].groupby("id")["idx"].max()
     due = rows[rows["planned"].notna() & (rows["planned"] < ON)][["id", "idx"]]
@@ -98,10 +116,14 @@ def anchor(ws: Workspace) -> pd.DataFrame:
     per["stage_idx"] = reached.reindex(per.index).fillna(-1)
     per["overdue"] = per.index.isin(late)
     return per.groupby(["district", "street"]).agg(
-        projects=("stage_idx", "size"), households=("households", "sum"), buildings=("buildings", "sum"),
-        floor_area=("floor_area_m2", "sum"), investment_planned=("investment_planned", "sum"),
-        construction=("stage_idx", lambda s: int((s == 3).sum())), overdue=("overdue", "sum"),
-    )  # fmt: skip
+        projects=("stage_idx", "size"),
+        households=("households", "sum"),
+        buildings=("buildings", "sum"),
+        floor_area=("floor_area_m2", "sum"),
+        investment_planned=("investment_planned", "sum"),
+        construction=("stage_idx", lambda s: int((s == 3).sum())),
+        overdue=("overdue", "sum"),
+    )
 
 
 def main() -> None:
@@ -134,8 +156,11 @@ def main() -> None:
         t0 = time.perf_counter()
         rep.write(home / "月报.xlsx")
         t_xlsx = time.perf_counter() - t0
-        same = (rep.by_street.set_index(["district", "street"])[["projects", "construction", "overdue"]]
-                .astype(int).equals(ref[["projects", "construction", "overdue"]].astype(int)))  # fmt: skip
+        same = (
+            rep.by_street.set_index(["district", "street"])[["projects", "construction", "overdue"]]
+            .astype(int)
+            .equals(ref[["projects", "construction", "overdue"]].astype(int))
+        )
         ws.close()
     finally:
         cluster.destroy()
@@ -143,8 +168,10 @@ def main() -> None:
         shutil.rmtree(data, ignore_errors=True)
     ours, theirs = float(np.median(times)), float(np.median(anchors))
     print(f"{args.projects:,} projects (synthetic), 200 streets in 20 districts, 2 cores, median of 3")
-    print(f"schedule import (one XLSX, one transaction): {t_import:.2f} s, {report.events:,} changes recorded, "
-          f"{len(report.rejected)} rows set aside")  # fmt: skip
+    print(
+        f"schedule import (one XLSX, one transaction): {t_import:.2f} s, {report.events:,} changes recorded, "
+        f"{len(report.rejected)} rows set aside"
+    )
     print(f"月报 computed (ws.report_month):            {ours:.2f} s")
     print(f"anchor (one SQL query + pandas groupby):    {theirs:.2f} s  → ratio {ours / theirs:.1f}× the anchor")
     print(f"月报 XLSX written:                          {t_xlsx:.2f} s")

@@ -10,17 +10,17 @@ import folium
 import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from gis.crs import parse_crs
 from gis.errors import InvalidRequestError, NotFoundError
-from gis.gaps.analysis import GapParameters, analyse, default_types, walkable_roads
+from gis.gaps.analysis import GapInputs, GapParameters, analyse, default_types
 from gis.gaps.catchments import walking_catchment
-from gis.gaps.runs import GapRun, read_run, store_run
+from gis.gaps.runs import GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
-from gis.ingest import ImportReport, load_file
+from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
-from gis.pipelines import checks as pipelines
+from gis.pipelines.tools import PipelineTools
 from gis.programme import MonthReport, Programme, report_month
 from gis.registry import Registry, registry
 from gis.settings import Settings
@@ -208,10 +208,36 @@ class Workspace:
             raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
         return code
 
-    def _analysis_inputs(self) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
-        """Compounds, facilities and the walkable roads, as the analyses read them."""
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
-        return self.layer("compounds"), self.layer("facilities"), roads
+    def _analysis_inputs(
+        self, facility: str | list[str] | None, *, standard: str, params: GapParameters | None
+    ) -> GapInputs:
+        """The set-up every analysis shares: the standard, the working CRS, the facility types
+        (``None``: every type the standard gives a radius), the parameters, and the layers, read
+        when first used (compounds, facilities and the walkable roads)."""
+        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
+        working = self._require_schema()
+        skipped: list[str] = []
+        if facility is None:
+            types, skipped = default_types(std, self.registry)
+        else:
+            types = []
+            for name in [facility] if isinstance(facility, str) else facility:
+                code = self.facility_type(name)
+                if std.rule(code).radius_m is None:
+                    raise InvalidRequestError(
+                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
+                    )
+                if code not in types:  # 幼儿园 and kindergarten are one type, analysed once
+                    types.append(code)
+        return GapInputs(
+            standard=std,
+            working_crs=working,
+            types=types,
+            params=params or GapParameters(),
+            read=self.layer,
+            not_walkable=self.registry.layer("roads").not_walkable,
+            skipped=skipped,
+        )
 
     def gaps(
         self,
@@ -263,46 +289,35 @@ class Workspace:
         >>> run.summary()
         >>> run.basis, run.warnings
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        params = params or GapParameters()
-        warnings: list[str] = []
-        if facility is None:
-            types, skipped = default_types(std, self.registry)
-            warnings.extend(skipped)
-        else:
-            types = []
-            for name in [facility] if isinstance(facility, str) else facility:
-                code = self.facility_type(name)
-                if std.rule(code).radius_m is None:
-                    raise InvalidRequestError(
-                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
-                    )
-                types.append(code)
-        compounds, facilities, roads = self._analysis_inputs()
-        results, network, notes = analyse(compounds, facilities, roads, std, types, params)
-        warnings = notes + warnings
-        basis = "network" if len(roads) else "euclidean"
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
+        results, network, notes = analyse(compounds, facilities, roads, setup.standard, setup.types, setup.params)
+        warnings = notes + setup.skipped
         inputs = {
             "compounds": len(compounds),
-            "facilities": {t: int((facilities["type"] == t).sum()) for t in types},
+            "facilities": {t: len(setup.facilities_of(t)) for t in setup.types},
             "road_segments": len(roads),
         }
-        srid = working.to_epsg()
-        assert srid is not None
-        run_id = store_run(
-            self.engine,
+        record = RunRecord(
             actor=actor,
-            standard=std,
-            basis=basis,
-            parameters={**params.__dict__, "facility_types": types},
+            standard=setup.standard,
+            basis=setup.basis,
+            parameters={**setup.params.__dict__, "facility_types": setup.types},
             inputs=inputs,
             network=network,
             warnings=warnings,
             results=results,
-            srid=srid,
+            srid=setup.srid,
         )
-        return GapRun(run_id=run_id, standard=std.id, basis=basis, results=results, network=network, warnings=warnings)
+        run_id = store_run(self.engine, record)
+        return GapRun(
+            run_id=run_id,
+            standard=setup.standard.id,
+            basis=setup.basis,
+            results=results,
+            network=network,
+            warnings=warnings,
+        )
 
     def propose_sites(
         self,
@@ -336,35 +351,43 @@ class Workspace:
         >>> sites = ws.propose_sites("kindergarten", k=2)
         >>> sites.attrs["before"], sites.attrs["after"]
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        code = self.facility_type(facility)
-        params = params or GapParameters()
-        compounds, facilities, roads = self._analysis_inputs()
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        (code,) = setup.types
+        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
         if candidates is not None:
-            candidates = candidates.to_crs(working)
-        proposal = propose(compounds, facilities, roads, std, code, k, params, candidates)
-        basis = "network" if len(roads) else "euclidean"
-        srid = working.to_epsg()
-        assert srid is not None
-        run_id = store_run(
-            self.engine,
+            candidates = candidates.to_crs(setup.working_crs)
+        proposal = propose(compounds, facilities, roads, setup.standard, code, k, setup.params, candidates)
+        inputs = {
+            "compounds": len(compounds),
+            "facilities": len(setup.facilities_of(code)),
+            "candidates": len(candidates) if candidates is not None else len(compounds),
+            "before": proposal.before,
+            "after": proposal.after,
+        }
+        record = RunRecord(
             actor=actor,
-            standard=std,
-            basis=basis,
-            parameters={**params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
-            inputs={"compounds": len(compounds), "facilities": int((facilities["type"] == code).sum()),
-                    "candidates": len(candidates) if candidates is not None else len(compounds),
-                    "before": proposal.before, "after": proposal.after},
+            standard=setup.standard,
+            basis=setup.basis,
+            parameters={**setup.params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
+            inputs=inputs,
             network=None,
-            warnings=[] if basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
-            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=working),
-            srid=srid,
+            warnings=[] if setup.basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
+            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=setup.working_crs),
+            srid=setup.srid,
             sites=proposal.sites,
-        )  # fmt: skip
+        )
+        run_id = store_run(self.engine, record)
         sites = proposal.sites
-        sites.attrs.update({"run_id": run_id, "before": proposal.before, "after": proposal.after,
-                            "weight": proposal.weight, "radius_m": proposal.radius_m, "basis": basis})  # fmt: skip
+        sites.attrs.update(
+            {
+                "run_id": run_id,
+                "before": proposal.before,
+                "after": proposal.after,
+                "weight": proposal.weight,
+                "radius_m": proposal.radius_m,
+                "basis": setup.basis,
+            }
+        )
         return sites
 
     def catchment(
@@ -377,24 +400,19 @@ class Workspace:
         --------
         >>> ws.catchment("kindergarten").area.sum() / 1e6  # km²
         """
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        code = self.facility_type(facility)
-        radius = std.rule(code).radius_m
-        if radius is None:
-            raise InvalidRequestError(f"standard {std.id} sets no service radius for {code}; a county rule file can")
-        params = params or GapParameters()
+        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        (code,) = setup.types
+        radius = setup.standard.rule(code).radius_m
         # the web map asks for the same catchment again and again: reuse it while the inputs stand
-        key = (code, std.id, radius, tuple(sorted(params.__dict__.items())), self._stamp("facilities", "roads"))
+        params_key = tuple(sorted(setup.params.__dict__.items()))
+        key = (code, setup.standard.id, radius, params_key, self._stamp("facilities", "roads"))
         cached = self._catchments.get(key)
         if cached is not None:
             return cached.copy()
-        facilities = self.layer("facilities")
-        roads = walkable_roads(self.layer("roads"), self.registry.layer("roads").not_walkable)
-        area = walking_catchment(facilities[facilities["type"] == code], roads, radius, params)
-        basis = "network" if len(roads) else "euclidean"
-        frame = {"facility_type": [code], "radius_m": [radius], "basis": [basis], "standard": [std.id]}
-        result = gpd.GeoDataFrame(frame, geometry=[area], crs=working)
+        assert radius is not None  # checked by the set-up
+        area = walking_catchment(setup.facilities_of(code), setup.roads, radius, setup.params)
+        frame = {"facility_type": [code], "radius_m": [radius], "basis": [setup.basis], "standard": [setup.standard.id]}
+        result = gpd.GeoDataFrame(frame, geometry=[area], crs=setup.working_crs)
         if len(self._catchments) >= 32:
             self._catchments.pop(next(iter(self._catchments)))
         self._catchments[key] = result
@@ -445,7 +463,7 @@ class Workspace:
     @property
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
-        return PipelineTools(self)
+        return PipelineTools(self.db)
 
     @property
     def programme(self) -> Programme:
@@ -492,14 +510,7 @@ class Workspace:
         --------
         >>> ws.imports(5)[["at", "actor", "layer", "source", "path"]]
         """
-        if self.working_crs is None:
-            return pd.DataFrame(columns=["id", "at", "actor", "layer", "source", "path"])
-        with self.engine.connect() as conn:
-            return pd.read_sql(
-                text("SELECT id, at, actor, layer, source, path, report FROM imports ORDER BY id DESC LIMIT :n"),
-                conn,
-                params={"n": limit},
-            )
+        return history.latest(self.db, limit)
 
     def close(self) -> None:
         """Release the workspace's database connections (the workspace is not used afterwards).
@@ -509,51 +520,6 @@ class Workspace:
         >>> ws.close()
         """
         self.engine.dispose()
-
-
-class PipelineTools:
-    """Pipeline inventory, overhead lines to bury and the GB 50289 checks, on a workspace."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
-
-    def check(self, *, compound: int | None = None, actor: str = "notebook") -> gpd.GeoDataFrame:
-        """Every finding — clearances between buried lines and to buildings (GB 50289 表4.1.9), crossing
-        order (4.1.12) where depths are known, lines past their service life — each with the required
-        and actual distance, the stretch, and the standard value's source and status. Stored as a run
-        (``result.attrs["run_id"]``).
-
-        Examples
-        --------
-        >>> f = ws.pipelines.check()
-        >>> f[f.check == "clearance"][["kind_a", "kind_b", "required_m", "actual_m", "stretch_m", "value_status"]]
-        """
-        crs = self.ws._require_schema()
-        findings = pipelines.check(self.ws.engine, crs, compound=compound)
-        run_id = pipelines.store(self.ws.engine, findings, actor=actor, parameters={"compound": compound})
-        findings.attrs["run_id"] = run_id
-        return findings
-
-    def bury(self, *, compound: int | None = None) -> gpd.GeoDataFrame:
-        """Overhead lines inside each compound, with the operator who must bury them and their length.
-
-        ``gis.pipelines.checks.bury_summary(ws.pipelines.bury())`` sums them per compound and operator.
-
-        Examples
-        --------
-        >>> lines = ws.pipelines.bury(compound=2)
-        >>> gis.pipelines.checks.bury_summary(lines)
-        """
-        return pipelines.bury(self.ws.engine, self.ws._require_schema(), compound=compound)
-
-    def inventory(self, *, compound: int | None = None) -> pd.DataFrame:
-        """Metres of each kind of line inside each compound, buried and overhead.
-
-        Examples
-        --------
-        >>> ws.pipelines.inventory(compound=2)
-        """
-        return pipelines.inventory(self.ws.engine, self.ws._require_schema(), compound=compound)
 
 
 def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:

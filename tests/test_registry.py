@@ -13,10 +13,23 @@ def test_every_layer_and_code_list_validates() -> None:
     assert set(reg.layers) == {"compounds", "facilities", "pipelines", "roads", "buildings", "water"}
     assert reg.layers["pipelines"].restricted and not reg.layers["compounds"].restricted
     design_types = {
-        "kindergarten", "nursery", "elderly_daycare", "elderly_station", "nursing_home", "clinic", "health_center",
-        "primary_school", "middle_school", "market", "supermarket", "community_service", "fitness",
-        "public_toilet", "parcel_locker", "ev_charging",
-    }  # fmt: skip
+        "kindergarten",
+        "nursery",
+        "elderly_daycare",
+        "elderly_station",
+        "nursing_home",
+        "clinic",
+        "health_center",
+        "primary_school",
+        "middle_school",
+        "market",
+        "supermarket",
+        "community_service",
+        "fitness",
+        "public_toilet",
+        "parcel_locker",
+        "ev_charging",
+    }
     assert set(reg.code_list("facility_type").ids) == design_types
     assert set(reg.code_list("pipeline_kind").ids) >= {"JS", "PS", "YS", "WS", "RQ", "RL", "DL", "TX"}
 

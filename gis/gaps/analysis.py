@@ -1,25 +1,30 @@
 """Service gaps: for each compound and facility type, the walking distance to the nearest facility
 against the standard's radius, and who is affected.
 
-The inputs are read from the layers, the network is built from the walkable roads, and each run
-is stored (``gap_runs`` / ``gap_results``) with its standard, parameters and input counts. Without
-a road layer the distances are straight lines, and every output says so (``basis = euclidean``).
+The workspace gathers the inputs (:class:`GapInputs`); :func:`analyse` runs the analysis on them in
+named steps (the compounds' ground, then per facility type its distances, capacity ratio and rows),
+each step handing arrays to the pure kernels of :mod:`gis.gaps.kernels`. Without a road layer the
+distances are straight lines, and every output says so (``basis = euclidean``). Storing a run is
+:mod:`gis.gaps.runs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
+from pyproj import CRS
 
 from gis.bars import track
+from gis.gaps import kernels
 from gis.gaps.network import AccessPoints, WalkNetwork, node_lines
 from gis.registry import Registry
-from gis.standards import Standard
+from gis.standards import FacilityRule, Standard
 
 # The contract columns of `gisplan gaps --out` come first, in this order.
 CONTRACT_COLUMNS = ["compound_id", "compound_name", "facility_type", "distance_m", "radius_m", "covered", "basis"]
@@ -39,6 +44,10 @@ RESULT_COLUMNS = [
     "affected",
     "capacity_ratio",
 ]
+NO_ROADS = (
+    "NO ROAD NETWORK: distances are STRAIGHT LINES (basis = euclidean), shorter than walking; load roads "
+    "to measure walking distance / 没有路网：距离为直线距离，短于步行距离"
+)
 
 
 @dataclass
@@ -60,33 +69,67 @@ class GapParameters:
     max_leg_m: float = 300.0
 
 
-def two_step_fca(costs: pd.DataFrame, supply: pd.Series, demand: pd.Series, max_cost: float) -> pd.Series:
-    """Two-step floating catchment ratio (Luo & Wang 2003): supply per unit of demand within reach.
+@dataclass(frozen=True)
+class GapInputs:
+    """What every gap analysis starts from, gathered once by the workspace.
 
-    Step 1: each facility's supply divided by the demand of every compound within ``max_cost``.
-    Step 2: each compound sums the ratios of the facilities within ``max_cost`` of it.
+    The layers are read when first asked for, and once: a catchment found in the workspace's
+    cache reads none.
 
     Parameters
     ----------
-    costs
-        Long table with columns ``source`` (facility), ``target`` (compound), ``cost`` (metres).
-    supply
-        Places or beds per facility (indexed like ``source``).
-    demand
-        Children, elderly ... per compound (indexed like ``target``).
+    standard
+        The standard the radii, demand shares and household size come from.
+    working_crs
+        The metric CRS the layers are stored in.
+    types
+        The facility types to analyse (each with a radius in ``standard``).
+    params
+        Network tolerance and access-leg limits.
+    read
+        Reads a layer by id in the working CRS.
+    not_walkable
+        Road classes a pedestrian may not use.
+    skipped
+        A note per facility type left out because the standard gives it no radius.
     """
-    reach = costs[costs["cost"] <= max_cost].copy()
-    reach["demand"] = demand.reindex(reach["target"]).fillna(0.0).to_numpy()
-    total = reach.groupby("source")["demand"].sum()
-    ratio = (supply.reindex(total.index) / total).where(total > 0)
-    reach["ratio"] = ratio.reindex(reach["source"]).to_numpy()
-    return reach.groupby("target")["ratio"].sum(min_count=1).reindex(demand.index).fillna(0.0)
 
+    standard: Standard
+    working_crs: CRS
+    types: list[str]
+    params: GapParameters
+    read: Callable[[str], gpd.GeoDataFrame]
+    not_walkable: list[str]
+    skipped: list[str] = field(default_factory=list)
 
-def straight_costs(sources: np.ndarray, targets: np.ndarray, limit: float) -> pd.DataFrame:
-    """The (source, target, cost) table by straight-line distance, for the euclidean basis."""
-    s_idx, t_idx = shapely.STRtree(sources).query(targets, predicate="dwithin", distance=limit)
-    return pd.DataFrame({"source": t_idx, "target": s_idx, "cost": shapely.distance(sources[t_idx], targets[s_idx])})
+    @property
+    def srid(self) -> int:
+        """The working CRS's EPSG code."""
+        srid = self.working_crs.to_epsg()
+        assert srid is not None  # the schema is only ever created with an EPSG CRS
+        return srid
+
+    @cached_property
+    def compounds(self) -> gpd.GeoDataFrame:
+        return self.read("compounds")
+
+    @cached_property
+    def facilities(self) -> gpd.GeoDataFrame:
+        return self.read("facilities")
+
+    @cached_property
+    def roads(self) -> gpd.GeoDataFrame:
+        """The walkable roads."""
+        return walkable_roads(self.read("roads"), self.not_walkable)
+
+    @property
+    def basis(self) -> str:
+        """``network`` when there are walkable roads, else ``euclidean`` (straight lines)."""
+        return "network" if len(self.roads) else "euclidean"
+
+    def facilities_of(self, facility_type: str) -> gpd.GeoDataFrame:
+        """The facilities of one type."""
+        return self.facilities[self.facilities["type"] == facility_type]
 
 
 def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
@@ -103,30 +146,200 @@ def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork
     return WalkNetwork(lines, tolerance_m=params.tolerance_m, noded=noded)
 
 
-def population_of(compounds: gpd.GeoDataFrame, standard: Standard) -> tuple[np.ndarray, np.ndarray]:
-    """Residents per compound, and a flag where it was estimated from households or is unknown."""
-    pop = pd.to_numeric(compounds["population"], errors="coerce").to_numpy(dtype=float, copy=True)
-    households = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
-    size = float(standard.household_size.value)
-    flag = np.full(len(pop), None, dtype=object)
-    estimate = np.isnan(pop) & ~np.isnan(households)
-    pop[estimate] = households[estimate] * size
-    flag[estimate] = f"population estimated: households × {size:g}"
-    flag[np.isnan(pop)] = "no population or households"
-    return pop, flag
-
-
-def _subset(points: AccessPoints, owners: np.ndarray) -> AccessPoints:
-    """The access points of the given features, renumbered 0..len(owners)-1."""
-    new_id = np.full(int(points.owner.max(initial=-1)) + 1, -1)
-    new_id[owners] = np.arange(len(owners))
-    keep = np.isin(points.owner, owners)
-    return AccessPoints(new_id[points.owner[keep]], points.edge[keep], points.offset[keep], points.leg[keep])
-
-
-def _join(*parts: Any) -> str | None:
+def join_notes(*parts: Any) -> str | None:
+    """The non-empty notes joined by "; " (None when there is none)."""
     kept = [str(p) for p in parts if p]
     return "; ".join(kept) if kept else None
+
+
+@dataclass
+class _Ground:
+    """What every facility type's pass shares: the compounds, their residents and their access
+    to the walking network (no network on the euclidean basis)."""
+
+    compounds: gpd.GeoDataFrame
+    geoms: np.ndarray
+    population: np.ndarray
+    population_flag: np.ndarray
+    flag: np.ndarray  # why a compound reaches no one by the network
+    basis: str
+    params: GapParameters
+    network: WalkNetwork | None = None
+    access: AccessPoints | None = None
+
+
+@dataclass
+class _Reach:
+    """One facility type's distances to every compound."""
+
+    distance: np.ndarray  # the basis's distance (walking or straight), inf when unreachable
+    nearest: np.ndarray  # index of the nearest facility, -1 when none
+    euclidean: np.ndarray
+    flag: np.ndarray
+    access: AccessPoints | None  # the facilities' access points (network basis)
+
+
+def _ground(
+    compounds: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame | None,
+    standard: Standard,
+    params: GapParameters,
+    warnings: list[str],
+) -> tuple[_Ground, dict[str, Any] | None]:
+    """Step 1: the compounds' residents, and (with roads) the network and who reaches it."""
+    geoms = np.asarray(compounds.geometry.values, dtype=object)
+    pop, pop_flag = kernels.population(compounds, float(standard.household_size.value))
+    flag = np.full(len(compounds), None, dtype=object)
+    basis = "network" if roads is not None and len(roads) else "euclidean"
+    ground = _Ground(compounds, geoms, pop, pop_flag, flag, basis, params)
+    if roads is None or basis == "euclidean":
+        warnings.append(NO_ROADS)
+        return ground, None
+    network = build_network(roads, params)
+    access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+    reach = np.zeros(len(compounds), dtype=bool)
+    reach[access.owner] = True
+    on_main = network.on_main(access, len(compounds))
+    flag[~reach] = f"no road within {params.max_leg_m:g} m"
+    flag[reach & ~on_main] = "on a road island cut off from the main network"
+    s = network.summary()
+    if s.islands:
+        warnings.append(
+            f"the walking network has {len(s.islands)} islands cut off from the main network "
+            f"({sum(i['length_m'] for i in s.islands) / 1000:.2f} km of {s.length_km:.2f} km)"
+        )
+    if (~reach).any():
+        warnings.append(f"{int((~reach).sum())} compounds have no road within {params.max_leg_m:g} m")
+    ground.network, ground.access = network, access
+    return ground, s.__dict__
+
+
+def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[str]) -> _Reach:
+    """Step 2: distances from each compound to the nearest facility of the type."""
+    f_geoms = np.asarray(fac.geometry.values, dtype=object)
+    euclid, which = kernels.straight_nearest(ground.geoms, f_geoms)
+    flag = ground.flag.copy()
+    f_access = None
+    if ground.network is not None and ground.access is not None:
+        p = ground.params
+        f_access = ground.network.access(f_geoms, search_m=p.search_m, max_leg_m=p.max_leg_m)
+        f_reach = np.zeros(len(fac), dtype=bool)
+        f_reach[f_access.owner] = True
+        f_main = ground.network.on_main(f_access, len(fac))
+        for i in np.flatnonzero(~f_reach | ~f_main):
+            why = "no road nearby" if not f_reach[i] else "on a road island"
+            warnings.append(f"{ftype} {fac['name'].iloc[i] or fac['fid'].iloc[i]}: {why}; it serves no one beyond it")
+        dist, which = ground.network.nearest(f_access, len(fac), ground.access, len(ground.geoms))
+    else:
+        dist = euclid.copy()
+    if len(fac):
+        # a facility inside the compound serves it without a walk along the streets
+        inside_c, inside_f = kernels.inside(ground.geoms, f_geoms)
+        dist[inside_c] = 0.0
+        which[inside_c] = inside_f
+        flag[inside_c] = "facility inside the compound"
+    else:
+        flag = np.array([join_notes(f, f"no {ftype} in the facilities layer") for f in flag], dtype=object)
+        warnings.append(
+            f"no {ftype} at all in the facilities layer: every compound counts as uncovered; check whether the "
+            "data are complete (OSM in China often lacks them) / 设施图层中没有该类设施"
+        )
+    return _Reach(dist, which, euclid, flag, f_access)
+
+
+def _capacity_ratio(
+    ground: _Ground,
+    fac: gpd.GeoDataFrame,
+    ftype: str,
+    rule: FacilityRule,
+    reach: _Reach,
+    need: np.ndarray,
+    warnings: list[str],
+) -> np.ndarray:
+    """Step 3: the 2SFCA ratio of the type's places or beds to its demand (NaN without capacities)."""
+    ratio = np.full(len(ground.geoms), np.nan)
+    capacity = pd.to_numeric(fac["capacity"], errors="coerce") if len(fac) else pd.Series(dtype=float)
+    if not rule.capacity_unit or not capacity.notna().any():
+        return ratio
+    assert rule.radius_m is not None
+    known = capacity.notna().to_numpy()
+    if not known.all():
+        warnings.append(
+            f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
+            "only the others and so understates supply"
+        )
+    sel = np.flatnonzero(known)
+    if ground.network is not None and ground.access is not None and reach.access is not None:
+        costs = ground.network.costs(
+            reach.access.subset(sel), len(sel), ground.access, len(ground.geoms), limit=rule.radius_m
+        )
+    else:
+        f_geoms = np.asarray(fac.geometry.values, dtype=object)
+        costs = kernels.straight_costs(f_geoms[sel], ground.geoms, rule.radius_m)
+    ratio = kernels.two_step_fca(
+        costs,
+        pd.Series(capacity.to_numpy()[sel], index=range(len(sel))),
+        pd.Series(need, index=range(len(ground.geoms))),
+        rule.radius_m,
+    ).to_numpy(copy=True)
+    ratio[np.isnan(need)] = np.nan
+    return ratio
+
+
+def _rows(
+    ground: _Ground,
+    fac: gpd.GeoDataFrame,
+    ftype: str,
+    rule: FacilityRule,
+    reach: _Reach,
+    need: np.ndarray,
+    ratio: np.ndarray,
+) -> pd.DataFrame:
+    """Step 4: the type's result rows, one per compound, in the order of :data:`RESULT_COLUMNS`."""
+    assert rule.radius_m is not None
+    covers = kernels.coverage(reach.distance, need, rule.radius_m)
+    fids = fac["fid"].to_numpy()
+    which = reach.nearest
+    nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
+    nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
+    c = ground.compounds
+    return pd.DataFrame(
+        {
+            "compound_id": c["fid"].to_numpy(),
+            "compound_name": c["name"].to_numpy(),
+            "facility_type": ftype,
+            "distance_m": covers["distance_m"].to_numpy(),
+            "radius_m": rule.radius_m,
+            "covered": covers["covered"].to_numpy(),
+            "basis": ground.basis,
+            "level": rule.level,
+            "radius_status": rule.status,
+            "euclidean_m": np.where(np.isfinite(reach.euclidean), np.round(reach.euclidean, 1), np.nan),
+            "nearest_facility_id": nearest_id,
+            "nearest_facility_name": nearest_name,
+            "flag": [join_notes(a, b) for a, b in zip(reach.flag, ground.population_flag, strict=True)],
+            "district": c["district"].to_numpy(),
+            "street": c["street"].to_numpy(),
+            "population": ground.population,
+            "demand_group": rule.demand,
+            "demand": need,
+            "affected": covers["affected"].to_numpy(),
+            "capacity_ratio": ratio,
+            "geometry": ground.geoms,
+        }
+    )
+
+
+def _assess(
+    ground: _Ground, facilities: gpd.GeoDataFrame, standard: Standard, ftype: str, warnings: list[str]
+) -> pd.DataFrame:
+    """One facility type: distances, demand, capacity ratio and coverage per compound."""
+    rule = standard.rule(ftype)
+    fac = facilities[facilities["type"] == ftype]
+    reach = _reach(ground, fac, ftype, warnings)
+    need = kernels.demand(ground.compounds, ground.population, rule.demand, standard.share(rule.demand))
+    ratio = _capacity_ratio(ground, fac, ftype, rule, reach, need, warnings)
+    return _rows(ground, fac, ftype, rule, reach, need, ratio)
 
 
 def analyse(
@@ -142,133 +355,11 @@ def analyse(
     Returns the results, the network summary (None on a straight-line basis) and warnings.
     """
     warnings: list[str] = []
-    basis = "network" if roads is not None and len(roads) else "euclidean"
-    if basis == "euclidean":
-        warnings.append(
-            "NO ROAD NETWORK: distances are STRAIGHT LINES (basis = euclidean), shorter than walking; load roads "
-            "to measure walking distance / 没有路网：距离为直线距离，短于步行距离"
-        )
-    c_geoms = np.asarray(compounds.geometry.values, dtype=object)
-    pop, pop_flag = population_of(compounds, standard)
-    network = build_network(roads, params) if basis == "network" and roads is not None else None
-    net_summary = None
-    c_access = None
-    c_flag = np.full(len(compounds), None, dtype=object)
-    if network is not None:
-        s = network.summary()
-        net_summary = s.__dict__
-        c_access = network.access(c_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
-        reach = np.zeros(len(compounds), dtype=bool)
-        reach[c_access.owner] = True
-        on_main = network.on_main(c_access, len(compounds))
-        c_flag[~reach] = f"no road within {params.max_leg_m:g} m"
-        c_flag[reach & ~on_main] = "on a road island cut off from the main network"
-        if s.islands:
-            warnings.append(
-                f"the walking network has {len(s.islands)} islands cut off from the main network "
-                f"({sum(i['length_m'] for i in s.islands) / 1000:.2f} km of {s.length_km:.2f} km)"
-            )
-        if (~reach).any():
-            warnings.append(f"{int((~reach).sum())} compounds have no road within {params.max_leg_m:g} m")
-
-    rows: list[pd.DataFrame] = []
-    for ftype in track(facility_types, "服务缺口分析 service gaps", unit="类"):
-        rule = standard.rule(ftype)
-        assert rule.radius_m is not None
-        fac = facilities[facilities["type"] == ftype]
-        f_geoms = np.asarray(fac.geometry.values, dtype=object)
-        euclid = np.full(len(compounds), np.inf)
-        if len(fac):
-            tree = shapely.STRtree(f_geoms)
-            (ci, fi), d = tree.query_nearest(c_geoms, return_distance=True, all_matches=False)
-            euclid[ci] = d
-        flag = c_flag.copy()
-        if network is not None and c_access is not None:
-            f_access = network.access(f_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
-            f_reach = np.zeros(len(fac), dtype=bool)
-            f_reach[f_access.owner] = True
-            f_main = network.on_main(f_access, len(fac))
-            for i in np.flatnonzero(~f_reach | ~f_main):
-                why = "no road nearby" if not f_reach[i] else "on a road island"
-                warnings.append(
-                    f"{ftype} {fac['name'].iloc[i] or fac['fid'].iloc[i]}: {why}; it serves no one beyond it"
-                )
-            dist, which = network.nearest(f_access, len(fac), c_access, len(compounds))
-        else:
-            dist = euclid.copy()
-            which = np.full(len(compounds), -1)
-            if len(fac):
-                which[ci] = fi
-        if len(fac):
-            # a facility inside the compound serves it without a walk along the streets
-            inside_c, inside_f = shapely.STRtree(f_geoms).query(c_geoms, predicate="intersects")
-            dist[inside_c] = 0.0
-            which[inside_c] = inside_f
-            flag[inside_c] = "facility inside the compound"
-        else:
-            flag = np.array([_join(f, f"no {ftype} in the facilities layer") for f in flag], dtype=object)
-            warnings.append(
-                f"no {ftype} at all in the facilities layer: every compound counts as uncovered; check whether the "
-                "data are complete (OSM in China often lacks them) / 设施图层中没有该类设施"
-            )
-        finite = np.isfinite(dist)
-        covered = finite & (dist <= rule.radius_m)
-        share = standard.share(rule.demand)
-        if rule.demand == "households":
-            demand = pd.to_numeric(compounds["households"], errors="coerce").to_numpy(dtype=float)
-        else:
-            demand = pop * (share if share is not None else np.nan)
-        ratio = np.full(len(compounds), np.nan)
-        capacity = pd.to_numeric(fac["capacity"], errors="coerce") if len(fac) else pd.Series(dtype=float)
-        if rule.capacity_unit and capacity.notna().any():
-            known = capacity.notna().to_numpy()
-            if not known.all():
-                warnings.append(
-                    f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
-                    "only the others and so understates supply"
-                )
-            sel = np.flatnonzero(known)
-            if network is not None and c_access is not None:
-                costs = network.costs(_subset(f_access, sel), len(sel), c_access, len(compounds), limit=rule.radius_m)
-            else:
-                costs = straight_costs(f_geoms[sel], c_geoms, rule.radius_m)
-            ratio = two_step_fca(
-                costs,
-                pd.Series(capacity.to_numpy()[sel], index=range(len(sel))),
-                pd.Series(demand, index=range(len(compounds))),
-                rule.radius_m,
-            ).to_numpy(copy=True)
-            ratio[np.isnan(demand)] = np.nan
-        fids = fac["fid"].to_numpy()
-        nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
-        nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "compound_id": compounds["fid"].to_numpy(),
-                    "compound_name": compounds["name"].to_numpy(),
-                    "facility_type": ftype,
-                    "distance_m": np.where(finite, np.round(dist, 1), np.nan),
-                    "radius_m": rule.radius_m,
-                    "covered": covered,
-                    "basis": basis,
-                    "level": rule.level,
-                    "radius_status": rule.status,
-                    "euclidean_m": np.where(np.isfinite(euclid), np.round(euclid, 1), np.nan),
-                    "nearest_facility_id": nearest_id,
-                    "nearest_facility_name": nearest_name,
-                    "flag": [_join(a, b) for a, b in zip(flag, pop_flag, strict=True)],
-                    "district": compounds["district"].to_numpy(),
-                    "street": compounds["street"].to_numpy(),
-                    "population": pop,
-                    "demand_group": rule.demand,
-                    "demand": demand,
-                    "affected": np.where(covered, 0.0, demand),
-                    "capacity_ratio": ratio,
-                    "geometry": c_geoms,
-                }
-            )
-        )
+    ground, net_summary = _ground(compounds, roads, standard, params, warnings)
+    rows = [
+        _assess(ground, facilities, standard, ftype, warnings)
+        for ftype in track(facility_types, "服务缺口分析 service gaps", unit="类")
+    ]
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*RESULT_COLUMNS, "geometry"])
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=compounds.crs), net_summary, warnings
 

@@ -41,6 +41,13 @@ class AccessPoints:
     def __len__(self) -> int:
         return len(self.owner)
 
+    def subset(self, owners: np.ndarray) -> AccessPoints:
+        """The access points of the given features, renumbered 0..len(owners)-1."""
+        new_id = np.full(int(self.owner.max(initial=-1)) + 1, -1)
+        new_id[owners] = np.arange(len(owners))
+        keep = np.isin(self.owner, owners)
+        return AccessPoints(new_id[self.owner[keep]], self.edge[keep], self.offset[keep], self.leg[keep])
+
 
 @dataclass
 class NetworkSummary:

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import Engine, text
 
 from gis.errors import NotFoundError
 from gis.gaps.analysis import RESULT_COLUMNS, summarise
 from gis.standards import Standard
+from gis.store.database import Database
 
 RENAMED = {"compound_fid": "compound_id", "nearest_fid": "nearest_facility_id", "nearest_name": "nearest_facility_name"}
+STORED = {column: stored for stored, column in RENAMED.items()}
+# the columns stored besides run_id and geom, as the tables name them
+RESULT_FIELDS = [STORED.get(c, c) for c in RESULT_COLUMNS]
+SITE_FIELDS = ["rank", "facility_type", "candidate", "new_compounds", "new_compound_names", "new_demand"]
 
 # the newest run of each facility type: every reader of "latest" goes through this
 LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
@@ -29,6 +36,11 @@ LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING 
 INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
                         CAST(:w AS jsonb)) RETURNING id"""
+INSERT_RESULTS = f"""INSERT INTO gap_results (run_id, {", ".join(RESULT_FIELDS)}, geom)
+                    VALUES (:run_id, {", ".join(f":{c}" for c in RESULT_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
+INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)}, geom)
+                   VALUES (:run_id, {", ".join(f":{c}" for c in SITE_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
+RUNS = "SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT :n"
 LAST_RUN = "SELECT max(id) FROM gap_runs"
 RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
 RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"
@@ -60,52 +72,87 @@ class GapRun:
         return summarise(self.results)
 
 
-def store_run(
-    engine: Engine,
-    *,
-    actor: str,
-    standard: Standard,
-    basis: str,
-    parameters: dict[str, Any],
-    inputs: dict[str, Any],
-    network: dict[str, Any] | None,
-    warnings: list[str],
-    results: gpd.GeoDataFrame,
-    srid: int,
-    sites: gpd.GeoDataFrame | None = None,
-) -> int:
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run stores: who ran it under which standard, how, on what, and what it found.
+
+    Parameters
+    ----------
+    actor
+        Who ran it (``notebook``, ``cli:alice``, ``api:planner``).
+    standard
+        The standard used (its id and whether a county rule overrode it are stored).
+    basis
+        ``network`` or ``euclidean``.
+    parameters
+        The parameters of the run (tolerances, types, ``propose`` ...).
+    inputs
+        Counts of what the run read.
+    network
+        The network summary (None on a straight-line basis or for a siting run).
+    warnings
+        What the reader of the results must know.
+    results
+        The per-compound results (columns of :data:`gis.gaps.analysis.RESULT_COLUMNS`), in the working CRS.
+    srid
+        The EPSG code of the working CRS (the geometries are stored in it).
+    sites
+        Proposed sites (columns of :data:`gis.gaps.siting.SITE_COLUMNS`), for a siting run.
+    """
+
+    actor: str
+    standard: Standard
+    basis: str
+    parameters: dict[str, Any]
+    inputs: dict[str, Any]
+    network: dict[str, Any] | None
+    warnings: list[str]
+    results: gpd.GeoDataFrame
+    srid: int
+    sites: gpd.GeoDataFrame | None = None
+
+
+def store_run(engine: Engine, record: RunRecord) -> int:
     """Write a run, its results and any proposed sites in one transaction; returns the run id."""
-    params = {**parameters, "standard_overridden": standard.overridden}
+    params = {**record.parameters, "standard_overridden": record.standard.overridden}
     with engine.begin() as conn:
         run_id = int(
             conn.execute(
                 text(INSERT_RUN),
                 {
-                    "actor": actor,
-                    "standard": standard.id,
-                    "basis": basis,
+                    "actor": record.actor,
+                    "standard": record.standard.id,
+                    "basis": record.basis,
                     "p": json.dumps(params, ensure_ascii=False),
-                    "i": json.dumps(inputs, ensure_ascii=False),
-                    "n": json.dumps(network, ensure_ascii=False, default=str) if network else None,
-                    "w": json.dumps(warnings, ensure_ascii=False),
+                    "i": json.dumps(record.inputs, ensure_ascii=False),
+                    "n": json.dumps(record.network, ensure_ascii=False, default=str) if record.network else None,
+                    "w": json.dumps(record.warnings, ensure_ascii=False),
                 },
             ).scalar_one()
         )
-        if len(results):
-            frame = results.rename(
-                columns={
-                    "compound_id": "compound_fid",
-                    "nearest_facility_id": "nearest_fid",
-                    "nearest_facility_name": "nearest_name",
-                }
-            ).assign(run_id=run_id)
-            frame = frame.rename_geometry("geom")
-            frame.to_postgis("gap_results", conn, if_exists="append", index=False)
-        if sites is not None and len(sites):
-            sites.assign(run_id=run_id).rename_geometry("geom").to_postgis(
-                "site_proposals", conn, if_exists="append", index=False
-            )
+        if len(record.results):
+            frame = record.results.rename(columns={v: k for k, v in RENAMED.items()})
+            conn.execute(text(INSERT_RESULTS), _rows(frame, RESULT_FIELDS, run_id, record.srid))
+        if record.sites is not None and len(record.sites):
+            conn.execute(text(INSERT_SITES), _rows(record.sites, SITE_FIELDS, run_id, record.srid))
     return run_id
+
+
+def _rows(frame: gpd.GeoDataFrame, fields: list[str], run_id: int, srid: int) -> list[dict[str, Any]]:
+    """The frame's rows as bound values: Python scalars, None for NaN and NA, geometry as WKB."""
+    values = pd.DataFrame({name: frame[name].astype(object).where(frame[name].notna(), None) for name in fields})
+    values["geom"] = shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object))
+    return cast("list[dict[str, Any]]", values.assign(run_id=run_id, srid=srid).to_dict("records"))
+
+
+def list_runs(engine: Engine, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest stored runs, newest first: id, at, standard, basis, parameters and inputs
+    (none before anything was loaded)."""
+    if Database(engine).working_crs is None:
+        return []
+    with engine.connect() as conn:
+        rows = conn.execute(text(RUNS), {"n": limit}).all()
+    return [dict(r._mapping) for r in rows]
 
 
 def read_run(engine: Engine, run_id: int | None = None) -> GapRun:

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.gaps.analysis import GapParameters, analyse, build_network, straight_costs
+from gis.errors import InvalidRequestError, ServerError
+from gis.gaps.analysis import GapParameters, analyse, build_network
+from gis.gaps.kernels import straight_costs
 from gis.standards import Standard
 
 SITE_COLUMNS = ["rank", "facility_type", "candidate", "new_compounds", "new_compound_names", "new_demand", "geometry"]
@@ -41,7 +43,7 @@ def solve_mclp(cost: np.ndarray, weights: np.ndarray, radius: float, k: int) -> 
     model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k)
     model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     if pulp.LpStatus[model.problem.status] != "Optimal":
-        raise RuntimeError(f"the covering problem was not solved ({pulp.LpStatus[model.problem.status]})")
+        raise ServerError(f"the covering problem was not solved ({pulp.LpStatus[model.problem.status]})")
     return [j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5]
 
 
@@ -57,10 +59,10 @@ def propose(
 ) -> SiteProposal:
     """Choose ``k`` sites among ``candidates`` (default: a point inside each compound)."""
     if k < 1:
-        raise ValueError("propose at least one site")
+        raise InvalidRequestError("propose at least one site")
     rule = standard.rule(facility_type)
     if rule.radius_m is None:
-        raise ValueError(f"standard {standard.id} sets no service radius for {facility_type}")
+        raise InvalidRequestError(f"standard {standard.id} sets no service radius for {facility_type}")
     radius = rule.radius_m
     before, _net, _notes = analyse(compounds, facilities, roads, standard, [facility_type], params)
     demand = before["demand"].to_numpy(dtype=float)

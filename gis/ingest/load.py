@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import gc
-import json
 import re
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -15,19 +16,21 @@ import numpy as np
 import psycopg
 import shapely
 from pyproj import CRS, Transformer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from gis.bars import progress
 from gis.crs import Coords, check_plausible, crs_label, describe_coordinates, parse_crs, working_crs_for
 from gis.errors import CRSError, ImportFailedError, ImportRefusedError, WorkingCRSMismatchError
+from gis.ingest import history
 from gis.ingest.import_report import ImportReport
 from gis.ingest.osm import read_osm
-from gis.ingest.prepare import json_safe, prepare
+from gis.ingest.prepare import Prepared, prepare
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
-from gis.ingest.writer import write_rows
-from gis.registry import Registry
+from gis.ingest.writer import WriteCounts, write_rows
+from gis.registry import LayerDef, Registry
 from gis.store import schema
+from gis.store.audit import audited
 
 WGS84 = CRS.from_epsg(4326)
 
@@ -134,6 +137,190 @@ class ImportOptions(TypedDict, total=False):
     actor: str
 
 
+def check_options(options: Mapping[str, object]) -> None:
+    """Refuse a keyword that is not an import option (a typo would otherwise pass unnoticed)."""
+    unknown = set(options) - set(ImportOptions.__annotations__)
+    if unknown:
+        valid = ", ".join(ImportOptions.__annotations__)
+        raise TypeError(f"unknown import option(s) {', '.join(sorted(unknown))}; valid: {valid}")
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """One import: the layer, the file, and the options (:class:`ImportOptions`) with their defaults."""
+
+    layer: LayerDef
+    path: Path
+    encoding: str | None = None
+    crs: str | None = None
+    coords: Coords = "wgs84"
+    type: str | None = None
+    replace: bool = False
+    strict: bool = False
+    source: str | None = None
+    source_layer: str | None = None
+    actor: str = "gisplan"
+
+    @property
+    def osm(self) -> bool:
+        return is_osm(self.path)
+
+    @property
+    def source_name(self) -> str:
+        """The name re-imports are matched under: as given, else ``osm``, else the file's (and layer's)."""
+        if self.source:
+            return self.source
+        if self.osm:
+            return "osm"
+        return self.path.name + (f":{self.source_layer}" if self.source_layer else "")
+
+    def recorded_options(self) -> dict[str, object]:
+        """The options as the ``imports`` table keeps them."""
+        return {
+            "encoding": self.encoding,
+            "crs": self.crs,
+            "coords": self.coords,
+            "type": self.type,
+            "replace": self.replace,
+            "strict": self.strict,
+            "source_layer": self.source_layer,
+        }
+
+
+def _type_option(request: ImportRequest, registry: Registry) -> str | None:
+    """The type code ``--type`` names, checked against the layer's type field."""
+    if request.type is None:
+        return None
+    layer = request.layer
+    if not layer.type_field:
+        raise ImportRefusedError(f"--type applies to layers with a type field; {layer.id} has none")
+    codes = registry.code_list(layer.field(layer.type_field).codes or "")
+    resolved = codes.resolve(request.type)
+    if resolved is None:
+        valid = ", ".join(f"{c.id} ({c.zh})" for c in codes.codes)
+        raise ImportRefusedError(f"--type {request.type!r} is not a {layer.type_field} of {layer.id}; valid: {valid}")
+    return resolved
+
+
+def _type_from_names(raw: RawSource, request: ImportRequest, registry: Registry, report: ImportReport) -> str | None:
+    """Survey deliveries name their layers or files after the kind: 给水.shp, a GeoPackage layer 燃气."""
+    layer = request.layer
+    if not layer.type_field or request.osm:
+        return None
+    codes = registry.code_list(layer.field(layer.type_field).codes or "")
+    for name in (raw.layer_name, request.path.stem):
+        found = codes.resolve(name) if name else None
+        if found:
+            report.warnings.append(
+                f"{layer.type_field} {found} taken from the name {name!r} for features that carry none"
+            )
+            return found
+    return None
+
+
+def _read(request: ImportRequest, registry: Registry) -> RawSource:
+    if request.osm:
+        return read_osm(request.path, request.layer, registry)
+    if request.path.suffix.lower() in CSV_SUFFIXES:
+        return read_csv(request.path, encoding=request.encoding)
+    return read_vector(request.path, request.layer, encoding=request.encoding, source_layer=request.source_layer)
+
+
+def _describe_source(report: ImportReport, raw: RawSource) -> None:
+    report.driver = raw.driver
+    report.source_layers = raw.source_layers
+    report.encoding, report.encoding_note = raw.encoding, raw.encoding_note
+    report.warnings.extend(raw.warnings)
+    report.not_relevant = raw.not_relevant
+
+
+def _crs_pair(
+    engine: Engine, raw: RawSource, request: ImportRequest, report: ImportReport, configured: str | None
+) -> tuple[CRS, CRS]:
+    """The data's CRS and the working CRS they are stored in."""
+    bounds = _bounds(raw)
+    src = _source_crs(raw, bounds, request.crs, request.coords, report)
+    work = _working_crs(engine, bounds, src, configured)
+    report.working_crs = crs_label(work)
+    return src, work
+
+
+def _take_findings(report: ImportReport, prep: Prepared, request: ImportRequest) -> None:
+    """Put what preparing found into the report; refuse the file when nothing (or, strict, not all) can be used."""
+    report.read = prep.read
+    report.warnings.extend(prep.warnings)
+    report.repaired, report.rejected, report.field_issues = prep.repaired, prep.rejected, prep.field_issues
+    if request.strict and (prep.rejected or prep.field_issues):
+        first = (prep.rejected or prep.field_issues)[0]
+        raise ImportRefusedError(
+            f"--strict: {len(prep.rejected)} of {prep.read} features cannot be used and "
+            f"{len(prep.field_issues)} values cannot be read (first: #{first.index} {first.reason}); "
+            "nothing was loaded"
+        )
+    if not prep.keys:
+        raise ImportRefusedError(
+            f"none of the {prep.read} features of {request.path.name} can be used; nothing was loaded"
+        )
+
+
+def _take_counts(report: ImportReport, counts: WriteCounts, prep: Prepared) -> None:
+    report.inserted, report.updated, report.unchanged = counts.inserted, counts.updated, counts.unchanged
+    report.deleted, report.not_in_file = counts.deleted, counts.not_in_file
+    report.loaded = len(prep.keys)
+    if counts.not_in_file:
+        report.warnings.append(
+            f"{counts.not_in_file} features of source {report.source} already in {report.layer} are not in "
+            "this file; they were kept (use --replace to swap the layer's content)"
+        )
+
+
+def _write(
+    engine: Engine, request: ImportRequest, prep: Prepared, report: ImportReport, work: CRS, started: float
+) -> None:
+    """Record the import and merge its rows, in one audited transaction."""
+    schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
+    srid = work.to_epsg()
+    assert srid is not None
+    with audited(engine, request.actor) as conn:
+        import_id = history.record(
+            conn,
+            actor=request.actor,
+            layer=request.layer.id,
+            source=report.source,
+            path=str(request.path),
+            options=request.recorded_options(),
+        )
+        counts = write_rows(conn, request.layer, prep, source=report.source, srid=srid, replace=request.replace)
+        report.import_id = import_id
+        _take_counts(report, counts, prep)
+        report.seconds = round(time.perf_counter() - started, 3)
+        report.finished_at = datetime.now(UTC)
+        history.attach_report(conn, import_id, report.summary())
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic GC finds nothing to free among the many small objects a large read creates, yet
+    its passes over them cost a tenth of the import; it is off while reading and preparing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _save(report: ImportReport, request: ImportRequest, reports_dir: Path | None) -> None:
+    if reports_dir is not None:
+        report.write(reports_dir, _stem(request.path, request.layer.id))
+
+
+def _refused(report: ImportReport, why: str, started: float) -> None:
+    report.refused = why
+    report.seconds = round(time.perf_counter() - started, 3)
+
+
 def load_file(
     engine: Engine,
     registry: Registry,
@@ -145,171 +332,58 @@ def load_file(
     **options: Unpack[ImportOptions],
 ) -> ImportReport:
     """Import ``path`` into layer ``layer_id`` in one transaction. See ``Workspace.load``."""
-    unknown = set(options) - set(ImportOptions.__annotations__)
-    if unknown:
-        valid = ", ".join(ImportOptions.__annotations__)
-        raise TypeError(f"unknown import option(s) {', '.join(sorted(unknown))}; valid: {valid}")
-    encoding = options.get("encoding")
-    crs = options.get("crs")
-    coords: Coords = options.get("coords", "wgs84")
-    type = options.get("type")
-    replace = options.get("replace", False)
-    strict = options.get("strict", False)
-    source = options.get("source")
-    source_layer = options.get("source_layer")
-    actor = options.get("actor", "gisplan")
+    check_options(options)
     started = time.perf_counter()
-    layer = registry.layer(layer_id)
-    path = Path(path)
-    osm = is_osm(path)
+    request = ImportRequest(layer=registry.layer(layer_id), path=Path(path), **options)
     report = ImportReport(
-        layer=layer.id,
-        path=str(path),
-        source=source or ("osm" if osm else path.name + (f":{source_layer}" if source_layer else "")),
-        coords=coords,
-        strict=strict,
-        replace=replace,
+        layer=request.layer.id,
+        path=str(request.path),
+        source=request.source_name,
+        coords=request.coords,
+        strict=request.strict,
+        replace=request.replace,
     )
-    type_default = None
-    if type is not None:
-        if not layer.type_field:
-            raise ImportRefusedError(f"--type applies to layers with a type field; {layer.id} has none")
-        codes = registry.code_list(layer.field(layer.type_field).codes or "")
-        type_default = codes.resolve(type)
-        if type_default is None:
-            valid = ", ".join(f"{c.id} ({c.zh})" for c in codes.codes)
-            raise ImportRefusedError(f"--type {type!r} is not a {layer.type_field} of {layer.id}; valid: {valid}")
-
-    # The cyclic GC finds nothing to free among the many small objects a large read creates, yet
-    # its passes over them cost a tenth of the import; it is off while reading and preparing.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    type_default = _type_option(request, registry)
     bars = ExitStack()  # closed in the finally below, whichever way the import ends
-    bar = bars.enter_context(progress(f"导入 {path.name} → {layer.id}", total=3))
+    bar = bars.enter_context(progress(f"导入 {request.path.name} → {request.layer.id}", total=3))
     try:
-        bar.set_postfix_str("读取 reading")
-        if osm:
-            raw = read_osm(path, layer, registry)
-        elif path.suffix.lower() in CSV_SUFFIXES:
-            raw = read_csv(path, encoding=encoding)
-        else:
-            raw = read_vector(path, layer, encoding=encoding, source_layer=source_layer)
-        report.driver = raw.driver
-        if type_default is None and layer.type_field and not osm:
-            # survey deliveries name their layers or files after the kind: 给水.shp, a GeoPackage layer 燃气
-            codes = registry.code_list(layer.field(layer.type_field).codes or "")
-            for name in (raw.layer_name, path.stem):
-                if name and codes.resolve(name):
-                    type_default = codes.resolve(name)
-                    report.warnings.append(
-                        f"{layer.type_field} {type_default} taken from the name {name!r} for features that carry none"
-                    )
-                    break
-        report.source_layers = raw.source_layers
-        report.encoding, report.encoding_note = raw.encoding, raw.encoding_note
-        report.warnings.extend(raw.warnings)
-        report.not_relevant = raw.not_relevant
-        if len(raw.geometries) == 0:
-            raise ImportRefusedError(f"{path.name} holds no features for layer {layer.id}")
-        bar.update()
-        bar.set_postfix_str(f"检查 checking {len(raw.geometries):,}")
-        bounds = _bounds(raw)
-        src = _source_crs(raw, bounds, crs, coords, report)
-        work = _working_crs(engine, bounds, src, working_crs)
-        report.working_crs = crs_label(work)
-        prep = prepare(raw, layer, registry, source_crs=src, working_crs=work, coords=coords, type_default=type_default)
-        if gc_was_enabled:
-            gc.enable()
-        report.read = prep.read
-        report.warnings.extend(prep.warnings)
-        report.repaired, report.rejected, report.field_issues = (
-            prep.repaired,
-            prep.rejected,
-            prep.field_issues,
-        )
-        if strict and (prep.rejected or prep.field_issues):
-            first = (prep.rejected or prep.field_issues)[0]
-            raise ImportRefusedError(
-                f"--strict: {len(prep.rejected)} of {prep.read} features cannot be used and "
-                f"{len(prep.field_issues)} values cannot be read (first: #{first.index} {first.reason}); "
-                "nothing was loaded"
+        with _collector_paused():
+            bar.set_postfix_str("读取 reading")
+            raw = _read(request, registry)
+            if type_default is None:
+                type_default = _type_from_names(raw, request, registry, report)
+            _describe_source(report, raw)
+            if len(raw.geometries) == 0:
+                raise ImportRefusedError(f"{request.path.name} holds no features for layer {request.layer.id}")
+            bar.update()
+            bar.set_postfix_str(f"检查 checking {len(raw.geometries):,}")
+            src, work = _crs_pair(engine, raw, request, report, working_crs)
+            prep = prepare(
+                raw,
+                request.layer,
+                registry,
+                source_crs=src,
+                working_crs=work,
+                coords=request.coords,
+                type_default=type_default,
             )
-        if not prep.keys:
-            raise ImportRefusedError(f"none of the {prep.read} features of {path.name} can be used; nothing was loaded")
+        _take_findings(report, prep, request)
         bar.update()
         bar.set_postfix_str("写入 writing")
-        schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
-        srid = work.to_epsg()
-        assert srid is not None
-        with engine.begin() as conn:
-            conn.execute(text("SELECT set_config('gisplan.actor', :a, true)"), {"a": actor})
-            import_id: int = conn.execute(
-                text(
-                    "INSERT INTO imports (actor, layer, source, path, options) "
-                    "VALUES (:actor, :layer, :source, :path, CAST(:options AS jsonb)) RETURNING id"
-                ),
-                {
-                    "actor": actor,
-                    "layer": layer.id,
-                    "source": report.source,
-                    "path": str(path),
-                    "options": _json(
-                        {
-                            "encoding": encoding,
-                            "crs": crs,
-                            "coords": coords,
-                            "type": type,
-                            "replace": replace,
-                            "strict": strict,
-                            "source_layer": source_layer,
-                        }
-                    ),
-                },
-            ).scalar_one()
-            conn.execute(text("SELECT set_config('gisplan.import_id', :i, true)"), {"i": str(import_id)})
-            counts = write_rows(conn, layer, prep, source=report.source, srid=srid, replace=replace)
-            report.import_id = int(import_id)
-            report.inserted, report.updated, report.unchanged = (
-                counts.inserted,
-                counts.updated,
-                counts.unchanged,
-            )
-            report.deleted, report.not_in_file = counts.deleted, counts.not_in_file
-            report.loaded = len(prep.keys)
-            if counts.not_in_file:
-                report.warnings.append(
-                    f"{counts.not_in_file} features of source {report.source} already in {layer.id} are not in "
-                    "this file; they were kept (use --replace to swap the layer's content)"
-                )
-            report.seconds = round(time.perf_counter() - started, 3)
-            report.finished_at = datetime.now(UTC)
-            conn.execute(
-                text("UPDATE imports SET report = CAST(:r AS jsonb) WHERE id = :i"),
-                {"r": _json(report.summary()), "i": import_id},
-            )
+        _write(engine, request, prep, report, work, started)
     except (DBAPIError, psycopg.Error) as exc:
         said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0][:300]
-        report.refused = f"the database refused the write ({said}); the transaction was rolled back, nothing changed"
-        report.seconds = round(time.perf_counter() - started, 3)
-        if reports_dir is not None:
-            report.write(reports_dir, _stem(path, layer.id))
-        raise ImportFailedError(report.refused, report) from exc
+        why = f"the database refused the write ({said}); the transaction was rolled back, nothing changed"
+        _refused(report, why, started)
+        _save(report, request, reports_dir)
+        raise ImportFailedError(why, report) from exc
     except ImportRefusedError as exc:
-        report.refused = str(exc)
-        report.seconds = round(time.perf_counter() - started, 3)
-        if reports_dir is not None:
-            report.write(reports_dir, _stem(path, layer.id))
+        _refused(report, str(exc), started)
+        _save(report, request, reports_dir)
         exc.report = report
         raise
     finally:
         bar.update()
         bars.close()
-        if gc_was_enabled:
-            gc.enable()
-    if reports_dir is not None:
-        report.write(reports_dir, _stem(path, layer.id))
+    _save(report, request, reports_dir)
     return report
-
-
-def _json(value: object) -> str:
-    return json.dumps(json_safe(value), ensure_ascii=False, default=str)

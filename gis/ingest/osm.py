@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import shapely
 
 from gis.errors import ImportRefusedError
 from gis.ingest.readers import RawSource, parse_wkb
-from gis.registry import CodeList, LayerDef, OsmClassify, Registry
+from gis.registry import CodeList, LayerDef, OsmClassify, OsmRule, Registry
 
 TAG_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 KEY_PREFIX = {"points": "node", "lines": "way", "multilinestrings": "relation"}
@@ -181,6 +182,110 @@ def classify_facility(
     return None, None
 
 
+@dataclass
+class Choice:
+    """The features of one GDAL layer that feed the layer: their rows, the field values the rules
+    set (``preset``), and for each a reason it cannot be used, or None."""
+
+    rows: list[int] = field(default_factory=list)
+    preset: list[dict[str, str]] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+
+
+def choose_facilities(src: _GdalLayer, layer: LayerDef, codes: CodeList, classifier: Classifier) -> Choice:
+    """The candidates (features with one of the code list's candidate keys) that can be typed, or
+    cannot but look like a facility (they are set aside with the reason)."""
+    chosen = Choice()
+    candidate = np.zeros(src.n, dtype=bool)
+    for key in codes.osm_candidate_keys:
+        candidate |= src.tag(key).notna().to_numpy(dtype=bool)
+    for i in np.flatnonzero(candidate).tolist():
+        ftype, why = classify_facility(src.tags_of(i), codes, classifier)
+        if ftype is not None or why is not None:
+            chosen.rows.append(i)
+            chosen.preset.append({layer.type_field or "type": ftype} if ftype else {})
+            chosen.reasons.append(why)
+    return chosen
+
+
+def rule_mask(src: _GdalLayer, rule: OsmRule) -> np.ndarray:
+    """The features ``rule`` matches: every ``where`` tag holds, no ``exclude`` tag, a name if required."""
+    mask = np.ones(src.n, dtype=bool)
+    for key, wanted in rule.where.items():
+        values = src.tag(key)
+        mask &= (values.notna() if wanted == "*" else values.isin(wanted)).to_numpy(dtype=bool)
+    for key, unwanted in rule.exclude.items():
+        mask &= ~src.tag(key).isin(unwanted).to_numpy(dtype=bool)
+    if rule.name_required:
+        mask &= src.tag("name").notna().to_numpy(dtype=bool)
+    return mask
+
+
+def choose_by_rules(src: _GdalLayer, layer: LayerDef, rules: list[OsmRule]) -> Choice:
+    """The features some rule matches; the first rule that matches a feature decides its values."""
+    rule_of = np.full(src.n, -1)
+    for r_idx, rule in enumerate(rules):
+        rule_of[(rule_of < 0) & rule_mask(src, rule)] = r_idx
+    chosen = Choice(rows=np.flatnonzero(rule_of >= 0).tolist())
+    for i in chosen.rows:
+        rule = rules[rule_of[i]]
+        chosen.preset.append(dict(rule.set))
+        why = None
+        if layer.type_field and layer.type_field not in rule.set:
+            where = ", ".join(f"{k}={src.tag(k).iloc[i]}" for k in rule.where)
+            why = f"{where}: no {layer.type_field} is mapped for it in layers/{layer.id}.yaml"
+        chosen.reasons.append(why)
+    return chosen
+
+
+def within_bounds(g: np.ndarray, gdal_layer: str, box: shapely.Polygon) -> tuple[np.ndarray, int]:
+    """Which of the geometries ``g`` lie in the file's ``<bounds>``, and how many lines were clipped
+    to them (in place): exports hold whole ways reaching far outside, of which the part inside is kept."""
+    present = ~pd.isna(g)
+    if gdal_layer in ("lines", "multilinestrings"):
+        outside = present & ~shapely.contains(box, g)
+        g[outside] = shapely.intersection(g[outside], box)
+        return ~(present & shapely.is_empty(g)), int(outside.sum())
+    return ~(present & ~shapely.intersects(box, g)), 0
+
+
+@dataclass
+class Gathered:
+    """The chosen features of every GDAL layer read, in order, before they become one source."""
+
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    geoms: list[np.ndarray] = field(default_factory=list)
+    failed: list[np.ndarray] = field(default_factory=list)
+    keys: list[np.ndarray] = field(default_factory=list)
+    presets: list[dict[str, str]] = field(default_factory=list)
+    reasons: list[str | None] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    not_relevant: int = 0
+    clipped: int = 0
+
+    def add(self, src: _GdalLayer, gdal_layer: str, chosen: Choice, box: shapely.Polygon | None) -> None:
+        """Keep the chosen features of ``src`` that lie in ``box`` (the file's bounds, when it has them)."""
+        rows = np.array(chosen.rows, dtype=int)
+        g = src.geoms[rows] if len(rows) else np.array([], dtype=object)
+        keep = np.ones(len(rows), dtype=bool)
+        if box is not None and len(rows):
+            inside, clipped = within_bounds(g, gdal_layer, box)
+            keep &= inside
+            self.clipped += clipped
+        self.not_relevant += src.n - int(keep.sum())
+        rows, g = rows[keep], g[keep]
+        self.frames.append(src.attributes(rows))
+        self.geoms.append(g)
+        self.failed.append(src.failed[rows])
+        self.keys.append(np.asarray(src.keys, dtype=object)[rows])
+        self.presets.extend(p for p, k in zip(chosen.preset, keep, strict=True) if k)
+        self.reasons.extend(r for r, k in zip(chosen.reasons, keep, strict=True) if k)
+
+
+def _concat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
+
+
 def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
     """The features of an OSM file that feed ``layer``, with their tags as attributes."""
     if not path.exists():
@@ -195,93 +300,33 @@ def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
     codes = registry.code_list(classify.classify) if classify else None
     classifier = _classifier(codes) if codes else None
 
-    frames: list[pd.DataFrame] = []
-    geoms: list[np.ndarray] = []
-    failed: list[np.ndarray] = []
-    keys: list[np.ndarray] = []
-    presets: list[dict[str, str]] = []
-    reasons: list[str | None] = []
-    notes: list[str] = []
-    not_relevant = 0
-    clipped = 0
-
+    found = Gathered()
     for gdal_layer in wanted_layers:
         src = _GdalLayer(path, gdal_layer)
-        notes.extend(f"GDAL ({gdal_layer}): {n}" for n in src.notes)
-        chosen: list[int] = []
-        preset: list[dict[str, str]] = []
-        reason: list[str | None] = []
+        found.notes.extend(f"GDAL ({gdal_layer}): {n}" for n in src.notes)
         if codes is not None and classifier is not None:
-            candidate = np.zeros(src.n, dtype=bool)
-            for key in codes.osm_candidate_keys:
-                candidate |= src.tag(key).notna().to_numpy(dtype=bool)
-            for i in np.flatnonzero(candidate).tolist():
-                ftype, why = classify_facility(src.tags_of(i), codes, classifier)
-                if ftype is not None or why is not None:
-                    chosen.append(i)
-                    preset.append({layer.type_field or "type": ftype} if ftype else {})
-                    reason.append(why)
+            chosen = choose_facilities(src, layer, codes, classifier)
         else:
-            rules = [r for r in rules_all if r.layer == gdal_layer]
-            rule_of = np.full(src.n, -1)
-            for r_idx, rule in enumerate(rules):  # the first rule that matches a feature decides
-                mask = np.ones(src.n, dtype=bool)
-                for key, wanted in rule.where.items():
-                    values = src.tag(key)
-                    mask &= (values.notna() if wanted == "*" else values.isin(wanted)).to_numpy(dtype=bool)
-                for key, unwanted in rule.exclude.items():
-                    mask &= ~src.tag(key).isin(unwanted).to_numpy(dtype=bool)
-                if rule.name_required:
-                    mask &= src.tag("name").notna().to_numpy(dtype=bool)
-                rule_of[(rule_of < 0) & mask] = r_idx
-            chosen = np.flatnonzero(rule_of >= 0).tolist()
-            for i in chosen:
-                rule = rules[rule_of[i]]
-                preset.append(dict(rule.set))
-                why = None
-                if layer.type_field and layer.type_field not in rule.set:
-                    where = ", ".join(f"{k}={src.tag(k).iloc[i]}" for k in rule.where)
-                    why = f"{where}: no {layer.type_field} is mapped for it in layers/{layer.id}.yaml"
-                reason.append(why)
-        rows = np.array(chosen, dtype=int)
-        g = src.geoms[rows] if len(rows) else np.array([], dtype=object)
-        keep = np.ones(len(rows), dtype=bool)
-        if box is not None and len(rows):
-            present = ~pd.isna(g)
-            if gdal_layer in ("lines", "multilinestrings"):
-                # Exports hold whole ways reaching far outside <bounds>: keep the part inside.
-                outside = present & ~shapely.contains(box, g)
-                g[outside] = shapely.intersection(g[outside], box)
-                clipped += int(outside.sum())
-                keep &= ~(present & shapely.is_empty(g))
-            else:
-                keep &= ~(present & ~shapely.intersects(box, g))
-        not_relevant += src.n - int(keep.sum())
-        rows, g = rows[keep], g[keep]
-        frames.append(src.attributes(rows))
-        geoms.append(g)
-        failed.append(src.failed[rows])
-        keys.append(np.asarray(src.keys, dtype=object)[rows])
-        presets.extend(p for p, k in zip(preset, keep, strict=True) if k)
-        reasons.extend(r for r, k in zip(reason, keep, strict=True) if k)
+            chosen = choose_by_rules(src, layer, [r for r in rules_all if r.layer == gdal_layer])
+        found.add(src, gdal_layer, chosen, box)
 
-    if clipped:
-        notes.append(f"{clipped} lines reaching outside the file's <bounds> were clipped to it")
-    attrs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if found.clipped:
+        found.notes.append(f"{found.clipped} lines reaching outside the file's <bounds> were clipped to it")
+    attrs = pd.concat(found.frames, ignore_index=True) if found.frames else pd.DataFrame()
     attrs = attrs.rename(columns={k: v for k, v in layer.osm_rename.items() if v not in attrs.columns})
     return RawSource(
         attributes=attrs,
-        geometries=np.concatenate(geoms) if geoms else np.array([], dtype=object),
-        unparseable=np.concatenate(failed) if failed else np.array([], dtype=bool),
+        geometries=_concat(found.geoms, object),
+        unparseable=_concat(found.failed, bool),
         crs=None,
         crs_origin="OpenStreetMap (always WGS 84)",
         driver="OSM",
         source_layers=wanted_layers,
         encoding="UTF-8",
         encoding_note="OpenStreetMap is UTF-8",
-        keys=np.concatenate(keys) if keys else np.array([], dtype=object),
-        preset=pd.DataFrame.from_records(presets, index=range(len(presets))),
-        rejected_reasons=np.array(reasons, dtype=object),
-        not_relevant=not_relevant,
-        warnings=notes,
+        keys=_concat(found.keys, object),
+        preset=pd.DataFrame.from_records(found.presets, index=range(len(found.presets))),
+        rejected_reasons=np.array(found.reasons, dtype=object),
+        not_relevant=found.not_relevant,
+        warnings=found.notes,
     )

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from gis.ingest.prepare import Prepared
 from gis.registry import LayerDef
+from gis.store.engine import dbapi
 
 
 @dataclass
@@ -29,13 +30,6 @@ class WriteCounts:
     unchanged: int = 0
     deleted: int = 0
     not_in_file: int = 0
-
-
-def _dbapi(conn: Connection) -> psycopg.Connection:
-    driver = conn.connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        raise TypeError("gisplan writes through psycopg 3 (URL scheme postgresql+psycopg://)")
-    return driver
 
 
 def to_ewkb_hex(geoms: Any, srid: int) -> list[str]:
@@ -74,7 +68,7 @@ def write_rows(
     col_ids = sql.SQL(", ").join(map(sql.Identifier, cols))
     counts = WriteCounts()
     ewkb = to_ewkb_hex(prep.geoms, srid)
-    db = _dbapi(conn)
+    db = dbapi(conn)
     with db.cursor() as cur:
         if replace:
             cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import EditError, FeatureNotFoundError, StaleVersionError
 from gis.ingest.prepare import prepare
 from gis.ingest.readers import RawSource
 from gis.registry import LayerDef, Registry
+from gis.store import audit, layers
 
 EDIT_SOURCE = "api"
 
@@ -82,123 +84,75 @@ def _checked(
     return values, ewkb
 
 
-def _set_actor(conn: Connection, actor: str) -> None:
-    conn.execute(text("SELECT set_config('gisplan.actor', :a, true)"), {"a": actor})
+@dataclass(frozen=True)
+class Edit:
+    """Who edits which layer, and the CRSs of the request and of the store."""
+
+    registry: Registry
+    layer: LayerDef
+    source_crs: CRS
+    working_crs: CRS
+    actor: str
 
 
-def _audited_by_trigger(conn: Connection, table: str) -> bool:
-    return conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = :n)"), {"n": f"{table}_audit_update"}
-    ).scalar_one()
+def _audit(conn: Connection, layer: LayerDef, actor: str, action: str, fid: int, change: tuple[Any, Any]) -> None:
+    audit.record(conn, table=layer.table, layer=layer.id, action=action, fid=fid, change=change, actor=actor)
 
 
-def _row(conn: Connection, layer: LayerDef, fid: int) -> dict[str, Any] | None:
-    row = conn.execute(
-        text(f'SELECT to_jsonb(t) AS j FROM "{layer.table}" t WHERE fid = :f'),  # table name from the registry
-        {"f": fid},
-    ).first()
-    return dict(row.j) if row else None
-
-
-def _audit(conn: Connection, layer: LayerDef, action: str, fid: int, before: Any, after: Any, actor: str) -> None:
-    if _audited_by_trigger(conn, layer.table):
-        return
-    conn.execute(
-        text(
-            "INSERT INTO audit_log (actor, action, layer, fid, before, after) "
-            "VALUES (:a, :act, :l, :f, CAST(:b AS jsonb), CAST(:af AS jsonb))"
-        ),
-        {"a": actor, "act": action, "l": layer.id, "f": fid, "b": json.dumps(before, default=str) if before else None,
-         "af": json.dumps(after, default=str) if after else None},
-    )  # fmt: skip
-
-
-def create(
-    engine: Engine, registry: Registry, layer: LayerDef, feature: dict[str, Any], *, source_crs: CRS,
-    working_crs: CRS, actor: str,
-) -> tuple[int, int]:  # fmt: skip
+def create(engine: Engine, edit: Edit, feature: dict[str, Any]) -> tuple[int, int]:
     """Insert a feature; returns (fid, version)."""
-    values, ewkb = _checked(registry, layer, feature, source_crs, working_crs)
-    cols = [f.id for f in layer.fields]
-    with engine.begin() as conn:
-        _set_actor(conn, actor)
-        names = ", ".join(f'"{c}"' for c in cols)
-        params = ", ".join(f":{c}" for c in cols)
-        row = conn.execute(
-            text(
-                f'INSERT INTO "{layer.table}" (source, source_key, extra, geom, {names}) '
-                f"VALUES (:source, :key, CAST(:extra AS jsonb), CAST(:geom AS geometry), {params}) "
-                "RETURNING fid, version"
-            ),
-            {**{c: values[c] for c in cols}, "source": EDIT_SOURCE, "key": str(uuid.uuid4()),
-             "extra": json.dumps(values["extra"], ensure_ascii=False), "geom": ewkb},
-        ).one()  # fmt: skip
-        _audit(conn, layer, "insert", row.fid, None, _row(conn, layer, row.fid), actor)
-    return int(row.fid), int(row.version)
+    values, ewkb = _checked(edit.registry, edit.layer, feature, edit.source_crs, edit.working_crs)
+    with audit.audited(engine, edit.actor) as conn:
+        fid, version = layers.insert_row(
+            conn, edit.layer, {**values, "source": EDIT_SOURCE}, ewkb=ewkb, key=str(uuid.uuid4())
+        )
+        _audit(conn, edit.layer, edit.actor, "insert", fid, (None, layers.row_json(conn, edit.layer, fid)))
+    return fid, version
 
 
 def replace(
-    engine: Engine, registry: Registry, layer: LayerDef, fid: int, feature: dict[str, Any], *, expected_version: int,
-    source_crs: CRS, working_crs: CRS, actor: str, partial: bool = False,
-) -> int:  # fmt: skip
+    engine: Engine, edit: Edit, fid: int, feature: dict[str, Any], *, expected_version: int, partial: bool = False
+) -> int:
     """Replace (or, with ``partial``, patch) a feature at ``expected_version``; returns the new version."""
-    cols = [f.id for f in layer.fields]
-    with engine.begin() as conn:
-        _set_actor(conn, actor)
-        before = _row(conn, layer, fid)
+    layer = edit.layer
+    with audit.audited(engine, edit.actor) as conn:
+        before = layers.row_json(conn, layer, fid)
         if before is None:
             raise FeatureNotFoundError(f"no feature {fid} in {layer.id}")
         if partial:
             # merge-patch: start from the stored feature, in the request's CRS, and apply the given members
-            current: str = conn.execute(
-                text(f'SELECT ST_AsGeoJSON(ST_Transform(geom, :s)) FROM "{layer.table}" WHERE fid = :f'),
-                {"s": source_crs.to_epsg(), "f": fid},
-            ).scalar_one()
-            props = {c: before.get(c) for c in cols}
+            props = {f.id: before.get(f.id) for f in layer.fields}
             props.update(feature.get("properties") or {})
-            feature = {
-                "type": "Feature",
-                "geometry": feature.get("geometry") or json.loads(current),
-                "properties": props,
-            }
-        values, ewkb = _checked(registry, layer, feature, source_crs, working_crs)
-        sets = ", ".join(f'"{c}" = :{c}' for c in cols)
-        row = conn.execute(
-            text(
-                f'UPDATE "{layer.table}" SET {sets}, extra = CAST(:extra AS jsonb), geom = CAST(:geom AS geometry), '
-                "version = version + 1, updated_at = now() WHERE fid = :fid AND version = :expected RETURNING version"
-            ),
-            {**{c: values[c] for c in cols}, "extra": json.dumps(values["extra"], ensure_ascii=False), "geom": ewkb,
-             "fid": fid, "expected": expected_version},
-        ).first()  # fmt: skip
-        if row is None:
+            geometry = feature.get("geometry") or json.loads(
+                layers.geometry_geojson(conn, layer, fid, int(edit.source_crs.to_epsg() or 4326))
+            )
+            feature = {"type": "Feature", "geometry": geometry, "properties": props}
+        values, ewkb = _checked(edit.registry, layer, feature, edit.source_crs, edit.working_crs)
+        version = layers.update_row(conn, layer, fid, values, ewkb=ewkb, expected=expected_version)
+        if version is None:
             raise StaleVersionError(int(before["version"]))
-        _audit(conn, layer, "update", fid, before, _row(conn, layer, fid), actor)
-    return int(row.version)
+        _audit(conn, layer, edit.actor, "update", fid, (before, layers.row_json(conn, layer, fid)))
+    return version
 
 
 def delete(engine: Engine, layer: LayerDef, fid: int, *, expected_version: int, actor: str) -> None:
-    with engine.begin() as conn:
-        _set_actor(conn, actor)
-        before = _row(conn, layer, fid)
+    """Delete a feature at ``expected_version``."""
+    with audit.audited(engine, actor) as conn:
+        before = layers.row_json(conn, layer, fid)
         if before is None:
             raise FeatureNotFoundError(f"no feature {fid} in {layer.id}")
         try:
             with conn.begin_nested():
-                gone = conn.execute(
-                    text(f'DELETE FROM "{layer.table}" WHERE fid = :f AND version = :v'),
-                    {"f": fid, "v": expected_version},
-                ).rowcount
+                gone = layers.delete_row(conn, layer, fid, expected=expected_version)
         except IntegrityError:
             raise EditError(
                 f"{layer.id} {fid} is referred to by other records (a renovation project); it cannot be deleted"
             ) from None
         if not gone:
             raise StaleVersionError(int(before["version"]))
-        _audit(conn, layer, "delete", fid, before, None, actor)
+        _audit(conn, layer, actor, "delete", fid, (before, None))
 
 
 def current_version(engine: Engine, layer: LayerDef, fid: int) -> int | None:
-    with engine.connect() as conn:
-        v = conn.execute(text(f'SELECT version FROM "{layer.table}" WHERE fid = :f'), {"f": fid}).scalar()
-    return int(v) if v is not None else None
+    """A feature's version, or None when there is no such feature."""
+    return layers.current_version(engine, layer, fid)

@@ -8,30 +8,32 @@ Part 2 requires: CRS84 and the projected CRSs east/north, EPSG:4326 and EPSG:449
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from geoalchemy2 import Geometry
+from pygeofilter.backends.sqlalchemy import to_filter
+from pygeofilter.parsers.cql2_json import parse as parse_json
+from pygeofilter.parsers.cql2_text import parse as parse_text
 from sqlalchemy import (
     JSON,
     Engine,
     Text,
     bindparam,
     cast,
-    column,
     func,
     literal,
     literal_column,
     select,
-    table,
     text,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis.errors import QueryError
 from gis.registry import LayerDef
 from gis.roles import Role, visible_fields
+from gis.store import layers
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -89,33 +91,24 @@ def coerce_filter(layer: LayerDef, name: str, raw: str) -> Any:
     return raw
 
 
-def _where(
-    t: Any, layer: LayerDef, role: Role, working_srid: int, bbox: tuple[float, ...] | None, bbox_crs: OutputCrs,
-    filters: dict[str, Any],
-) -> list[ColumnElement[bool]]:  # fmt: skip
-    conditions: list[ColumnElement[bool]] = []
-    for name, value in filters.items():
-        if name not in visible_fields(layer, role):
-            raise QueryError(f"{name} is not a queryable of {layer.id}")
-        if layer.field(name).type == "codes":  # a list of codes: the filter asks for one of them
-            conditions.append(t.c[name].op("@>")(array([bindparam(None, value)])))
-        else:
-            conditions.append(t.c[name] == bindparam(None, value))
-    if bbox is not None:
-        if len(bbox) not in (4, 6):
-            raise QueryError("bbox takes 4 numbers: minx,miny,maxx,maxy")
-        minx, miny, maxx, maxy = bbox[:4] if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
-        if bbox_crs.lat_first:
-            minx, miny, maxx, maxy = miny, minx, maxy, maxx
-        envelope = func.ST_Transform(
-            func.ST_MakeEnvelope(
-                bindparam(None, float(minx)), bindparam(None, float(miny)), bindparam(None, float(maxx)),
-                bindparam(None, float(maxy)), bbox_crs.srid,
-            ),
-            working_srid,
-        )  # fmt: skip
-        conditions.append(t.c.geom.op("&&")(envelope))
-        conditions.append(func.ST_Intersects(t.c.geom, envelope))
+def bbox_box(bbox: tuple[float, ...], bbox_crs: OutputCrs) -> tuple[float, float, float, float]:
+    """A 4- or 6-number bbox in ``bbox_crs`` as (minx, miny, maxx, maxy) east/north."""
+    if len(bbox) not in (4, 6):
+        raise QueryError("bbox takes 4 numbers: minx,miny,maxx,maxy")
+    minx, miny, maxx, maxy = bbox[:4] if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
+    if bbox_crs.lat_first:
+        minx, miny, maxx, maxy = miny, minx, maxy, maxx
+    return float(minx), float(miny), float(maxx), float(maxy)
+
+
+def _where(t: Any, layer: LayerDef, role: Role, query: ItemsQuery, working_srid: int) -> list[ColumnElement[bool]]:
+    unknown = [name for name in query.filters if name not in visible_fields(layer, role)]
+    if unknown:
+        raise QueryError(f"{unknown[0]} is not a queryable of {layer.id}")
+    conditions = layers.equal_conditions(t, layer, query.filters)
+    if query.bbox is not None:
+        box = bbox_box(query.bbox, query.bbox_crs)
+        conditions += layers.bbox_conditions(t, box, query.bbox_crs.srid, working_srid)
     return conditions
 
 
@@ -125,11 +118,6 @@ def cql2_condition(t: Any, layer: LayerDef, role: Role, expression: str, lang: s
     Only the role's visible fields (and ``geometry``, compared in CRS84) may appear; anything else is
     a QueryError, as is an expression that does not parse.
     """
-    from geoalchemy2 import Geometry
-    from pygeofilter.backends.sqlalchemy import to_filter
-    from pygeofilter.parsers.cql2_json import parse as parse_json
-    from pygeofilter.parsers.cql2_text import parse as parse_text
-
     try:
         ast = parse_json(json.loads(expression)) if lang == "cql2-json" else parse_text(expression)
     except Exception as exc:  # the parsers raise many kinds; all mean a malformed expression
@@ -175,56 +163,58 @@ def _feature(row: Any, cols: list[str]) -> dict[str, Any]:
     return {"type": "Feature", "id": row._mapping["fid"], "geometry": row.__geometry, "properties": props}
 
 
+@dataclass
+class ItemsQuery:
+    """What an items request asks for (OGC API – Features Parts 1–3 query parameters)."""
+
+    bbox: tuple[float, ...] | None = None
+    bbox_crs: OutputCrs = field(default_factory=lambda: OutputCrs(CRS84, 4326, False))
+    crs: OutputCrs = field(default_factory=lambda: OutputCrs(CRS84, 4326, False))
+    limit: int = 100
+    offset: int = 0
+    filters: dict[str, Any] = field(default_factory=dict)
+    cql: str | None = None
+    cql_lang: str = "cql2-text"
+    sortby: str | None = None
+    properties: list[str] | None = None
+
+
+ESTIMATE = "SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"
+
+
 def items(
-    engine: Engine,
-    layer: LayerDef,
-    role: Role,
-    *,
-    working_srid: int,
-    bbox: tuple[float, ...] | None = None,
-    bbox_crs: OutputCrs | None = None,
-    crs: OutputCrs | None = None,
-    limit: int = 100,
-    offset: int = 0,
-    filters: dict[str, Any] | None = None,
-    cql: str | None = None,
-    cql_lang: str = "cql2-text",
-    sortby: str | None = None,
-    properties: list[str] | None = None,
+    engine: Engine, layer: LayerDef, role: Role, query: ItemsQuery, *, working_srid: int
 ) -> tuple[list[str], int, bool]:
     """Features as GeoJSON text (in ``sortby`` order, then ``fid``), the number matched and whether
     that number is an estimate."""
-    out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
-    t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
-    conditions = _where(t, layer, role, working_srid, bbox, bbox_crs or OutputCrs(CRS84, 4326, False), filters or {})
-    if cql:
-        conditions.append(cql2_condition(t, layer, role, cql, cql_lang))
-    if properties is not None:
-        unknown = [p for p in properties if p not in cols]
+    t = layers.layer_table(layer, cols)
+    conditions = _where(t, layer, role, query, working_srid)
+    if query.cql:
+        conditions.append(cql2_condition(t, layer, role, query.cql, query.cql_lang))
+    if query.properties is not None:
+        unknown = [p for p in query.properties if p not in cols]
         if unknown:
             raise QueryError(f"unknown properties {', '.join(unknown)}; available: {', '.join(cols)}")
-        cols = properties
+        cols = query.properties
     # PostgreSQL writes each feature's GeoJSON: no Python dict per feature, no second encoding
+    properties = func.json_build_object(*[x for c in cols for x in (literal(c), t.c[c])])
+    geometry = type_coerce(_geojson(query.crs).element, JSON)
     feature_json = func.json_build_object(
-        "type", "Feature", "id", t.c.fid,
-        "geometry", type_coerce(_geojson(out).element, JSON),
-        "properties", func.json_build_object(*[x for c in cols for x in (literal(c), t.c[c])]),
-    )  # fmt: skip
-    query = (
+        "type", "Feature", "id", t.c.fid, "geometry", geometry, "properties", properties
+    )
+    page = (
         select(cast(feature_json, Text))
         .where(*conditions)
-        .order_by(*sort_order(t, layer, role, sortby))
-        .limit(bindparam("lim", limit))
-        .offset(bindparam("off", offset))
+        .order_by(*sort_order(t, layer, role, query.sortby))
+        .limit(bindparam("lim", query.limit))
+        .offset(bindparam("off", query.offset))
     )
     with engine.connect() as conn:
-        rows = conn.execute(query).scalars().all()
+        rows = conn.execute(page).scalars().all()
         estimated = False
         if not conditions:
-            estimate: int = conn.execute(
-                text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": layer.table}
-            ).scalar_one()
+            estimate: int = conn.execute(text(ESTIMATE), {"t": layer.table}).scalar_one()
             if estimate > EXACT_COUNT_LIMIT:
                 matched, estimated = int(estimate), True
         if not estimated:
@@ -237,7 +227,7 @@ def item(
 ) -> dict[str, Any] | None:
     out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
-    t = table(layer.table, column("fid"), column("geom"), *[column(c) for c in cols])
+    t = layers.layer_table(layer, cols)
     with engine.connect() as conn:
         row = conn.execute(select(t.c.fid, *[t.c[c] for c in cols], _geojson(out)).where(t.c.fid == fid)).first()
     return _feature(row, cols) if row else None
@@ -245,10 +235,4 @@ def item(
 
 def extent(engine: Engine, layer: LayerDef) -> list[float] | None:
     """The layer's bounding box in CRS84."""
-    t = table(layer.table, column("geom"))
-    e = select(func.ST_Extent(func.ST_Transform(t.c.geom, 4326)).label("e")).subquery()
-    with engine.connect() as conn:
-        box = conn.execute(
-            select(func.ST_XMin(e.c.e), func.ST_YMin(e.c.e), func.ST_XMax(e.c.e), func.ST_YMax(e.c.e))
-        ).first()
-    return [round(float(v), 7) for v in box] if box and box[0] is not None else None
+    return layers.extent_lonlat(engine, layer)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import morecantile
-from sqlalchemy import Engine, bindparam, column, func, literal_column, select, table
+from sqlalchemy import Engine, bindparam, func, literal_column, select
 
 from gis.errors import TileError
 from gis.registry import LayerDef
 from gis.roles import Role, visible_fields
+from gis.store import layers
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
@@ -42,16 +43,17 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
     """One MVT tile (bytes; empty when no feature touches the tile)."""
     xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
     fields = tile_fields(layer, role, z)
-    t = table(layer.table, column("fid"), column("geom"), *[column(f) for f in fields])
-    envelope = func.ST_MakeEnvelope(
-        bindparam("xmin", xmin), bindparam("ymin", ymin), bindparam("xmax", xmax), bindparam("ymax", ymax), 3857
-    )
+    t = layers.layer_table(layer, fields)
+    envelope = layers.envelope((xmin, ymin, xmax, ymax), 3857)
     # simplify to a quarter of a tile pixel, in the layer's own metres, before cutting
     tolerance = (xmax - xmin) / EXTENT / 4
     geom = func.ST_AsMVTGeom(
         func.ST_Transform(func.ST_Simplify(t.c.geom, bindparam("tol", tolerance), True), 3857),
-        envelope, EXTENT, BUFFER, True,
-    ).label("mvtgeom")  # fmt: skip
+        envelope,
+        EXTENT,
+        BUFFER,
+        True,
+    ).label("mvtgeom")
     props: list[Any] = []
     for f in fields:
         fdef = next((d for d in layer.fields if d.id == f), None)
@@ -63,7 +65,7 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
         props.append(col.label(f))
     inner = (
         select(t.c.fid, geom, *props)
-        .where(t.c.geom.op("&&")(func.ST_Transform(envelope, working_srid)))
+        .where(*layers.bbox_conditions(t, (xmin, ymin, xmax, ymax), 3857, working_srid, exact=False))
         .subquery("mvt")
     )
     query = select(func.ST_AsMVT(literal_column("mvt.*"), layer.id, EXTENT, "mvtgeom", "fid")).select_from(inner)

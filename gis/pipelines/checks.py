@@ -1,4 +1,4 @@
-"""Pipelines: inventory per compound, overhead lines to bury, ageing, clearances and crossing order.
+"""The GB 50289 checks in SQL: clearances between buried lines and to buildings, crossing order, ageing.
 
 The rules are data (``layers/standards/pipelines/gb50289.yaml``). The spatial work runs in
 PostgreSQL on the indexed geometries: candidate pairs by ``ST_DWithin`` at the largest clearance in
@@ -10,72 +10,20 @@ planner's token.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import yaml
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
-from gis.ingest.writer import _dbapi
-from gis.registry import registry
-
-FINDING_COLUMNS = [
-    "check",
-    "fid_a",
-    "kind_a",
-    "fid_b",
-    "kind_b",
-    "required_m",
-    "actual_m",
-    "stretch_m",
-    "compound_id",
-    "compound_name",
-    "value_status",
-    "value_source",
-    "note",
-]
-
-
-@cache
-def rules() -> dict[str, Any]:
-    """The pipeline rules of ``layers/standards/pipelines/gb50289.yaml``."""
-    path = resources.files("layers") / "standards" / "pipelines" / "gb50289.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return data
-
-
-def categories(kind: str | None, diameter: float | None, pressure: str | None) -> tuple[list[str], str | None]:
-    """A line's categories in 表4.1.9, most specific first, and the assumption made, if any."""
-    spec = rules()["categories"].get(kind or "")
-    if spec is None:
-        return [], None
-    assumption = None
-    if "plain" in spec:
-        cats = list(spec["plain"])
-        assumption = rules()["assumptions"].get(kind)
-    elif "by_diameter" in spec:
-        if diameter is None or pd.isna(diameter):
-            band, assumption = spec["unknown_diameter"], rules()["assumptions"].get(kind)
-        else:
-            band = "le_200" if diameter <= 200 else "gt_200"
-        cats = list(spec["by_diameter"][band])
-    else:
-        if pressure is None or pressure not in spec["by_pressure"]:
-            chosen, assumption = spec["unknown_pressure"], rules()["assumptions"].get(kind)
-            if pressure is not None:
-                assumption = f"pressure {pressure} is not in 表4.1.9; not checked"
-                return [], assumption
-        else:
-            chosen = pressure
-        cats = list(spec["by_pressure"][chosen])
-    return cats, assumption
+from gis import clock
+from gis.pipelines.inside import INSIDE_SQL
+from gis.pipelines.rules import FINDING_COLUMNS, ageing, categories, rules, wrong_crossings
+from gis.pipelines.runs import store
+from gis.store.database import Database
+from gis.store.engine import dbapi
 
 
 @dataclass
@@ -93,7 +41,7 @@ class PipelineCheck:
 
 def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
     """Temp tables: each line's categories (with rank and assumption) and the clearance table."""
-    db = _dbapi(conn)
+    db = dbapi(conn)
     with db.cursor() as cur:
         cur.execute("CREATE TEMP TABLE pipe_cats (fid bigint, cat text, rank int, assumption text) ON COMMIT DROP")
         cur.execute(
@@ -154,6 +102,10 @@ ORDER BY c.fa, c.fb, ca.rank + cb.rank, ca.rank;
 ANALYZE pair_rule;
 """
 
+PIPES_SQL = "SELECT fid, kind, diameter_mm, pressure FROM pipelines"
+AGES_SQL = "SELECT fid, kind, material, laid_year FROM pipelines WHERE laid_year IS NOT NULL"
+GEOMS_SQL = "SELECT fid, geom FROM pipelines WHERE fid = ANY(:ids)"
+
 CLEARANCE_SQL = """
 WITH near AS (
     -- each part of line a with the parts of line b within the required clearance of it
@@ -211,95 +163,63 @@ WHERE a.depth_m IS NOT NULL AND b.depth_m IS NOT NULL
         SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_Intersects(c.geom, a.geom)))
 """
 
-INSIDE_SQL = """
-SELECT c.fid AS compound_id, c.name AS compound_name, p.fid, p.kind, p.laying, p.operator, p.owner,
-    ST_Length(ST_Intersection(p.geom, c.geom)) AS length_m, ST_Intersection(p.geom, c.geom) AS geom
-FROM compounds c JOIN pipelines p ON ST_Intersects(c.geom, p.geom)
-WHERE GeometryType(c.geom) = 'MULTIPOLYGON'
-  AND (CAST(:compound AS bigint) IS NULL OR c.fid = CAST(:compound AS bigint))
-"""
-
 
 def _findings(conn: Connection, sql: str, params: dict[str, Any], crs: Any) -> gpd.GeoDataFrame:
     return gpd.read_postgis(text(sql), conn, geom_col="geom", params=params, crs=crs)
 
 
-def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date | None = None) -> gpd.GeoDataFrame:
+def _run_script(conn: Connection, script: str, params: dict[str, Any]) -> None:
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(text(statement), params)
+
+
+def _clearance_limits() -> tuple[float, float]:
+    """The largest clearance of the table between lines, and to a building or line."""
+    r = rules()["horizontal_clearance_m"]
+    values = [row.get("value") or max((row.get("value_by_dn") or {}).values(), default=0) for row in r]
+    between_lines = [v for row, v in zip(r, values, strict=True) if "building" not in (row["a"], row["b"])]
+    return max(between_lines), max(values)
+
+
+def check(db: Database, *, compound: int | None = None, today: date | None = None) -> gpd.GeoDataFrame:
     """Every finding: horizontal clearances between buried lines and to buildings (表4.1.9), crossing
     order where depths are known (4.1.12), lines past their service life.
 
     Returns a GeoDataFrame with ``FINDING_COLUMNS``; each row names the standard value's source and
     status, and any assumption it rests on.
     """
-    r = rules()
-    values = [
-        row.get("value") or max((row.get("value_by_dn") or {}).values(), default=0)
-        for row in r["horizontal_clearance_m"]
-    ]
-    factor = float(r["min_parallel_stretch_factor"]["value"])
-    source = r["horizontal_source"]
-    parts: list[gpd.GeoDataFrame] = []
-    with engine.begin() as conn:
-        pipes = pd.read_sql(text("SELECT fid, kind, diameter_mm, pressure FROM pipelines"), conn)
-        _load_temp_tables(conn, pipes)
-        pipe_values = [
-            v
-            for row, v in zip(r["horizontal_clearance_m"], values, strict=True)
-            if "building" not in (row["a"], row["b"])
+    crs = db.require_schema()
+    factor = float(rules()["min_parallel_stretch_factor"]["value"])
+    line_max, any_max = _clearance_limits()
+    p = {"compound": compound, "factor": factor}
+    with db.engine.begin() as conn:
+        _load_temp_tables(conn, pd.read_sql(text(PIPES_SQL), conn))
+        _run_script(conn, PARTS_SQL, {"compound": compound})
+        _run_script(conn, PAIR_SQL, {"max_value": line_max})
+        measured = [
+            _findings(conn, CLEARANCE_SQL, p, crs),
+            _findings(conn, BUILDING_SQL, {**p, "max_value": any_max}, crs),
         ]
-        p = {"compound": compound, "factor": factor}
-        for statement in PARTS_SQL.split(";"):
-            if statement.strip():
-                conn.execute(text(statement), {"compound": compound})
-        for statement in PAIR_SQL.split(";"):
-            if statement.strip():
-                conn.execute(text(statement), {"max_value": max(pipe_values)})
-        parts.append(_findings(conn, CLEARANCE_SQL, p, crs))
-        parts.append(_findings(conn, BUILDING_SQL, {**p, "max_value": max(values)}, crs))
         crossings = _findings(conn, CROSSING_SQL, {"compound": compound}, crs)
         inside = _findings(conn, INSIDE_SQL, {"compound": compound}, crs)
-        ages = pd.read_sql(
-            text("SELECT fid, kind, material, laid_year FROM pipelines WHERE laid_year IS NOT NULL"), conn
-        )
-        aged = _ageing(ages, today or date.today())
+        aged = ageing(pd.read_sql(text(AGES_SQL), conn), clock.today(today))
         # geometries only of the lines found past their service life
-        geoms = gpd.read_postgis(
-            text("SELECT fid, geom FROM pipelines WHERE fid = ANY(:ids)"),
-            conn, geom_col="geom", crs=crs, params={"ids": [int(f) for f in aged["fid_a"]]},
-        )  # fmt: skip
-    for part in parts:
-        part["value_source"] = source
-    order = r["crossing_order"]
-    rank = {k: i for i, k in enumerate(order["value"])}
-    rank.update({k: rank[v] for k, v in order.get("same_rank", {}).items()})
-    wrong = []
-    for row in crossings.to_dict("records"):
-        ra, rb = rank.get(row["kind_a"]), rank.get(row["kind_b"])
-        if ra is None or rb is None or ra == rb:
-            continue
-        # the line that should lie above, and the other
-        top, other = ("a", "b") if ra < rb else ("b", "a")
-        gap = float(row[f"depth_{top}"]) - float(row[f"depth_{other}"])
-        if gap > 0:
-            wrong.append(
-                {
-                    "check": "crossing_order",
-                    "fid_a": row["fid_a"], "kind_a": row["kind_a"], "fid_b": row["fid_b"], "kind_b": row["kind_b"],
-                    "required_m": None, "actual_m": gap, "stretch_m": None,
-                    "value_status": order["status"], "value_source": order["source"],
-                    "note": f"{row[f'kind_{top}']} should lie above {row[f'kind_{other}']}; it is {gap:.2f} m deeper "
-                    f"(depths {row['depth_a']} / {row['depth_b']} m)",
-                    "geom": row["geom"],
-                }
-            )  # fmt: skip
-    parts.append(gpd.GeoDataFrame(wrong, columns=[*FINDING_COLUMNS, "geom"], geometry="geom", crs=crs))
+        ids = {"ids": [int(f) for f in aged["fid_a"]]}
+        geoms = gpd.read_postgis(text(GEOMS_SQL), conn, geom_col="geom", crs=crs, params=ids)
+    for part in measured:
+        part["value_source"] = rules()["horizontal_source"]
+    wrong = gpd.GeoDataFrame(wrong_crossings(crossings), columns=[*FINDING_COLUMNS, "geom"], geometry="geom", crs=crs)
     aged = aged.merge(geoms, left_on="fid_a", right_on="fid", how="left").drop(columns="fid")
-    parts.append(gpd.GeoDataFrame(aged, geometry="geom", crs=crs))
-    findings = pd.concat([x for x in parts if len(x)], ignore_index=True) if any(len(x) for x in parts) else None
-    if findings is None:
+    parts = [*measured, wrong, gpd.GeoDataFrame(aged, geometry="geom", crs=crs)]
+    return _with_compounds([x for x in parts if len(x)], inside, crs)
+
+
+def _with_compounds(parts: list[gpd.GeoDataFrame], inside: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """The findings in one frame, each with the compound its first line lies in."""
+    if not parts:
         return gpd.GeoDataFrame(columns=[*FINDING_COLUMNS, "geometry"], geometry="geometry", crs=crs)
-    findings = gpd.GeoDataFrame(findings, geometry="geom", crs=crs)
-    # which compound each finding lies in
+    findings = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geom", crs=crs)
     comp = inside.drop_duplicates("fid")[["fid", "compound_id", "compound_name"]]
     findings = findings.drop(columns=[c for c in ("compound_id", "compound_name") if c in findings.columns])
     findings = findings.merge(comp, left_on="fid_a", right_on="fid", how="left").drop(columns="fid")
@@ -309,75 +229,4 @@ def check(engine: Engine, crs: Any, *, compound: int | None = None, today: date 
     return findings[[*FINDING_COLUMNS, "geometry"]]
 
 
-def _ageing(ages: pd.DataFrame, today: date) -> pd.DataFrame:
-    """Ageing findings (without geometry) of the lines past the service life of their kind and material."""
-    life = rules()["service_life"]
-    rows = []
-    for r in ages.to_dict("records"):
-        material = r["material"] if isinstance(r["material"], str) else ""
-        for rule in life["rules"]:
-            kinds = rule["kind"] if isinstance(rule["kind"], list) else [rule["kind"]]
-            if r["kind"] not in kinds or ("material" in rule and not re.search(rule["material"], material)):
-                continue
-            age = today.year - int(r["laid_year"])
-            if age >= rule["years"]:
-                note = f"{rule['note']}: laid {r['laid_year']}, {age} years" + (f", {material}" if material else "")
-                rows.append(
-                    {"check": "ageing", "fid_a": r["fid"], "kind_a": r["kind"], "required_m": None, "actual_m": None,
-                     "stretch_m": None, "value_status": life["status"], "value_source": life["source"], "note": note}
-                )  # fmt: skip
-            break
-    return pd.DataFrame(rows, columns=[c for c in FINDING_COLUMNS if c not in ("compound_id", "compound_name")])
-
-
-def bury(engine: Engine, crs: Any, *, compound: int | None = None) -> gpd.GeoDataFrame:
-    """Overhead lines inside each compound, per line, with who must bury them (管线规整入地).
-
-    ``operator`` is the telecom operator (电信/移动/联通/广电) for TX lines; for power lines the
-    owner (the power company).
-    """
-    with engine.connect() as conn:
-        inside = gpd.read_postgis(text(INSIDE_SQL), conn, geom_col="geom", params={"compound": compound}, crs=crs)
-    over = inside[inside["laying"] == "overhead"].copy()
-    labels = {c.id: f"{c.zh} ({c.id})" for c in registry().code_list("telecom_operator").codes}
-    operator = over["operator"].map(labels)
-    over["responsible"] = operator.where(over["kind"] == "TX", over["owner"]).fillna("(unknown / 未知)")
-    over = over.rename_geometry("geometry")
-    return over[["compound_id", "compound_name", "fid", "kind", "responsible", "length_m", "geometry"]]
-
-
-def bury_summary(lines: pd.DataFrame) -> pd.DataFrame:
-    """Per compound, kind and responsible operator: lines and metres to bury."""
-    return (
-        lines.groupby(["compound_id", "compound_name", "kind", "responsible"], dropna=False)
-        .agg(lines=("fid", "size"), length_m=("length_m", "sum"))
-        .reset_index()
-    )
-
-
-def inventory(engine: Engine, crs: Any, *, compound: int | None = None) -> pd.DataFrame:
-    """Per compound, kind and laying: metres of line inside (lines crossing the boundary count for
-    their part inside)."""
-    with engine.connect() as conn:
-        inside = pd.read_sql(text(INSIDE_SQL), conn, params={"compound": compound})
-    return (
-        inside.groupby(["compound_id", "compound_name", "kind", "laying"], dropna=False)
-        .agg(lines=("fid", "nunique"), length_m=("length_m", "sum"))
-        .reset_index()
-    )
-
-
-def store(engine: Engine, findings: gpd.GeoDataFrame, *, actor: str, parameters: dict[str, Any]) -> int:
-    """Write a check run and its findings (restricted tables) in one transaction."""
-    with engine.begin() as conn:
-        run_id = int(
-            conn.execute(
-                text("INSERT INTO pipeline_runs (actor, parameters) VALUES (:a, CAST(:p AS jsonb)) RETURNING id"),
-                {"a": actor, "p": json.dumps(parameters, ensure_ascii=False)},
-            ).scalar_one()
-        )
-        if len(findings):
-            findings.assign(run_id=run_id).rename_geometry("geom").to_postgis(
-                "pipeline_findings", conn, if_exists="append", index=False
-            )
-    return run_id
+__all__ = ["FINDING_COLUMNS", "PipelineCheck", "categories", "check", "store"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine
 
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster
@@ -25,3 +26,11 @@ def resolve_url(settings: Settings) -> str:
 
 def make_engine(url: str) -> Engine:
     return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+
+
+def dbapi(conn: Connection) -> psycopg.Connection:
+    """The psycopg 3 connection under a SQLAlchemy one (for COPY)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError("gisplan writes through psycopg 3 (URL scheme postgresql+psycopg://)")
+    return driver

@@ -7,13 +7,29 @@ the exports. Identifiers come from the registry only; values are always bound.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import geopandas as gpd
 from geoalchemy2 import Geometry
 from pyproj import CRS
-from sqlalchemy import Engine, Text, bindparam, cast, column, func, literal_column, select, table, union_all
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    table,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
 
@@ -126,3 +142,73 @@ def stamp(engine: Engine, layers: list[LayerDef]) -> tuple[Any, ...]:
         )
     with engine.connect() as conn:
         return tuple(tuple(r) for r in conn.execute(union_all(*parts)).all())
+
+
+# -- single rows (the OGC API's Part 4 edits) ---------------------------------------------------------
+def row_json(conn: Connection, layer: LayerDef, fid: int) -> dict[str, Any] | None:
+    """One row as JSON (every column), or None."""
+    t = layer_table(layer)
+    found = conn.execute(select(func.to_jsonb(literal_column(f'"{layer.table}"'))).select_from(t).where(t.c.fid == fid))
+    row = found.first()
+    return dict(row[0]) if row else None
+
+
+def geometry_geojson(conn: Connection, layer: LayerDef, fid: int, srid: int) -> str:
+    """One row's geometry as GeoJSON text in ``srid``."""
+    t = layer_table(layer)
+    query = select(func.ST_AsGeoJSON(func.ST_Transform(t.c.geom, bindparam("s", srid)))).where(t.c.fid == fid)
+    return str(conn.execute(query).scalar_one())
+
+
+def insert_row(conn: Connection, layer: LayerDef, values: dict[str, Any], *, ewkb: str, key: str) -> tuple[int, int]:
+    """Insert one feature (``values`` of the layer's fields plus ``extra``); returns (fid, version)."""
+    cols = [f.id for f in layer.fields]
+    t = layer_table(layer, [*cols, "source", "source_key", "extra", "version"])
+    row = conn.execute(
+        insert(t)
+        .values(
+            **{c: values[c] for c in cols},
+            source=values.get("source", "api"),
+            source_key=key,
+            extra=cast(json.dumps(values["extra"], ensure_ascii=False), JSONB),
+            geom=cast(ewkb, Geometry),
+        )
+        .returning(t.c.fid, t.c.version)
+    ).one()
+    return int(row.fid), int(row.version)
+
+
+def update_row(
+    conn: Connection, layer: LayerDef, fid: int, values: dict[str, Any], *, ewkb: str, expected: int
+) -> int | None:
+    """Replace one feature's fields, extra and geometry at version ``expected``; the new version, or
+    None when the row is at another version."""
+    cols = [f.id for f in layer.fields]
+    t = layer_table(layer, [*cols, "extra", "version", "updated_at"])
+    row = conn.execute(
+        update(t)
+        .where(t.c.fid == fid, t.c.version == expected)
+        .values(
+            **{c: values[c] for c in cols},
+            extra=cast(json.dumps(values["extra"], ensure_ascii=False), JSONB),
+            geom=cast(ewkb, Geometry),
+            version=t.c.version + 1,
+            updated_at=func.now(),
+        )
+        .returning(t.c.version)
+    ).first()
+    return int(row.version) if row else None
+
+
+def delete_row(conn: Connection, layer: LayerDef, fid: int, *, expected: int) -> bool:
+    """Delete one feature at version ``expected``; False when it is at another version."""
+    t = layer_table(layer, ["version"])
+    return bool(conn.execute(delete(t).where(t.c.fid == fid, t.c.version == expected)).rowcount)
+
+
+def current_version(engine: Engine, layer: LayerDef, fid: int) -> int | None:
+    """A feature's version (its ETag), or None when there is no such feature."""
+    t = layer_table(layer, ["version"])
+    with engine.connect() as conn:
+        v = conn.execute(select(t.c.version).where(t.c.fid == fid)).scalar()
+    return int(v) if v is not None else None

@@ -8,7 +8,7 @@ import pytest
 
 from api.main import create_app
 from gis.demo import sample_path
-from gis.roles import add_user
+from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.live import serve
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import httpx
 
@@ -33,5 +34,9 @@ def test_gap_analysis_over_http(server: tuple[str, str], ws: Workspace) -> None:
         assert {s["facility_type"] for s in summary} == {"kindergarten", "primary_school"}
         csv = c.get(f"/api/exports/gaps/{state['run_id']}.csv")
         assert csv.status_code == 200 and csv.text.startswith("\ufeffcompound_id,compound_name,facility_type")
+        listed = c.get("/api/gaps/runs").json()["runs"]
+        assert [r["id"] for r in listed] == [state["run_id"]] and listed[0]["basis"] == "network"
+        assert listed[0]["parameters"]["facility_types"] == ["kindergarten", "primary_school"]
+        assert datetime.fromisoformat(listed[0]["at"]).tzinfo is not None
         assert c.get("/api/gaps/runs/99999").status_code == 404
         assert c.get("/api/jobs/nope").status_code == 404

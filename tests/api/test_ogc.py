@@ -70,13 +70,18 @@ def test_paging_by_next_links_returns_every_feature_once(server: tuple[str, str]
 def test_restricted_collection_does_not_exist_for_the_public(server: tuple[str, str]) -> None:
     base, token = server
     with httpx.Client(base_url=f"{base}/ogc") as c:
-        for path in ("/collections/pipelines", "/collections/pipelines/items", "/collections/pipelines/items/1",
-                     "/collections/pipelines/queryables"):  # fmt: skip
+        for path in (
+            "/collections/pipelines",
+            "/collections/pipelines/items",
+            "/collections/pipelines/items/1",
+            "/collections/pipelines/queryables",
+        ):
             r = c.get(path)
             assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
-            assert r.json() == c.get("/collections/no_such_layer" + path[len("/collections/pipelines"):]).json() | {
-                "detail": r.json()["detail"], "instance": r.json()["instance"]
-            }  # fmt: skip
+            assert r.json() == c.get("/collections/no_such_layer" + path[len("/collections/pipelines") :]).json() | {
+                "detail": r.json()["detail"],
+                "instance": r.json()["instance"],
+            }
         planner = c.get("/collections/pipelines/items?limit=1", headers={"Authorization": f"Bearer {token}"})
         assert planner.status_code == 200 and planner.json()["numberMatched"] > 0
         # public fields only: no unmapped attributes or provenance for the public

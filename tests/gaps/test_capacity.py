@@ -8,7 +8,8 @@ import pytest
 from access import Access
 
 from gis.demo import sample_path
-from gis.gaps.analysis import GapParameters, build_network, two_step_fca, walkable_roads
+from gis.gaps.analysis import GapParameters, build_network, walkable_roads
+from gis.gaps.kernels import two_step_fca
 from gis.workspace import Workspace
 
 

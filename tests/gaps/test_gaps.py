@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import networkx as nx
@@ -24,34 +25,42 @@ from gis.workspace import Workspace
 TYPES = ["kindergarten", "primary_school", "health_center", "supermarket"]
 
 
-def _independent_distances(
-    roads: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, p: GapParameters
-) -> dict[int, float]:
-    """Nearest-facility walking distance per compound, computed another way: networkx over a graph
-    whose segments are split at every access point, access points found by brute force with shapely."""
-    segs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+Segment = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _segments(roads: gpd.GeoDataFrame) -> list[Segment]:
+    """Every pair of consecutive road vertices (to the millimetre)."""
+    segs: list[Segment] = []
     for line in roads.geometry:
         xy = [(round(x, 3), round(y, 3)) for x, y in line.coords]
         segs += [(a, b) for a, b in itertools.pairwise(xy) if a != b]
-    seg_geoms = [shapely.LineString(s) for s in segs]
+    return segs
 
-    def access(geom: shapely.Geometry) -> list[tuple[int, float, float]]:
-        d = np.array([g.distance(geom) for g in seg_geoms])
-        idx = np.flatnonzero(d <= p.search_m)
-        if not len(idx):
-            best = int(np.argmin(d))
-            idx = np.array([best]) if d[best] <= p.max_leg_m else np.array([], dtype=int)
-        out = []
-        for i in idx:
-            on_seg = nearest_points(seg_geoms[i], geom)[0]
-            out.append((int(i), seg_geoms[i].project(on_seg), float(d[i])))
-        return out
 
+def _brute_access(seg_geoms: list[shapely.LineString], geom: shapely.Geometry, p: GapParameters) -> list[Any]:
+    """(segment, offset along it, leg) of every segment within the search distance, found by brute force."""
+    d = np.array([g.distance(geom) for g in seg_geoms])
+    idx = np.flatnonzero(d <= p.search_m)
+    if not len(idx):
+        best = int(np.argmin(d))
+        idx = np.array([best]) if d[best] <= p.max_leg_m else np.array([], dtype=int)
+    out = []
+    for i in idx:
+        on_seg = nearest_points(seg_geoms[i], geom)[0]
+        out.append((int(i), seg_geoms[i].project(on_seg), float(d[i])))
+    return out
+
+
+def _access_of(frame: gpd.GeoDataFrame, seg_geoms: list[shapely.LineString], p: GapParameters) -> dict[Any, Any]:
+    """The access points of every feature, by fid."""
+    return {fid: _brute_access(seg_geoms, g, p) for fid, g in zip(frame["fid"], frame.geometry, strict=True)}
+
+
+def _split_graph(segs: list[Segment], seg_geoms: list[shapely.LineString], access: list[dict[Any, Any]]) -> nx.Graph:
+    """The road graph with every segment split at the access points on it."""
     graph = nx.Graph()
     splits: dict[int, list[tuple[float, object]]] = {}
-    c_access = {fid: access(g) for fid, g in zip(compounds["fid"], compounds.geometry, strict=True)}
-    f_access = {fid: access(g) for fid, g in zip(facilities["fid"], facilities.geometry, strict=True)}
-    for owner, points in [*c_access.items(), *f_access.items()]:
+    for owner, points in [item for per_layer in access for item in per_layer.items()]:
         for seg, offset, _leg in points:
             splits.setdefault(seg, []).append((offset, ("ap", owner, seg, offset)))
     for i, (a, b) in enumerate(segs):
@@ -61,7 +70,11 @@ def _independent_distances(
             if graph.has_edge(n1, n2):
                 w = min(w, graph[n1][n2]["weight"])
             graph.add_edge(n1, n2, weight=w)
-    # road ends within the tolerance of another node are joined (the documented rule)
+    return graph
+
+
+def _join_ends(graph: nx.Graph, roads: gpd.GeoDataFrame, tolerance_m: float) -> None:
+    """Road ends within the tolerance of another node are joined (the documented rule)."""
     nodes = [n for n in graph.nodes if isinstance(n[0], float)]
     ends = {pt for line in roads.geometry for pt in (line.coords[0], line.coords[-1])}
     ends = {(round(x, 3), round(y, 3)) for x, y in ends}
@@ -69,8 +82,21 @@ def _independent_distances(
         if e in graph and graph.degree(e) == 1:
             for n in nodes:
                 gap = math.dist(e, n)
-                if 0 < gap <= p.tolerance_m and not graph.has_edge(e, n):
+                if 0 < gap <= tolerance_m and not graph.has_edge(e, n):
                     graph.add_edge(e, n, weight=gap)
+
+
+def _independent_distances(
+    roads: gpd.GeoDataFrame, compounds: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, p: GapParameters
+) -> dict[int, float]:
+    """Nearest-facility walking distance per compound, computed another way: networkx over a graph
+    whose segments are split at every access point, access points found by brute force with shapely."""
+    segs = _segments(roads)
+    seg_geoms = [shapely.LineString(s) for s in segs]
+    c_access = _access_of(compounds, seg_geoms, p)
+    f_access = _access_of(facilities, seg_geoms, p)
+    graph = _split_graph(segs, seg_geoms, [c_access, f_access])
+    _join_ends(graph, roads, p.tolerance_m)
     graph.add_node("S")
     for fid, points in f_access.items():
         for seg, offset, leg in points:
@@ -238,3 +264,9 @@ def test_unknown_facility_type_lists_the_valid_ones(haidian: Workspace) -> None:
         haidian.gaps("火箭发射场")
     with pytest.raises(ValueError, match="radius"):
         haidian.gaps("public_toilet")
+
+
+def test_one_type_under_two_names_is_analysed_once(haidian: Workspace) -> None:
+    both = haidian.gaps(["kindergarten", "幼儿园"])
+    assert set(both["facility_type"]) == {"kindergarten"}
+    assert both["compound_id"].is_unique and len(both) == len(haidian.layer("compounds"))

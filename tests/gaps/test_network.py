@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gis.gaps.network import WalkNetwork
+from gis.gaps.network import AccessPoints, WalkNetwork
 
 # Roads (metres):
 #   R1 (0,0)-(150,0)-(300,0) along the bottom; R2 a dead-end spur (150,0)-(150,100);
@@ -103,3 +103,16 @@ def test_cost_table_agrees_with_nearest_and_the_limit() -> None:
     for target in range(len(COMPOUNDS)):
         mine = [c for (s, t), c in cost.items() if t == target]
         assert (min(mine) if mine else np.inf) == pytest.approx(best[target]) or best[target] > 400
+
+
+def test_access_points_of_a_subset_are_renumbered() -> None:
+    points = AccessPoints(
+        owner=np.array([0, 0, 1, 2, 2]),
+        edge=np.array([10, 11, 12, 13, 14]),
+        offset=np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+        leg=np.array([0.1, 0.2, 0.3, 0.4, 0.5]),
+    )
+    got = points.subset(np.array([2, 0]))
+    # feature 2 becomes 0 and feature 0 becomes 1; feature 1's point is dropped
+    assert list(got.owner) == [1, 1, 0, 0] and list(got.edge) == [10, 11, 13, 14]
+    assert list(got.offset) == [1.0, 2.0, 4.0, 5.0] and list(got.leg) == [0.1, 0.2, 0.4, 0.5]

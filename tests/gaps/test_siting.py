@@ -62,8 +62,12 @@ def test_cli_propose_writes_the_sites(ws: Workspace, tmp_path) -> None:  # type:
     for layer in ("compounds", "facilities", "roads"):
         ws.load(layer, sample_path(), source_layer=layer)
     out = tmp_path / "sites.gpkg"
-    env = {"GISPLAN_DATABASE_URL": ws.engine.url.render_as_string(hide_password=False), "GISPLAN_HOME": str(tmp_path),
-           "COLUMNS": "200", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    env = {
+        "GISPLAN_DATABASE_URL": ws.engine.url.render_as_string(hide_password=False),
+        "GISPLAN_HOME": str(tmp_path),
+        "COLUMNS": "200",
+        "PATH": "/usr/bin:/bin",
+    }
     run = [sys.executable, "-m", "gis", "gaps", "--facility", "elderly_station", "--propose", "2", "--out", str(out)]
     result = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr

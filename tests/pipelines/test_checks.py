@@ -9,7 +9,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from gis.pipelines.checks import bury_summary, categories, check
+from gis.pipelines import bury_summary, categories
+from gis.pipelines.checks import check
 from gis.workspace import Workspace
 
 GK = "EPSG:4548"
@@ -113,8 +114,7 @@ def test_overhead_cable_to_bury(compound_with_lines: Workspace) -> None:
 
 def test_ageing_uses_the_date(compound_with_lines: Workspace) -> None:
     ws = compound_with_lines
-    crs = ws.working_crs
-    early = check(ws.engine, crs, today=date(2005, 1, 1))
+    early = check(ws.db, today=date(2005, 1, 1))
     assert not len(early[early["check"] == "ageing"])  # the 1980 main was 25 then
 
 

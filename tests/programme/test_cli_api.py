@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 
 from api.main import create_app
-from gis.roles import add_user
+from gis.store.users import add_user
 from tests.helpers.cli import run
 from tests.helpers.programme import COMPOUNDS, PLAN, YEAR, Fixture, fill, write_compounds
 

@@ -40,8 +40,13 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "pipeline_findings": ("GEOMETRY", 4548),
     }
     assert gist == set(columns) - {"site_proposals", "pipeline_findings"}  # read by run, not by place
-    assert triggers == {"compounds", "facilities", "pipelines",  # planning data audited row by row
-                        "programme_events", "programme_submissions"}  # append-only  # fmt: skip
+    assert triggers == {
+        "compounds",
+        "facilities",
+        "pipelines",  # planning data audited row by row
+        "programme_events",
+        "programme_submissions",
+    }  # append-only
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
 

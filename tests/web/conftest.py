@@ -14,7 +14,7 @@ from rich.console import Console
 
 from api.main import create_app
 from gis.demo import load_sample, run_programme_demo
-from gis.roles import add_user
+from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.browser import ARGS, CHROMIUM, GAP_TYPES, Watched
 from tests.helpers.live import serve

@@ -1,0 +1,213 @@
+"""The geometry steps of preparing an import: checks in the source CRS, projection to the working
+CRS, validity and repair there (what is stored is what must be valid), and the parts a layer stores.
+
+Each step takes the features' geometries (``None`` where a feature has none left) and their
+``reasons`` (one list per feature): a feature that cannot be used gets a reason and loses its
+geometry; nothing here raises for a single bad feature.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+
+from gis.crs import Coords, to_wgs84
+from gis.ingest.import_report import Problem
+from gis.ingest.readers import RawSource
+from gis.registry import LayerDef
+
+FAMILY = {
+    "Point": "point",
+    "MultiPoint": "point",
+    "LineString": "line",
+    "MultiLineString": "line",
+    "LinearRing": "line",
+    "Polygon": "polygon",
+    "MultiPolygon": "polygon",
+}
+UNPARSEABLE = "geometry cannot be parsed (for example a ring with fewer than 4 points)"
+
+
+def wkt(g: Any) -> str | None:
+    """``g`` as WKT at full precision, for the rejects file; None when there is none to print."""
+    if g is None:
+        return None
+    try:
+        return str(shapely.to_wkt(g, rounding_precision=-1))
+    except Exception:  # a geometry GEOS cannot even print is still reported
+        return None
+
+
+def keep_family(g: Any, family: str) -> Any:
+    """The parts of ``g`` (e.g. a GeometryCollection from repair) of the wanted family, or None."""
+    if g is None or g.is_empty:
+        return None
+    gtype = g.geom_type
+    if FAMILY.get(gtype) == family:
+        return g
+    if gtype == "GeometryCollection":
+        parts = [p for p in shapely.get_parts(g) if FAMILY.get(p.geom_type) == family and not p.is_empty]
+        if not parts:
+            return None
+        if family == "polygon":
+            return shapely.multipolygons([q for p in parts for q in shapely.get_parts(p)])
+        if family == "line":
+            return shapely.multilinestrings([q for p in parts for q in shapely.get_parts(p)])
+        return shapely.multipoints([q for p in parts for q in shapely.get_parts(p)])
+    return None
+
+
+def to_storage(g: Any, storage: set[str]) -> list[Any]:
+    """Promote or split ``g`` to the stored geometry types; several results when a line layer
+    stores single LineStrings and the input was a MultiLineString."""
+    gtype = g.geom_type
+    if gtype == "Polygon" and "MultiPolygon" in storage:
+        return [shapely.multipolygons([g])]
+    if gtype == "LineString" and "MultiLineString" in storage:
+        return [shapely.multilinestrings([g])]
+    if gtype == "MultiLineString" and "LineString" in storage and "MultiLineString" not in storage:
+        return list(shapely.get_parts(g))
+    if gtype == "MultiPoint" and "Point" in storage and len(shapely.get_parts(g)) == 1:
+        return [shapely.get_parts(g)[0]]
+    if gtype in storage:
+        return [g]
+    return []
+
+
+# -- in the source CRS ------------------------------------------------------------------------------
+def _drop_missing(geoms: np.ndarray, unparseable: np.ndarray, reasons: list[list[str]]) -> None:
+    for i in range(len(geoms)):
+        g = geoms[i]
+        if unparseable[i]:
+            reasons[i].append(UNPARSEABLE)
+            geoms[i] = None
+        elif g is None:
+            reasons[i].append("no geometry")
+        elif g.is_empty:
+            reasons[i].append("empty geometry")
+            geoms[i] = None
+
+
+def _drop_not_finite(geoms: np.ndarray, reasons: list[list[str]]) -> None:
+    present = np.array([g is not None for g in geoms], dtype=bool)
+    if not present.any():
+        return
+    coords_all, owner = shapely.get_coordinates(geoms[present], return_index=True)
+    finite = np.isfinite(coords_all).all(axis=1)
+    for i in np.flatnonzero(present)[np.unique(owner[~finite])]:
+        reasons[i].append("coordinates are not numbers (NaN or infinite)")
+        geoms[i] = None
+
+
+def _keep_families(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> None:
+    families = {FAMILY[g] for g in layer.geometry}
+    for i in range(len(geoms)):
+        g = geoms[i]
+        if g is None:
+            continue
+        kept = next((k for fam in families if (k := keep_family(g, fam)) is not None), None)
+        if kept is None:
+            allowed = " or ".join(sorted(layer.geometry))
+            reasons[i].append(f"geometry is {g.geom_type}; layer {layer.id} takes {allowed}")
+        geoms[i] = kept
+
+
+def check_source(raw: RawSource, layer: LayerDef, reasons: list[list[str]]) -> np.ndarray:
+    """The geometries of ``raw`` that can be used as read: present, parseable, not empty, with
+    finite coordinates, and of a family ``layer`` takes (a collection keeps its parts of it)."""
+    geoms = raw.geometries.copy()
+    _drop_missing(geoms, raw.unparseable, reasons)
+    _drop_not_finite(geoms, reasons)
+    _keep_families(geoms, layer, reasons)
+    return geoms
+
+
+# -- projection -------------------------------------------------------------------------------------
+def transform(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+    """``geoms`` from ``src`` to ``dst`` (x/y order: longitude first)."""
+    if src == dst:
+        return geoms
+    tr = Transformer.from_crs(src, dst, always_xy=True)
+
+    def fn(c: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(c[:, 0], c[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
+
+
+def project(geoms: np.ndarray, source_crs: CRS, working_crs: CRS, coords: Coords = "wgs84") -> np.ndarray:
+    """The geometries in the working CRS; commercial-map coordinates (``coords``) go to WGS 84 first."""
+    ok = np.array([g is not None for g in geoms], dtype=bool)
+    if ok.any():
+        part = geoms[ok]
+        if coords != "wgs84":
+            part = to_wgs84(part, coords)
+        geoms[ok] = transform(part, source_crs, working_crs)
+    return geoms
+
+
+# -- validity and repair, in the working CRS --------------------------------------------------------
+@dataclass(frozen=True)
+class Repair:
+    """What validity checking made of one geometry: the geometry to keep (None when rejected), the
+    reason it was rejected, and the note of a repair."""
+
+    geometry: Any
+    rejected: str | None = None
+    repaired: str | None = None
+
+
+def repair_geometry(g: Any) -> Repair:
+    """An invalid polygon repaired (``make_valid``, keeping its polygonal parts); a polygon without
+    area or a line without length rejected; anything else kept as it is."""
+    family = FAMILY[g.geom_type]
+    if family == "line" and g.length == 0:
+        return Repair(None, rejected="line of zero length")
+    if family != "polygon":
+        return Repair(g)
+    note = None
+    if not g.is_valid:
+        why = shapely.is_valid_reason(g)
+        fixed = keep_family(shapely.make_valid(g), "polygon")
+        if fixed is None or fixed.area == 0:
+            return Repair(None, rejected=f"invalid polygon ({why}) with no area left after repair")
+        note, g = f"repaired: {why}", fixed
+    if g.area == 0:
+        return Repair(None, rejected="polygon of zero area", repaired=note)
+    return Repair(g, repaired=note)
+
+
+def repair(geoms: np.ndarray, reasons: list[list[str]]) -> list[Problem]:
+    """Repair or reject every geometry in place; the repairs made."""
+    repaired: list[Problem] = []
+    for i in range(len(geoms)):
+        if geoms[i] is None:
+            continue
+        found = repair_geometry(geoms[i])
+        if found.repaired is not None:
+            repaired.append(Problem(index=i, reason=found.repaired))
+        if found.rejected is not None:
+            reasons[i].append(found.rejected)
+        geoms[i] = found.geometry
+    return repaired
+
+
+def storage_parts(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> dict[int, list[Any]]:
+    """Each remaining geometry as the parts ``layer`` stores (see :func:`to_storage`)."""
+    parts_of: dict[int, list[Any]] = {}
+    for i in range(len(geoms)):
+        g = geoms[i]
+        if g is None:
+            continue
+        parts_of[i] = to_storage(g, layer.storage_types)
+        if not parts_of[i]:
+            count = len(shapely.get_parts(g))
+            reasons[i].append(
+                f"{g.geom_type} of {count} parts; layer {layer.id} takes one {' or '.join(layer.geometry)}"
+            )
+    return parts_of
