@@ -16,16 +16,16 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
-from gis.errors import GisError, ImportRefusedError
-from gis.programme.monthly import MonthReport
-from gis.programme.service import (
+from gis import clock
+from gis.errors import GisError, ImportRefusedError, InvalidRequestError
+from gis.programme import (
     AdminRequiredError,
-    LockedMonthError,
+    MonthReport,
     ProgrammeError,
     ProjectNotFoundError,
     ScheduleImportReport,
-    StageOrderError,
 )
+from gis.workspace import Workspace
 
 router = APIRouter(prefix="/api", tags=["Programme"])
 MONTH = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
@@ -41,16 +41,14 @@ def _planner(role: str) -> None:
         raise HTTPException(401, "the programme needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _http(exc: Exception) -> HTTPException:
-    """The library's refusals as HTTP statuses."""
-    if isinstance(exc, ProjectNotFoundError):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, AdminRequiredError):
-        return HTTPException(403, str(exc))
-    if isinstance(exc, StageOrderError | LockedMonthError):
-        return HTTPException(409, str(exc))
-    if isinstance(exc, ProgrammeError):
-        return HTTPException(422, str(exc))
+UNPROCESSABLE = 422  # a well-formed programme change the rules refuse
+
+
+def _http(exc: GisError) -> HTTPException:
+    """The library's refusals as HTTP statuses: a programme error's own status (404, 403, 409), 422 for
+    one that is only a bad request, 400 for any other error."""
+    if isinstance(exc, ProgrammeError | ProjectNotFoundError | AdminRequiredError):
+        return HTTPException(UNPROCESSABLE if exc.status == InvalidRequestError.status else exc.status, str(exc))
     return HTTPException(400, str(exc))
 
 
@@ -71,10 +69,7 @@ def _iso_dates(frame: F) -> F:
 
 
 @router.get("/programme", summary="Projects of a year with stage and overdue (GeoJSON, CRS84)")
-def programme(
-    ws: WorkspaceDep, role: RoleDep, year: Year = None,
-    on: On = None,
-) -> Response:  # fmt: skip
+def programme(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> Response:
     _planner(role)
     try:
         st = ws.programme.status(year, on)
@@ -87,10 +82,7 @@ def programme(
 
 
 @router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
-def risks(
-    ws: WorkspaceDep, role: RoleDep, year: Year = None,
-    on: On = None,
-) -> dict[str, Any]:  # fmt: skip
+def risks(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> dict[str, Any]:
     _planner(role)
     try:
         return {
@@ -121,9 +113,8 @@ def schedule(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> Response:
 
 @router.post("/programme/schedule", summary="Import a schedule table (the XLSX as the request body)")
 async def import_schedule(
-    request: Request, ws: WorkspaceDep, role: RoleDep, year: Year = None,
-    strict: bool = False,
-) -> Any:  # fmt: skip
+    request: Request, ws: WorkspaceDep, role: RoleDep, year: Year = None, strict: bool = False
+) -> Any:
     _planner(role)
     if int(request.headers.get("content-length") or 0) > MAX_XLSX:
         raise HTTPException(413, "a schedule table is at most 20 MB")
@@ -137,11 +128,8 @@ async def import_schedule(
             report = ws.programme.import_schedule(path, year=year, strict=strict, actor=f"api:{role}", role=role)
         except ImportRefusedError as exc:
             detail = exc.report.model_dump() if isinstance(exc.report, ScheduleImportReport) else None
-            return JSONResponse(
-                {"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": str(exc),
-                 "report": detail},
-                status_code=422, media_type="application/problem+json",
-            )  # fmt: skip
+            problem = {"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": str(exc)}
+            return JSONResponse({**problem, "report": detail}, status_code=422, media_type="application/problem+json")
         except GisError as exc:
             raise _http(exc) from None
     return report.model_dump(exclude={"path"})
@@ -179,8 +167,8 @@ def progress(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: Progres
     actor = f"api:{role}"
     try:
         if body.stage is not None:
-            ws.programme.advance(compound_id, body.stage, body.on or ws.programme._today(None), year=body.year,
-                                 actor=actor, role=role)  # fmt: skip
+            on = body.on or clock.today()
+            ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
         if body.spent is not None:
             ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
     except GisError as exc:
@@ -204,23 +192,30 @@ class CorrectionBody(BaseModel):
 @router.post("/programme/{compound_id}/corrections", status_code=201, summary="Correct a project (admins)")
 def correct(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: CorrectionBody) -> dict[str, Any]:
     _planner(role)
+    spent = None if body.investment_spent is None else str(body.investment_spent)
     try:
         ws.programme.correct(
-            compound_id, reason=body.reason, stage=body.stage, on=body.on, actual=body.actual,
-            investment_spent=None if body.investment_spent is None else str(body.investment_spent),
-            spent_as_of=body.spent_as_of, year=body.year, actor=f"api:{role}", role=role,
-        )  # fmt: skip
+            compound_id,
+            reason=body.reason,
+            stage=body.stage,
+            on=body.on,
+            actual=body.actual,
+            investment_spent=spent,
+            spent_as_of=body.spent_as_of,
+            year=body.year,
+            actor=f"api:{role}",
+            role=role,
+        )
     except GisError as exc:
         raise _http(exc) from None
     return project(ws, role, compound_id, body.year)
 
 
-def _report(ws: Any, month: str, year: int | None, live: bool) -> MonthReport:
+def _report(ws: Workspace, month: str, year: int | None, live: bool) -> MonthReport:
     try:
-        rep: MonthReport = ws.report_month(month, year=year, live=live)
+        return ws.report_month(month, year=year, live=live)
     except GisError as exc:
         raise _http(exc) from None
-    return rep
 
 
 def _download(rep: MonthReport, suffix: str, media: str) -> Response:
@@ -238,28 +233,19 @@ def months(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
 
 
 @router.get("/reports/month/{month}.xlsx", summary="The 统计月报 as XLSX")
-def month_xlsx(
-    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
-    live: bool = False,
-) -> Response:  # fmt: skip
+def month_xlsx(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> Response:
     _planner(role)
     return _download(_report(ws, month, year, live), ".xlsx", XLSX)
 
 
 @router.get("/reports/month/{month}.csv", summary="The 统计月报 as CSV (UTF-8 with BOM)")
-def month_csv(
-    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
-    live: bool = False,
-) -> Response:  # fmt: skip
+def month_csv(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> Response:
     _planner(role)
     return _download(_report(ws, month, year, live), ".csv", "text/csv; charset=utf-8")
 
 
 @router.get("/reports/month/{month}", summary="The 统计月报 of a month (as submitted when locked)")
-def month_json(
-    ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
-    live: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+def month_json(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> dict[str, Any]:
     _planner(role)
     return _report(ws, month, year, live).to_dict()
 

@@ -9,6 +9,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from gis import clock
 from gis.export.files import write_results
 from gis.workspace import Workspace
 
@@ -142,14 +143,14 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
     import openpyxl
 
     from gis.cli.main import print_month
-    from gis.programme.service import ProgrammeError
+    from gis.programme import ProgrammeError
 
     compounds = ws.layer("compounds", where={"source": SOURCE})
     planned = compounds[compounds["plan_year"].notna()].copy()
     if planned.empty:
         return
     year = int(planned["plan_year"].max())
-    today = ws.programme._today(None)
+    today = clock.today()
     stages = [s.id for s in ws.programme.defs.stages]
     gaps = [30, 35, 30, 160, 30]  # days from one planned stage to the next (synthetic)
     plan: dict[int, list[date]] = {}

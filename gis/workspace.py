@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Unpack
+from typing import Any, Literal, Unpack
 
 import folium
 import geopandas as gpd
@@ -27,6 +27,7 @@ from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines import runs as pipeline_runs
 from gis.pipelines.tools import PipelineTools
+from gis.programme import MonthReport, Programme, report_month
 from gis.registry import Registry, registry
 from gis.roles import Role, visible_layers
 from gis.settings import Settings
@@ -34,10 +35,6 @@ from gis.standards import load_standard
 from gis.store import layers, schema
 from gis.store.database import Database
 from gis.store.engine import make_engine, resolve_url
-
-if TYPE_CHECKING:
-    from gis.programme.monthly import MonthReport
-    from gis.programme.service import Programme
 
 
 class Workspace:
@@ -525,15 +522,18 @@ class Workspace:
     @property
     def programme(self) -> Programme:
         """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
-        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.service.Programme`)."""
-        from gis.programme.service import Programme
-
-        return Programme(self)
+        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.Programme`)."""
+        return Programme(self.db)
 
     def report_month(
-        self, month: str, *, year: int | None = None, today: date | None = None, live: bool = False,
+        self,
+        month: str,
+        *,
+        year: int | None = None,
+        today: date | None = None,
+        live: bool = False,
         area: str | None = None,
-    ) -> MonthReport:  # fmt: skip
+    ) -> MonthReport:
         """The monthly statistics (统计月报) of ``month`` (``"2026-11"``): as submitted when the month is
         locked (``live=True`` recomputes), else from the data now. ``.by_street``, ``.totals``,
         ``.overdue``, ``.corrections``; ``.write("月报.xlsx")`` or ``.csv``.
@@ -544,9 +544,7 @@ class Workspace:
         >>> r.by_street[["street", "projects", "construction", "overdue"]]
         >>> r.write("out/月报_2026-11.xlsx")
         """
-        from gis.programme.monthly import report_month
-
-        return report_month(self.programme, month, year=year, today=today, live=live, area=area)
+        return report_month(self.db, month, year=year, today=today, live=live, area=area)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default).

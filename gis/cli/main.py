@@ -442,7 +442,7 @@ def _actor() -> str:
 
 
 def _date(value: str | None, param: str) -> date | None:
-    from gis.programme.service import parse_date
+    from gis.programme import parse_date
 
     if value is None:
         return None
@@ -499,7 +499,7 @@ def progress_import(
             path, year=year, strict=strict, actor=_actor(), role="admin", as_of=_date(as_of, "--as-of")
         )
     except ImportRefusedError as exc:
-        from gis.programme.service import ScheduleImportReport
+        from gis.programme import ScheduleImportReport
 
         if isinstance(exc.report, ScheduleImportReport):
             _print_rejected(exc.report)
@@ -803,7 +803,7 @@ def report_month(
 
 def print_month(rep: object, console: Console = out) -> None:
     """The 月报 in the terminal: the street table with its totals, overdue projects, corrections."""
-    from gis.programme.monthly import MonthReport
+    from gis.programme import MonthReport
 
     assert isinstance(rep, MonthReport)
     short = [

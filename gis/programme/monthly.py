@@ -1,28 +1,26 @@
-"""The monthly statistical report (统计月报) of the renovation programme: figures, XLSX and CSV.
+"""The monthly statistical report (统计月报): its figures, computed from in-memory frames.
 
-``ws.report_month("2026-11")`` gives a :class:`MonthReport`: per street (grouped by district) the
-projects, buildings, households, floor area (万m²), investment (万元), the count per stage at the end
-of the month, completion against plan and the overdue projects; then the overdue projects one by
-one and the corrections made to submitted months since the previous submission (更正事项). A
-submitted month's report is the stored one, exactly as it was sent.
+Per street (grouped by district) the projects, buildings, households, floor area (万m²),
+investment (万元), the count per stage at the end of the month, completion against plan and the
+overdue projects; then the overdue projects one by one and the corrections made to submitted
+months since the previous submission (更正事项). Nothing here reads the database: the service
+hands down the projects' frame (:func:`gis.programme.status.project_frame`) and the corrections.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 
 import pandas as pd
-from sqlalchemy import text
 
-from gis.programme.service import ProgrammeError, ProjectNotFoundError, month_end, parse_month
-
-if TYPE_CHECKING:
-    from gis.programme.service import Programme
+from gis.clock import zone
+from gis.errors import ProjectNotFoundError
+from gis.programme.dates import month_end, parse_month
+from gis.programme.definitions import ProgrammeDefs
+from gis.programme.status import coverage
 
 
 @dataclass(frozen=True)
@@ -77,11 +75,34 @@ CORRECTION_COLUMNS = [
     ("actor", "更正人"),
     ("at", "更正时间"),
 ]
+NOTES = [
+    "阶段按统计截至日（{d.year}年{d.month}月{d.day}日）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
+    "完成率＝实际完工项目数÷截至本月计划完工项目数；建筑面积单位万平方米，投资单位万元。",
+]
+
+
+@dataclass(frozen=True)
+class MonthInputs:
+    """What a month's figures are computed from.
+
+    ``projects`` is :func:`gis.programme.status.project_frame` on ``as_of`` (the month's last day,
+    or today for the running month); ``corrections`` the events of
+    :func:`gis.programme.store.corrections_since`.
+    """
+
+    month: str
+    year: int
+    as_of: date
+    projects: pd.DataFrame
+    corrections: pd.DataFrame
+    defs: ProgrammeDefs
+    generated_at: datetime
+    area: str | None = None
 
 
 @dataclass
-class MonthReport:
-    """A month's statistics; ``write(path)`` saves it as XLSX or CSV by the suffix."""
+class MonthFigures:
+    """A month's statistics: the tables and the header lines of the 月报 (no files; see MonthReport)."""
 
     month: str
     year: int
@@ -109,11 +130,43 @@ class MonthReport:
     def metrics(self) -> list[Metric]:
         return metrics(self.stages)
 
+    @classmethod
+    def compute(cls, inputs: MonthInputs) -> Self:
+        """The figures of a month from its projects' frame (ProjectNotFoundError when it is empty)."""
+        st, defs = inputs.projects, inputs.defs
+        if st.empty:
+            raise ProjectNotFoundError(f"the programme has no projects in {inputs.year} / {inputs.year}年无改造项目")
+        y, m = parse_month(inputs.month)
+        last_day = month_end(inputs.month)
+        stage_ids = defs.stage_ids
+        st = st.assign(finish_index=defs.index(defs.finish_stage))
+        names = sorted({str(d) for d in st["district"].dropna()})
+        area = inputs.area or "、".join(names) or "本地区"
+        return cls(
+            month=inputs.month,
+            year=inputs.year,
+            as_of=inputs.as_of,
+            title=defs.report.title.format(area=area, year=y, month=m),
+            area=area,
+            unit=defs.report.unit,
+            filer=defs.report.filer.format(area=area),
+            stages=[(s.id, s.zh) for s in defs.stages],
+            by_street=street_table(st, stage_ids, last_day),
+            by_district=district_table(st, stage_ids, last_day),
+            totals=figures(st, stage_ids, last_day),
+            overdue=overdue_table(st),
+            corrections=correction_table(inputs.corrections, defs),
+            coverage=coverage(st, ("district", "street"), defs.uncovered_modes),
+            generated_at=inputs.generated_at,
+            deadline=defs.report_deadline(inputs.month),
+            notes=[NOTES[0].format(d=inputs.as_of), *NOTES[1:]],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: what the API returns and what a submission stores."""
 
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{str(k): _plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+            return [{str(k): plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
 
         return {
             "month": self.month,
@@ -127,7 +180,7 @@ class MonthReport:
             "columns": [{"id": m.id, "zh": m.flat} for m in self.metrics],
             "by_street": records(self.by_street),
             "by_district": records(self.by_district),
-            "totals": {k: _plain(v) for k, v in self.totals.items()},
+            "totals": {k: plain(v) for k, v in self.totals.items()},
             "overdue": records(self.overdue),
             "corrections": records(self.corrections),
             "coverage": records(self.coverage),
@@ -141,9 +194,11 @@ class MonthReport:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MonthReport:
-        def frame(key: str) -> pd.DataFrame:
-            return pd.DataFrame(d[key])
+    def from_dict(cls, d: dict[str, Any]) -> Self:
+        """The report as :meth:`to_dict` gave it (a submitted month's, exactly as it was sent)."""
+
+        def optional(key: str, parse: Any) -> Any:
+            return parse(d[key]) if d[key] else None
 
         return cls(
             month=d["month"],
@@ -154,35 +209,20 @@ class MonthReport:
             unit=d["unit"],
             filer=d.get("filer") or "",
             stages=[(s[0], s[1]) for s in d["stages"]],
-            by_street=frame("by_street"),
-            by_district=frame("by_district"),
+            by_street=pd.DataFrame(d["by_street"]),
+            by_district=pd.DataFrame(d["by_district"]),
             totals=d["totals"],
-            overdue=frame("overdue"),
-            corrections=frame("corrections"),
-            coverage=frame("coverage"),
+            overdue=pd.DataFrame(d["overdue"]),
+            corrections=pd.DataFrame(d["corrections"]),
+            coverage=pd.DataFrame(d["coverage"]),
             generated_at=datetime.fromisoformat(d["generated_at"]),
             locked=bool(d["locked"]),
-            submitted_at=datetime.fromisoformat(d["submitted_at"]) if d["submitted_at"] else None,
+            submitted_at=optional("submitted_at", datetime.fromisoformat),
             submitted_by=d["submitted_by"],
-            deadline=date.fromisoformat(d["deadline"]) if d["deadline"] else None,
+            deadline=optional("deadline", date.fromisoformat),
             late=d["late"],
             notes=list(d.get("notes") or []),
         )
-
-    def write(self, path: str | Path) -> Path:
-        """Write the report: ``.xlsx`` (the bureau's layout) or ``.csv`` (UTF-8 with BOM, for Excel)."""
-        path = Path(path)
-        suffix = path.suffix.lower()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".xlsx":
-            from gis.programme.monthly_xlsx import write_xlsx
-
-            write_xlsx(self, path)
-        elif suffix == ".csv":
-            self._write_csv(path)
-        else:
-            raise ProgrammeError(f"write the report as .xlsx or .csv, not {suffix or 'no suffix'}")
-        return path
 
     def table(self) -> list[tuple[str, str, str, dict[str, Any]]]:
         """The rows as printed: (kind, district, street, values) — kind street / subtotal / total."""
@@ -197,44 +237,21 @@ class MonthReport:
         rows.append(("total", "合计", "", self.totals))
         return rows
 
-    def _write_csv(self, path: Path) -> None:
-        ms = self.metrics
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["区县", "街道", *[m.flat for m in ms]])
-            for kind, district, street, values in self.table():
-                cells = [_csv_value(values.get(m.id), m) for m in ms]
-                w.writerow([district, street if kind != "total" else "", *cells])
 
-
-def _plain(v: Any) -> Any:
-    if v is None:
+def plain(v: Any) -> Any:
+    """A value as JSON holds it: None for NaN, ISO text for dates, Python numbers for numpy's."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, datetime):
-        return v.isoformat()
-    if isinstance(v, date):
+    if isinstance(v, date):  # datetimes too (and pandas' NaT, a datetime: "NaT", as always stored)
         return v.isoformat()
     if hasattr(v, "item"):  # numpy scalars
-        return _plain(v.item())
-    if v is pd.NaT:
-        return None
+        return plain(v.item())
     return v
 
 
-def _csv_value(v: Any, m: Metric) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if m.kind in ("area", "money"):
-        return f"{float(v):.2f}"
-    if m.kind == "rate":
-        return f"{float(v):.1f}"
-    return str(int(v))
-
-
-def _figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str, Any]:
-    """The metrics of a group of projects (rows of Programme.projects_on)."""
+# -- the arithmetic ------------------------------------------------------------------------------------
+def figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str, Any]:
+    """The metrics of a group of projects (rows of the projects' frame with ``finish_index``)."""
     finish_index = st["finish_index"].iloc[0] if len(st) else 0
     out: dict[str, Any] = {
         "projects": len(st),
@@ -258,101 +275,50 @@ def _figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str,
     return out
 
 
-def compute_month(
-    programme: Programme, month: str, *, year: int | None = None, today: date, upto_event: int | None = None,
-    area: str | None = None,
-) -> MonthReport:  # fmt: skip
-    """The report of ``month`` from the data as they are now (the stage each project had reached at
-    the end of the month, or today for the running month)."""
-    defs = programme.defs
-    y, _m = parse_month(month)
-    year = year or y
-    last_day = month_end(month)
-    as_of = min(last_day, today)
-    st = programme.projects_on(year, as_of)
-    if st.empty:
-        raise ProjectNotFoundError(f"the programme has no projects in {year} / {year}年无改造项目")
-    stage_ids = defs.stage_ids
-    st = st.assign(finish_index=defs.index(defs.finish_stage))
-    streets = []
-    for (district, street), part in st.groupby(["district", "street"], sort=True, dropna=False):
-        streets.append({"district": district, "street": street, **_figures(part, stage_ids, last_day)})
-    districts = [
-        {"district": district, **_figures(part, stage_ids, last_day)}
+def street_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+    """:func:`figures` per district and street."""
+    rows = [
+        {"district": district, "street": street, **figures(part, stages, month_last)}
+        for (district, street), part in st.groupby(["district", "street"], sort=True, dropna=False)
+    ]
+    columns = None if rows else ["district", "street", *[m.id for m in metrics([])]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def district_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+    """:func:`figures` per district."""
+    rows = [
+        {"district": district, **figures(part, stages, month_last)}
         for district, part in st.groupby("district", sort=True, dropna=False)
     ]
-    totals = _figures(st, stage_ids, last_day)
+    return pd.DataFrame(rows)
+
+
+def overdue_table(st: pd.DataFrame) -> pd.DataFrame:
+    """The overdue projects, most days behind first: :data:`OVERDUE_COLUMNS`."""
     overdue = st[st["overdue"]].sort_values(["days_behind", "district", "street"], ascending=[False, True, True])
-    overdue = overdue[[c for c, _ in OVERDUE_COLUMNS]].reset_index(drop=True)
-    corrections = _corrections(programme, month, upto_event)
-    names = sorted({str(d) for d in st["district"].dropna()})
-    area = area or "、".join(names) or "本地区"
-    title = defs.report.title.format(area=area, year=y, month=int(month[5:]))
-    coverage = programme._coverage(st, ("district", "street"))
-    return MonthReport(
-        month=month,
-        year=year,
-        as_of=as_of,
-        title=title,
-        area=area,
-        unit=defs.report.unit,
-        filer=defs.report.filer.format(area=area),
-        stages=[(s.id, s.zh) for s in defs.stages],
-        by_street=pd.DataFrame(streets, columns=["district", "street", *[m.id for m in metrics([])]]
-                               if not streets else None),
-        by_district=pd.DataFrame(districts),
-        totals=totals,
-        overdue=overdue,
-        corrections=corrections,
-        coverage=coverage,
-        generated_at=datetime.now(programme.tz),
-        deadline=defs.report_deadline(month),
-        notes=[
-            f"阶段按统计截至日（{as_of.year}年{as_of.month}月{as_of.day}日）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
-            "完成率＝实际完工项目数÷截至本月计划完工项目数；建筑面积单位万平方米，投资单位万元。",
-        ],
-    )  # fmt: skip
+    return overdue[[c for c, _ in OVERDUE_COLUMNS]].reset_index(drop=True)
 
 
-def _corrections(programme: Programme, month: str, upto_event: int | None) -> pd.DataFrame:
-    """Corrections of submitted months recorded since the last submission before ``month``."""
-    defs = programme.defs
-    with programme.ws.engine.connect() as conn:
-        prev: int = conn.execute(
-            text("SELECT coalesce(max(last_event_id), 0) FROM programme_submissions WHERE month < :m"), {"m": month}
-        ).scalar_one()
-        rows = conn.execute(
-            text(
-                "SELECT e.id, e.at, e.actor, e.changes, e.reason, e.corrects_month, e.compound_id, c.name, c.street "
-                "FROM programme_events e JOIN compounds c ON c.fid = e.compound_id "
-                "WHERE e.correction AND e.corrects_month IS NOT NULL AND e.id > :prev "
-                "AND (CAST(:upto AS bigint) IS NULL OR e.id <= :upto) ORDER BY e.id"
-            ),
-            {"prev": prev, "upto": upto_event},
-        ).all()
+def correction_table(events: pd.DataFrame, defs: ProgrammeDefs) -> pd.DataFrame:
+    """Correction events as the report lists them: what changed from what to what, why, by whom, when
+    (in the programme's time zone)."""
     labels = {f"actual.{s.id}": f"实际{s.milestone_zh}" for s in defs.stages}
     labels["investment_spent"] = "累计完成投资（万元）"
     out = []
-    for r in rows:
-        parts = [f"{labels.get(k, k)}：{v[0] or '（空）'} → {v[1] or '（空）'}" for k, v in r.changes.items()]
-        out.append({"event_id": int(r.id), "compound_id": int(r.compound_id), "name": r.name, "street": r.street,
-                    "change": "；".join(parts), "corrects_month": r.corrects_month, "reason": r.reason,
-                    "actor": r.actor, "at": r.at.astimezone(programme.tz).strftime("%Y-%m-%d %H:%M")})  # fmt: skip
+    for r in events.to_dict("records"):
+        parts = [f"{labels.get(k, k)}：{v[0] or '（空）'} → {v[1] or '（空）'}" for k, v in r["changes"].items()]
+        out.append(
+            {
+                "event_id": int(r["id"]),
+                "compound_id": int(r["compound_id"]),
+                "name": r["name"],
+                "street": r["street"],
+                "change": "；".join(parts),
+                "corrects_month": r["corrects_month"],
+                "reason": r["reason"],
+                "actor": r["actor"],
+                "at": r["at"].astimezone(zone()).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
     return pd.DataFrame(out, columns=["event_id", "compound_id", *[c for c, _ in CORRECTION_COLUMNS]])
-
-
-def report_month(
-    programme: Programme, month: str, *, year: int | None = None, today: date | None = None, live: bool = False,
-    area: str | None = None,
-) -> MonthReport:  # fmt: skip
-    """The report of a month: as submitted when the month is locked (unless ``live``), else computed."""
-    parse_month(month)
-    programme.ws._require_schema()
-    if not live:
-        with programme.ws.engine.connect() as conn:
-            stored = conn.execute(
-                text("SELECT report FROM programme_submissions WHERE month = :m"), {"m": month}
-            ).scalar()
-        if stored is not None:
-            return MonthReport.from_dict(stored)
-    return compute_month(programme, month, year=year, today=programme._today(today), area=area)

@@ -34,52 +34,115 @@ COMPOUNDS = [
 
 # The year's plan: categories, items, planned date of each stage, planned investment (万元), funding.
 PLAN = {
-    "c1": (["basic", "complete"], ["water_supply", "drainage", "elevators"],
-           ["2026-01-10", "2026-02-01", "2026-03-01", "2026-04-01", "2026-08-31", "2026-09-30"], "1200.50",
-           {"central": "600.00", "local": "500.50", "residents": "100.00"}, "professional"),
-    "c2": (["basic"], ["roads", "fire_safety"],
-           ["2026-01-15", "2026-02-15", "2026-03-15", "2026-04-15", "2026-09-15", "2026-10-15"], "560.00",
-           {"local": "560.00"}, None),
-    "c3": (["basic", "complete", "improve"], ["gas_supply", "parking", "elderly_care"],
-           ["2026-02-01", "2026-03-01", "2026-04-01", "2026-05-01", "2026-10-31", "2026-11-30"], "880.25",
-           {"central": "400.00", "bonds": "480.25"}, "basic"),
-    "c4": (["basic"], ["heating", "building_repair"],
-           ["2026-01-05", "2026-02-01", "2026-03-10", "2026-04-20", "2026-09-30", "2026-10-31"], "2300.00",
-           {"central": "1000.00", "local": "1300.00"}, "professional"),
-    "c5": (["basic", "complete"], ["power_supply", "ev_charging"],
-           ["2026-03-01", "2026-04-01", "2026-05-01", "2026-06-01", "2026-11-15", "2026-12-15"], "990.00",
-           {"local": "990.00"}, "basic"),
-    "c6": (["basic"], ["water_supply", "overhead_lines"],
-           ["2026-01-20", "2026-02-20", "2026-03-20", "2026-05-10", "2026-10-10", "2026-11-10"], "1500.00",
-           {"central": "700.00", "utilities": "800.00"}, "professional"),
-    "c7": (["basic", "complete"], ["drainage", "barrier_free"],
-           ["2026-02-10", "2026-03-10", "2026-04-10", "2026-05-20", "2026-10-20", "2026-11-20"], "1100.00",
-           {"local": "1000.00", "social": "100.00"}, None),
-}  # fmt: skip
+    "c1": (
+        ["basic", "complete"],
+        ["water_supply", "drainage", "elevators"],
+        ["2026-01-10", "2026-02-01", "2026-03-01", "2026-04-01", "2026-08-31", "2026-09-30"],
+        "1200.50",
+        {"central": "600.00", "local": "500.50", "residents": "100.00"},
+        "professional",
+    ),
+    "c2": (
+        ["basic"],
+        ["roads", "fire_safety"],
+        ["2026-01-15", "2026-02-15", "2026-03-15", "2026-04-15", "2026-09-15", "2026-10-15"],
+        "560.00",
+        {"local": "560.00"},
+        None,
+    ),
+    "c3": (
+        ["basic", "complete", "improve"],
+        ["gas_supply", "parking", "elderly_care"],
+        ["2026-02-01", "2026-03-01", "2026-04-01", "2026-05-01", "2026-10-31", "2026-11-30"],
+        "880.25",
+        {"central": "400.00", "bonds": "480.25"},
+        "basic",
+    ),
+    "c4": (
+        ["basic"],
+        ["heating", "building_repair"],
+        ["2026-01-05", "2026-02-01", "2026-03-10", "2026-04-20", "2026-09-30", "2026-10-31"],
+        "2300.00",
+        {"central": "1000.00", "local": "1300.00"},
+        "professional",
+    ),
+    "c5": (
+        ["basic", "complete"],
+        ["power_supply", "ev_charging"],
+        ["2026-03-01", "2026-04-01", "2026-05-01", "2026-06-01", "2026-11-15", "2026-12-15"],
+        "990.00",
+        {"local": "990.00"},
+        "basic",
+    ),
+    "c6": (
+        ["basic"],
+        ["water_supply", "overhead_lines"],
+        ["2026-01-20", "2026-02-20", "2026-03-20", "2026-05-10", "2026-10-10", "2026-11-10"],
+        "1500.00",
+        {"central": "700.00", "utilities": "800.00"},
+        "professional",
+    ),
+    "c7": (
+        ["basic", "complete"],
+        ["drainage", "barrier_free"],
+        ["2026-02-10", "2026-03-10", "2026-04-10", "2026-05-20", "2026-10-20", "2026-11-20"],
+        "1100.00",
+        {"local": "1000.00", "social": "100.00"},
+        None,
+    ),
+}
 
 # What happens, in date order: (date, compound, stage reached) or (date, compound, "spent", 万元).
 # c3 slips: it is planned to start construction on 05-01 and only does on 08-20.
 SCRIPT = [
-    ("2026-01-08", "c4", "survey"), ("2026-01-12", "c1", "survey"), ("2026-01-16", "c2", "survey"),
+    ("2026-01-08", "c4", "survey"),
+    ("2026-01-12", "c1", "survey"),
+    ("2026-01-16", "c2", "survey"),
     ("2026-01-22", "c6", "survey"),
-    ("2026-02-02", "c1", "design"), ("2026-02-03", "c3", "survey"), ("2026-02-05", "c4", "design"),
-    ("2026-02-12", "c7", "survey"), ("2026-02-18", "c2", "design"), ("2026-02-25", "c6", "design"),
-    ("2026-03-02", "c1", "tender"), ("2026-03-03", "c5", "survey"), ("2026-03-05", "c3", "design"),
-    ("2026-03-12", "c4", "tender"), ("2026-03-14", "c7", "design"), ("2026-03-16", "c2", "tender"),
+    ("2026-02-02", "c1", "design"),
+    ("2026-02-03", "c3", "survey"),
+    ("2026-02-05", "c4", "design"),
+    ("2026-02-12", "c7", "survey"),
+    ("2026-02-18", "c2", "design"),
+    ("2026-02-25", "c6", "design"),
+    ("2026-03-02", "c1", "tender"),
+    ("2026-03-03", "c5", "survey"),
+    ("2026-03-05", "c3", "design"),
+    ("2026-03-12", "c4", "tender"),
+    ("2026-03-14", "c7", "design"),
+    ("2026-03-16", "c2", "tender"),
     ("2026-03-25", "c6", "tender"),
-    ("2026-04-01", "c1", "construction"), ("2026-04-01", "c1", "spent", "100.00"), ("2026-04-02", "c5", "design"),
-    ("2026-04-10", "c3", "tender"), ("2026-04-12", "c7", "tender"), ("2026-04-16", "c2", "construction"),
+    ("2026-04-01", "c1", "construction"),
+    ("2026-04-01", "c1", "spent", "100.00"),
+    ("2026-04-02", "c5", "design"),
+    ("2026-04-10", "c3", "tender"),
+    ("2026-04-12", "c7", "tender"),
+    ("2026-04-16", "c2", "construction"),
     ("2026-04-28", "c4", "construction"),  # wrong: construction really started 05-06 (corrected in May)
-    ("2026-05-03", "c5", "tender"), ("2026-05-12", "c6", "construction"), ("2026-05-20", "c7", "construction"),
-    ("2026-05-31", "c1", "spent", "450.00"), ("2026-05-31", "c4", "spent", "300.00"),
-    ("2026-06-01", "c5", "construction"), ("2026-06-30", "c2", "spent", "200.00"),
-    ("2026-07-31", "c1", "spent", "800.00"), ("2026-07-31", "c6", "spent", "600.00"),
-    ("2026-08-20", "c3", "construction"), ("2026-08-28", "c1", "completed"), ("2026-08-31", "c4", "spent", "1500.00"),
-    ("2026-09-10", "c2", "completed"), ("2026-09-25", "c4", "completed"), ("2026-09-28", "c1", "accepted"),
-    ("2026-10-08", "c6", "completed"), ("2026-10-15", "c2", "accepted"), ("2026-10-18", "c7", "completed"),
-    ("2026-10-30", "c4", "accepted"), ("2026-10-31", "c3", "spent", "500.00"),
-    ("2026-11-09", "c6", "accepted"), ("2026-11-12", "c5", "completed"), ("2026-11-19", "c7", "accepted"),
-]  # fmt: skip
+    ("2026-05-03", "c5", "tender"),
+    ("2026-05-12", "c6", "construction"),
+    ("2026-05-20", "c7", "construction"),
+    ("2026-05-31", "c1", "spent", "450.00"),
+    ("2026-05-31", "c4", "spent", "300.00"),
+    ("2026-06-01", "c5", "construction"),
+    ("2026-06-30", "c2", "spent", "200.00"),
+    ("2026-07-31", "c1", "spent", "800.00"),
+    ("2026-07-31", "c6", "spent", "600.00"),
+    ("2026-08-20", "c3", "construction"),
+    ("2026-08-28", "c1", "completed"),
+    ("2026-08-31", "c4", "spent", "1500.00"),
+    ("2026-09-10", "c2", "completed"),
+    ("2026-09-25", "c4", "completed"),
+    ("2026-09-28", "c1", "accepted"),
+    ("2026-10-08", "c6", "completed"),
+    ("2026-10-15", "c2", "accepted"),
+    ("2026-10-18", "c7", "completed"),
+    ("2026-10-30", "c4", "accepted"),
+    ("2026-10-31", "c3", "spent", "500.00"),
+    ("2026-11-09", "c6", "accepted"),
+    ("2026-11-12", "c5", "completed"),
+    ("2026-11-19", "c7", "accepted"),
+]
 
 
 @dataclass
@@ -94,13 +157,23 @@ def write_compounds(path: Path) -> Path:
     for key, name, district, street, buildings, households, area, mgmt, lon, lat in COMPOUNDS:
         d = 0.0008
         ring = [[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": {"编号": key, "小区名称": name, "区县": district, "街道": street, "楼栋数": buildings,
-                           "户数": households, "建筑面积": area, "物业管理": mgmt,
-                           "计划年度": YEAR if key in PLAN else None},
-        })  # fmt: skip
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {
+                    "编号": key,
+                    "小区名称": name,
+                    "区县": district,
+                    "街道": street,
+                    "楼栋数": buildings,
+                    "户数": households,
+                    "建筑面积": area,
+                    "物业管理": mgmt,
+                    "计划年度": YEAR if key in PLAN else None,
+                },
+            }
+        )
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), "utf-8")
     return path
 

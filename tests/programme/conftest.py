@@ -1,7 +1,7 @@
 """A programme fixture: eight compounds in two districts and three streets (synthetic), a year's plan.
 
 The plan and the month-by-month script are plain data here; the tests compute what the reports
-must say from these rows themselves (pandas / plain Python), never through gis.programme.service.
+must say from these rows themselves (pandas / plain Python), never through gis.programme.
 """
 
 from __future__ import annotations
@@ -30,9 +30,16 @@ def planned(compounds: Fixture) -> Fixture:
     """The compounds with the year's plan entered through the library."""
     for key, (cats, items, dates, invest, funding, after) in PLAN.items():
         compounds.ws.programme.plan(
-            compounds.fid[key], YEAR, categories=cats, items=items,
-            planned={s: d(x) for s, x in zip(STAGES, dates, strict=True)}, investment_planned=invest,
-            funding=funding, property_mgmt_after=after, responsible_street=COMPOUNDS[int(key[1:]) - 1][3],
-            responsible_dept="区住房城乡建设委", actor="fixture",
-        )  # fmt: skip
+            compounds.fid[key],
+            YEAR,
+            categories=cats,
+            items=items,
+            planned={s: d(x) for s, x in zip(STAGES, dates, strict=True)},
+            investment_planned=invest,
+            funding=funding,
+            property_mgmt_after=after,
+            responsible_street=COMPOUNDS[int(key[1:]) - 1][3],
+            responsible_dept="区住房城乡建设委",
+            actor="fixture",
+        )
     return compounds

@@ -27,8 +27,9 @@ def live(planned: Fixture) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(workspace=planned.ws), host="127.0.0.1", port=port,
-                                        log_level="warning"))  # fmt: skip
+    srv = uvicorn.Server(
+        uvicorn.Config(create_app(workspace=planned.ws), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     for _ in range(100):
@@ -46,8 +47,16 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def test_cli_schedule_progress_report_submit_correct(env: dict[str, str], tmp_path: Path) -> None:
-    for args in (["progress"], ["report"], ["progress", "import"], ["progress", "set"], ["progress", "correct"],
-                 ["progress", "template"], ["progress", "show"], ["report", "month"]):  # fmt: skip
+    for args in (
+        ["progress"],
+        ["report"],
+        ["progress", "import"],
+        ["progress", "set"],
+        ["progress", "correct"],
+        ["progress", "template"],
+        ["progress", "show"],
+        ["report", "month"],
+    ):
         helped = run([*args, "--help"], env)
         assert helped.returncode == 0 and "Usage" in helped.stdout, helped.stderr
     loaded = run(["load", "compounds", str(write_compounds(tmp_path / "c.geojson"))], env)
@@ -56,12 +65,25 @@ def test_cli_schedule_progress_report_submit_correct(env: dict[str, str], tmp_pa
     template = tmp_path / "配档表.xlsx"
     made = run(["progress", "template", "--out", str(template), "--year", str(YEAR)], env)
     assert made.returncode == 0 and template.exists(), made.stderr
-    values = {"石油大院": {"改造类别": "基础类", "改造内容": "供水", "计划摸底": "2026-01-10", "计划开工": "2026-04-01",
-                           "计划完工": "2026-08-31", "实际摸底": "2026年1月12日", "实际设计": "2026-02-02",
-                           "计划投资（万元）": 1200},
-              "林业小区": {"改造类别": "基础类", "计划开工": "2026-04-15", "计划完工": "2026-09-15",
-                           "实际摸底": "2026-01-16"},
-              "展春园": {"改造类别": "基础类", "当前阶段": "施工"}}  # fmt: skip
+    values = {
+        "石油大院": {
+            "改造类别": "基础类",
+            "改造内容": "供水",
+            "计划摸底": "2026-01-10",
+            "计划开工": "2026-04-01",
+            "计划完工": "2026-08-31",
+            "实际摸底": "2026年1月12日",
+            "实际设计": "2026-02-02",
+            "计划投资（万元）": 1200,
+        },
+        "林业小区": {
+            "改造类别": "基础类",
+            "计划开工": "2026-04-15",
+            "计划完工": "2026-09-15",
+            "实际摸底": "2026-01-16",
+        },
+        "展春园": {"改造类别": "基础类", "当前阶段": "施工"},
+    }
     imported = run(["progress", "import", str(fill(template, tmp_path / "filled.xlsx", values))], env)
     assert imported.returncode == 0, imported.stderr
     assert "当前阶段与实际日期不符" in imported.stdout  # 展春园 set aside, with its reason
@@ -91,8 +113,20 @@ def test_cli_schedule_progress_report_submit_correct(env: dict[str, str], tmp_pa
     locked = run(["progress", "set", "林业小区", "--stage", "design", "--date", "2026-10-20"], env)
     assert locked.returncode == 1 and "锁定" in locked.stderr
 
-    fixed = run(["progress", "correct", "石油大院", "--stage", "tender", "--date", "2026-09-28", "--reason",
-                 "施工许可未办，退回招投标"], env)  # fmt: skip
+    fixed = run(
+        [
+            "progress",
+            "correct",
+            "石油大院",
+            "--stage",
+            "tender",
+            "--date",
+            "2026-09-28",
+            "--reason",
+            "施工许可未办，退回招投标",
+        ],
+        env,
+    )
     assert fixed.returncode == 0, fixed.stderr
     history = run(["progress", "history", "石油大院"], env)
     assert "更正" in history.stdout and "施工许可未办" in history.stdout

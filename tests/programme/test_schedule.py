@@ -4,6 +4,7 @@ bad rows are set aside with their reasons, and --strict writes nothing."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from gis.errors import ImportRefusedError
-from gis.programme.service import ProgrammeError
+from gis.errors import GisError, ImportRefusedError
+from gis.ogc import edits
+from gis.programme import ProgrammeError, parse_date, parse_money
 from tests.helpers.programme import COMPOUNDS, YEAR, Fixture, fill
 
 TODAY = date(YEAR, 6, 20)
@@ -34,26 +36,55 @@ def sheet_rows(path: Path) -> tuple[list[str], dict[str, dict[str, Any]]]:
 
 FILLED = {
     # name: values a planner types in (text dates in several spellings, Excel dates, lists with 、 or ,)
-    "石油大院": {"改造类别": "基础类、完善类", "改造内容": "供水、排水,加装电梯", "计划摸底": "2026-01-10",
-                "计划设计": "2026/2/1", "计划招标": "2026年3月1日", "计划开工": date(2026, 4, 1),
-                "计划完工": "2026.8.31", "计划验收": "20260930", "实际摸底": "2026年1月12日",
-                "实际设计": datetime(2026, 2, 2), "实际招标": "2026-03-02", "实际开工": "2026-04-01",
-                "计划投资（万元）": 1200.5, "累计完成投资（万元）": "450", "中央补助（万元）": 600,
-                "地方财政（万元）": "500.50", "居民出资（万元）": 100, "改造后物业管理": "专业物业",
-                "责任街道": "学院路街道", "责任部门": "区住房城乡建设委", "备注": "加装电梯 3 部"},
-    "东王庄小区": {"改造类别": "基础类", "改造内容": "供热、屋面、外墙、楼梯等公共部位维修", "当前阶段": "招投标",
-                  "计划摸底": "2026-01-05", "计划开工": "2026-04-20", "计划完工": "2026-09-30",
-                  "实际摸底": "2026-01-08", "实际设计": "2026-02-05", "实际招标": "2026-03-12",
-                  "计划投资（万元）": "2300", "专项债券（万元）": "2300.00", "改造后物业管理": "准物业"},
-    "劲松一区": {"改造类别": "基础类", "改造内容": "供水", "计划开工": "2026-05-10", "计划完工": "2026-10-10",
-                "计划投资（万元）": 1500},
-}  # fmt: skip
+    "石油大院": {
+        "改造类别": "基础类、完善类",
+        "改造内容": "供水、排水,加装电梯",
+        "计划摸底": "2026-01-10",
+        "计划设计": "2026/2/1",
+        "计划招标": "2026年3月1日",
+        "计划开工": date(2026, 4, 1),
+        "计划完工": "2026.8.31",
+        "计划验收": "20260930",
+        "实际摸底": "2026年1月12日",
+        "实际设计": datetime(2026, 2, 2),
+        "实际招标": "2026-03-02",
+        "实际开工": "2026-04-01",
+        "计划投资（万元）": 1200.5,
+        "累计完成投资（万元）": "450",
+        "中央补助（万元）": 600,
+        "地方财政（万元）": "500.50",
+        "居民出资（万元）": 100,
+        "改造后物业管理": "专业物业",
+        "责任街道": "学院路街道",
+        "责任部门": "区住房城乡建设委",
+        "备注": "加装电梯 3 部",
+    },
+    "东王庄小区": {
+        "改造类别": "基础类",
+        "改造内容": "供热、屋面、外墙、楼梯等公共部位维修",
+        "当前阶段": "招投标",
+        "计划摸底": "2026-01-05",
+        "计划开工": "2026-04-20",
+        "计划完工": "2026-09-30",
+        "实际摸底": "2026-01-08",
+        "实际设计": "2026-02-05",
+        "实际招标": "2026-03-12",
+        "计划投资（万元）": "2300",
+        "专项债券（万元）": "2300.00",
+        "改造后物业管理": "准物业",
+    },
+    "劲松一区": {
+        "改造类别": "基础类",
+        "改造内容": "供水",
+        "计划开工": "2026-05-10",
+        "计划完工": "2026-10-10",
+        "计划投资（万元）": 1500,
+    },
+}
 
 
 def normalised(v: Any) -> Any:
     """What a planner means by a cell: dates as dates, numbers as numbers, lists as sets."""
-    from decimal import Decimal
-
     if v is None or v == "":
         return None
     if isinstance(v, datetime):
@@ -73,8 +104,6 @@ def normalised(v: Any) -> Any:
             return s
         return s
     if isinstance(v, int | float):
-        from decimal import Decimal
-
         return Decimal(str(v)).normalize()
     return v
 
@@ -140,8 +169,10 @@ def test_bad_rows_are_set_aside_with_reasons_and_strict_writes_nothing(compounds
 
     def state() -> tuple[Any, ...]:
         with ws.engine.connect() as conn:
-            return tuple(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in
-                         ("programme_projects", "programme_events", "programme_stage_dates", "audit_log"))  # fmt: skip
+            return tuple(
+                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("programme_projects", "programme_events", "programme_stage_dates", "audit_log")
+            )
 
     before = state()
     with pytest.raises(ImportRefusedError) as refused:
@@ -171,8 +202,14 @@ def test_bad_rows_are_set_aside_with_reasons_and_strict_writes_nothing(compounds
 def test_import_refuses_changes_only_an_admin_may_make(compounds: Fixture, tmp_path: Path) -> None:
     ws = compounds.ws
     template = ws.programme.write_schedule(tmp_path / "t.xlsx", YEAR)
-    first = {"石油大院": {"改造类别": "基础类", "实际摸底": "2026-01-12", "实际设计": "2026-02-02",
-                         "累计完成投资（万元）": 300}}  # fmt: skip
+    first = {
+        "石油大院": {
+            "改造类别": "基础类",
+            "实际摸底": "2026-01-12",
+            "实际设计": "2026-02-02",
+            "累计完成投资（万元）": 300,
+        }
+    }
     ws.programme.import_schedule(fill(template, tmp_path / "a.xlsx", first), actor="规划师", today=TODAY)
     export = ws.programme.write_schedule(tmp_path / "e.xlsx", YEAR)
     for change, reason in (
@@ -187,9 +224,6 @@ def test_import_refuses_changes_only_an_admin_may_make(compounds: Fixture, tmp_p
 
 
 def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixture) -> None:
-    from gis.errors import GisError
-    from gis.ogc import edits
-
     ws = planned.ws
     layer = ws.registry.layer("compounds")
     fid = planned.fid["c1"]
@@ -204,28 +238,30 @@ def test_a_compound_with_a_project_is_not_deleted_or_replaced_away(planned: Fixt
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2026-03-15", date(2026, 3, 15)), ("2026/3/5", date(2026, 3, 5)), ("2026年3月15日", date(2026, 3, 15)),
-     ("2026.3.15", date(2026, 3, 15)), ("20260315", date(2026, 3, 15)), (datetime(2026, 3, 15), date(2026, 3, 15)),
-     (46096, date(2026, 3, 15)), ("", None), (None, None)],
-)  # fmt: skip
+    [
+        ("2026-03-15", date(2026, 3, 15)),
+        ("2026/3/5", date(2026, 3, 5)),
+        ("2026年3月15日", date(2026, 3, 15)),
+        ("2026.3.15", date(2026, 3, 15)),
+        ("20260315", date(2026, 3, 15)),
+        (datetime(2026, 3, 15), date(2026, 3, 15)),
+        (46096, date(2026, 3, 15)),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_dates_as_planners_write_them(text: Any, expected: date | None) -> None:
-    from gis.programme.service import parse_date
-
     assert parse_date(text) == expected
 
 
 @pytest.mark.parametrize("text", ["2026-02-30", "3月15日", "明天", "2026-03-15 10:30", 1.5, datetime(2026, 3, 15, 9)])
 def test_dates_that_are_not_dates_are_refused(text: Any) -> None:
-    from gis.programme.service import parse_date
-
     with pytest.raises(ValueError):
         parse_date(text)
 
 
 @pytest.mark.parametrize("text", ["-1", "1.234", "abc", "1e12", "NaN", "inf"])
 def test_amounts_that_are_not_amounts_are_refused(text: str) -> None:
-    from gis.programme.service import parse_money
-
     with pytest.raises(ValueError):
         parse_money(text)
 
@@ -240,13 +276,20 @@ def test_a_skipped_stage_date_can_be_filled_in_and_spending_corrections_keep_the
     prog.advance(fid, "design", date(YEAR, 2, 18), today=today)  # filled in, stage unchanged
     prog.spend(fid, "100", as_of=date(YEAR, 5, 31), today=today)
     prog.spend(fid, "200", as_of=date(YEAR, 6, 30), today=today)
-    prog.correct(fid, actual={"survey": date(YEAR, 1, 15)}, investment_spent="150", spent_as_of=date(YEAR, 6, 30),
-                 reason="核对合同", today=today)  # fmt: skip
+    prog.correct(
+        fid,
+        actual={"survey": date(YEAR, 1, 15)},
+        investment_spent="150",
+        spent_as_of=date(YEAR, 6, 30),
+        reason="核对合同",
+        today=today,
+    )
     h = prog.history(fid)
     assert [(r.action, r.stage_after, r.effective) for r in h.itertuples()][1:4] == [
-        ("advance", "survey", date(YEAR, 1, 16)), ("advance", "tender", date(YEAR, 3, 16)),
+        ("advance", "survey", date(YEAR, 1, 16)),
+        ("advance", "tender", date(YEAR, 3, 16)),
         ("fill", "tender", date(YEAR, 2, 18)),
-    ]  # fmt: skip
+    ]
     fixes = h[h["action"] == "correct"]
     assert [r.effective for r in fixes.itertuples()] == [date(YEAR, 1, 15), date(YEAR, 6, 30)]
     on = prog.projects_on(YEAR, today).set_index("compound_id")

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy.exc
 from sqlalchemy import text
 
-from gis.programme.service import AdminRequiredError, LockedMonthError, StageOrderError
+from gis.programme import AdminRequiredError, LockedMonthError, StageOrderError
 from tests.helpers.programme import COMPOUNDS, PLAN, SCRIPT, STAGES, YEAR, Fixture, d
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -31,7 +31,7 @@ def month_end(m: int) -> date:
 
 
 def expected(truth: dict[str, dict[str, date]], spent: dict[str, list[tuple[date, Decimal]]], m: int) -> pd.DataFrame:
-    """The report's figures per street, from the fixture rows alone (no gis.programme.service)."""
+    """The report's figures per street, from the fixture rows alone (never through gis.programme)."""
     end = month_end(m)
     rows = []
     for key, _name, district, street, buildings, households, area, _mgmt, _lon, _lat in COMPOUNDS:
@@ -42,19 +42,43 @@ def expected(truth: dict[str, dict[str, date]], spent: dict[str, list[tuple[date
         idx = max(reached) if reached else -1
         missed = [planned[s] for i, s in enumerate(STAGES) if i > idx and planned[s] < end]
         money = [amount for when, amount in spent.get(key, []) if when <= end]
-        rows.append({
-            "district": district, "street": street, "projects": 1, "buildings": buildings,
-            "households": households, "floor_area": area / 10_000, "investment_planned": float(PLAN[key][3]),
-            "investment_spent": float(money[-1]) if money else 0.0, "not_started": int(idx == -1),
-            **{s: int(idx == i) for i, s in enumerate(STAGES)}, "started": int(idx >= 3),
-            "planned_finished": int(planned["completed"] <= end), "finished": int(idx >= 4),
-            "overdue": int(bool(missed)), "days": (end - min(missed)).days if missed else 0, "key": key,
-        })  # fmt: skip
+        rows.append(
+            {
+                "district": district,
+                "street": street,
+                "projects": 1,
+                "buildings": buildings,
+                "households": households,
+                "floor_area": area / 10_000,
+                "investment_planned": float(PLAN[key][3]),
+                "investment_spent": float(money[-1]) if money else 0.0,
+                "not_started": int(idx == -1),
+                **{s: int(idx == i) for i, s in enumerate(STAGES)},
+                "started": int(idx >= 3),
+                "planned_finished": int(planned["completed"] <= end),
+                "finished": int(idx >= 4),
+                "overdue": int(bool(missed)),
+                "days": (end - min(missed)).days if missed else 0,
+                "key": key,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-SUMMED = ["projects", "buildings", "households", "floor_area", "investment_planned", "investment_spent",
-          "not_started", *STAGES, "started", "planned_finished", "finished", "overdue"]  # fmt: skip
+SUMMED = [
+    "projects",
+    "buildings",
+    "households",
+    "floor_area",
+    "investment_planned",
+    "investment_spent",
+    "not_started",
+    *STAGES,
+    "started",
+    "planned_finished",
+    "finished",
+    "overdue",
+]
 
 
 def check_report(rep: Any, exp: pd.DataFrame) -> None:
@@ -95,8 +119,9 @@ def test_a_programme_year_month_by_month(planned: Fixture) -> None:
                 # a planner may not; the admin may, with a reason
                 with pytest.raises(AdminRequiredError):
                     prog.correct(fid[key], stage=stage, on=d(new), reason=reason, role="planner", today=when)
-                prog.correct(fid[key], stage=stage, on=d(new), reason=reason, actor="区住建委管理员", role="admin",
-                             today=when)  # fmt: skip
+                prog.correct(
+                    fid[key], stage=stage, on=d(new), reason=reason, actor="区住建委管理员", role="admin", today=when
+                )
                 truth[key][stage] = d(new)
             elif entry[2] == "spent":
                 prog.spend(fid[key], entry[3], as_of=when, today=when, actor="街道填报员")
@@ -128,8 +153,13 @@ def test_a_programme_year_month_by_month(planned: Fixture) -> None:
 
     # the slipping project: planned to start construction on 1 May, started on 20 August
     days = {m: _overdue(stored[m], fid["c3"]) for m in range(4, 9)}
-    assert days == {4: None, 5: (month_end(5) - date(YEAR, 5, 1)).days, 6: (month_end(6) - date(YEAR, 5, 1)).days,
-                    7: (month_end(7) - date(YEAR, 5, 1)).days, 8: None}  # fmt: skip
+    assert days == {
+        4: None,
+        5: (month_end(5) - date(YEAR, 5, 1)).days,
+        6: (month_end(6) - date(YEAR, 5, 1)).days,
+        7: (month_end(7) - date(YEAR, 5, 1)).days,
+        8: None,
+    }
     assert next(r for r in stored[5]["overdue"] if r["compound_id"] == fid["c3"])["due_stage_zh"] == "施工"
 
     # the correction after April was locked: April as sent still counts c4 in construction, the data
@@ -153,8 +183,10 @@ def test_a_programme_year_month_by_month(planned: Fixture) -> None:
 
     # the audit log tells c4's whole story, in order
     story = ws.programme.history(fid["c4"])
-    got = [(r.action, r.stage_before, r.stage_after, r.effective, r.correction, r.corrects_month, r.actor, r.role)
-           for r in story.itertuples()]  # fmt: skip
+    got = [
+        (r.action, r.stage_before, r.stage_after, r.effective, r.correction, r.corrects_month, r.actor, r.role)
+        for r in story.itertuples()
+    ]
     f = "街道填报员"
     assert got == [
         ("create", None, None, None, False, None, "fixture", "planner"),
@@ -174,13 +206,21 @@ def test_a_programme_year_month_by_month(planned: Fixture) -> None:
     # ... and the compound layer followed each stage, audited as layer edits by the same people
     with ws.engine.connect() as conn:
         trail = conn.execute(
-            text("SELECT actor, after->>'stage' AS stage, after->>'plan_year' AS y FROM audit_log "
-                 "WHERE layer = 'compounds' AND fid = :f AND action = 'update' ORDER BY id"), {"f": fid["c4"]}
-        ).all()  # fmt: skip
+            text(
+                "SELECT actor, after->>'stage' AS stage, after->>'plan_year' AS y FROM audit_log "
+                "WHERE layer = 'compounds' AND fid = :f AND action = 'update' ORDER BY id"
+            ),
+            {"f": fid["c4"]},
+        ).all()
     assert [(t.actor, t.stage) for t in trail] == [
-        ("fixture", None), (f, "survey"), (f, "design"), (f, "tender"), (f, "construction"), (f, "completed"),
+        ("fixture", None),
+        (f, "survey"),
+        (f, "design"),
+        (f, "tender"),
+        (f, "construction"),
+        (f, "completed"),
         (f, "accepted"),
-    ]  # fmt: skip
+    ]
     layer = ws.layer("compounds").set_index("fid")
     assert layer.loc[fid["c4"], "stage"] == "accepted" and layer.loc[fid["c3"], "stage"] == "construction"
     assert pd.isna(layer.loc[fid["c8"], "stage"])  # not in the programme: untouched
@@ -225,8 +265,12 @@ def check_xlsx(path: Any, exp: pd.DataFrame) -> None:
     assert len(street_rows) == exp["street"].nunique()
     # street rows add up to the total row, column by column
     for col in header.values():
-        if col > 2 and isinstance(cells.get((total_row, col)), int | float) and header.get("完成率（%）") != col \
-                and header.get("最长天数") != col:  # fmt: skip
+        if (
+            col > 2
+            and isinstance(cells.get((total_row, col)), int | float)
+            and header.get("完成率（%）") != col
+            and header.get("最长天数") != col
+        ):
             assert sum(cells.get((r, col), 0) for r in street_rows) == pytest.approx(cells[(total_row, col)], abs=0.011)
     texts = [v for v in cells.values() if isinstance(v, str)]
     assert any(t.startswith("一、滞后项目") for t in texts) and any(t.startswith("二、更正事项") for t in texts)

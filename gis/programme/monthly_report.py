@@ -1,0 +1,58 @@
+"""The 统计月报 as a user holds it: the month's figures and ``write(path)`` to XLSX or CSV.
+
+``ws.report_month("2026-11")`` and ``ws.programme.submit("2026-11")`` give a :class:`MonthReport`;
+a submitted month's report is the stored one, exactly as it was sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from gis.errors import ProgrammeError
+from gis.programme.monthly import Metric, MonthFigures
+from gis.programme.monthly_xlsx import write_xlsx
+
+
+class MonthReport(MonthFigures):
+    """A month's statistics; ``write(path)`` saves it as XLSX or CSV by the suffix.
+
+    ``.by_street``, ``.by_district``, ``.totals``, ``.overdue``, ``.corrections``, ``.coverage``;
+    ``.to_dict()`` is what the API returns and what a submission stores.
+    """
+
+    def write(self, path: str | Path) -> Path:
+        """Write the report: ``.xlsx`` (the bureau's layout) or ``.csv`` (UTF-8 with BOM, for Excel)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".xlsx":
+            write_xlsx(self, path)
+        elif suffix == ".csv":
+            write_csv(self, path)
+        else:
+            raise ProgrammeError(f"write the report as .xlsx or .csv, not {suffix or 'no suffix'}")
+        return path
+
+
+def write_csv(report: MonthFigures, path: Path) -> None:
+    """The street table with its subtotals and total, one header row (flat labels)."""
+    ms = report.metrics
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["区县", "街道", *[m.flat for m in ms]])
+        for kind, district, street, values in report.table():
+            cells = [_csv_value(values.get(m.id), m) for m in ms]
+            w.writerow([district, street if kind != "total" else "", *cells])
+
+
+def _csv_value(v: Any, m: Metric) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if m.kind in ("area", "money"):
+        return f"{float(v):.2f}"
+    if m.kind == "rate":
+        return f"{float(v):.1f}"
+    return str(int(v))

@@ -1,0 +1,344 @@
+"""Reading the schedule table (时间配档表) back: one transaction through the programme's store and rules.
+
+A header is recognised by its Chinese or English name, its column id or a few aliases, wherever the
+header row is in the first ten rows of the sheet. Dates may be Excel dates or text (2026-03-15,
+2026/3/15, 2026年3月15日). Rows that cannot be used are set aside with their reason (``strict``
+refuses the whole file instead). Plan columns replace the stored plan; new actual dates advance the
+stage (forward only); changed actual dates and lower spending are refused (corrections are an admin's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from gis.errors import ImportRefusedError, ProgrammeError
+from gis.programme import store
+from gis.programme.dates import parse_date, parse_money
+from gis.programme.definitions import (
+    ProgrammeDefs,
+    category_codes,
+    funding_code,
+    item_code,
+    mgmt_code,
+    programme_defs,
+)
+from gis.programme.model import Event, Project, furthest
+from gis.programme.rules import (
+    Checks,
+    check_plan,
+    check_spent,
+    ordered_items,
+    plan_events,
+    progress_events,
+    require_planner,
+)
+from gis.programme.schedule import LIST_SEP, SHEET, Column, columns, lookup
+from gis.registry import normalise_label
+from gis.store.database import Database
+
+# the plan columns a row replaces when present (an empty cell clears)
+PLAN_COLUMNS = (
+    "categories",
+    "items",
+    "investment_planned",
+    "property_mgmt_after",
+    "responsible_street",
+    "responsible_dept",
+    "note",
+)
+
+
+class RowProblem(BaseModel):
+    row: int
+    key: str | None = None
+    reason: str
+
+
+class ScheduleImportReport(BaseModel):
+    """What an import of a schedule table (时间配档表) did."""
+
+    path: str
+    sheet: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    events: int = 0
+    rejected: list[RowProblem] = []
+    strict: bool = False
+
+
+def find_header(sheet: Any, table: dict[str, Column]) -> tuple[int, dict[int, Column]]:
+    """The header row among the first 10 (the one naming most columns) and its columns by position."""
+    best: tuple[int, dict[int, Column]] = (0, {})
+    for r, row in enumerate(sheet.iter_rows(min_row=1, max_row=10, values_only=True), start=1):
+        found = {}
+        for k, v in enumerate(row):
+            if isinstance(v, str) and normalise_label(v) in table:
+                found[k] = table[normalise_label(v)]
+        if len(found) > len(best[1]):
+            best = (r, found)
+    if len(best[1]) < 3 or not any(c.kind == "key" or c.id == "name" for c in best[1].values()):
+        raise ImportRefusedError(
+            "no header row found in the first 10 rows (小区编号 or 小区名称, 当前阶段, 计划开工 ...) / 未找到表头"
+        )
+    seen: dict[str, int] = {}
+    for k, c in best[1].items():
+        if c.id in seen:
+            raise ImportRefusedError(f"column {c.zh} appears twice (columns {seen[c.id] + 1} and {k + 1}) / 表头重复")
+        seen[c.id] = k
+    return best
+
+
+def split(value: str) -> list[str]:
+    """A list cell's entries, whatever separator the planner used."""
+    for sep in (",", "，", ";", "；", "/", "\n"):
+        value = value.replace(sep, LIST_SEP)
+    return [p.strip() for p in value.split(LIST_SEP) if p.strip()]
+
+
+def _integer(v: Any) -> int:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return int(str(v))
+
+
+def _items(value: str, defs: ProgrammeDefs) -> list[str]:
+    for _cat, item in defs.items():  # labels that contain the separator themselves
+        if LIST_SEP in item.zh:
+            value = value.replace(item.zh, item.id)
+    return [item_code(x, defs) for x in split(value)]
+
+
+def _parsers(defs: ProgrammeDefs) -> dict[str, Callable[[Any], Any]]:
+    return {
+        "key": _integer,
+        "int": _integer,
+        "date": parse_date,
+        "money": parse_money,
+        "categories": lambda v: category_codes(split(str(v))),
+        "items": lambda v: _items(str(v), defs),
+        "stage": lambda v: defs.resolve_stage(str(v)),
+        "mgmt": lambda v: mgmt_code(str(v)),
+        "text": str,
+    }
+
+
+def parse_row(raw: dict[str, Any], defs: ProgrammeDefs) -> tuple[dict[str, Any], list[str]]:
+    """Typed values of one row and the problems found (a row with problems is set aside whole)."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    by_id = {c.id: c for c in columns(defs)}
+    parsers = _parsers(defs)
+    for cid, v in raw.items():
+        col = by_id[cid]
+        if col.kind == "info":
+            continue
+        if isinstance(v, str):
+            v = v.strip()
+        if v is None or v == "":
+            out[cid] = None
+            continue
+        try:
+            out[cid] = parsers.get(col.kind, str)(v)
+        except (ValueError, ProgrammeError) as exc:
+            problems.append(f"{col.zh}: {exc}")
+    return out, problems
+
+
+def resolve_compound(conn: Connection, values: dict[str, Any], raw: dict[str, Any]) -> tuple[int | None, str]:
+    """The compound of a row by its id, else by its name (and street): (fid, "") or (None, why)."""
+    if values.get("compound_id") is not None:
+        fid = values["compound_id"]
+        return (int(fid), "") if store.compound_exists(conn, fid) else (None, f"no compound {fid} / 无此小区编号")
+    name = raw.get("name")
+    if not name:
+        return None, "no 小区编号 and no 小区名称 / 缺少小区编号和名称"
+    street = str(raw.get("street")).strip() if raw.get("street") else None
+    found = store.compounds_named(conn, str(name).strip(), street)
+    if len(found) == 1:
+        return found[0], ""
+    if not found:
+        return None, f"no compound named {name} / 无此小区"
+    return None, f"{len(found)} compounds are named {name}; give 小区编号 / 重名小区，请填小区编号"
+
+
+@dataclass
+class ImportContext:
+    """One import: its transaction, what changes are checked against, who makes them, the columns
+    the file has, the ``--year`` given and the projects seen so far."""
+
+    conn: Connection
+    checks: Checks
+    as_of: date
+    author: store.Author
+    present: frozenset[str]
+    year: int | None
+    seen: set[tuple[int, int]] = field(default_factory=set)
+
+
+def import_schedule(
+    db: Database,
+    path: Path,
+    *,
+    year: int | None,
+    strict: bool,
+    actor: str,
+    role: str,
+    today: date,
+    as_of: date | None,
+) -> ScheduleImportReport:
+    """Read a schedule table and apply it in one transaction (see :meth:`gis.programme.Programme.import_schedule`)."""
+    defs = programme_defs()
+    require_planner(role, "importing a schedule")
+    try:
+        wb = load_workbook(path, data_only=True, read_only=True)
+    except Exception as exc:  # openpyxl raises several kinds for files that are not XLSX
+        raise ImportRefusedError(f"{path.name} cannot be read as an XLSX workbook: {exc}") from None
+    sheet = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+    table = lookup(columns(defs))
+    header, mapping = find_header(sheet, table)
+    report = ScheduleImportReport(path=str(path), sheet=sheet.title, strict=strict)
+    author = store.Author(actor, role, source=path.name)
+    with store.transaction(db, actor) as conn:
+        checks = Checks(defs, today, store.locked_until(conn))
+        present = frozenset(c.id for c in mapping.values())
+        ctx = ImportContext(conn, checks, as_of or today, author, present, year)
+        for r, raw in data_rows(sheet, header, mapping, table):
+            report.rows += 1
+            try:
+                outcome, n_events = import_row(ctx, raw)
+            except ProgrammeError as exc:
+                key = str(raw.get("compound_id") or raw.get("name") or "")
+                report.rejected.append(RowProblem(row=r, key=key, reason=str(exc)))
+                continue
+            report.events += n_events
+            setattr(report, outcome, getattr(report, outcome) + 1)
+        store.sync_compounds(conn, None)  # a re-import of the compounds layer may have overwritten their stage
+        if strict and report.rejected:  # leaving the block by an exception rolls everything back
+            raise ImportRefusedError(
+                f"{len(report.rejected)} of {report.rows} rows cannot be used (--strict): nothing was written / "
+                "有不合格行，未导入任何数据",
+                report,
+            )
+    wb.close()
+    return report
+
+
+def data_rows(
+    sheet: Any, header: int, mapping: dict[int, Column], table: dict[str, Column]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, cells by column id) of every row below the header that holds data."""
+    for r, cells in enumerate(sheet.iter_rows(min_row=header + 1, values_only=True), start=header + 1):
+        raw = {c.id: cells[k] if k < len(cells) else None for k, c in mapping.items()}
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in raw.values()):
+            continue
+        if sum(1 for v in raw.values() if isinstance(v, str) and normalise_label(v) in table) >= 3:
+            continue  # a second header row (English names)
+        yield r, raw
+
+
+def import_row(ctx: ImportContext, raw: dict[str, Any]) -> tuple[str, int]:
+    """Apply one row: ``(created | updated | unchanged, events)``; ProgrammeError says why it is set aside."""
+    values, problems = parse_row(raw, ctx.checks.defs)
+    if problems:
+        raise ProgrammeError("; ".join(problems))
+    fid, why = resolve_compound(ctx.conn, values, raw)
+    row_year = values.get("year") or ctx.year
+    if fid is None or row_year is None:
+        raise ProgrammeError(why or "no 年度 and no --year / 缺少年度")
+    if ctx.year is not None and values.get("year") not in (None, ctx.year):
+        raise ProgrammeError(f"年度 {values['year']} is not {ctx.year}")
+    if (fid, row_year) in ctx.seen:
+        raise ProgrammeError("the project appears twice / 重复行")
+    ctx.seen.add((fid, row_year))
+    return apply_row(ctx, fid, int(row_year), values)
+
+
+def apply_row(ctx: ImportContext, fid: int, year: int, values: dict[str, Any]) -> tuple[str, int]:
+    """Validate a row against the stored project and write it; raises ProgrammeError before any write."""
+    defs = ctx.checks.defs
+    before = store.load_project(ctx.conn, fid, year, create=True)
+    after = planned_from_row(before, values, ctx.present, defs)
+    after.actual = actual_from_row(before, values, ctx.present, defs)
+    after.stage = furthest(after.actual, defs)
+    stated = values.get("stage") if "stage" in ctx.present else None
+    if stated is not None and stated != after.stage:
+        reached = defs.stage(after.stage).zh if after.stage else "未启动"
+        raise ProgrammeError(
+            f"当前阶段 {defs.stage(stated).zh} does not match the actual dates (they reach {reached}); "
+            "give the date the stage was reached / 当前阶段与实际日期不符"
+        )
+    if defs.index(after.stage) < defs.index(before.stage):
+        raise ProgrammeError("stages only move forward / 阶段只能前进")
+    events = plan_events(None if before.is_new else before, after)
+    events += progress_events(before, after, ctx.checks)
+    events += spending_from_row(ctx, before, after, values)
+    if not events:
+        return "unchanged", 0
+    # the compounds' stage follows in one update when the whole file is in (import_schedule)
+    store.save_project(ctx.conn, None if before.is_new else before, after, events, ctx.author, sync=False)
+    return ("created" if before.is_new else "updated"), len(events)
+
+
+def planned_from_row(before: Project, values: dict[str, Any], present: frozenset[str], defs: ProgrammeDefs) -> Project:
+    """The project with the row's plan: the columns present replace the stored values."""
+    after = before.copy()
+    for name in PLAN_COLUMNS:
+        if name in present:
+            v = values.get(name)
+            setattr(after, name, v if v is not None else ([] if name in ("categories", "items") else None))
+    for s in defs.stage_ids:
+        if f"planned_{s}" in present:
+            if values.get(f"planned_{s}") is None:
+                after.planned.pop(s, None)
+            else:
+                after.planned[s] = values[f"planned_{s}"]
+    funding_cols = [c for c in present if c.startswith("funding_")]
+    if funding_cols:
+        given = [c for c in funding_cols if values.get(c) is not None]
+        after.funding = {funding_code(c.removeprefix("funding_"), defs): values[c] for c in given}
+    after.items = ordered_items(after.items, defs)
+    check_plan(after, defs)
+    return after
+
+
+def actual_from_row(
+    before: Project, values: dict[str, Any], present: frozenset[str], defs: ProgrammeDefs
+) -> dict[str, date]:
+    """The actual dates with the row's new ones; a reported date left empty is refused."""
+    actual = dict(before.actual)
+    for s in defs.stage_ids:
+        if f"actual_{s}" not in present:
+            continue
+        v = values.get(f"actual_{s}")
+        if v is None and s in before.actual:
+            raise ProgrammeError(
+                f"实际{defs.stage(s).milestone_zh} {before.actual[s]} was reported and is now empty; an admin "
+                "corrects it with a reason / 已填报的实际日期不能删除，更正须由管理员"
+            )
+        if v is not None:
+            actual[s] = v
+    return actual
+
+
+def spending_from_row(ctx: ImportContext, before: Project, after: Project, values: dict[str, Any]) -> list[Event]:
+    """The row's spending (as of the import's date) set on ``after``, and its event if it changed."""
+    if "investment_spent" not in ctx.present:
+        return []
+    after.investment_spent = values.get("investment_spent")
+    if after.investment_spent is None and before.investment_spent is not None:
+        raise ProgrammeError("累计完成投资 was reported and is now empty / 已填报的完成投资不能删除")
+    if after.investment_spent == before.investment_spent:
+        return []
+    check_spent(before, after, ctx.as_of, ctx.checks, store.latest_spent(ctx.conn, before))
+    changes: dict[str, list[Any]] = {"investment_spent": [before.investment_spent, after.investment_spent]}
+    return [Event("spent", changes, effective=ctx.as_of)]

@@ -1,0 +1,395 @@
+"""The one owner of the programme's tables: ``programme_projects``, ``programme_stage_dates``,
+``programme_events`` and ``programme_submissions``, and of the compound stage sync.
+
+Every statement is a named constant run with ``text()``, values always bound. Writes run in
+:func:`transaction` (the one audited transaction, programme writes serialised by one advisory lock).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from gis.errors import ProjectNotFoundError
+from gis.programme.dates import month_end
+from gis.programme.definitions import programme_defs
+from gis.programme.model import Event, Project
+from gis.store.audit import audited
+from gis.store.database import Database
+
+LOCK = "gisplan-programme"  # submissions and writes never interleave: a write sees every lock taken before it
+
+PROJECT_COLUMNS = (
+    "id, compound_id, year, stage, categories, items, investment_planned, investment_spent, funding, "
+    "property_mgmt_after, responsible_street, responsible_dept, note"
+)
+COMPOUND_EXISTS = "SELECT 1 FROM compounds WHERE fid = :c"
+COMPOUND_NAME = "SELECT name FROM compounds WHERE fid = :c"
+COMPOUNDS_NAMED = "SELECT fid FROM compounds WHERE name = :n AND (CAST(:s AS text) IS NULL OR street = :s)"
+YEARS = "SELECT DISTINCT year FROM programme_projects ORDER BY 1"
+LATEST_YEAR = "SELECT max(year) FROM programme_projects WHERE compound_id = :c"
+PROJECT_FOR_UPDATE = f"""
+SELECT {PROJECT_COLUMNS} FROM programme_projects WHERE compound_id = :c AND year = :y FOR UPDATE
+"""
+STAGE_DATES = "SELECT * FROM programme_stage_dates WHERE project_id = :p"
+PROJECTS_OF_YEAR = f"SELECT {PROJECT_COLUMNS} FROM programme_projects WHERE year = :y ORDER BY compound_id"
+STAGE_DATES_OF_YEAR = """
+SELECT d.* FROM programme_stage_dates d JOIN programme_projects p ON p.id = d.project_id WHERE p.year = :y
+"""
+COMPOUND_COLUMNS = (
+    "c.fid AS compound_id, c.name, c.district, c.street, c.buildings, c.households, c.floor_area_m2, c.property_mgmt"
+)
+IN_YEAR = "c.fid IN (SELECT compound_id FROM programme_projects WHERE year = :y)"
+COMPOUNDS_OF_YEAR = f"SELECT {COMPOUND_COLUMNS} FROM compounds c WHERE {IN_YEAR}"
+COMPOUNDS_OF_YEAR_WITH_GEOMETRY = (
+    f"SELECT {COMPOUND_COLUMNS}, ST_AsBinary(c.geom) AS geom FROM compounds c WHERE {IN_YEAR}"
+)
+SCHEDULE_COMPOUNDS = """
+SELECT fid, name, district, street, buildings, households, floor_area_m2, categories FROM compounds
+WHERE plan_year = :y OR fid IN (SELECT compound_id FROM programme_projects WHERE year = :y)
+ORDER BY district, street, fid
+"""
+SPENT_ON = """
+SELECT DISTINCT ON (project_id) project_id, (changes->'investment_spent'->>1)::numeric
+FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on
+ORDER BY project_id, effective DESC, id DESC
+"""
+LATEST_SPENT = """
+SELECT max(effective) FROM programme_events WHERE project_id = :p AND changes ? 'investment_spent'
+"""
+INSERT_PROJECT = """
+INSERT INTO programme_projects (compound_id, year, stage, categories, items, investment_planned,
+    investment_spent, funding, property_mgmt_after, responsible_street, responsible_dept, note)
+VALUES (:c, :y, :stage, :cats, :items, :ip, :isp, CAST(:funding AS jsonb), :pma, :rs, :rd, :note)
+RETURNING id
+"""
+UPDATE_PROJECT = """
+UPDATE programme_projects SET stage = :stage, categories = :cats, items = :items, investment_planned = :ip,
+    investment_spent = :isp, funding = CAST(:funding AS jsonb), property_mgmt_after = :pma,
+    responsible_street = :rs, responsible_dept = :rd, note = :note, version = version + 1, updated_at = now()
+WHERE id = :id
+"""
+DELETE_STAGE_DATES = "DELETE FROM programme_stage_dates WHERE project_id = :p"
+INSERT_STAGE_DATES = """
+INSERT INTO programme_stage_dates (project_id, stage, planned, actual) VALUES (:p, :s, :pl, :ac)
+"""
+INSERT_EVENTS = """
+INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after,
+    effective, changes, reason, correction, corrects_month, source)
+VALUES (:p, :c, :y, :a, :r, :act, :sb, :sa, :eff, CAST(:ch AS jsonb), :why, :corr, :cm, :src)
+"""
+# the compound (all of them when :c is NULL) shows its latest project's year, stage and categories;
+# the layer's trigger audits the change
+SYNC_COMPOUNDS = """
+UPDATE compounds c SET plan_year = p.year, stage = p.stage, categories = p.categories,
+    version = c.version + 1, updated_at = now()
+FROM (SELECT DISTINCT ON (compound_id) compound_id, year, stage, categories FROM programme_projects
+      WHERE CAST(:c AS bigint) IS NULL OR compound_id = :c ORDER BY compound_id, year DESC) p
+WHERE c.fid = p.compound_id
+AND (c.plan_year, c.stage, c.categories) IS DISTINCT FROM (p.year, p.stage, p.categories)
+"""
+EVENTS = """
+SELECT * FROM programme_events
+WHERE (CAST(:c AS bigint) IS NULL OR compound_id = :c) AND (CAST(:y AS integer) IS NULL OR year = :y)
+ORDER BY id
+"""
+SUBMITTED_MONTHS = "SELECT month FROM programme_submissions ORDER BY month"
+SUBMISSIONS = """
+SELECT month, year, submitted_at, actor, deadline, late, last_event_id FROM programme_submissions ORDER BY month
+"""
+SUBMITTED_AT = "SELECT submitted_at FROM programme_submissions WHERE month = :m"
+STORED_REPORT = "SELECT report FROM programme_submissions WHERE month = :m"
+LAST_EVENT = "SELECT coalesce(max(id), 0) FROM programme_events"
+INSERT_SUBMISSION = """
+INSERT INTO programme_submissions (month, year, submitted_at, actor, deadline, late, last_event_id, report)
+VALUES (:m, :y, :at, :a, :d, :late, :last, CAST(:r AS jsonb))
+"""
+LAST_SUBMITTED_EVENT = "SELECT coalesce(max(last_event_id), 0) FROM programme_submissions WHERE month < :m"
+CORRECTIONS = """
+SELECT e.id, e.at, e.actor, e.changes, e.reason, e.corrects_month, e.compound_id, c.name, c.street
+FROM programme_events e JOIN compounds c ON c.fid = e.compound_id
+WHERE e.correction AND e.corrects_month IS NOT NULL AND e.id > :prev
+AND (CAST(:upto AS bigint) IS NULL OR e.id <= :upto)
+ORDER BY e.id
+"""
+CORRECTION_FIELDS = ["id", "at", "actor", "changes", "reason", "corrects_month", "compound_id", "name", "street"]
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who makes a change: the person, their role and, for an import, the file it came from."""
+
+    actor: str
+    role: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A month's report as submitted (上报): stored as it is and the month locked."""
+
+    month: str
+    year: int
+    at: datetime
+    actor: str
+    deadline: date
+    late: bool
+    last_event_id: int
+    report: dict[str, Any]
+
+
+def transaction(db: Database, actor: str) -> AbstractContextManager[Connection]:
+    """One programme write: audited as ``actor``'s, serialised with every other programme write."""
+    db.require_schema()
+    return audited(db.engine, actor, lock=LOCK)
+
+
+def jsonable(value: Any) -> Any:
+    """Dates and amounts as JSON strings (ISO dates, exact decimals), nested as given."""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+# -- compounds, as the programme names and finds them ------------------------------------------------
+def compound_exists(conn: Connection, compound_id: int) -> bool:
+    return conn.execute(text(COMPOUND_EXISTS), {"c": compound_id}).first() is not None
+
+
+def compound_name(conn: Connection, compound_id: int) -> str:
+    """The compound as a message names it: ``石油大院 (12)``."""
+    name = conn.execute(text(COMPOUND_NAME), {"c": compound_id}).scalar()
+    return f"{name or 'compound'} ({compound_id})"
+
+
+def compounds_named(conn: Connection, name: str, street: str | None) -> list[int]:
+    """The compounds called ``name`` (in ``street`` when given)."""
+    return [int(r.fid) for r in conn.execute(text(COMPOUNDS_NAMED), {"n": name, "s": street})]
+
+
+def compounds_of_year(conn: Connection, year: int, *, geometry: bool) -> pd.DataFrame:
+    """The attributes (and the geometry as WKB, ``geom``) of the compounds with a project in ``year``."""
+    sql = COMPOUNDS_OF_YEAR_WITH_GEOMETRY if geometry else COMPOUNDS_OF_YEAR
+    return pd.read_sql(text(sql), conn, params={"y": year})
+
+
+def schedule_compounds(conn: Connection, year: int) -> list[Any]:
+    """The compounds planned for ``year`` (``plan_year``) or with a project in it, by district and street."""
+    return list(conn.execute(text(SCHEDULE_COMPOUNDS), {"y": year}).all())
+
+
+def sync_compounds(conn: Connection, compound_id: int | None) -> int:
+    """The compound (None: every one with a project) shows its latest project's year, stage and
+    categories; audited by the layer's trigger. Returns how many compounds changed."""
+    return conn.execute(text(SYNC_COMPOUNDS), {"c": compound_id}).rowcount
+
+
+# -- projects ----------------------------------------------------------------------------------------
+def years(conn: Connection) -> list[int]:
+    found: list[int] = list(conn.execute(text(YEARS)).scalars())
+    return [int(y) for y in found]
+
+
+def project_from_row(row: Any, dates: Iterable[Any]) -> Project:
+    p = Project(
+        id=int(row.id),
+        compound_id=int(row.compound_id),
+        year=int(row.year),
+        stage=row.stage,
+        categories=list(row.categories or []),
+        items=list(row.items or []),
+        investment_planned=row.investment_planned,
+        investment_spent=row.investment_spent,
+        funding={k: Decimal(str(v)) for k, v in (row.funding or {}).items()},
+        property_mgmt_after=row.property_mgmt_after,
+        responsible_street=row.responsible_street,
+        responsible_dept=row.responsible_dept,
+        note=row.note,
+    )
+    for d in dates:
+        if d.planned is not None:
+            p.planned[d.stage] = d.planned
+        if d.actual is not None:
+            p.actual[d.stage] = d.actual
+    return p
+
+
+def load_project(conn: Connection, compound_id: int, year: int | None, *, create: bool = False) -> Project:
+    """The project of a compound in ``year`` (None: its latest), locked for the transaction.
+
+    ``create`` gives a new, unsaved project when the compound has none that year.
+    """
+    if not compound_exists(conn, compound_id):
+        raise ProjectNotFoundError(f"no compound {compound_id} / 无此小区")
+    if year is None:
+        year = conn.execute(text(LATEST_YEAR), {"c": compound_id}).scalar()
+        if year is None:
+            raise ProjectNotFoundError(
+                f"{compound_name(conn, compound_id)} has no project; import a schedule first / 该小区无改造项目"
+            )
+    row = conn.execute(text(PROJECT_FOR_UPDATE), {"c": compound_id, "y": year}).first()
+    if row is None:
+        if create:
+            return Project(compound_id=compound_id, year=int(year))
+        raise ProjectNotFoundError(f"{compound_name(conn, compound_id)} has no project in {year} / 该年度无此项目")
+    return project_from_row(row, conn.execute(text(STAGE_DATES), {"p": row.id}).all())
+
+
+def projects(conn: Connection, year: int) -> list[Project]:
+    """Every project of ``year`` with its stage dates, by compound."""
+    rows = conn.execute(text(PROJECTS_OF_YEAR), {"y": year}).all()
+    dates: dict[int, list[Any]] = {}
+    for d in conn.execute(text(STAGE_DATES_OF_YEAR), {"y": year}):
+        dates.setdefault(int(d.project_id), []).append(d)
+    return [project_from_row(r, dates.get(int(r.id), [])) for r in rows]
+
+
+def save_project(
+    conn: Connection,
+    before: Project | None,
+    after: Project,
+    events: list[Event],
+    author: Author,
+    *,
+    sync: bool = True,
+) -> Project:
+    """Write the project, its stage dates and its events; ``sync=False`` leaves the compound's stage
+    to one :func:`sync_compounds` at the end of a bulk import."""
+    values = {
+        "c": after.compound_id,
+        "y": after.year,
+        "stage": after.stage,
+        "cats": after.categories,
+        "items": after.items,
+        "ip": after.investment_planned,
+        "isp": after.investment_spent,
+        "funding": json.dumps(jsonable(after.funding)),
+        "pma": after.property_mgmt_after,
+        "rs": after.responsible_street,
+        "rd": after.responsible_dept,
+        "note": after.note,
+    }
+    if before is None or before.id is None:
+        after.id = conn.execute(text(INSERT_PROJECT), values).scalar_one()
+    else:
+        conn.execute(text(UPDATE_PROJECT), {**values, "id": after.id})
+        conn.execute(text(DELETE_STAGE_DATES), {"p": after.id})
+    dates = [
+        {"p": after.id, "s": s, "pl": after.planned.get(s), "ac": after.actual.get(s)}
+        for s in programme_defs().stage_ids
+        if after.planned.get(s) or after.actual.get(s)
+    ]
+    if dates:
+        conn.execute(text(INSERT_STAGE_DATES), dates)
+    if events:  # one round trip for all of them, in order (the ids keep the sequence)
+        conn.execute(text(INSERT_EVENTS), [_event_values(after, e, author) for e in events])
+    if sync:
+        sync_compounds(conn, after.compound_id)
+    return after
+
+
+def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
+    return {
+        "p": p.id,
+        "c": p.compound_id,
+        "y": p.year,
+        "a": author.actor,
+        "r": author.role,
+        "act": e.action,
+        "sb": e.stage_before,
+        "sa": e.stage_after,
+        "eff": e.effective,
+        "ch": json.dumps(jsonable(e.changes), ensure_ascii=False),
+        "why": e.reason,
+        "corr": e.correction,
+        "cm": e.corrects_month,
+        "src": author.source,
+    }
+
+
+# -- events ------------------------------------------------------------------------------------------
+def spent_on(conn: Connection, year: int, on: date) -> dict[int, Decimal]:
+    """Per project of ``year``: the investment spent as of ``on`` (the latest figure dated on or before)."""
+    rows = conn.execute(text(SPENT_ON), {"y": year, "on": on}).all()
+    return {int(r[0]): Decimal(r[1]) for r in rows}
+
+
+def latest_spent(conn: Connection, p: Project) -> date | None:
+    """The date of the latest spending figure recorded for a project (None if none or new)."""
+    if p.id is None:
+        return None
+    latest: date | None = conn.execute(text(LATEST_SPENT), {"p": p.id}).scalar()
+    return latest
+
+
+def events(conn: Connection, compound_id: int | None, year: int | None) -> pd.DataFrame:
+    """The event log (of one compound, of one year, or all), oldest first."""
+    return pd.read_sql(text(EVENTS), conn, params={"c": compound_id, "y": year})
+
+
+def corrections_since(conn: Connection, month: str, upto_event: int | None) -> pd.DataFrame:
+    """Corrections of submitted months recorded after the last submission before ``month`` (and up to
+    event ``upto_event``), with the compound's name and street: :data:`CORRECTION_FIELDS`."""
+    prev: int = conn.execute(text(LAST_SUBMITTED_EVENT), {"m": month}).scalar_one()
+    rows = conn.execute(text(CORRECTIONS), {"prev": prev, "upto": upto_event}).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=CORRECTION_FIELDS)
+
+
+# -- submissions ---------------------------------------------------------------------------------------
+def submitted_months(conn: Connection) -> list[str]:
+    months: list[str] = list(conn.execute(text(SUBMITTED_MONTHS)).scalars())
+    return [str(m) for m in months]
+
+
+def locked_until(conn: Connection) -> date | None:
+    """The end of the latest submitted month (None before the first submission)."""
+    months = submitted_months(conn)
+    return max(month_end(m) for m in months) if months else None
+
+
+def submissions(conn: Connection) -> pd.DataFrame:
+    return pd.read_sql(text(SUBMISSIONS), conn)
+
+
+def submitted_at(conn: Connection, month: str) -> datetime | None:
+    """When ``month`` was submitted (None: not yet)."""
+    at: datetime | None = conn.execute(text(SUBMITTED_AT), {"m": month}).scalar()
+    return at
+
+
+def stored_report(conn: Connection, month: str) -> dict[str, Any] | None:
+    """The report of a submitted month exactly as it was sent (None: not submitted)."""
+    report: dict[str, Any] | None = conn.execute(text(STORED_REPORT), {"m": month}).scalar()
+    return report
+
+
+def last_event_id(conn: Connection) -> int:
+    return int(conn.execute(text(LAST_EVENT)).scalar_one())
+
+
+def store_submission(conn: Connection, s: Submission) -> None:
+    values = {
+        "m": s.month,
+        "y": s.year,
+        "at": s.at,
+        "a": s.actor,
+        "d": s.deadline,
+        "late": s.late,
+        "last": s.last_event_id,
+        "r": json.dumps(s.report, ensure_ascii=False),
+    }
+    conn.execute(text(INSERT_SUBMISSION), values)
