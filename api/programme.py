@@ -17,12 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
 from gis import clock
-from gis.errors import GisError, ImportRefusedError, InvalidRequestError
+from gis.errors import ImportRefusedError
 from gis.programme import (
-    AdminRequiredError,
     MonthReport,
-    ProgrammeError,
-    ProjectNotFoundError,
     ScheduleImportReport,
 )
 from gis.workspace import Workspace
@@ -41,15 +38,6 @@ def _planner(role: str) -> None:
         raise HTTPException(401, "the programme needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
 
 
-UNPROCESSABLE = 422  # a well-formed programme change the rules refuse
-
-
-def _http(exc: GisError) -> HTTPException:
-    """The library's refusals as HTTP statuses: a programme error's own status (404, 403, 409), 422 for
-    one that is only a bad request, 400 for any other error."""
-    if isinstance(exc, ProgrammeError | ProjectNotFoundError | AdminRequiredError):
-        return HTTPException(UNPROCESSABLE if exc.status == InvalidRequestError.status else exc.status, str(exc))
-    return HTTPException(400, str(exc))
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -71,10 +59,7 @@ def _iso_dates(frame: F) -> F:
 @router.get("/programme", summary="Projects of a year with stage and overdue (GeoJSON, CRS84)")
 def programme(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> Response:
     _planner(role)
-    try:
-        st = ws.programme.status(year, on)
-    except GisError as exc:
-        raise _http(exc) from None
+    st = ws.programme.status(year, on)
     geo = _iso_dates(st).to_crs(4326)
     body = json.loads(geo.to_json(na="null", drop_id=True))
     body["year"] = int(st["year"].iloc[0]) if len(st) else year
@@ -84,22 +69,16 @@ def programme(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None)
 @router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
 def risks(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> dict[str, Any]:
     _planner(role)
-    try:
-        return {
-            "projects": _records(_iso_dates(ws.programme.risks(year, on))),
-            "by_street": _records(ws.programme.risks_by_street(year, on)),
-        }
-    except GisError as exc:
-        raise _http(exc) from None
+    return {
+        "projects": _records(_iso_dates(ws.programme.risks(year, on))),
+        "by_street": _records(ws.programme.risks_by_street(year, on)),
+    }
 
 
 @router.get("/programme/property-coverage", summary="Property management coverage before and after renovation")
 def coverage(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> dict[str, Any]:
     _planner(role)
-    try:
-        return {"coverage": _records(ws.programme.property_coverage(year))}
-    except GisError as exc:
-        raise _http(exc) from None
+    return {"coverage": _records(ws.programme.property_coverage(year))}
 
 
 @router.get("/programme/schedule.xlsx", summary="The schedule table (时间配档表) of a year, as stored")
@@ -130,18 +109,13 @@ async def import_schedule(
             detail = exc.report.model_dump() if isinstance(exc.report, ScheduleImportReport) else None
             problem = {"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": str(exc)}
             return JSONResponse({**problem, "report": detail}, status_code=422, media_type="application/problem+json")
-        except GisError as exc:
-            raise _http(exc) from None
     return report.model_dump(exclude={"path"})
 
 
 @router.get("/programme/{compound_id}", summary="One project: plan, stage dates and every recorded change")
 def project(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, year: Year = None) -> dict[str, Any]:
     _planner(role)
-    try:
-        st = ws.programme.projects_on(year, None)
-    except GisError as exc:
-        raise _http(exc) from None
+    st = ws.programme.projects_on(year, None)
     row = st[st["compound_id"] == compound_id]
     if row.empty:
         raise HTTPException(404, f"no project for compound {compound_id}")
@@ -165,14 +139,11 @@ def progress(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: Progres
     if body.stage is None and body.spent is None:
         raise HTTPException(422, "give a stage and/or spent")
     actor = f"api:{role}"
-    try:
-        if body.stage is not None:
-            on = body.on or clock.today()
-            ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
-        if body.spent is not None:
-            ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
-    except GisError as exc:
-        raise _http(exc) from None
+    if body.stage is not None:
+        on = body.on or clock.today()
+        ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
+    if body.spent is not None:
+        ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
     return project(ws, role, compound_id, body.year)
 
 
@@ -193,29 +164,23 @@ class CorrectionBody(BaseModel):
 def correct(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: CorrectionBody) -> dict[str, Any]:
     _planner(role)
     spent = None if body.investment_spent is None else str(body.investment_spent)
-    try:
-        ws.programme.correct(
-            compound_id,
-            reason=body.reason,
-            stage=body.stage,
-            on=body.on,
-            actual=body.actual,
-            investment_spent=spent,
-            spent_as_of=body.spent_as_of,
-            year=body.year,
-            actor=f"api:{role}",
-            role=role,
-        )
-    except GisError as exc:
-        raise _http(exc) from None
+    ws.programme.correct(
+        compound_id,
+        reason=body.reason,
+        stage=body.stage,
+        on=body.on,
+        actual=body.actual,
+        investment_spent=spent,
+        spent_as_of=body.spent_as_of,
+        year=body.year,
+        actor=f"api:{role}",
+        role=role,
+    )
     return project(ws, role, compound_id, body.year)
 
 
 def _report(ws: Workspace, month: str, year: int | None, live: bool) -> MonthReport:
-    try:
-        return ws.report_month(month, year=year, live=live)
-    except GisError as exc:
-        raise _http(exc) from None
+    return ws.report_month(month, year=year, live=live)
 
 
 def _download(rep: MonthReport, suffix: str, media: str) -> Response:
@@ -253,7 +218,4 @@ def month_json(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
 @router.post("/reports/month/{month}/submit", status_code=201, summary="Submit (上报) a month and lock it")
 def submit(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None) -> dict[str, Any]:
     _planner(role)
-    try:
-        return ws.programme.submit(month, actor=f"api:{role}", role=role, year=year).to_dict()
-    except GisError as exc:
-        raise _http(exc) from None
+    return ws.programme.submit(month, actor=f"api:{role}", role=role, year=year).to_dict()

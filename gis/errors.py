@@ -164,6 +164,9 @@ class UserError(InvalidRequestError):
 class ProgrammeError(InvalidRequestError):
     """A programme change that cannot be made as asked; nothing was written."""
 
+    status = 422  # well-formed, but the programme's rules refuse it
+    title = "Unprocessable Content"
+
 
 class ProjectNotFoundError(NotFoundError):
     """No such compound, or no project for it in that year."""
