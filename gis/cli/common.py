@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:  # names for the annotations only: the modules load when a command runs
-    import pandas as pd
+    import geopandas as gpd
 
     from gis.settings import Settings
     from gis.workspace import Workspace
@@ -75,7 +75,7 @@ def print_refused(exc: Exception) -> None:
     err.print("nothing was changed / 数据库未作任何改动")
 
 
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
+def write_frame(frame: gpd.GeoDataFrame, path: Path) -> None:
     """Write a command's rows (``.csv``, ``.gpkg``, ``.geojson``) and say where."""
     from gis.export.files import write_results
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+Frame = TypeVar("Frame", bound="pd.DataFrame")
 YearOpt = Annotated[int | None, typer.Option(help="Programme year.")]
 LatestYearOpt = Annotated[int | None, typer.Option(help="Programme year (default: the latest with projects).")]
 
@@ -177,7 +178,7 @@ def show_projects(
         write_frame(joined_lists(st), out_path)
 
 
-def joined_lists(frame: pd.DataFrame) -> pd.DataFrame:
+def joined_lists(frame: Frame) -> Frame:
     """A copy with list values written as ``a,b`` (files hold no lists)."""
     frame = frame.copy()
     for c in frame.columns:
