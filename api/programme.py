@@ -38,8 +38,6 @@ def _planner(role: str) -> None:
         raise HTTPException(401, "the programme needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
 
 
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
     return out

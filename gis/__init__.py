@@ -9,6 +9,9 @@ The library a notebook imports::
     ws.layer("compounds", where={"street": "学院路街道"})
 """
 
+from importlib import import_module
+from typing import Any
+
 from gis.errors import (
     CRSError,
     GisError,
@@ -17,22 +20,35 @@ from gis.errors import (
     UnknownLayerError,
     WorkingCRSMismatchError,
 )
-from gis.ingest import ImportReport
-from gis.settings import Settings
-from gis.workspace import Workspace, connect
 
 __version__ = "0.1.0"
+
+# The facade's names load on first use (PEP 562): every ``gis.*`` module, ``python -m gis`` and the
+# ``gisplan`` command import this package first, and ``gisplan --help`` must not pay for geopandas,
+# SQLAlchemy and folium. ``import gis; gis.connect()`` works as before.
+LAZY = {
+    "ImportReport": "gis.ingest",
+    "Settings": "gis.settings",
+    "Workspace": "gis.workspace",
+    "connect": "gis.workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        value = getattr(import_module(LAZY[name]), name)
+        globals()[name] = value  # once loaded, a plain module attribute
+        return value
+    raise AttributeError(f"module 'gis' has no attribute {name!r}")
+
 
 __all__ = [
     "CRSError",
     "GisError",
     "ImportFailedError",
     "ImportRefusedError",
-    "ImportReport",
-    "Settings",
     "UnknownLayerError",
     "WorkingCRSMismatchError",
-    "Workspace",
     "__version__",
-    "connect",
+    *LAZY,
 ]

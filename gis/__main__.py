@@ -1,3 +1,3 @@
-from gis.cli.main import main
+from gis.cli.app import main
 
 main()

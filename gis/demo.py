@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from gis import clock
+from gis.errors import ProgrammeError
+from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
+from gis.export.offline_map import save
+from gis.printers import print_gap_summary, print_month
 from gis.workspace import Workspace
 
 SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines", "water")
@@ -70,9 +77,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
         )
     console.print(summary)
     run = ws.run_gaps(actor="demo")
-    from gis.cli.main import print_gap_summary
-
-    print_gap_summary(run.summary(), run.basis, console)
+    print_gap_summary(console, run.summary(), run.basis)
     for note in run.warnings:
         console.print(f"[yellow]note:[/] {note}")
     write_results(run.results, out_dir / "gaps.csv")
@@ -101,9 +106,6 @@ DEMO_FACILITY = "kindergarten"
 def write_exports(ws: Workspace, console: Console, out_dir: Path) -> None:
     """The offline maps, the GeoPackage, the gap tables and the per-compound reports (public
     content only: pipelines stay out of files that may be handed around)."""
-    from gis.export import compound_report, gap_tables, gpkg
-    from gis.export.offline_map import save
-
     written = [
         save(ws.map("gap", facility=DEMO_FACILITY, catchment=True), out_dir / "map.html"),
         save(ws.map("progress"), out_dir / "progress_map.html"),
@@ -138,13 +140,6 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
     derived from each compound's key (one project is made to stall in construction, so the report
     shows an overdue project). Writes ``月报_YYYY-MM.xlsx`` and ``.csv``; re-running changes nothing.
     """
-    from datetime import date, timedelta
-
-    import openpyxl
-
-    from gis.cli.main import print_month
-    from gis.programme import ProgrammeError
-
     compounds = ws.layer("compounds", where={"source": SOURCE})
     planned = compounds[compounds["plan_year"].notna()].copy()
     if planned.empty:
@@ -213,13 +208,11 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
     )
     month = f"{today.year}-{today.month:02d}" if today.year == year else f"{year}-12"
     rep = ws.report_month(month, today=today)
-    print_month(rep, console)
+    print_month(console, rep)
     xlsx, csv = rep.write(out_dir / f"月报_{month}.xlsx"), rep.write(out_dir / f"月报_{month}.csv")
     console.print(f"wrote {schedule}, {xlsx}, {csv}")
 
 
 def pick(key: str, salt: str, n: int) -> int:
     """A deterministic choice in range(n) from a feature key (as scripts/make_sample.py picks)."""
-    import hashlib
-
     return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest(), 16) % n

@@ -7,17 +7,16 @@ from typing import Annotated, Literal
 
 import typer
 
-from gis.cli.main import _workspace, out
-from gis.roles import Role
+from gis.cli.common import open_workspace, out
 
-export_app = typer.Typer(help="Exports that work offline (导出): map, gpkg, tables, report.", no_args_is_help=True)
+app = typer.Typer(help="Exports that work offline (导出): map, gpkg, tables, report.", no_args_is_help=True)
 
 PlannerOpt = Annotated[
     bool, typer.Option("--planner", help="Include the restricted layers (pipelines). Never for the public.")
 ]
 
 
-@export_app.command("map")
+@app.command("map")
 def export_map(
     out_path: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("out/map.html"),
     colour: Annotated[
@@ -34,12 +33,12 @@ def export_map(
     if colour not in ("stage", "gap", "progress"):
         raise typer.BadParameter("stage, gap or progress", param_hint="--colour")
     mode: Literal["stage", "gap", "progress"] = colour  # type: ignore[assignment]
-    fmap = _workspace().map(mode, facility=facility, catchment=catchment, planner=planner)
+    fmap = open_workspace().map(mode, facility=facility, catchment=catchment, planner=planner)
     save(fmap, out_path)
     out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) — open it in any browser, no network needed")
 
 
-@export_app.command("gpkg")
+@app.command("gpkg")
 def export_gpkg(
     out_path: Annotated[Path, typer.Option("--out", help="The GeoPackage to write (replaced).")] = Path(
         "out/gisplan.gpkg"
@@ -49,12 +48,12 @@ def export_gpkg(
     """All layers and the latest results in one GeoPackage, with QGIS styles."""
     from gis.export import gpkg
 
-    ctx = _workspace().export_context("planner" if planner else "public", gpkg.NEEDS)
+    ctx = open_workspace().export_context("planner" if planner else "public", gpkg.NEEDS)
     counts = gpkg.export_gpkg(ctx, out_path)
     out.print(f"wrote {out_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
-@export_app.command("tables")
+@app.command("tables")
 def export_tables(
     out_path: Annotated[Path, typer.Option("--out", help=".xlsx (by street and by district) or .csv")] = Path(
         "out/服务缺口统计.xlsx"
@@ -66,12 +65,12 @@ def export_tables(
 
     if by not in ("street", "district"):
         raise typer.BadParameter("street or district", param_hint="--by")
-    ctx = _workspace().export_context("public", gap_tables.NEEDS)
+    ctx = open_workspace().export_context("public", gap_tables.NEEDS)
     for path in gap_tables.export_tables(ctx, out_path, by=by):
         out.print(f"wrote {path}")
 
 
-@export_app.command("report")
+@app.command("report")
 def export_report(
     compound: Annotated[int | None, typer.Argument(help="A compound id; all compounds when omitted.")] = None,
     out_path: Annotated[Path, typer.Option("--out", help="A directory (all) or an .html file (one).")] = Path(
@@ -81,9 +80,10 @@ def export_report(
 ) -> None:
     """The printable per-compound report (一区一策): map extract, attributes, gaps, nearby facilities."""
     from gis.export import compound_report
+    from gis.roles import Role
 
     role: Role = "planner" if planner else "public"
-    ctx = _workspace().export_context(role, compound_report.NEEDS)
+    ctx = open_workspace().export_context(role, compound_report.NEEDS)
     if compound is None:
         files = compound_report.write_reports(ctx, out_path)
         out.print(f"wrote {len(files) - 1} reports and {files[0]}")

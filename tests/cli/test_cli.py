@@ -30,6 +30,13 @@ from tests.helpers.cli import run
         ["db", "down"],
         ["db", "status"],
         ["db", "url"],
+        ["progress"],
+        *[["progress", c] for c in ("template", "export", "import", "set", "correct", "show", "history", "risks")],
+        ["progress", "coverage"],
+        ["report"],
+        ["report", "month"],
+        ["export"],
+        *[["export", c] for c in ("map", "gpkg", "tables", "report")],
     ],
 )
 def test_help_for_every_command(args: list[str]) -> None:

@@ -1,0 +1,97 @@
+"""``gisplan gaps``: service gaps against a standard, or new sites that close them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gis.cli.common import actor, open_workspace, out, write_frame
+
+
+def gaps(
+    facility: Annotated[
+        list[str] | None, typer.Option("--facility", help="Facility type (repeatable), e.g. kindergarten or 幼儿园.")
+    ] = None,
+    standard: Annotated[
+        str, typer.Option(help="gb50180, or the id of a county rule file in GISPLAN_HOME/standards.")
+    ] = "gb50180",
+    out_path: Annotated[Path | None, typer.Option("--out", help="Write every result: .csv, .gpkg or .geojson.")] = None,
+    tolerance: Annotated[float, typer.Option(help="Join road ends closer than this (m).")] = 1.0,
+    max_leg: Annotated[float, typer.Option(help="Flag compounds with no road within this distance (m).")] = 300.0,
+    propose: Annotated[
+        int | None,
+        typer.Option(help="Propose K new sites for the (one) --facility type that cover the most uncovered demand."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Also sum up by street or district.")] = None,
+    candidates: Annotated[
+        Path | None, typer.Option(help="With --propose: a file of candidate sites (default: a point in each compound).")
+    ] = None,
+) -> None:
+    """Service gaps (服务缺口): walking distance from each compound to the nearest facility of each type,
+    against the standard's radius; residents, children and elderly not covered.
+
+    Columns of --out: compound_id, compound_name, facility_type, distance_m, radius_m, covered, basis
+    (network, or euclidean when there is no road layer), then level, radius_status, euclidean_m,
+    nearest facility, flag, district, street, population, demand group, demand, affected.
+    """
+    from gis.gaps.analysis import GapParameters, summarise
+    from gis.printers import print_gap_summary
+
+    if propose is not None:
+        if not facility or len(facility) != 1:
+            raise typer.BadParameter("--propose needs exactly one --facility", param_hint="--propose")
+        propose_sites(
+            facility[0],
+            propose,
+            standard=standard,
+            tolerance=tolerance,
+            max_leg=max_leg,
+            candidates=candidates,
+            out_path=out_path,
+        )
+        return
+    if by not in (None, "street", "district"):
+        raise typer.BadParameter("street or district", param_hint="--by")
+    params = GapParameters(tolerance_m=tolerance, max_leg_m=max_leg)
+    run = open_workspace().run_gaps(facility or None, standard=standard, params=params, actor=actor())
+    print_gap_summary(out, run.summary(), run.basis)
+    if by:
+        keys = ("district", "street") if by == "street" else ("district",)
+        print_gap_summary(out, summarise(run.results, by=keys), run.basis, by=keys)
+    for w in run.warnings:
+        style = "bold red" if "STRAIGHT" in w else "yellow"
+        out.print(f"[{style}]note:[/] {w}")
+    out.print(f"run / 分析编号: {run.run_id} (standard {run.standard}, basis {run.basis})")
+    if out_path is not None:
+        write_frame(run.results, out_path)
+
+
+def propose_sites(
+    facility: str,
+    k: int,
+    *,
+    standard: str,
+    tolerance: float,
+    max_leg: float,
+    candidates: Path | None,
+    out_path: Path | None,
+) -> None:
+    """``gaps --propose K``: the K sites that cover the most uncovered demand, printed (and written)."""
+    import geopandas as gpd
+
+    from gis.gaps.analysis import GapParameters
+    from gis.printers import print_sites
+
+    ws = open_workspace()
+    cands = None
+    if candidates is not None:
+        cands = gpd.read_file(candidates)
+        if cands.crs is None:
+            raise typer.BadParameter("the candidates file has no CRS", param_hint="--candidates")
+    params = GapParameters(tolerance_m=tolerance, max_leg_m=max_leg)
+    sites = ws.propose_sites(facility, k, standard=standard, params=params, candidates=cands, actor=actor())
+    print_sites(out, sites)
+    if out_path is not None:
+        write_frame(sites, out_path)
