@@ -23,7 +23,7 @@ from gis.roles import Role
 router = APIRouter(prefix="/api/exports", tags=["Exports"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RestrictedQ = Annotated[bool, Query(description="Include restricted layers (pipelines): planners only.")]
+RestrictedQ = Annotated[bool, Query(description="Include the restricted layers: planners only.")]
 
 
 def _export_role(role: Role, restricted: bool) -> Role:

@@ -23,6 +23,8 @@ def visible_layers(registry: Registry, role: Role) -> list[LayerDef]:
 
 
 def visible_fields(layer: LayerDef, role: Role) -> list[str]:
-    """Declared fields the role may read (``extra`` and ``source`` are for planners only)."""
-    fields = [f.id for f in layer.fields if role != "public" or f.public]
-    return [*fields, "synthetic"]  # which values are synthetic is said to everyone
+    """Declared fields the role may read. Provenance — ``source``, ``source_key``, ``extra`` and
+    ``synthetic`` (which values of the sample were made up) — is for planners only."""
+    if role == "public":
+        return [f.id for f in layer.fields if f.public]
+    return [*[f.id for f in layer.fields], "synthetic"]

@@ -150,8 +150,8 @@ def export_gpkg(ctx: ExportContext, path: Path) -> dict[str, int]:
         gdf = ctx.layer(layer.id)
         if gdf is None:
             continue
-        extra = ["extra"] if ctx.restricted else []
-        keep = ["fid", *visible_fields(layer, ctx.role), "source", "synthetic", *extra]
+        provenance = ["source", "extra"] if ctx.restricted else []  # for planners only
+        keep = ["fid", *visible_fields(layer, ctx.role), *provenance]
         aliases = {f.id: f"{f.zh} {f.en}" for f in layer.fields} | SYSTEM_ALIASES
         columns = list(dict.fromkeys(c for c in keep if c in gdf.columns))
         put(layer.id, gdf[[*columns, "geometry"]], aliases)

@@ -67,13 +67,27 @@ def layer_config(layer: LayerDef, role: Role) -> dict[str, Any]:
     }
 
 
+def visible_code_lists(registry: Registry, role: Role) -> set[str]:
+    """The code lists behind the fields a role sees, on the layers it sees."""
+    return {
+        f.codes
+        for layer in visible_layers(registry, role)
+        for f in layer.fields
+        if f.codes and f.id in visible_fields(layer, role)
+    }
+
+
 def map_config(
     registry: Registry, role: Role, state: MapState, *, attribution: str, basemap: Basemap | None = None
 ) -> dict[str, Any]:
     """The web map's configuration for a role: only the layers and fields the role may see.
 
-    A public caller's configuration names no restricted layer, so the page never asks for one.
+    A public caller's configuration names no restricted layer, nor the code lists, colours or fields
+    that only a restricted layer uses (the pipeline kinds and their symbology), so the page never
+    asks for them and a reader of the page learns nothing of them.
     """
+    lists = visible_code_lists(registry, role)
+    hidden = set(registry.codes) - lists  # a symbology table named after a code list the role does not see
     return {
         "title": TITLE,
         "role": role,
@@ -81,8 +95,8 @@ def map_config(
         "attribution": attribution,
         "basemap": {"tiles": basemap.tiles, "attribution": basemap.attribution} if basemap else None,
         "layers": [layer_config(layer, role) for layer in visible_layers(registry, role)],
-        "codes": code_labels(registry),
-        "symbology": symbology(),
+        "codes": {name: labels for name, labels in code_labels(registry).items() if name in lists},
+        "symbology": {key: value for key, value in symbology().items() if key not in hidden},
         "gaps": state.gaps,
         "facility_counts": state.facility_counts,
     }
