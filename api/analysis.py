@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import IdPath, RoleDep, WorkspaceDep
+from gis.cells import write_frame_csv
 from gis.gaps import runs as gap_runs
 from gis.gaps.analysis import GapParameters
 from gis.gaps.runs import GapRun
@@ -123,7 +124,7 @@ def run_summary(run: RunDep) -> dict[str, Any]:
 @router.get("/exports/gaps/{run_id}.csv", summary="A run's results as CSV (UTF-8 with BOM, for Excel)")
 def export_csv(run: RunDep) -> Response:
     buf = io.StringIO()
-    run.results.drop(columns="geometry").to_csv(buf, index=False)
+    write_frame_csv(run.results.drop(columns="geometry"), buf)
     return Response(
         "\ufeff" + buf.getvalue(),
         media_type="text/csv; charset=utf-8",

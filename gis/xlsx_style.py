@@ -1,8 +1,9 @@
 """The bureau's spreadsheet style, one kit for every XLSX gisplan writes (月报, 时间配档表, gap tables).
 
 宋体 throughout (LibreOffice falls back to an installed CJK font where SimSun is missing), thin black
-borders, a grey header fill, and cells written through :func:`put` so that the same look (and later
-the same neutralisation of values) applies everywhere.
+borders, a grey header fill, and cells written through :func:`put` so that the same look and the
+same neutralisation of values (:mod:`gis.cells`: text is a literal string cell, never a formula, and
+holds no character XLSX cannot store) apply everywhere. Every writer puts its values with :func:`put`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.worksheet import Worksheet
+
+from gis.cells import safe_cell
 
 FONT = "宋体"
 THIN = Side(style="thin", color="000000")
@@ -42,9 +45,13 @@ def put(
     *,
     style: CellStyle | None = None,
 ) -> None:
-    """Write one cell in the kit's style."""
+    """Write one cell in the kit's style; text as a literal string (``=...`` stays text)."""
     s = style or CellStyle()
-    c = sheet.cell(row=row, column=col, value=value)
+    c = sheet.cell(row=row, column=col)
+    value = safe_cell(value)
+    c.value = value
+    if isinstance(value, str):
+        c.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
     c.font = font(s.size, s.bold, s.color)
     c.alignment = s.align
     if s.border:

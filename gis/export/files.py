@@ -6,15 +6,17 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from gis.cells import write_frame_csv
 from gis.errors import InvalidRequestError
 
 
 def write_results(results: gpd.GeoDataFrame, path: Path) -> None:
-    """CSV (no geometry), GeoPackage or GeoJSON (with each compound's geometry), by the suffix."""
+    """CSV (no geometry, text neutralised: :func:`gis.cells.write_frame_csv`), GeoPackage or GeoJSON (with
+    each compound's geometry), by the suffix."""
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        results.drop(columns="geometry").to_csv(path, index=False, encoding="utf-8-sig")
+        write_frame_csv(results.drop(columns="geometry"), path)
     elif suffix == ".gpkg":
         results.to_file(path, layer="gaps", driver="GPKG")
     elif suffix in (".geojson", ".json"):

@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from gis import clock
+from gis.cells import write_frame_csv
 from gis.errors import InvalidRequestError, NotFoundError
 from gis.export.context import ExportContext, ExportNeeds
 from gis.gaps.analysis import summarise
@@ -82,7 +83,7 @@ def _headers(table: pd.DataFrame) -> list[str]:
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    table.set_axis(_headers(table), axis=1).to_csv(path, index=False, encoding="utf-8-sig")
+    write_frame_csv(table.set_axis(_headers(table), axis=1), path)
 
 
 def _cell_value(value: Any) -> Any:

@@ -1,4 +1,11 @@
-"""The fixed boxes drawn over the offline map: legend, the month's figures per street, title."""
+"""The fixed boxes drawn over the offline map (legend, the month's figures per street, title) and
+the tooltips and popups of its features.
+
+Every value a page shows is text, never markup: the boxes escape what they write, and the tooltips
+and popups (:class:`TextTooltip`, :class:`TextPopup`) fill their tables with ``textContent``, where
+folium's ``GeoJsonTooltip``/``GeoJsonPopup`` put raw property values into ``innerHTML`` (a compound
+named ``<img src=x onerror=...>`` would run script in every exported map).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import html
 from typing import Any
 
 from branca.element import MacroElement
+from folium import GeoJsonPopup, GeoJsonTooltip
+from folium.template import Template as FoliumTemplate
 from jinja2 import Template
 
 # (colour, text, shape): shape "dot", "line" or "" (a square)
@@ -69,8 +78,8 @@ class StreetFigures(MacroElement):
             cells = (s["projects"], s["started"], s["finished"])
             rows.append(
                 f"<tr><td>{html.escape(str(s['street']))}</td>"
-                + "".join(f'<td style="text-align:right">{v}</td>' for v in cells)
-                + f'<td style="text-align:right"{late}>{s["overdue"]}</td></tr>'
+                + "".join(f'<td style="text-align:right">{html.escape(str(v))}</td>' for v in cells)
+                + f'<td style="text-align:right"{late}>{html.escape(str(s["overdue"]))}</td></tr>'
             )
         title = f"{figures['year']} 年度改造进度（{figures['month']}）"
         self.body = f"<b>{html.escape(title)}</b><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>"
@@ -93,3 +102,47 @@ class Title(MacroElement):
         self._name = "Title"
         self.text = html.escape(text)
         self.sub = html.escape(sub)
+
+
+# A feature's fields as a table built from DOM nodes: every value is set as textContent, so nothing
+# in a property is parsed as HTML (folium's own template concatenates them into innerHTML).
+_TEXT_TABLE = """
+    function(layer){
+    let div = L.DomUtil.create('div');
+    let fields = {{ this.fields | tojson }};
+    let aliases = {{ this.aliases | tojson }};
+    let table = L.DomUtil.create('table', '', div);
+    fields.forEach(function(field, i) {
+        let value = layer.feature.properties[field];
+        if (value === null || value === undefined) { value = ''; }
+        else if (typeof value === 'object') { value = JSON.stringify(value); }
+        let tr = L.DomUtil.create('tr', '', table);
+        {%- if this.labels %}
+        L.DomUtil.create('th', '', tr).textContent = String(aliases[i]);
+        {%- endif %}
+        let td = L.DomUtil.create('td', '', tr);
+        td.textContent = {% if this.localize %}value.toLocaleString(){% else %}String(value){% endif %};
+    });
+    return div;
+    }
+"""
+
+
+class TextTooltip(GeoJsonTooltip):
+    """``folium.GeoJsonTooltip`` whose values are shown as text (``textContent``), never as HTML."""
+
+    _template = FoliumTemplate(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindTooltip("
+        + _TEXT_TABLE
+        + ",{{ this.tooltip_options | tojavascript }});{% endmacro %}"
+    )
+
+
+class TextPopup(GeoJsonPopup):
+    """``folium.GeoJsonPopup`` whose values are shown as text (``textContent``), never as HTML."""
+
+    _template = FoliumTemplate(
+        "{% macro script(this, kwargs) %}{{ this._parent.get_name() }}.bindPopup("
+        + _TEXT_TABLE
+        + ",{{ this.popup_options | tojavascript }});{% endmacro %}"
+    )

@@ -29,7 +29,7 @@ from branca.element import Element, Figure
 from gis.assets import inline_css, inline_js
 from gis.errors import InvalidRequestError, NotFoundError, OutsideReferenceError
 from gis.export.context import ExportContext, ExportNeeds
-from gis.export.map_elements import Legend, LegendSection, StreetFigures, Title
+from gis.export.map_elements import Legend, LegendSection, StreetFigures, TextPopup, TextTooltip, Title
 from gis.export.progress import overdue_compounds
 from gis.export.symbology import TITLE, CodeLabels, code_labels, code_text, color_of, gap_class, symbology
 from gis.roles import Role
@@ -271,7 +271,8 @@ class _Drawing:
         c = self.sym["catchment"]
         folium.GeoJson(
             area.to_crs(4326)[["geometry"]].to_json(drop_id=True),
-            name=f"步行生活圈 Walking catchment ({self.code('facility_type', facility)})",
+            # Leaflet's layer control shows names as HTML
+            name=html.escape(f"步行生活圈 Walking catchment ({self.code('facility_type', facility)})"),
             style_function=lambda _f: {
                 "fillColor": c["fill"],
                 "color": c["stroke"],
@@ -323,8 +324,8 @@ class _Drawing:
                 "fillOpacity": 0.7,
             },
             marker=folium.CircleMarker(radius=7, fill=True),
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["小区"], labels=False),
-            popup=folium.GeoJsonPopup(fields=fields, aliases=names, localize=False, max_width=360),
+            tooltip=TextTooltip(fields=["name"], aliases=["小区"], labels=False),
+            popup=TextPopup(fields=fields, aliases=names, localize=False, max_width=360),
         ).add_to(self.fmap)
         if len(c) <= LABELS_UP_TO:
             self.names(c["name"], light.geometry.representative_point())
@@ -372,8 +373,8 @@ class _Drawing:
                 "weight": 1.2,
                 "fillOpacity": 1,
             },
-            tooltip=folium.GeoJsonTooltip(fields=["name", "type_label"], aliases=["名称", "类型"]),
-            popup=folium.GeoJsonPopup(
+            tooltip=TextTooltip(fields=["name", "type_label"], aliases=["名称", "类型"]),
+            popup=TextPopup(
                 fields=["name", "type_label", "capacity", "address"],
                 aliases=[
                     aliases.get("name", "名称"),
@@ -402,7 +403,7 @@ class _Drawing:
                 "weight": 2,
                 "dashArray": x["properties"]["dash"],
             },
-            tooltip=folium.GeoJsonTooltip(
+            tooltip=TextTooltip(
                 fields=["kind_label", "laying_label", "laid_year", "owner"],
                 aliases=["类别", "敷设", "敷设年份", "权属单位"],
             ),

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gis.cells import safe_row
+
 
 class Problem(BaseModel):
     """One feature that was repaired or set aside."""
@@ -82,7 +84,8 @@ class ImportReport(BaseModel):
 
 
 def write_problems(path: Path, problems: list[Problem]) -> None:
-    """A CSV a planner opens in Excel: index, key, reason, geometry (WKT), then every attribute."""
+    """A CSV a planner opens in Excel: index, key, reason, geometry (WKT), then every attribute; text
+    neutralised (:func:`gis.cells.safe_row`) so no value runs as a formula."""
     attr_names: list[str] = []
     for p in problems:
         for name in p.attributes:
@@ -91,16 +94,18 @@ def write_problems(path: Path, problems: list[Problem]) -> None:
     # utf-8-sig so Excel on Windows shows the Chinese text
     with path.open("w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "key", "reason", "geometry_wkt", *attr_names])
+        writer.writerow(safe_row(["index", "key", "reason", "geometry_wkt", *attr_names]))
         for p in problems:
             writer.writerow(
-                [
-                    p.index,
-                    p.key or "",
-                    p.reason,
-                    p.geometry_wkt or "",
-                    *[_cell(p.attributes.get(n)) for n in attr_names],
-                ]
+                safe_row(
+                    [
+                        p.index,
+                        p.key or "",
+                        p.reason,
+                        p.geometry_wkt or "",
+                        *[_cell(p.attributes.get(n)) for n in attr_names],
+                    ]
+                )
             )
 
 

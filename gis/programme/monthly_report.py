@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gis.cells import safe_row
 from gis.errors import ProgrammeError
 from gis.programme.monthly import Metric, MonthFigures
 from gis.programme.monthly_xlsx import write_xlsx
@@ -38,14 +39,15 @@ class MonthReport(MonthFigures):
 
 
 def write_csv(report: MonthFigures, path: Path) -> None:
-    """The street table with its subtotals and total, one header row (flat labels)."""
+    """The street table with its subtotals and total, one header row (flat labels); text neutralised
+    (:func:`gis.cells.safe_row`)."""
     ms = report.metrics
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["区县", "街道", *[m.flat for m in ms]])
+        w.writerow(safe_row(["区县", "街道", *[m.flat for m in ms]]))
         for kind, district, street, values in report.table():
             cells = [_csv_value(values.get(m.id), m) for m in ms]
-            w.writerow([district, street if kind != "total" else "", *cells])
+            w.writerow([*safe_row([district, street if kind != "total" else ""]), *cells])
 
 
 def _csv_value(v: Any, m: Metric) -> str:

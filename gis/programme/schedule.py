@@ -224,10 +224,13 @@ def _validations(sheet: Worksheet, cols: list[Column], last: int) -> None:
 def _items_sheet(wb: Workbook, defs: ProgrammeDefs) -> None:
     """A second sheet listing the content items per category (改造内容清单), for reference."""
     ref = wb.create_sheet("改造内容清单")
-    ref.append(["改造类别", "改造内容", "Item", "依据"])
+    head, body = CellStyle(bold=True, border=False, align=Alignment()), CellStyle(border=False, align=Alignment())
+    for k, label in enumerate(("改造类别", "改造内容", "Item", "依据"), start=1):
+        put(ref, 1, k, label, style=head)
     cats = registry().code_list("renovation_category")
     basis = f"{defs.source['id']}（{defs.source['status']}）"
-    for cat, item in defs.items():
-        ref.append([cats.get(cat).zh, item.zh, item.en, basis])
+    for r, (cat, item) in enumerate(defs.items(), start=2):
+        for k, value in enumerate((cats.get(cat).zh, item.zh, item.en, basis), start=1):
+            put(ref, r, k, value, style=body)
     for k, w in enumerate((10, 30, 36, 26), start=1):
         ref.column_dimensions[get_column_letter(k)].width = w

@@ -1,7 +1,8 @@
 // gisplan web map: MapLibre GL JS over the app's own vector tiles. No request leaves the server
 // unless an online basemap is configured (GISPLAN_BASEMAP_URL). The page knows no layer by itself:
 // it draws what /api/map/config lists for the caller's role, so a public page never names a
-// restricted layer.
+// restricted layer. Every value from the data (names, streets, codes) reaches the page as text
+// (textContent, DOM nodes), never as HTML.
 "use strict";
 
 const TEXT = {
@@ -59,7 +60,8 @@ async function api(path) {
 }
 
 function codeLabel(list, code) {
-  const entry = state.config.codes[list] && state.config.codes[list][code];
+  const codes = state.config.codes[list];
+  const entry = codes && Object.hasOwn(codes, code) ? codes[code] : null;
   return entry ? label(entry) : code;
 }
 
@@ -171,7 +173,7 @@ function fillFacilitySelect() {
   const types = Object.keys(state.config.gaps);
   const all = Object.keys(state.config.codes.facility_type);
   const ordered = [...types, ...all.filter((c) => !types.includes(c))];
-  select.innerHTML = "";
+  select.replaceChildren();
   for (const code of ordered) {
     const option = document.createElement("option");
     option.value = code;
@@ -190,7 +192,7 @@ const LAYER_STYLE_IDS = {
 
 function fillLayerList() {
   const list = $("layer-list");
-  list.innerHTML = "";
+  list.replaceChildren();
   for (const layer of state.config.layers) {
     const row = document.createElement("label");
     const box = document.createElement("input");
@@ -220,7 +222,7 @@ function legendRow(colour, text, kind = "") {
 function renderLegend() {
   const box = $("legend");
   const sym = state.config.symbology;
-  box.innerHTML = "";
+  box.replaceChildren();
   const title = (text) => { const h = document.createElement("div"); h.className = "note"; h.textContent = text; box.appendChild(h); };
   if (state.mode === "gap") {
     title(`${t("compounds")} · ${codeLabel("facility_type", state.facility)}`);
@@ -322,7 +324,7 @@ function renderProgress() {
     if (s.overdue) tr.lastChild.className = "gap-bad";
   }
   const body = $("progress-body");
-  body.innerHTML = "";
+  body.replaceChildren();
   body.appendChild(table);
 }
 
@@ -340,7 +342,7 @@ function row(table, name, value) {
 async function showCompound(id, properties) {
   const layer = state.config.layers.find((l) => l.id === "compounds");
   const body = $("info-body");
-  body.innerHTML = "";
+  body.replaceChildren();
   const h = document.createElement("h3");
   h.textContent = properties.name || `#${id}`;
   body.appendChild(h);
@@ -391,11 +393,16 @@ async function search(event) {
   event.preventDefault();
   const q = $("search").value.trim().replaceAll("'", "''");
   const list = $("search-results");
-  list.innerHTML = "";
+  list.replaceChildren();
   if (!q) return;
   const filter = encodeURIComponent(`name LIKE '%${q}%'`);
   const data = await api(`/ogc/collections/compounds/items?filter=${filter}&limit=20`);
-  if (!data.features.length) { list.innerHTML = `<li>${t("noResult")}</li>`; return; }
+  if (!data.features.length) {
+    const li = document.createElement("li");
+    li.textContent = t("noResult");
+    list.appendChild(li);
+    return;
+  }
   for (const feature of data.features) {
     const li = document.createElement("li");
     li.textContent = `${feature.properties.name}${feature.properties.street ? ` · ${feature.properties.street}` : ""}`;
