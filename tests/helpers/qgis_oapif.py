@@ -15,7 +15,7 @@ import tempfile
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = tempfile.mkdtemp(prefix="qgis-auth-")
-from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsDataSourceUri, QgsVectorLayer  # noqa: E402
+from qgis.core import QgsApplication, QgsAuthMethodConfig, QgsDataSourceUri, QgsVectorLayer
 
 app = QgsApplication([], False)
 app.initQgis()
