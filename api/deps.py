@@ -1,4 +1,8 @@
-"""Dependencies: the workspace, the caller's role (from the bearer token), a collection they may see."""
+"""Dependencies: the workspace, the caller (a person and their role), a collection they may see.
+
+Who the caller is was settled before any route ran (``api.middleware.Guard`` checks the token on
+every request and answers 401 for a bad one); here it is read, and admin-only routes are enforced.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
+from api.auth import Caller
+from gis.errors import ServerError
 from gis.registry import LayerDef
 from gis.roles import Role, can_see
-from gis.store.users import role_of
 from gis.workspace import Workspace
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gisplan"'}
 
 
 def get_workspace(request: Request) -> Workspace:
@@ -20,27 +27,45 @@ def get_workspace(request: Request) -> Workspace:
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 
 
-def get_role(request: Request, ws: WorkspaceDep) -> Role:
-    header = request.headers.get("authorization")
-    if not header:
-        return "public"
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "use Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"})
-    found = role_of(ws.engine, token.strip())
-    if found is None:
-        raise HTTPException(401, "unknown or disabled token", headers={"WWW-Authenticate": "Bearer"})
-    return found[1]
+def get_caller(request: Request) -> Caller:
+    caller = getattr(request.state, "caller", None)
+    if not isinstance(caller, Caller):  # the app was built without its middleware: refuse, never guess
+        raise ServerError("no caller: the authentication middleware is not installed")
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_role(caller: CallerDep) -> Role:
+    return caller.role
 
 
 RoleDep = Annotated[Role, Depends(get_role)]
 
 
-def get_collection(collection_id: str, ws: WorkspaceDep, role: RoleDep) -> LayerDef:
-    """The layer behind a collection id; a restricted one does not exist for the public (404, not 403)."""
+def require_planner(caller: Caller, doing: str) -> None:
+    """401 for the public (a planner's token is what is missing)."""
+    if caller.role == "public":
+        raise HTTPException(401, f"{doing} needs a planner's token", headers=CHALLENGE)
+
+
+def require_admin(caller: Caller, doing: str) -> None:
+    """401 for the public, 403 for a planner: only an admin may."""
+    if caller.role == "public":
+        raise HTTPException(401, f"{doing} needs an admin's token", headers=CHALLENGE)
+    if caller.role != "admin":
+        raise HTTPException(403, f"only an admin may do this: {doing} / 仅管理员可操作")
+
+
+def get_collection(request: Request, collection_id: str, ws: WorkspaceDep, role: RoleDep) -> LayerDef:
+    """The layer behind a collection id; a restricted one does not exist for the public (404, not 403).
+    The access log names the collection read, and whether it is restricted."""
     layer = ws.registry.layers.get(collection_id)
     if layer is None or not can_see(layer, role):
         raise HTTPException(404, f"no collection {collection_id!r}")
+    request.state.collection = layer.id
+    request.state.restricted = layer.restricted
     return layer
 
 

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
+from api.auth import Caller
+from api.deps import CallerDep, CollectionDep, IdPath, WorkspaceDep, require_planner
 from gis.crs import parse_crs as parse_any_crs
 from gis.ogc import edits, features
 from gis.registry import LayerDef
@@ -17,9 +18,8 @@ router = APIRouter(prefix="/ogc", tags=["OGC API – Features, Part 4 (edits)"])
 MAX_BODY = 10 * 1024 * 1024
 
 
-def _planner(role: str) -> None:
-    if role == "public":
-        raise HTTPException(401, "editing needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
+def _planner(caller: Caller) -> None:
+    require_planner(caller, "editing")
 
 
 async def _feature(request: Request) -> dict[str, Any]:
@@ -60,14 +60,14 @@ def _crs(ws: Any, content_crs: str | None) -> tuple[Any, Any]:
 async def create_item(
     request: Request,
     ws: WorkspaceDep,
-    role: RoleDep,
+    caller: CallerDep,
     layer: CollectionDep,
     content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:
-    _planner(role)
+    _planner(caller)
     feature = await _feature(request)
     source, working = _crs(ws, content_crs)
-    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=caller.actor)
     fid, version = edits.create(ws.engine, edit, feature)
     location = f"{str(request.base_url).rstrip('/')}/ogc/collections/{layer.id}/items/{fid}"
     return JSONResponse(
@@ -78,20 +78,20 @@ async def create_item(
 async def _replace(
     request: Request,
     ws: Any,
-    role: str,
+    caller: Caller,
     layer: LayerDef,
     fid: int,
     if_match: str | None,
     content_crs: str | None,
     partial: bool,
 ) -> Response:
-    _planner(role)
+    _planner(caller)
     expected = _expected(layer, fid, if_match)
     feature = await _feature(request)
     if partial:
         feature = {"type": "Feature", **feature}
     source, working = _crs(ws, content_crs)
-    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=f"api:{role}")
+    edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=caller.actor)
     version = edits.replace(ws.engine, edit, fid, feature, expected_version=expected, partial=partial)
     return Response(status_code=204, headers={"ETag": edits.etag(layer, fid, version)})
 
@@ -100,33 +100,37 @@ async def _replace(
 async def replace_item(
     request: Request,
     ws: WorkspaceDep,
-    role: RoleDep,
+    caller: CallerDep,
     layer: CollectionDep,
     fid: IdPath,
     if_match: Annotated[str | None, Header()] = None,
     content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=False)
+    return await _replace(request, ws, caller, layer, fid, if_match, content_crs, partial=False)
 
 
 @router.patch("/collections/{collection_id}/items/{fid}", status_code=204, summary="Update a feature (planners)")
 async def update_item(
     request: Request,
     ws: WorkspaceDep,
-    role: RoleDep,
+    caller: CallerDep,
     layer: CollectionDep,
     fid: IdPath,
     if_match: Annotated[str | None, Header()] = None,
     content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:
-    return await _replace(request, ws, role, layer, fid, if_match, content_crs, partial=True)
+    return await _replace(request, ws, caller, layer, fid, if_match, content_crs, partial=True)
 
 
 @router.delete("/collections/{collection_id}/items/{fid}", status_code=204, summary="Delete a feature (planners)")
 def delete_item(
-    ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, fid: IdPath, if_match: Annotated[str | None, Header()] = None
+    ws: WorkspaceDep,
+    caller: CallerDep,
+    layer: CollectionDep,
+    fid: IdPath,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    _planner(role)
+    _planner(caller)
     expected = _expected(layer, fid, if_match)
-    edits.delete(ws.engine, layer, fid, expected_version=expected, actor=f"api:{role}")
+    edits.delete(ws.engine, layer, fid, expected_version=expected, actor=caller.actor)
     return Response(status_code=204)

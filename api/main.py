@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import analysis, edits, errors, exports, ogc, programme, tiles, webmap
+from api import analysis, edits, errors, exports, ogc, programme, tiles, users, webmap
+from api.auth import FailureLimiter
+from api.middleware import Guard
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
@@ -19,6 +21,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ws = workspace or connect(settings=settings or Settings())
         app.state.workspace = ws
+        app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
         app.state.jobs = analysis.Jobs()
         try:
             yield
@@ -34,12 +37,14 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(Guard)  # the caller, the links' base, the security headers, the access log
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(edits.router)
     app.include_router(analysis.router)
     app.include_router(programme.router)
     app.include_router(exports.router)
+    app.include_router(users.router)
     app.include_router(webmap.router)
     webmap.mount_static(app)
     return app

@@ -15,7 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import IdPath, RoleDep, WorkspaceDep
+from api.deps import CallerDep, IdPath, RoleDep, WorkspaceDep, require_admin
 from gis import clock
 from gis.errors import ImportRefusedError
 from gis.programme import (
@@ -90,9 +90,9 @@ def schedule(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> Response:
 
 @router.post("/programme/schedule", summary="Import a schedule table (the XLSX as the request body)")
 async def import_schedule(
-    request: Request, ws: WorkspaceDep, role: RoleDep, year: Year = None, strict: bool = False
+    request: Request, ws: WorkspaceDep, caller: CallerDep, year: Year = None, strict: bool = False
 ) -> Any:
-    _planner(role)
+    _planner(caller.role)
     if int(request.headers.get("content-length") or 0) > MAX_XLSX:
         raise HTTPException(413, "a schedule table is at most 20 MB")
     body = await request.body()
@@ -102,7 +102,7 @@ async def import_schedule(
         path = Path(tmp) / "schedule.xlsx"
         path.write_bytes(body)
         try:
-            report = ws.programme.import_schedule(path, year=year, strict=strict, actor=f"api:{role}", role=role)
+            report = ws.programme.import_schedule(path, year=year, strict=strict, actor=caller.actor, role=caller.role)
         except ImportRefusedError as exc:
             detail = exc.report.model_dump() if isinstance(exc.report, ScheduleImportReport) else None
             problem = {"type": "about:blank", "title": "Unprocessable Content", "status": 422, "detail": str(exc)}
@@ -132,11 +132,12 @@ class ProgressBody(BaseModel):
 
 
 @router.post("/programme/{compound_id}/progress", summary="Report progress (planners): a stage reached")
-def progress(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: ProgressBody) -> dict[str, Any]:
+def progress(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: ProgressBody) -> dict[str, Any]:
+    role = caller.role
     _planner(role)
     if body.stage is None and body.spent is None:
         raise HTTPException(422, "give a stage and/or spent")
-    actor = f"api:{role}"
+    actor = caller.actor
     if body.stage is not None:
         on = body.on or clock.today()
         ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
@@ -159,8 +160,8 @@ class CorrectionBody(BaseModel):
 
 
 @router.post("/programme/{compound_id}/corrections", status_code=201, summary="Correct a project (admins)")
-def correct(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: CorrectionBody) -> dict[str, Any]:
-    _planner(role)
+def correct(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: CorrectionBody) -> dict[str, Any]:
+    require_admin(caller, "correcting the programme")
     spent = None if body.investment_spent is None else str(body.investment_spent)
     ws.programme.correct(
         compound_id,
@@ -171,10 +172,10 @@ def correct(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, body: Correcti
         investment_spent=spent,
         spent_as_of=body.spent_as_of,
         year=body.year,
-        actor=f"api:{role}",
-        role=role,
+        actor=caller.actor,
+        role=caller.role,
     )
-    return project(ws, role, compound_id, body.year)
+    return project(ws, caller.role, compound_id, body.year)
 
 
 def _report(ws: Workspace, month: str, year: int | None, live: bool) -> MonthReport:
@@ -214,6 +215,6 @@ def month_json(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None,
 
 
 @router.post("/reports/month/{month}/submit", status_code=201, summary="Submit (上报) a month and lock it")
-def submit(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None) -> dict[str, Any]:
-    _planner(role)
-    return ws.programme.submit(month, actor=f"api:{role}", role=role, year=year).to_dict()
+def submit(ws: WorkspaceDep, caller: CallerDep, month: Month, year: Year = None) -> dict[str, Any]:
+    require_admin(caller, "submitting and locking a month")
+    return ws.programme.submit(month, actor=caller.actor, role=caller.role, year=year).to_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,17 @@ class Settings(BaseSettings):
         drawn offline from the project's own layers, and the page requests nothing outside.
     attribution
         The data attribution the maps show (the bundled sample is OpenStreetMap, ODbL).
+    public_url
+        The address users reach the service at, e.g. ``https://gis.example.gov.cn/gisplan`` behind a
+        TLS proxy. Every absolute link the API writes starts with it. Unset: links use the address the
+        server itself listens on; never the client's ``Host`` header.
+    access_log
+        A file that ``gisplan serve`` appends the access log to (one JSON line per request), besides
+        standard error.
+    auth_failures, auth_window_s
+        At most ``auth_failures`` failed authentications per client address within ``auth_window_s``
+        seconds; past that the address gets 429 with ``Retry-After`` until the window has moved on.
+        Counted in each server process.
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -42,10 +54,29 @@ class Settings(BaseSettings):
     basemap_url: str | None = None
     basemap_attribution: str | None = None
     attribution: str = "© OpenStreetMap 贡献者 / contributors (ODbL)"
+    public_url: str | None = None
+    access_log: Path | None = None
+    auth_failures: int = Field(default=10, ge=1)
+    auth_window_s: int = Field(default=60, ge=1)
 
     @field_validator("database_url", "basemap_url")
     @classmethod
     def _blank_is_unset(cls, v: str | None) -> str | None:
+        return v or None
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"GISPLAN_PUBLIC_URL must be an http(s) address without a query, got {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("access_log", mode="before")
+    @classmethod
+    def _blank_path_is_unset(cls, v: object) -> object:
         return v or None
 
     @property

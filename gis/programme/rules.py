@@ -81,9 +81,9 @@ def require_planner(role: str, doing: str = "changing the programme") -> None:
         raise AdminRequiredError(f"{doing} needs a planner / 需规划人员权限")
 
 
-def require_admin(role: str) -> None:
+def require_admin(role: str, doing: str = "correct the programme / 更正须由管理员进行") -> None:
     if role != "admin":
-        raise AdminRequiredError("only an admin may correct the programme / 更正须由管理员进行")
+        raise AdminRequiredError(f"only an admin may {doing}")
 
 
 def require_reason(reason: str | None) -> None:

@@ -390,12 +390,12 @@ class Programme:
         month: str,
         *,
         actor: str = "notebook",
-        role: Role = "planner",
+        role: Role = "admin",
         now: datetime | None = None,
         year: int | None = None,
         area: str | None = None,
     ) -> MonthReport:
-        """Submit (上报) a month's report: store it as it is now and lock the month.
+        """Submit (上报) a month's report: store it as it is now and lock the month (admins).
 
         Raises
         ------
@@ -409,7 +409,7 @@ class Programme:
         >>> r = ws.programme.submit("2026-11", actor="张三")
         >>> r.write("out/月报_2026-11.xlsx")
         """
-        rules.require_planner(role)
+        rules.require_admin(role, "submit and lock a month / 上报锁定须由管理员进行")
         now = now or clock.now()
         if now.tzinfo is None:
             raise ProgrammeError("give `now` with its time zone")

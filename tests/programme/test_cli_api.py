@@ -153,7 +153,7 @@ def test_api_roles_statuses_and_downloads(planned: Fixture, live: str) -> None:
         url = f"/api/programme/{fid['c1']}/progress"
         ok = client.post(url, json={"stage": "survey", "date": "2026-01-12"}, headers=planner)
         assert ok.status_code == 200 and ok.json()["project"]["stage"] == "survey"
-        assert ok.json()["history"][-1]["actor"] == "api:planner"
+        assert ok.json()["history"][-1]["actor"] == "api:规划师"
         moved = client.post(url, json={"stage": "design", "date": "2026-02-02"}, headers=planner)
         assert moved.status_code == 200
         back = client.post(url, json={"stage": "survey", "date": "2026-02-03"}, headers=planner)
@@ -185,9 +185,10 @@ def test_api_roles_statuses_and_downloads(planned: Fixture, live: str) -> None:
         assert client.get("/api/reports/month/2024-05", headers=planner).status_code == 404  # no projects that year
         empty = client.get("/api/programme?year=2024", headers=planner)
         assert empty.status_code == 200 and empty.json()["features"] == []
-        sub = client.post("/api/reports/month/2026-02/submit", headers=planner)
+        assert client.post("/api/reports/month/2026-02/submit", headers=planner).status_code == 403
+        sub = client.post("/api/reports/month/2026-02/submit", headers=admin)
         assert sub.status_code == 201 and sub.json()["locked"] and sub.json()["late"] is True
-        assert client.post("/api/reports/month/2026-02/submit", headers=planner).status_code == 409
+        assert client.post("/api/reports/month/2026-02/submit", headers=admin).status_code == 409
         assert client.get("/api/reports/months", headers=planner).json()["submissions"][0]["month"] == "2026-02"
 
         assert client.get(f"/api/programme/risks?year={YEAR}", headers=planner).json()["by_street"]
