@@ -7,7 +7,7 @@ PY ?= python3
 VENV := .venv
 APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin fonts-wqy-microhei
 # The tests drive Debian's Chromium (headless) against the web map and the exported HTML.
-TEST_APT_PACKAGES := chromium
+TEST_APT_PACKAGES := chromium python3-qgis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help setup apt apt-test apt-install assets venv demo test lint typecheck clean
