@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -161,9 +162,11 @@ def _parse_bbox(bbox: str | None) -> tuple[float, ...] | None:
     try:
         values = tuple(float(v) for v in bbox.split(","))
     except ValueError:
-        raise QueryError(f"bbox {bbox!r}: four numbers separated by commas") from None
+        raise QueryError(f"bbox {bbox[:200]!r}: four numbers separated by commas") from None
     if len(values) not in (4, 6):
         raise QueryError("bbox takes 4 (or 6) numbers")
+    if not all(math.isfinite(v) for v in values):
+        raise QueryError(f"bbox {bbox[:200]!r}: every number must be finite (no nan or inf)")
     return values
 
 
@@ -175,7 +178,7 @@ class ItemsParams(BaseModel):
     limit: int | None = Field(
         None, ge=1, description="At most this many features (default and maximum: server settings)"
     )
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=features.MAX_OFFSET)
     bbox: str | None = Field(
         None, description="minx,miny,maxx,maxy in bbox-crs (default CRS84)", examples=["116.34,39.99,116.36,40.01"]
     )

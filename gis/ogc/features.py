@@ -7,14 +7,12 @@ Part 2 requires: CRS84 and the projected CRSs east/north, EPSG:4326 and EPSG:449
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from geoalchemy2 import Geometry
-from pygeofilter.backends.sqlalchemy import to_filter
-from pygeofilter.parsers.cql2_json import parse as parse_json
-from pygeofilter.parsers.cql2_text import parse as parse_text
 from sqlalchemy import (
     JSON,
     Engine,
@@ -31,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 from gis.errors import QueryError
+from gis.ogc import cql2
 from gis.registry import LayerDef
 from gis.roles import Role, visible_fields
 from gis.store import layers
@@ -76,28 +75,60 @@ def queryable_fields(layer: LayerDef, role: Role) -> list[str]:
     return [c for c in _columns(layer, role) if c != "extra"]
 
 
+SYSTEM_TYPES = {"source": "text", "source_key": "text", "synthetic": "text", "version": "integer"}
+MAX_OFFSET = 10**9  # paging further than this is a bad request, not a database error
+BBOX_LIMITS = {4326: (180.0, 90.0), 4490: (180.0, 90.0), 3857: (20037508.35, 20048966.11)}
+
+
+def field_type(layer: LayerDef, name: str) -> str:
+    """The type of a field or system column (``text``, ``integer``, ``codes`` ...)."""
+    if name in SYSTEM_TYPES:
+        return SYSTEM_TYPES[name]
+    return layer.field(name).type
+
+
 def coerce_filter(layer: LayerDef, name: str, raw: str) -> Any:
-    """A property filter value typed like its field."""
-    field = layer.field(name)
+    """A property filter value typed like its field; a QueryError when it cannot be one.
+
+    ``synthetic`` takes true or false: the features whose values are made up, or the others.
+    """
+    kind = "boolean" if name == "synthetic" else field_type(layer, name)
     try:
-        if field.type == "integer":
-            return int(raw)
-        if field.type == "number":
-            return float(raw)
-        if field.type == "boolean":
-            return raw.lower() in ("true", "1", "yes")
-    except ValueError:
-        raise QueryError(f"{name}={raw!r}: not a {field.type}") from None
-    return raw
+        if kind == "integer":
+            return int(cql2.number_value(int(raw)))
+        if kind == "number":
+            return float(cql2.number_value(float(raw)))
+        if kind == "date":
+            return date.fromisoformat(raw)
+    except (ValueError, QueryError):
+        raise QueryError(f"{name}={raw[:80]!r}: not {'an' if kind == 'integer' else 'a'} {kind}") from None
+    if kind == "boolean":
+        if raw.lower() not in BOOLEANS:
+            raise QueryError(f"{name}={raw[:80]!r}: not a boolean (true or false)")
+        return BOOLEANS[raw.lower()]
+    return cql2.text_value(raw, f"the value of {name}")
+
+
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def bbox_box(bbox: tuple[float, ...], bbox_crs: OutputCrs) -> tuple[float, float, float, float]:
-    """A 4- or 6-number bbox in ``bbox_crs`` as (minx, miny, maxx, maxy) east/north."""
+    """A 4- or 6-number bbox in ``bbox_crs`` as (minx, miny, maxx, maxy) east/north, finite and
+    within the CRS's range (longitude/latitude for CRS84, EPSG:4326 and 4490; the Web Mercator square)."""
     if len(bbox) not in (4, 6):
         raise QueryError("bbox takes 4 numbers: minx,miny,maxx,maxy")
+    if not all(math.isfinite(v) for v in bbox):
+        raise QueryError("bbox: every number must be finite (no nan or inf)")
     minx, miny, maxx, maxy = bbox[:4] if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
     if bbox_crs.lat_first:
         minx, miny, maxx, maxy = miny, minx, maxy, maxx
+    limits = BBOX_LIMITS.get(bbox_crs.srid)
+    if limits and not (max(abs(minx), abs(maxx)) <= limits[0] and max(abs(miny), abs(maxy)) <= limits[1]):
+        raise QueryError(
+            f"bbox {list(bbox)} lies outside {bbox_crs.uri} (x within ±{limits[0]}, y within ±{limits[1]})"
+        )
+    if limits is None and max(abs(v) for v in bbox) > 1e8:
+        raise QueryError(f"bbox {list(bbox)}: coordinates beyond ±1e8 m in {bbox_crs.uri}")
     return float(minx), float(miny), float(maxx), float(maxy)
 
 
@@ -113,26 +144,15 @@ def _where(t: Any, layer: LayerDef, role: Role, query: ItemsQuery, working_srid:
 
 
 def cql2_condition(t: Any, layer: LayerDef, role: Role, expression: str, lang: str = "cql2-text") -> Any:
-    """A CQL2 filter (text or JSON) as a SQL condition with bound values, through pygeofilter.
+    """A CQL2 filter (text or JSON) as a SQL condition with bound values (see gis.ogc.cql2).
 
-    Only the role's visible fields (and ``geometry``, compared in CRS84) may appear; anything else is
-    a QueryError, as is an expression that does not parse.
+    Only the role's queryable fields (and ``geometry``, compared in CRS84) may appear, each compared
+    with a value of its own type; anything else is a QueryError, as is an expression that does not parse.
     """
-    try:
-        ast = parse_json(json.loads(expression)) if lang == "cql2-json" else parse_text(expression)
-    except Exception as exc:  # the parsers raise many kinds; all mean a malformed expression
-        raise QueryError(f"malformed CQL2 ({lang}) filter: {str(exc).splitlines()[0][:200]}") from None
-    mapping: dict[str, Any] = {name: t.c[name] for name in queryable_fields(layer, role)}
-    mapping["geometry"] = func.ST_Transform(t.c.geom, 4326, type_=Geometry(srid=4326))
-    try:
-        return to_filter(ast, mapping, undefined_as_null=False)
-    except KeyError as exc:
-        queryables = ", ".join(queryable_fields(layer, role))
-        raise QueryError(
-            f"the filter uses {exc.args[0]!r}, not a queryable of {layer.id}; queryables: {queryables}"
-        ) from None
-    except Exception as exc:
-        raise QueryError(f"unsupported CQL2 filter: {str(exc).splitlines()[0][:200]}") from None
+    tree = cql2.parse(expression, lang)
+    columns = {name: cql2.Column(t.c[name], field_type(layer, name)) for name in queryable_fields(layer, role)}
+    columns["geometry"] = cql2.Column(func.ST_Transform(t.c.geom, 4326, type_=Geometry(srid=4326)), "geometry")
+    return cql2.compile_filter(tree, columns, layer.id, lang)
 
 
 def sort_order(t: Any, layer: LayerDef, role: Role, sortby: str | None) -> list[Any]:
@@ -187,6 +207,10 @@ def items(
 ) -> tuple[list[str], int, bool]:
     """Features as GeoJSON text (in ``sortby`` order, then ``fid``), the number matched and whether
     that number is an estimate."""
+    if not 0 <= query.offset <= MAX_OFFSET:
+        raise QueryError(f"offset {query.offset} is outside 0..{MAX_OFFSET}")
+    if query.limit < 1:
+        raise QueryError("limit must be at least 1")
     cols = _columns(layer, role)
     t = layers.layer_table(layer, cols)
     conditions = _where(t, layer, role, query, working_srid)

@@ -48,14 +48,17 @@ def layer_table(layer: LayerDef, names: list[str] | tuple[str, ...] = ()) -> Tab
 
 
 def equal_conditions(t: TableClause, layer: LayerDef, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
-    """Field = value for each filter; a list value means "one of"; a codes field holds the code."""
+    """Field = value for each filter; a list value means "one of"; a codes field holds the code;
+    ``synthetic`` given True or False means "has a synthetic mark" or "has none"."""
     conditions: list[ColumnElement[bool]] = []
     fields = {f.id: f for f in layer.fields}
     for name, value in filters.items():
         if name not in fields and name not in SYSTEM_COLUMNS:
             raise NotFoundError(f"layer {layer.id} has no field {name!r}; its fields: {', '.join(fields)}")
         codes = name in fields and fields[name].type == "codes"
-        if isinstance(value, list | tuple | set):
+        if name == "synthetic" and isinstance(value, bool):
+            conditions.append(t.c[name].is_not(None) if value else t.c[name].is_(None))
+        elif isinstance(value, list | tuple | set):
             values = list(value)
             conditions.append(t.c[name].op("&&")(array(values)) if codes else t.c[name].in_(values))
         elif codes:  # a list of codes: the filter asks for one of them
