@@ -28,7 +28,7 @@ OWN_CRS_POINT = {
 }
 # (query parameters, a word the problem's detail must contain)
 REPORTED = [
-    ({"synthetic": "x"}, "boolean"),
+    ({"synthetic": "x"}, "synthetic"),  # provenance is not a public queryable; a planner gets "boolean"
     ({"filter": "name > 5"}, "cannot compare name"),
     ({"filter": "built_year='x'"}, "cannot compare built_year"),
     ({"filter": "built_year/0>1"}, "division by zero"),
@@ -132,8 +132,8 @@ def test_dwithin_selects_what_lies_within_the_distance_in_the_unit_asked(server:
 
 
 def test_typed_filters_answer_what_they_mean(server: tuple[str, str]) -> None:
-    base, _ = server
-    with httpx.Client(base_url=base, timeout=60) as client:
+    base, token = server  # a planner: ``synthetic`` (provenance) is a planner's queryable
+    with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
         features = _all(client, "compounds")
         props = {f["id"]: f["properties"] for f in features}
 
