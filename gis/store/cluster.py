@@ -275,7 +275,9 @@ class EmbeddedCluster:
                 if port_in_use(info.port):  # someone else took our port since last time
                     info.port = free_port()
                     self._save(info)
+                # the socket itself 0700 too, inside its 0700 directory
                 options = [f"-p {info.port}", f"-k {info.data_dir}", "-c listen_addresses=127.0.0.1"]
+                options.append("-c unix_socket_permissions=0700")
                 if self.fast:
                     options += FAST_OPTIONS
                 result = self._run(

@@ -14,6 +14,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import NullPool
 
+from gis.errors import ServerError
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster
 
@@ -34,9 +35,22 @@ def _key(url: str) -> str:
 
 
 def register_owner(url: str, owner_url: str | None) -> None:
-    """Run the migrations of the database at ``url`` (the app's) as ``owner_url``'s role."""
-    if owner_url and _key(owner_url) != _key(url):
-        _owners[_key(url)] = _key(owner_url)
+    """Run the migrations of the database at ``url`` (the app's) as ``owner_url``'s role.
+
+    Raises
+    ------
+    ServerError
+        ``owner_url`` names another server or database than ``url``.
+    """
+    if not owner_url or _key(owner_url) == _key(url):
+        return
+    app, owner = make_url(sqlalchemy_url(url)), make_url(sqlalchemy_url(owner_url))
+    if (app.host, app.port, app.database) != (owner.host, owner.port, owner.database):
+        raise ServerError(
+            "GISPLAN_OWNER_DATABASE_URL must name the same server and database as GISPLAN_DATABASE_URL "
+            f"(only the role differs): {owner.render_as_string()} is not {app.render_as_string()}"
+        )
+    _owners[_key(url)] = _key(owner_url)
 
 
 def resolve_url(settings: Settings) -> str:

@@ -97,7 +97,8 @@ def test_the_socket_directory_and_the_description_are_private(cluster: EmbeddedC
     st = socket_dir.stat()
     assert stat.S_IMODE(st.st_mode) == 0o700
     assert pwd.getpwuid(st.st_uid).pw_name == server_user
-    assert stat.S_ISSOCK((socket_dir / f".s.PGSQL.{info['port']}").stat().st_mode)  # the socket is in there
+    sock = (socket_dir / f".s.PGSQL.{info['port']}").stat()
+    assert stat.S_ISSOCK(sock.st_mode) and stat.S_IMODE(sock.st_mode) == 0o700  # the socket is in there, closed
     assert stat.S_IMODE(cluster.info_path.stat().st_mode) == 0o600
     assert {"password", "owner_password", "app_password"} <= set(info)
 

@@ -12,9 +12,10 @@ import pytest
 from alembic import command
 from psycopg import errors
 from pyproj import CRS
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from gis.errors import ServerError
 from gis.store import schema
 from gis.store.cluster import prepare_database
 from gis.store.engine import make_engine, migration_engine
@@ -135,3 +136,16 @@ def test_a_database_made_by_an_older_gisplan_is_upgraded(ws: Workspace, test_ser
     assert isinstance(refused(ws, "TRUNCATE programme_events"), errors.InsufficientPrivilege)
     assert isinstance(refused(ws, "DELETE FROM audit_log"), errors.InsufficientPrivilege)
     assert prepare_database(superuser) == []  # nothing left to hand over: done once
+
+
+def test_an_owner_url_for_another_database_is_refused(app_url: str, db_url: str) -> None:
+    elsewhere = db_url.rpartition("/")[0] + "/postgres"
+    with pytest.raises(ServerError, match="same server and database") as caught:
+        make_engine(app_url, owner_url=elsewhere)
+    assert "gisplan_owner:***@" in str(caught.value)  # the password never in a message
+    assert "gisplan_owner" in migration_owner(make_engine(app_url, owner_url=db_url))
+
+
+def migration_owner(engine: Engine) -> str:
+    with migration_engine(engine) as owner:
+        return str(owner.url.username)
