@@ -19,7 +19,11 @@ class Settings(BaseSettings):
     Parameters
     ----------
     database_url
-        Any PostGIS server (SQLAlchemy URL or ``postgresql://`` URI). Unset: the embedded cluster.
+        Any PostGIS server (SQLAlchemy URL or ``postgresql://`` URI), as the role the app runs as.
+        Unset: the embedded cluster (as its role ``gisplan_app``).
+    owner_database_url
+        The same database as the role that owns the schema (``gisplan_owner``): the migrations run
+        as it. Unset: they run as ``database_url``'s role (which must then own the schema).
     home
         Where the embedded cluster's description, import reports and rejects live.
     working_crs
@@ -47,6 +51,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
 
     database_url: str | None = None
+    owner_database_url: str | None = None
     home: Path = Field(default_factory=_default_home)
     working_crs: str | None = None
     api_default_limit: int = 100
@@ -59,7 +64,7 @@ class Settings(BaseSettings):
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: int = Field(default=60, ge=1)
 
-    @field_validator("database_url", "basemap_url")
+    @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod
     def _blank_is_unset(cls, v: str | None) -> str | None:
         return v or None

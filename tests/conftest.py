@@ -1,13 +1,19 @@
 """Test fixtures: a throwaway PostGIS cluster started by the suite, a fresh database per test.
 
 The cluster is gisplan's own embedded cluster code run in a temporary directory with fsync off.
-``GISPLAN_TEST_DATABASE_URL`` (a server where the user may create databases) replaces it.
+``GISPLAN_TEST_DATABASE_URL`` (a server where the user may create databases and roles: the
+suite gives the roles ``gisplan_owner`` and ``gisplan_app`` passwords of its own there) replaces it.
+Each test's database is made from a template by the superuser; the app (``settings``, ``ws``)
+runs in it as ``gisplan_app`` and the migrations as ``gisplan_owner``, so the suite runs with the
+privileges a real installation has. ``db_url`` is the owner's URL (for tests that drive the CLI
+in another process, which creates the schema).
 A skipped test fails the run: a green run must mean every test ran.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -18,9 +24,11 @@ import psycopg
 import pytest
 
 from gis.settings import Settings
-from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.cluster import EmbeddedCluster, prepare_database
 from gis.store.engine import make_engine
+from gis.store.privileges import APP_ROLE, OWNER_ROLE, ensure_login_role
 from gis.workspace import Workspace
+from tests.helpers.database import SuiteServer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEMPLATE = "gisplan_test_template"
@@ -42,61 +50,85 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> Iterator[str]:
-    """An admin URL (libpq form) of a PostGIS server where test databases can be created."""
+def test_server() -> Iterator[SuiteServer]:
     external = os.environ.get("GISPLAN_TEST_DATABASE_URL")
     if external:
-        yield external.replace("postgresql+psycopg://", "postgresql://")
+        admin = external.replace("postgresql+psycopg://", "postgresql://")
+        server = SuiteServer(admin, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            ensure_login_role(conn, OWNER_ROLE, server.owner_password)
+            ensure_login_role(conn, APP_ROLE, server.app_password)
+        yield server
         return
     home = Path(tempfile.mkdtemp(prefix="gisplan-test-home-"))
     data = Path(tempfile.mkdtemp(prefix="gisplan-test-db-"))
     cluster = EmbeddedCluster(home, data_dir=data, fast=True)
     cluster.up()
+    info = cluster.info()
+    assert info is not None
     try:
-        yield cluster.url("postgres", driver="postgresql")
+        yield SuiteServer(cluster.url("postgres", driver="postgresql"), info.owner_password, info.app_password)
     finally:
         cluster.destroy()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _with_db(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
+@pytest.fixture(scope="session")
+def server_url(test_server: SuiteServer) -> str:
+    """The superuser's URL (libpq form) of a PostGIS server where test databases can be created."""
+    return test_server.admin_url
 
 
 @pytest.fixture(scope="session")
-def template(server_url: str) -> str:
-    """A template database with the extensions, so each test's database is a quick copy."""
-    with psycopg.connect(server_url, autocommit=True) as conn:
+def template(test_server: SuiteServer) -> str:
+    """A template database with the extensions and the roles' access, so each test's database is a
+    quick copy."""
+    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
         conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    ensure_extensions(_with_db(server_url, TEMPLATE))
+    prepare_database(test_server.url(TEMPLATE))
     return TEMPLATE
 
 
 @pytest.fixture
-def db_url(server_url: str, template: str) -> Iterator[str]:
-    """A fresh, empty gisplan database (extensions only) for one test."""
+def db_name(test_server: SuiteServer, template: str) -> Iterator[str]:
+    """A fresh, empty gisplan database (extensions only) for one test, made by the superuser."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
-        yield _with_db(server_url, name)
+        yield name
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=db_url, home=tmp_path / "home")
+def db_url(test_server: SuiteServer, db_name: str) -> str:
+    """The fresh database's URL as its schema owner (``gisplan_owner``, who runs the migrations)."""
+    return test_server.url(db_name, OWNER_ROLE)
+
+
+@pytest.fixture
+def app_url(test_server: SuiteServer, db_name: str) -> str:
+    """The fresh database's URL as the app (``gisplan_app``)."""
+    return test_server.url(db_name, APP_ROLE)
+
+
+@pytest.fixture
+def settings(app_url: str, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The app's settings: the app role, the owner for the migrations (in the environment too, for
+    the CLI, the API and notebooks a test starts in another process)."""
+    monkeypatch.setenv("GISPLAN_OWNER_DATABASE_URL", db_url)
+    return Settings(database_url=app_url, owner_database_url=db_url, home=tmp_path / "home")
 
 
 @pytest.fixture
 def ws(settings: Settings) -> Iterator[Workspace]:
     assert settings.database_url
-    workspace = Workspace(make_engine(settings.database_url), settings=settings)
+    engine = make_engine(settings.database_url, owner_url=settings.owner_database_url)
+    workspace = Workspace(engine, settings=settings)
     try:
         yield workspace
     finally:

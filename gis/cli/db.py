@@ -12,7 +12,7 @@ app = typer.Typer(help="The embedded PostgreSQL/PostGIS database (内置数据�
 
 @app.command("up")
 def db_up() -> None:
-    """Create (first time) and start the embedded database; print its URL."""
+    """Create (first time) and start the embedded database; print the app's URL (role gisplan_app)."""
     from gis.store.cluster import EmbeddedCluster
 
     current = settings()
@@ -56,7 +56,8 @@ def db_status() -> None:
 
 @app.command("url")
 def db_url() -> None:
-    """Print the database URL gisplan uses (starting the embedded database if needed)."""
+    """Print the database URL gisplan uses: the app's role (gisplan_app), never the superuser's
+    (starting the embedded database if needed)."""
     from gis.store.cluster import EmbeddedCluster
 
     current = settings()

@@ -1,12 +1,25 @@
-"""Database connections: a URL from the settings, or the embedded cluster started on demand."""
+"""Database connections: a URL from the settings, or the embedded cluster started on demand.
+
+Two URLs may name one database: the app's (what every query runs as) and its schema owner's
+(what migrations run as; see :mod:`gis.store.privileges`). :func:`resolve_url` returns the app's
+and remembers the owner's for it, so :func:`migration_engine` finds it again from the app's engine.
+"""
 
 from __future__ import annotations
 
-import psycopg
-from sqlalchemy import Connection, Engine, create_engine
+import contextlib
+from collections.abc import Iterator
 
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy.pool import NullPool
+
+from gis.errors import ServerError
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster
+
+# app URL -> owner URL, both as SQLAlchemy renders them
+_owners: dict[str, str] = {}
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -17,15 +30,64 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def _key(url: str) -> str:
+    return make_url(sqlalchemy_url(url)).render_as_string(hide_password=False)
+
+
+def register_owner(url: str, owner_url: str | None) -> None:
+    """Run the migrations of the database at ``url`` (the app's) as ``owner_url``'s role.
+
+    Raises
+    ------
+    ServerError
+        ``owner_url`` names another server or database than ``url``.
+    """
+    if not owner_url or _key(owner_url) == _key(url):
+        return
+    app, owner = make_url(sqlalchemy_url(url)), make_url(sqlalchemy_url(owner_url))
+    if (app.host, app.port, app.database) != (owner.host, owner.port, owner.database):
+        raise ServerError(
+            "GISPLAN_OWNER_DATABASE_URL must name the same server and database as GISPLAN_DATABASE_URL "
+            f"(only the role differs): {owner.render_as_string()} is not {app.render_as_string()}"
+        )
+    _owners[_key(url)] = _key(owner_url)
+
+
 def resolve_url(settings: Settings) -> str:
-    """``GISPLAN_DATABASE_URL`` when set; otherwise the embedded cluster, started if needed."""
+    """``GISPLAN_DATABASE_URL`` when set; otherwise the embedded cluster, started if needed.
+
+    The owner's URL (``GISPLAN_OWNER_DATABASE_URL``, or the embedded cluster's owner role) is
+    remembered for it, for the migrations.
+    """
     if settings.database_url:
-        return sqlalchemy_url(settings.database_url)
-    return EmbeddedCluster(settings.home).up()
+        url = sqlalchemy_url(settings.database_url)
+        register_owner(url, settings.owner_database_url)
+        return url
+    cluster = EmbeddedCluster(settings.home)
+    url = cluster.up()
+    register_owner(url, cluster.owner_url())
+    return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, owner_url: str | None = None) -> Engine:
+    """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations."""
+    register_owner(url, owner_url)
     return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+
+
+@contextlib.contextmanager
+def migration_engine(engine: Engine) -> Iterator[Engine]:
+    """The engine migrations run on: a short-lived one as the schema's owner when one is known for
+    ``engine``, else ``engine`` itself (a single-role setup, where the app's user owns the schema)."""
+    owner = _owners.get(engine.url.render_as_string(hide_password=False))
+    if owner is None:
+        yield engine
+        return
+    migrator = create_engine(owner, poolclass=NullPool, future=True)
+    try:
+        yield migrator
+    finally:
+        migrator.dispose()
 
 
 def dbapi(conn: Connection) -> psycopg.Connection:

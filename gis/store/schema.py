@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from importlib import resources
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pyproj import CRS
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import ProgrammingError
 
 from gis.crs import crs_label
-from gis.errors import RegistryError
+from gis.errors import RegistryError, ServerError
 from gis.registry import SYSTEM_COLUMNS, Registry
+from gis.store.engine import migration_engine
 
 SQL_TYPES = {
     "text": "TEXT",
@@ -50,13 +53,28 @@ def stored_working_crs(conn: Connection) -> CRS | None:
     return CRS.from_user_input(value) if value else None
 
 
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is at the head revision (False too when this role may not tell yet)."""
+    try:
+        with engine.connect() as conn:
+            return current_revision(conn) == head_revision()
+    except ProgrammingError:  # an older database, before the app role could read alembic_version
+        return False
+
+
 def upgrade(engine: Engine, working_crs: CRS) -> None:
-    """Bring the schema to the head revision; the first migration uses ``working_crs``'s SRID."""
+    """Bring the schema to the head revision; the first migration uses ``working_crs``'s SRID.
+
+    ``engine`` is the app's; the migrations run as the schema's owner when one is known for it
+    (:func:`gis.store.engine.migration_engine`), else as ``engine``'s own role.
+    """
     epsg = working_crs.to_epsg()
     if epsg is None:
         raise ValueError(f"the working CRS must have an EPSG code, got {crs_label(working_crs)}")
+    if at_head(engine):  # the common case, read as the app: no owner connection
+        return
     cfg = _config()
-    with engine.begin() as conn:
+    with migration_engine(engine) as migrator, migrator.begin() as conn:
         # One migration run at a time per database, even when two processes start together.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gisplan-migrations'))"))
         if current_revision(conn) == head_revision():
@@ -64,7 +82,16 @@ def upgrade(engine: Engine, working_crs: CRS) -> None:
         cfg.attributes["connection"] = conn
         cfg.attributes["srid"] = epsg
         cfg.attributes["working_crs"] = f"EPSG:{epsg}"
-        command.upgrade(cfg, "head")
+        try:
+            command.upgrade(cfg, "head")
+        except ProgrammingError as exc:
+            if not isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+                raise
+            raise ServerError(
+                f"the database role {conn.engine.url.username!r} may not change the schema: "
+                "migrations run as the schema's owner; set GISPLAN_OWNER_DATABASE_URL to the owner "
+                f"role's URL (README: How a bureau sets this up on its own PostgreSQL). {exc.orig}"
+            ) from exc
 
 
 def check_schema(conn: Connection, registry: Registry) -> None:

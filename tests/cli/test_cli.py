@@ -85,8 +85,10 @@ def test_embedded_database_lifecycle(tmp_path: Path) -> None:
         assert status.returncode == 0 and "running" in status.stdout
         url = run(["db", "url"], env).stdout.strip()
         libpq = url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(libpq, autocommit=True) as conn:
+        with psycopg.connect(libpq, autocommit=True) as conn:  # the app's role
             assert conn.execute("SELECT postgis_lib_version()").fetchone()
+        owner = EmbeddedCluster(home).owner_url(driver="postgresql")  # tables are the schema owner's
+        with psycopg.connect(owner, autocommit=True) as conn:
             conn.execute("CREATE TABLE kept (x int)")
             conn.execute("INSERT INTO kept VALUES (42)")
         assert run(["db", "down"], env).returncode == 0
@@ -94,7 +96,7 @@ def test_embedded_database_lifecycle(tmp_path: Path) -> None:
         # as after a machine restart: up again, same cluster, data kept
         assert run(["db", "up"], env).returncode == 0
         assert run(["db", "url"], env).stdout.strip() == url
-        with psycopg.connect(libpq) as conn:
+        with psycopg.connect(owner) as conn:
             assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
     finally:
         EmbeddedCluster(home).destroy()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.errors import ImportFailedError, ImportRefusedError
+from gis.store.engine import migration_engine
 from gis.workspace import Workspace
 
 
@@ -90,8 +91,9 @@ def test_strict_refuses_the_whole_file(ws: Workspace, base: Path, tmp_path: Path
 
 
 def test_database_failure_half_way_changes_nothing(ws: Workspace, base: Path, tmp_path: Path) -> None:
-    # A real failure inside PostgreSQL while the rows are being merged: a trigger refuses the 3rd row.
-    with ws.engine.begin() as conn:
+    # A real failure inside PostgreSQL while the rows are being merged: a trigger refuses the 3rd row
+    # (installed by the schema's owner: the app may not create functions or triggers).
+    with migration_engine(ws.engine) as owner, owner.begin() as conn:
         conn.execute(
             text(
                 "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from gis.errors import RegistryError
 from gis.registry import load_registry
 from gis.store import schema
+from gis.store.engine import migration_engine
 from gis.workspace import Workspace
 
 
@@ -63,7 +64,7 @@ def test_migrations_from_empty(ws: Workspace) -> None:
 def test_downgrade_and_upgrade_again(ws: Workspace) -> None:
     schema.upgrade(ws.engine, CRS.from_epsg(4547))
     cfg = schema._config()
-    with ws.engine.begin() as conn:
+    with migration_engine(ws.engine) as owner, owner.begin() as conn:  # as the schema's owner
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")
     with ws.engine.connect() as conn:
@@ -74,7 +75,7 @@ def test_downgrade_and_upgrade_again(ws: Workspace) -> None:
 
 def test_schema_drift_is_reported(ws: Workspace) -> None:
     schema.upgrade(ws.engine, CRS.from_epsg(4548))
-    with ws.engine.begin() as conn:
+    with migration_engine(ws.engine) as owner, owner.begin() as conn:
         conn.execute(text("ALTER TABLE compounds DROP COLUMN households"))
     with ws.engine.connect() as conn, pytest.raises(RegistryError, match=r"compounds\.households"):
         schema.check_schema(conn, load_registry())
