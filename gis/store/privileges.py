@@ -15,8 +15,8 @@ The split (the same for the embedded cluster and a bureau's own PostgreSQL):
     and ``TRUNCATE`` are revoked, and a statement-level trigger refuses ``TRUNCATE`` even to the
     owner. It is a member of no role, so it cannot ``SET ROLE`` to the owner.
 
-The grants are applied by migration ``0006_db_roles`` (run as the owner) and, for a database made
-by an older gisplan, by :func:`adopt` (run as the superuser) before the migrations run.
+The grants are applied by migration ``0007_db_roles`` (revision ``0006_db_roles``, run as the
+owner) and, for a database made by an older gisplan, by :func:`adopt` (run as the superuser) before the migrations run.
 """
 
 from __future__ import annotations

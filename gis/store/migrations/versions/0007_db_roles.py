@@ -24,7 +24,7 @@ from gis.store import privileges
 from gis.store.engine import dbapi
 
 revision = "0006_db_roles"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
