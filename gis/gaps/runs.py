@@ -46,6 +46,7 @@ INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)},
 RUNS = "SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT :n"
 LAST_RUN = "SELECT max(id) FROM gap_runs"
 RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
+RESULTS_SRID = "SELECT Find_SRID('public', 'gap_results', 'geom')"
 RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"
 COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
                              r.flag, r.level
@@ -167,12 +168,9 @@ def read_run(engine: Engine, run_id: int | None = None) -> GapRun:
         meta = conn.execute(text(RUN_META), {"i": run_id}).one_or_none()
         if meta is None:
             raise NotFoundError(f"no gap run {run_id}")
-        gdf = gpd.read_postgis(
-            text(RUN_RESULTS),
-            conn,
-            geom_col="geom",
-            params={"i": run_id},
-        )
+        # the column's SRID, so a run without rows (a siting run) still has its CRS
+        srid = int(conn.execute(text(RESULTS_SRID)).scalar_one())
+        gdf = gpd.read_postgis(text(RUN_RESULTS), conn, geom_col="geom", params={"i": run_id}, crs=srid)
     gdf = gdf.rename(columns=RENAMED).rename_geometry("geometry")[[*RESULT_COLUMNS, "geometry"]]
     return GapRun(
         run_id=int(run_id),

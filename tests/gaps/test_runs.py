@@ -97,3 +97,12 @@ def test_a_run_reads_back_as_written(ws: Workspace) -> None:
     assert listed[1]["parameters"]["tolerance_m"] == 1.0 and "standard_overridden" in listed[1]["parameters"]
     assert set(listed[0]) == {"id", "at", "standard", "basis", "parameters", "inputs"}
     assert [r["id"] for r in runs.list_runs(ws.engine, limit=1)] == [second]
+
+
+def test_a_siting_run_without_result_rows_keeps_its_crs(haidian: Workspace) -> None:
+    """A siting run stores sites, no gap rows; reading it back (the API's GeoJSON of a run) needs the
+    CRS all the same (found by the fuzzer: GET /api/gaps/runs/{id} of such a run was a 500)."""
+    sites = haidian.propose_sites("kindergarten", k=1)
+    run = haidian.gap_run(int(sites.attrs["run_id"]))
+    assert len(run.results) == 0 and run.results.crs == haidian.working_crs
+    assert run.results.to_crs(4326).crs.to_epsg() == 4326

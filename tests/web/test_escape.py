@@ -223,13 +223,13 @@ def test_web_map_and_served_pages_show_hostile_values_as_text(
     # click every result: the info panel shows the compound's fields as text
     for k in range(len(items)):
         w.page.locator("#search-results li").nth(k).click()
-        w.page.wait_for_function("document.querySelector('#info-body table + h3 + table tr') !== null")
+        w.page.wait_for_function("() => document.querySelector('#info-body table + h3 + table tr') !== null")
         title = w.page.eval_on_selector("#info-body h3", "e => e.textContent")
         fid = next(f for f, n in names.items() if n == title)
         assert streets[fid] in w.page.eval_on_selector("#info-body", "e => e.textContent")
     w.page.fill("#search", "没有这样的小区")
     w.page.press("#search", "Enter")
-    w.page.wait_for_function("document.querySelector('#search-results li')?.textContent === '未找到'")
+    w.page.wait_for_function("() => document.querySelector('#search-results li')?.textContent === '未找到'")
     # and a click on the map itself
     box = w.page.locator("#map").bounding_box()
     assert box is not None

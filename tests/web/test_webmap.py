@@ -19,7 +19,7 @@ from tests.helpers.browser import Watched
 from tests.helpers.live import serve
 
 READY = (
-    "window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
+    "() => window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
     " && !!document.body.dataset.ready"
 )
 
@@ -104,8 +104,8 @@ def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace],
     base, _token, ws = site
     w = watched()
     open_map(w, base + f"/?mode=gap&facility={facility}&catchment=1")
-    w.page.wait_for_function(f"document.body.dataset.catchment === '{facility}:1'", timeout=20_000)
-    w.page.wait_for_function(f"document.body.dataset.colour === 'gap:{facility}'", timeout=20_000)
+    w.page.wait_for_function(f"() => document.body.dataset.catchment === '{facility}:1'", timeout=20_000)
+    w.page.wait_for_function(f"() => document.body.dataset.colour === 'gap:{facility}'", timeout=20_000)
     w.page.evaluate("window.gisplanMap.setLayoutProperty('compounds-label', 'visibility', 'none')")
     w.page.evaluate("window.gisplanMap.setLayoutProperty('catchment', 'visibility', 'none')")
     w.page.wait_for_timeout(500)
@@ -154,10 +154,10 @@ def test_planner_signs_in_and_sees_pipelines(site: tuple[str, str, Workspace], w
     w.page.click("#login")
     w.page.fill("#token", "wrong-token")
     w.page.click("#login-ok")
-    w.page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    w.page.wait_for_function("() => document.getElementById('login-error').textContent.length > 0")
     w.page.fill("#token", token)
     w.page.click("#login-ok")
-    w.page.wait_for_function("document.getElementById('role-badge').textContent === '规划人员'", timeout=20_000)
+    w.page.wait_for_function("() => document.getElementById('role-badge').textContent === '规划人员'", timeout=20_000)
     w.page.wait_for_function(READY, timeout=30_000)
     w.page.evaluate("window.gisplanMap.zoomTo(15, {duration: 0})")
     w.page.wait_for_function(READY, timeout=30_000)
@@ -191,7 +191,7 @@ def test_progress_map_for_planners(site: tuple[str, str, Workspace], watched: An
     w.page.goto(base + "/")
     w.page.evaluate(f"sessionStorage.setItem('gisplan.token', '{token}')")
     open_map(w, base + "/")
-    w.page.wait_for_function(f"document.body.dataset.progress === '{len(overdue)}'", timeout=20_000)
+    w.page.wait_for_function(f"() => document.body.dataset.progress === '{len(overdue)}'", timeout=20_000)
     states = w.page.evaluate(
         """(ids) => ids.map(id => window.gisplanMap.getFeatureState(
             {source: 'compounds', sourceLayer: 'compounds', id}).overdue === true)""",
