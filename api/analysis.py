@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, IdPath, WorkspaceDep
+from api.deps import CallerDep, IdPath, WorkspaceDep, require_planner
 from gis.cells import write_frame_csv
 from gis.gaps import runs as gap_runs
 from gis.gaps.analysis import GapParameters
@@ -68,8 +68,7 @@ def _jobs(request: Request) -> Jobs:
 
 @router.post("/gaps", status_code=202, summary="Start a gap analysis (planners)")
 def start_gaps(request: Request, body: GapRequest, ws: WorkspaceDep, caller: CallerDep) -> JSONResponse:
-    if caller.role == "public":
-        raise HTTPException(401, "starting an analysis needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
+    require_planner(caller, "starting an analysis")
     params = GapParameters(tolerance_m=body.tolerance_m, max_leg_m=body.max_leg_m)
 
     def work() -> dict[str, Any]:

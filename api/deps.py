@@ -45,17 +45,22 @@ RoleDep = Annotated[Role, Depends(get_role)]
 
 
 def require_planner(caller: Caller, doing: str) -> None:
-    """401 for the public (a planner's token is what is missing)."""
-    if caller.role == "public":
+    """401 for an anonymous caller (a planner's token is what is missing), 403 for a signed-in user of
+    the public role (signing in again would not help)."""
+    if caller.role != "public":
+        return
+    if caller.name is None:
         raise HTTPException(401, f"{doing} needs a planner's token", headers=CHALLENGE)
+    raise HTTPException(403, f"only planners may do this: {doing} / 仅规划人员可操作")
 
 
 def require_admin(caller: Caller, doing: str) -> None:
-    """401 for the public, 403 for a planner: only an admin may."""
-    if caller.role == "public":
+    """401 for an anonymous caller, 403 for a signed-in planner or public user: only an admin may."""
+    if caller.role == "admin":
+        return
+    if caller.name is None:
         raise HTTPException(401, f"{doing} needs an admin's token", headers=CHALLENGE)
-    if caller.role != "admin":
-        raise HTTPException(403, f"only an admin may do this: {doing} / 仅管理员可操作")
+    raise HTTPException(403, f"only an admin may do this: {doing} / 仅管理员可操作")
 
 
 def get_collection(request: Request, collection_id: str, ws: WorkspaceDep, role: RoleDep) -> LayerDef:

@@ -15,7 +15,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import IdPath, RoleDep, WorkspaceDep
+from api.auth import Caller
+from api.deps import CallerDep, IdPath, WorkspaceDep, require_planner
 from gis.errors import InvalidRequestError, NotFoundError
 from gis.export import compound_report, gap_tables, gpkg, offline_map
 from gis.roles import Role
@@ -26,10 +27,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RestrictedQ = Annotated[bool, Query(description="Include the restricted layers: planners only.")]
 
 
-def _export_role(role: Role, restricted: bool) -> Role:
-    if restricted and role == "public":
-        raise HTTPException(401, "restricted layers need a planner's token", headers={"WWW-Authenticate": "Bearer"})
-    return role if restricted else "public"
+def _export_role(caller: Caller, restricted: bool) -> Role:
+    if restricted:
+        require_planner(caller, "an export with the restricted layers")
+    return caller.role if restricted else "public"
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -39,15 +40,15 @@ def _attachment(name: str) -> dict[str, str]:
 @router.get("/map.html", summary="The offline map: one self-contained HTML file")
 async def map_html(
     ws: WorkspaceDep,
-    role: RoleDep,
+    caller: CallerDep,
     colour: Literal["stage", "gap", "progress"] = "stage",
     facility: Annotated[str | None, Query(max_length=64)] = None,
     catchment: bool = False,
     restricted: RestrictedQ = False,
 ) -> HTMLResponse:
-    planner = _export_role(role, restricted) != "public"
-    if colour == "progress" and role == "public":
-        raise HTTPException(401, "the progress map needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
+    planner = _export_role(caller, restricted) != "public"
+    if colour == "progress":
+        require_planner(caller, "the progress map")
     try:
         fmap = await run_in_threadpool(
             ws.map, colour, facility=facility, catchment=catchment and facility is not None, planner=planner
@@ -59,8 +60,8 @@ async def map_html(
 
 
 @router.get("/gisplan.gpkg", summary="All layers and the latest results, with QGIS styles")
-async def gisplan_gpkg(ws: WorkspaceDep, role: RoleDep, restricted: RestrictedQ = False) -> Response:
-    ctx = await run_in_threadpool(ws.export_context, _export_role(role, restricted), gpkg.NEEDS)
+async def gisplan_gpkg(ws: WorkspaceDep, caller: CallerDep, restricted: RestrictedQ = False) -> Response:
+    ctx = await run_in_threadpool(ws.export_context, _export_role(caller, restricted), gpkg.NEEDS)
     with tempfile.TemporaryDirectory(prefix="gisplan-export-") as tmp:
         path = Path(tmp) / "gisplan.gpkg"
         await run_in_threadpool(gpkg.export_gpkg, ctx, path)
@@ -91,8 +92,10 @@ async def _tables(ws: WorkspaceDep, name: str, by: str, media: str) -> Response:
 
 
 @router.get("/reports/{compound_id}.html", summary="The per-compound report 一区一策 (printable HTML)")
-async def report(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, restricted: RestrictedQ = False) -> HTMLResponse:
-    ctx = await run_in_threadpool(ws.export_context, _export_role(role, restricted), compound_report.NEEDS)
+async def report(
+    ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, restricted: RestrictedQ = False
+) -> HTMLResponse:
+    ctx = await run_in_threadpool(ws.export_context, _export_role(caller, restricted), compound_report.NEEDS)
     try:
         page = await run_in_threadpool(compound_report.compound_report, ctx, compound_id)
     except NotFoundError as exc:

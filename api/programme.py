@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CallerDep, IdPath, RoleDep, WorkspaceDep, require_admin
+from api.auth import Caller
+from api.deps import CallerDep, IdPath, WorkspaceDep, require_admin, require_planner
 from gis import clock
 from gis.errors import ImportRefusedError
 from gis.programme import (
@@ -33,9 +34,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_XLSX = 20 * 1024 * 1024
 
 
-def _planner(role: str) -> None:
-    if role == "public":
-        raise HTTPException(401, "the programme needs a planner's token", headers={"WWW-Authenticate": "Bearer"})
+def _planner(caller: CallerDep) -> Caller:
+    require_planner(caller, "the programme")
+    return caller
+
+
+Planner = Annotated[Caller, Depends(_planner)]
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -55,8 +59,7 @@ def _iso_dates(frame: F) -> F:
 
 
 @router.get("/programme", summary="Projects of a year with stage and overdue (GeoJSON, CRS84)")
-def programme(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> Response:
-    _planner(role)
+def programme(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None) -> Response:
     st = ws.programme.status(year, on)
     geo = _iso_dates(st).to_crs(4326)
     body = json.loads(geo.to_json(na="null", drop_id=True))
@@ -65,8 +68,7 @@ def programme(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None)
 
 
 @router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
-def risks(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> dict[str, Any]:
-    _planner(role)
+def risks(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None) -> dict[str, Any]:
     return {
         "projects": _records(_iso_dates(ws.programme.risks(year, on))),
         "by_street": _records(ws.programme.risks_by_street(year, on)),
@@ -74,14 +76,12 @@ def risks(ws: WorkspaceDep, role: RoleDep, year: Year = None, on: On = None) -> 
 
 
 @router.get("/programme/property-coverage", summary="Property management coverage before and after renovation")
-def coverage(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> dict[str, Any]:
-    _planner(role)
+def coverage(ws: WorkspaceDep, _: Planner, year: Year = None) -> dict[str, Any]:
     return {"coverage": _records(ws.programme.property_coverage(year))}
 
 
 @router.get("/programme/schedule.xlsx", summary="The schedule table (时间配档表) of a year, as stored")
-def schedule(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> Response:
-    _planner(role)
+def schedule(ws: WorkspaceDep, _: Planner, year: Year = None) -> Response:
     with tempfile.TemporaryDirectory() as tmp:
         path = ws.programme.write_schedule(Path(tmp) / "schedule.xlsx", year)
         content = path.read_bytes()
@@ -90,9 +90,8 @@ def schedule(ws: WorkspaceDep, role: RoleDep, year: Year = None) -> Response:
 
 @router.post("/programme/schedule", summary="Import a schedule table (the XLSX as the request body)")
 async def import_schedule(
-    request: Request, ws: WorkspaceDep, caller: CallerDep, year: Year = None, strict: bool = False
+    request: Request, ws: WorkspaceDep, caller: Planner, year: Year = None, strict: bool = False
 ) -> Any:
-    _planner(caller.role)
     if int(request.headers.get("content-length") or 0) > MAX_XLSX:
         raise HTTPException(413, "a schedule table is at most 20 MB")
     body = await request.body()
@@ -111,8 +110,7 @@ async def import_schedule(
 
 
 @router.get("/programme/{compound_id}", summary="One project: plan, stage dates and every recorded change")
-def project(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath, year: Year = None) -> dict[str, Any]:
-    _planner(role)
+def project(ws: WorkspaceDep, _: Planner, compound_id: IdPath, year: Year = None) -> dict[str, Any]:
     st = ws.programme.projects_on(year, None)
     row = st[st["compound_id"] == compound_id]
     if row.empty:
@@ -132,9 +130,8 @@ class ProgressBody(BaseModel):
 
 
 @router.post("/programme/{compound_id}/progress", summary="Report progress (planners): a stage reached")
-def progress(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: ProgressBody) -> dict[str, Any]:
+def progress(ws: WorkspaceDep, caller: Planner, compound_id: IdPath, body: ProgressBody) -> dict[str, Any]:
     role = caller.role
-    _planner(role)
     if body.stage is None and body.spent is None:
         raise HTTPException(422, "give a stage and/or spent")
     actor = caller.actor
@@ -143,7 +140,7 @@ def progress(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: Pro
         ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
     if body.spent is not None:
         ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
-    return project(ws, role, compound_id, body.year)
+    return project(ws, caller, compound_id, body.year)
 
 
 class CorrectionBody(BaseModel):
@@ -175,7 +172,7 @@ def correct(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: Corr
         actor=caller.actor,
         role=caller.role,
     )
-    return project(ws, caller.role, compound_id, body.year)
+    return project(ws, caller, compound_id, body.year)
 
 
 def _report(ws: Workspace, month: str, year: int | None, live: bool) -> MonthReport:
@@ -191,26 +188,22 @@ def _download(rep: MonthReport, suffix: str, media: str) -> Response:
 
 
 @router.get("/reports/months", summary="Submitted months: when, by whom, deadline, late")
-def months(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
-    _planner(role)
+def months(ws: WorkspaceDep, _: Planner) -> dict[str, Any]:
     return {"submissions": _records(ws.programme.submissions())}
 
 
 @router.get("/reports/month/{month}.xlsx", summary="The 统计月报 as XLSX")
-def month_xlsx(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> Response:
-    _planner(role)
+def month_xlsx(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> Response:
     return _download(_report(ws, month, year, live), ".xlsx", XLSX)
 
 
 @router.get("/reports/month/{month}.csv", summary="The 统计月报 as CSV (UTF-8 with BOM)")
-def month_csv(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> Response:
-    _planner(role)
+def month_csv(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> Response:
     return _download(_report(ws, month, year, live), ".csv", "text/csv; charset=utf-8")
 
 
 @router.get("/reports/month/{month}", summary="The 统计月报 of a month (as submitted when locked)")
-def month_json(ws: WorkspaceDep, role: RoleDep, month: Month, year: Year = None, live: bool = False) -> dict[str, Any]:
-    _planner(role)
+def month_json(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> dict[str, Any]:
     return _report(ws, month, year, live).to_dict()
 
 

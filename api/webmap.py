@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.deps import IdPath, RoleDep, WorkspaceDep
+from api.deps import CallerDep, IdPath, RoleDep, WorkspaceDep, require_planner
 from gis.assets import AssetsMissingError, static_dir, vendor_file, web_dir
 from gis.errors import NotFoundError
 from gis.export import webmap
@@ -81,11 +81,8 @@ def catchment(
 
 
 @router.get("/api/map/progress", summary="The progress map's data: stages, overdue projects, street figures (planners)")
-def progress(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
-    if role == "public":
-        raise HTTPException(
-            401, "the programme's progress needs a planner's token", headers={"WWW-Authenticate": "Bearer"}
-        )
+def progress(ws: WorkspaceDep, caller: CallerDep) -> dict[str, Any]:
+    require_planner(caller, "the programme's progress")
     found = ws.progress_overview()
     if found is None:
         raise HTTPException(404, "no renovation programme yet (gisplan progress import)")

@@ -51,7 +51,7 @@ def parse_crs(value: str | int | CRS) -> CRS:
     if isinstance(value, CRS):
         return value
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         text = f"EPSG:{text}"
     try:
         return CRS.from_user_input(text)

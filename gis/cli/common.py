@@ -58,7 +58,7 @@ def parse_date_option(value: str | None, param: str) -> date | None:
 
 def compound_id(ws: Workspace, value: str) -> int:
     """A COMPOUND argument: a compound's id (fid), or its unique name."""
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return int(value)
     found = ws.layer("compounds", where={"name": value})
     if len(found) != 1:

@@ -57,7 +57,7 @@ def parse_crs(uri: str | None, working_srid: int) -> OutputCrs:
     if uri is None or uri in (CRS84, "CRS84", "OGC:CRS84"):
         return OutputCrs(CRS84, 4326, False)
     code = uri.rsplit("/", 1)[-1] if uri.startswith("http") else uri.removeprefix("EPSG:")
-    if not code.isdigit() or EPSG_URI.format(int(code)) not in supported_crs(working_srid):
+    if not (code.isascii() and code.isdigit()) or EPSG_URI.format(int(code)) not in supported_crs(working_srid):
         raise QueryError(f"unsupported crs {uri!r}; supported: {', '.join(supported_crs(working_srid))}")
     srid = int(code)
     return OutputCrs(EPSG_URI.format(srid), srid, srid in LAT_FIRST)

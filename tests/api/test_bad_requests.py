@@ -61,6 +61,8 @@ FOUND = [
     ({"bbox": "1,2,3,inf"}, "finite"),
     ({"built_year": "nan"}, "integer"),
     ({"floor_area_m2": "inf"}, "number"),
+    ({"crs": "EPSG:\u00b9"}, "unsupported crs"),  # a digit to str.isdigit, not to int() (schemathesis)
+    ({"bbox": "1,2,3,4", "bbox-crs": "\u0663"}, "crs"),  # an Arabic-Indic three: int() reads it, EPSG has no such code
 ]
 
 
