@@ -12,6 +12,7 @@ A skipped test fails the run: a green run must mean every test ran.
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import shutil
@@ -22,7 +23,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from rich.console import Console
 
+from gis.demo import load_sample, run_programme_demo
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster, prepare_database
 from gis.store.engine import make_engine
@@ -32,6 +35,8 @@ from tests.helpers.database import SuiteServer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TEMPLATE = "gisplan_test_template"
+SAMPLE_TEMPLATE = "gisplan_test_sample"
+SAMPLE_GAP_TYPES = ["kindergarten", "elderly_station", "health_center", "primary_school"]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -91,9 +96,36 @@ def template(test_server: SuiteServer) -> str:
     return TEMPLATE
 
 
+@pytest.fixture(scope="session")
+def sample_template(test_server: SuiteServer, template: str) -> str:
+    """A template database holding the whole sample loaded, its programme advanced to today (as the
+    demo does), the gap analysis of ``SAMPLE_GAP_TYPES`` run and the pipelines checked: made once,
+    through the library as the app, for the tests marked ``sample`` (each gets a copy)."""
+    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{SAMPLE_TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{SAMPLE_TEMPLATE}" TEMPLATE "{template}"')
+    scratch = Path(tempfile.mkdtemp(prefix="gisplan-test-sample-"))
+    owner = test_server.url(SAMPLE_TEMPLATE, OWNER_ROLE)
+    settings = Settings(database_url=test_server.url(SAMPLE_TEMPLATE, APP_ROLE), owner_database_url=owner, home=scratch)
+    assert settings.database_url
+    workspace = Workspace(make_engine(settings.database_url, owner_url=owner), settings=settings)
+    try:
+        load_sample(workspace)
+        run_programme_demo(workspace, Console(file=io.StringIO()), out_dir=scratch / "programme")
+        workspace.gaps(SAMPLE_GAP_TYPES)
+        workspace.pipelines.check()
+    finally:
+        workspace.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return SAMPLE_TEMPLATE
+
+
 @pytest.fixture
-def db_name(test_server: SuiteServer, template: str) -> Iterator[str]:
-    """A fresh, empty gisplan database (extensions only) for one test, made by the superuser."""
+def db_name(request: pytest.FixtureRequest, test_server: SuiteServer, template: str) -> Iterator[str]:
+    """A fresh gisplan database for one test, made by the superuser: empty (extensions only), or for a
+    test marked ``sample`` a copy of ``sample_template``."""
+    if request.node.get_closest_marker("sample"):
+        template = request.getfixturevalue("sample_template")
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')

@@ -18,7 +18,6 @@ before and after them.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,14 +25,14 @@ from typing import Any
 import morecantile
 import pytest
 from fastapi.testclient import TestClient
-from rich.console import Console
 from sqlalchemy import text
 
 from api.main import create_app
-from gis.demo import load_sample, run_programme_demo
 from gis.gaps import runs as gap_runs
 from gis.store.users import add_user
 from gis.workspace import Workspace
+
+pytestmark = pytest.mark.sample  # the database is a copy of the prepared sample
 
 CALLERS = ("anonymous", "public", "planner", "admin")
 LEVEL = {"anonymous": 0, "public": 0, "planner": 1, "admin": 2}
@@ -278,9 +277,6 @@ PAGES = ["/", "/static/app.js", "/docs", "/redoc", "/openapi.json"]
 
 @pytest.fixture
 def site(ws: Workspace, tmp_path: Any) -> Iterator[Site]:
-    load_sample(ws)
-    run_programme_demo(ws, Console(file=io.StringIO()), out_dir=tmp_path / "programme")
-    ws.gaps(GAP_TYPES)
     for layer in ws.registry.layers:
         assert len(ws.layer(layer)) > 0, f"the sample has no {layer}: its routes would not be tried"
     tokens = {caller: add_user(ws.engine, f"m-{caller}", caller) for caller in ("public", "planner", "admin")}

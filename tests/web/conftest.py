@@ -3,17 +3,14 @@ and the web map served over the whole sample with a gap analysis run."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Request, sync_playwright
-from rich.console import Console
 
 from api.main import create_app
-from gis.demo import load_sample, run_programme_demo
 from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.browser import ARGS, CHROMIUM, GAP_TYPES, Watched
@@ -59,11 +56,9 @@ def watched(browser: Browser) -> Iterator[Any]:
 @pytest.fixture
 def site(ws: Workspace, tmp_path: Path) -> Iterator[tuple[str, str, Workspace]]:
     """The whole sample loaded and analysed, its programme advanced to today (as the demo does),
-    the app served; yields (base URL, planner token, ws)."""
-    load_sample(ws)
-    run_programme_demo(ws, Console(file=io.StringIO()), out_dir=tmp_path / "programme")
-    ws.gaps(GAP_TYPES)
-    ws.pipelines.check()
+    the app served; yields (base URL, planner token, ws). Tests that use it are marked ``sample``."""
+    assert len(ws.layer("compounds")), "mark the test `sample`: its database is then the prepared sample"
+    assert set(GAP_TYPES) <= set(ws.gap_run().results["facility_type"])
     token = add_user(ws.engine, "规划师", "planner")
     with serve(create_app(workspace=ws)) as base:
         yield base, token, ws

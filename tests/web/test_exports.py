@@ -29,6 +29,8 @@ from gis.export.symbology import symbology
 from gis.workspace import Workspace
 from tests.helpers.browser import GAP_TYPES
 
+pytestmark = pytest.mark.sample  # the database is a copy of the prepared sample
+
 LAST_RUN_RESULTS = text(
     "SELECT r.facility_type, r.covered, r.compound_fid FROM gap_results r"
     " WHERE r.run_id = (SELECT max(run_id) FROM gap_results)"
