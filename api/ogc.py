@@ -59,8 +59,7 @@ def _working_srid(ws: Any) -> int:
     return srid
 
 
-def _collection(ws: Any, layer: Any, role: str, base: str) -> dict[str, Any]:
-    srid = _working_srid(ws)
+def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
     box = features.extent(ws.engine, layer)
     href = f"{base}/collections/{layer.id}"
     return {
@@ -114,20 +113,22 @@ def conformance() -> dict[str, Any]:
 @router.get("/collections", summary="The collections the caller may see")
 def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
     base = _base(request)
-    if ws.working_crs is None:
+    crs = ws.working_crs
+    if crs is None:
         return {
             "collections": [],
             "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
         }
+    srid = _working_srid(ws)
     return {
-        "collections": [_collection(ws, layer, role, base) for layer in visible_layers(ws.registry, role)],
+        "collections": [_collection(ws, layer, srid, base) for layer in visible_layers(ws.registry, role)],
         "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
     }
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
 def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> dict[str, Any]:
-    return _collection(ws, layer, role, _base(request))
+    return _collection(ws, layer, _working_srid(ws), _base(request))
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties")

@@ -426,7 +426,7 @@ class Workspace:
         return result.copy()
 
     def _stamp(self, *layer_ids: str) -> tuple[Any, ...]:
-        """What changes when a layer's rows do (count, latest change, highest id)."""
+        """What changes when a layer's rows do: their change counts."""
         return layers.stamp(self.engine, [self.registry.layer(i) for i in layer_ids])
 
     def map(

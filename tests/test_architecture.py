@@ -35,6 +35,7 @@ OWNERS = {
     "imports": ["gis/ingest/history.py"],
     "audit_log": ["gis/store/audit.py"],
     "gisplan_meta": ["gis/store/schema.py"],
+    "layer_changes": ["gis/store/layers.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

@@ -16,7 +16,6 @@ from pyproj import CRS
 from sqlalchemy import (
     Connection,
     Engine,
-    Text,
     bindparam,
     cast,
     column,
@@ -26,7 +25,7 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    union_all,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, array
@@ -38,6 +37,9 @@ from gis.errors import NotFoundError
 from gis.registry import SYSTEM_COLUMNS, LayerDef
 
 Box = tuple[float, float, float, float]
+CHANGES = text("SELECT layer_table, n FROM layer_changes WHERE layer_table = ANY(:tables)")
+# (database URL, table) -> (change count, extent): see extent_lonlat
+_extents: dict[tuple[str, str], tuple[int, list[float] | None]] = {}
 READ_COLUMNS = ("source", "source_key", "synthetic", "extra", "version")
 
 
@@ -86,9 +88,21 @@ def bbox_conditions(t: TableClause, box: Box, box_srid: int, working_srid: int, 
 def extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
     """The layer's bounding box in longitude/latitude (CRS84), or None when it is empty.
 
-    The extent is taken in the working CRS (an index-only aggregate) and its outline, densified,
-    is transformed: a projected box's edges are curves in longitude/latitude.
+    The extent is taken in the working CRS and its outline, densified, is transformed: a projected
+    box's edges are curves in longitude/latitude. It is kept per database and layer under the
+    layer's change count (:func:`stamp`): every collection document and TileJSON asks for it.
     """
+    key = (engine.url.render_as_string(hide_password=True), layer.table)
+    (count,) = stamp(engine, [layer])
+    kept = _extents.get(key)
+    if kept is not None and kept[0] == count:
+        return kept[1]
+    box = _extent_lonlat(engine, layer)
+    _extents[key] = (count, box)
+    return box
+
+
+def _extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
     t = layer_table(layer)
     srid = func.Find_SRID("public", bindparam("table", layer.table), "geom")
     box = func.ST_SetSRID(cast(func.ST_Extent(t.c.geom), Geometry), srid)
@@ -151,20 +165,15 @@ def counts_by(engine: Engine, layer: LayerDef, field: str) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows if r[0]}
 
 
-def stamp(engine: Engine, layers: list[LayerDef]) -> tuple[Any, ...]:
-    """What changes when a layer's rows do (count, latest change, highest id), per layer."""
-    parts = []
-    for layer in layers:
-        t = table(layer.table, column("updated_at"), column("fid"))
-        parts.append(
-            select(
-                cast(func.count(), Text),
-                cast(func.max(t.c.updated_at), Text),
-                cast(func.max(t.c.fid), Text),
-            ).select_from(t)
-        )
+def stamp(engine: Engine, layers: list[LayerDef]) -> tuple[int, ...]:
+    """Each layer's change count: how many writing statements its table has seen (``layer_changes``,
+    bumped by a trigger in the writer's transaction, migration 0008). Anything computed from a
+    layer's rows and kept under the count read *before* computing it is current while the count
+    stays the same: caches are invalidated by the change, never by time."""
+    tables = [layer.table for layer in layers]
     with engine.connect() as conn:
-        return tuple(tuple(r) for r in conn.execute(union_all(*parts)).all())
+        counts = {str(r.layer_table): int(r.n) for r in conn.execute(CHANGES, {"tables": tables})}
+    return tuple(counts.get(t, 0) for t in tables)
 
 
 # -- single rows (the OGC API's Part 4 edits) ---------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 
 import psycopg
@@ -47,10 +48,16 @@ def current_revision(conn: Connection) -> str | None:
 
 def stored_working_crs(conn: Connection) -> CRS | None:
     """The working CRS recorded when the schema was created, or None before that."""
-    if not inspect(conn).has_table("gisplan_meta"):
+    if conn.execute(text("SELECT to_regclass('public.gisplan_meta')")).scalar() is None:
         return None
     value = conn.execute(text("SELECT value FROM gisplan_meta WHERE key = 'working_crs'")).scalar()
-    return CRS.from_user_input(value) if value else None
+    return _crs(value) if value else None
+
+
+@functools.lru_cache(maxsize=16)
+def _crs(value: str) -> CRS:
+    # asked on nearly every request; pyproj takes milliseconds to build a CRS from its definition
+    return CRS.from_user_input(value)
 
 
 def at_head(engine: Engine) -> bool:

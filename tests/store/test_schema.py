@@ -44,7 +44,10 @@ def test_migrations_from_empty(ws: Workspace) -> None:
     assert triggers == {
         "compounds",
         "facilities",
-        "pipelines",  # planning data audited row by row
+        "pipelines",  # planning data audited row by row (and every layer counts its changes: 0008)
+        "roads",
+        "buildings",
+        "water",
         "programme_events",
         "programme_submissions",
     }  # append-only
