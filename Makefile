@@ -46,11 +46,26 @@ venv: $(VENV)/.installed
 
 # Front-end assets (MapLibre GL JS, Leaflet) from npm, exactly as web/package-lock.json pins them;
 # the app serves them and the exports inline them: nothing loads from a CDN at run time.
+# A web/node_modules that is a symbolic link (shared with another checkout) is left alone: npm ci would
+# empty the directory it points to.
 web/node_modules/.installed: web/package.json web/package-lock.json
-	@cd web && npm ci --no-audit --no-fund --loglevel=error
+	@if [ -L web/node_modules ]; then echo "web/node_modules is a link to $$(readlink web/node_modules): not reinstalled"; \
+	else cd web && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; fi
+
+# The files of those packages gisplan uses (the web map's script and style, Leaflet's with its images,
+# the licences), copied into the package so that the wheel carries them (gis/web/vendor, not in git);
+# the rest of node_modules (~60 MB: sources, maps, other builds) is never shipped.
+VENDOR := gis/web/vendor
+VENDOR_FILES := maplibre-gl/dist/maplibre-gl.js maplibre-gl/dist/maplibre-gl.css maplibre-gl/LICENSE.txt \
+  leaflet/dist/leaflet.js leaflet/dist/leaflet.css leaflet/dist/images/layers.png \
+  leaflet/dist/images/layers-2x.png leaflet/dist/images/marker-icon.png leaflet/dist/images/marker-icon-2x.png \
+  leaflet/dist/images/marker-shadow.png leaflet/LICENSE
+$(VENDOR)/.installed: web/node_modules/.installed Makefile
+	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
+	@cd web/node_modules && cp --parents $(VENDOR_FILES) $(CURDIR)/$(VENDOR)/
 	@touch $@
 
-assets: web/node_modules/.installed
+assets: $(VENDOR)/.installed
 
 setup: apt venv assets
 
@@ -68,4 +83,4 @@ test: setup apt-test lint typecheck
 	$(VENV)/bin/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules $(VENDOR)

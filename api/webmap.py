@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CallerDep, IdPath, RoleDep, WorkspaceDep, require_planner
-from gis.assets import AssetsMissingError, static_dir, vendor_file, web_dir
+from gis.assets import AssetsMissingError, static_dir, vendor_dir, vendor_file
 from gis.errors import NotFoundError
 from gis.export import webmap
 from gis.gaps import runs
@@ -92,6 +92,6 @@ def progress(ws: WorkspaceDep, caller: CallerDep) -> dict[str, Any]:
 def mount_static(app: FastAPI) -> None:
     """The page's own files and the npm packages it uses, served by the app (no CDN). Without the
     npm assets (``make assets``) the API still serves; the page at ``/`` answers 503 saying why."""
-    vendor = web_dir() / "node_modules" / "maplibre-gl" / "dist"
+    vendor = vendor_dir() / "maplibre-gl" / "dist"
     app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=vendor, check_dir=False))
     app.mount("/static", StaticFiles(directory=static_dir()))

@@ -1,8 +1,11 @@
-"""Front-end assets installed from npm at set-up (``web/package.json`` with its lock file).
+"""The web map's own files and the front-end packages it and the offline exports use.
 
-The web map and the offline exports use only these files: nothing is fetched from a CDN.
-``GISPLAN_ASSETS_DIR`` may point elsewhere (an installed copy); by default the repository's
-``web/`` is used.
+Both live inside the package, so an installed gisplan (a wheel) serves the map and writes exports
+with nothing fetched from a CDN: ``gis/web/static/`` is the page, its script and style (source);
+``gis/web/vendor/`` holds the few files of the npm packages gisplan uses (MapLibre GL JS, Leaflet
+with its images, their licences), copied there by ``make assets`` from ``web/node_modules`` (``npm
+ci`` of ``web/package-lock.json``), laid out as in ``node_modules`` (``<package>/<path>``).
+``GISPLAN_ASSETS_DIR`` names another directory laid out that way (a ``node_modules``, say) instead.
 """
 
 from __future__ import annotations
@@ -16,25 +19,26 @@ from pathlib import Path
 
 from gis.errors import AssetsMissingError
 
-WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+WEB_DIR = Path(__file__).resolve().parent / "web"
 
 
-def web_dir() -> Path:
-    """Where ``node_modules/`` of the npm-installed packages is."""
-    return Path(os.environ.get("GISPLAN_ASSETS_DIR") or WEB_DIR)
+def vendor_dir() -> Path:
+    """Where the front-end packages' files are: ``GISPLAN_ASSETS_DIR``, else ``gis/web/vendor``."""
+    return Path(os.environ.get("GISPLAN_ASSETS_DIR") or WEB_DIR / "vendor")
 
 
 def static_dir() -> Path:
-    """The web map's own page, script and style (part of the source tree)."""
+    """The web map's own page, script and style (part of the source tree, shipped in the wheel)."""
     return WEB_DIR / "static"
 
 
 def vendor_file(package: str, relative: str) -> Path:
     """A file of an npm package, e.g. ``vendor_file("leaflet", "dist/leaflet.js")``."""
-    path = web_dir() / "node_modules" / package / relative
+    path = vendor_dir() / package / relative
     if not path.is_file():
         raise AssetsMissingError(
-            f"{path} is missing: the front-end assets are installed by `make assets` (npm ci in web/)"
+            f"{path} is missing: the front-end assets are installed by `make assets` "
+            "(npm ci in web/, then the files gisplan uses copied into gis/web/vendor/)"
         )
     return path
 

@@ -106,6 +106,20 @@ class AssetsMissingError(UnavailableError, FileNotFoundError):
     """The front-end assets (npm packages) are not installed: run ``make assets``."""
 
 
+# -- backups ----------------------------------------------------------------------------------------
+class BackupError(InvalidRequestError):
+    """A dump or restore that cannot be made as asked (no schema to dump, a damaged dump, a dump of a
+    newer schema, a target that is not a gisplan database); nothing was changed."""
+
+
+class RestoreTargetNotEmptyError(ConflictError):
+    """The restore target holds data: ``--replace`` (``replace=True``) overwrites it."""
+
+
+class BackupToolError(ServerError):
+    """``pg_dump`` or ``pg_restore`` is missing or failed; nothing was changed."""
+
+
 # -- imports ----------------------------------------------------------------------------------------
 class ImportRefusedError(InvalidRequestError):
     """A file was refused whole: unreadable, an impossible CRS, or (with ``strict``) any bad feature.

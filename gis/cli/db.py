@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -19,10 +22,10 @@ def db_up() -> None:
     if current.database_url:
         err.print("[yellow]GISPLAN_DATABASE_URL is set: gisplan uses that server, not the embedded one.[/]")
     cluster = EmbeddedCluster(current.home)
-    url = cluster.up()
+    cluster.up()
     st = cluster.status()
     out.print(f"[green]running[/] data: {st.data_dir}  port: {st.port}")
-    out.print(url, soft_wrap=True)
+    out.print(cluster.app_url(driver="postgresql"), soft_wrap=True)
 
 
 @app.command("down")
@@ -55,13 +58,61 @@ def db_status() -> None:
 
 
 @app.command("url")
-def db_url() -> None:
-    """Print the database URL gisplan uses: the app's role (gisplan_app), never the superuser's
-    (starting the embedded database if needed)."""
-    from gis.store.cluster import EmbeddedCluster
+def db_url(
+    owner: Annotated[
+        bool, typer.Option("--owner", help="The schema owner's URL (gisplan_owner: migrations, dumps) instead.")
+    ] = False,
+) -> None:
+    """Print the database URL, in libpq's form (postgresql://): psql, QGIS, ogr2ogr (PG:URL) and psycopg
+    take it. The app's role (gisplan_app) unless --owner; never the superuser's. Starts the embedded
+    database if needed."""
+    from gis.store.engine import database_url
 
     current = settings()
-    if current.database_url:
-        out.print(current.database_url)
-    else:
-        out.print(EmbeddedCluster(current.home).up(), soft_wrap=True)
+    if owner and current.database_url and not current.owner_database_url:
+        err.print("GISPLAN_OWNER_DATABASE_URL is not set: this is GISPLAN_DATABASE_URL (a single-role setup).")
+    out.print(database_url(current, owner=owner), soft_wrap=True)
+
+
+@app.command("dump")
+def db_dump(
+    file: Annotated[Path, typer.Argument(help="The archive to write (pg_dump custom format), e.g. gisplan.dump.")],
+) -> None:
+    """Back the database up: FILE (pg_dump's custom format, as the schema owner) and FILE.manifest.json
+    beside it (schema revision, gisplan version, rows per table, checksum). Both mode 0600: they hold
+    the restricted layers and the users' token hashes."""
+    from gis.store import backup
+    from gis.store.engine import database_url
+
+    result = backup.dump(database_url(settings(), owner=True), file)
+    m = result.manifest
+    out.print(f"wrote {result.path} ({result.path.stat().st_size:,} bytes) and {result.manifest_path.name}")
+    out.print(
+        f"schema {m.revision}, {len(m.tables)} tables, {m.rows:,} rows, gisplan {m.gisplan_version}, "
+        f"{result.seconds:.1f} s"
+    )
+
+
+@app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="An archive written by `gisplan db dump` (its manifest beside it).")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Overwrite a database that holds data (refused without it).")
+    ] = False,
+) -> None:
+    """Restore a dump into the database (the embedded one, or GISPLAN_DATABASE_URL), as the schema owner,
+    in one transaction: every table, its rows, the triggers, the users and their tokens; the app role's
+    privileges made again. A database holding data is refused unless --replace; a failure changes nothing."""
+    from gis.store import backup
+    from gis.store.engine import database_url
+    from gis.store.schema import head_revision
+
+    result = backup.restore(database_url(settings(), owner=True), file, replace=replace)
+    m = result.manifest
+    if result.replaced:
+        out.print(f"replaced {sum(result.replaced.values()):,} rows in {len(result.replaced)} tables")
+    out.print(f"restored {len(m.tables)} tables, {m.rows:,} rows (dump of {m.created_at}), {result.seconds:.1f} s")
+    if not result.granted:
+        err.print("[yellow]no role gisplan_app on this server: the app's privileges were not granted[/]")
+    if m.revision != head_revision():
+        out.print(f"schema {m.revision}: gisplan brings it to {head_revision()} when it next connects")

@@ -30,6 +30,30 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
+def libpq_url(url: str) -> str:
+    """The URL in libpq's own form (``postgresql://``), as psql, QGIS, ogr2ogr (``PG:URL``) and
+    psycopg take it; SQLAlchemy's ``postgresql+psycopg://`` is turned back into it."""
+    for prefix in ("postgresql+psycopg2://", "postgresql+psycopg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def database_url(settings: Settings, *, owner: bool = False) -> str:
+    """The libpq URL of the database gisplan uses, as the app's role or (``owner``) the schema's owner.
+
+    ``GISPLAN_DATABASE_URL`` (and ``GISPLAN_OWNER_DATABASE_URL``; without it the app's role is taken
+    to own the schema, as in a single-role setup) when set; otherwise the embedded cluster, started
+    if needed.
+    """
+    if settings.database_url:
+        chosen = settings.owner_database_url if owner and settings.owner_database_url else settings.database_url
+        return libpq_url(chosen)
+    cluster = EmbeddedCluster(settings.home)
+    cluster.up()
+    return cluster.owner_url(driver="postgresql") if owner else cluster.app_url(driver="postgresql")
+
+
 def _key(url: str) -> str:
     return make_url(sqlalchemy_url(url)).render_as_string(hide_password=False)
 

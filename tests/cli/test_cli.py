@@ -84,8 +84,7 @@ def test_embedded_database_lifecycle(tmp_path: Path) -> None:
         status = run(["db", "status"], env)
         assert status.returncode == 0 and "running" in status.stdout
         url = run(["db", "url"], env).stdout.strip()
-        libpq = url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(libpq, autocommit=True) as conn:  # the app's role
+        with psycopg.connect(url, autocommit=True) as conn:  # the app's role
             assert conn.execute("SELECT postgis_lib_version()").fetchone()
         owner = EmbeddedCluster(home).owner_url(driver="postgresql")  # tables are the schema owner's
         with psycopg.connect(owner, autocommit=True) as conn:

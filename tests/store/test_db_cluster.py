@@ -28,8 +28,9 @@ from pyproj import CRS
 from sqlalchemy import make_url
 
 import gis
+from gis.demo import sample_path
 from gis.settings import Settings
-from gis.store import schema
+from gis.store import schema, users
 from gis.store.cluster import EmbeddedCluster, ensure_extensions
 from gis.store.engine import make_engine
 from tests.helpers.cli import run
@@ -148,17 +149,40 @@ def test_another_os_account_cannot_reach_the_socket(cluster: EmbeddedCluster, in
 def test_db_url_prints_the_app_url(cluster: EmbeddedCluster) -> None:
     result = run(["db", "url"], {"GISPLAN_HOME": str(cluster.home), "GISPLAN_DATABASE_URL": ""})
     assert result.returncode == 0, result.stderr
-    url = make_url(result.stdout.strip())
+    printed = result.stdout.strip()
+    assert printed.startswith("postgresql://")  # libpq's form: psql, QGIS and ogr2ogr take it
+    url = make_url(printed)
     assert (url.username, url.host, url.database) == ("gisplan_app", "127.0.0.1", "gisplan")
     assert url.password == described(cluster)["app_password"]
-    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq) as conn:
+    with psycopg.connect(printed) as conn:
         assert conn.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone() == (
             "gisplan_app",
             False,
         )
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("CREATE TABLE loot (x text)")
+
+
+def test_dump_and_restore_of_the_embedded_database(cluster: EmbeddedCluster, tmp_path: Path) -> None:
+    """``gisplan db dump`` / ``db restore`` with no GISPLAN_DATABASE_URL: the embedded database, as its owner."""
+    env = {"GISPLAN_HOME": str(cluster.home), "GISPLAN_DATABASE_URL": "", "GISPLAN_OWNER_DATABASE_URL": ""}
+    ws = gis.connect(settings=Settings(home=cluster.home, database_url=None, owner_database_url=None))
+    try:
+        ws.load("compounds", sample_path(), source_layer="compounds")
+        token = users.add_user(ws.engine, "甲", "planner", actor="test")
+        archive = tmp_path / "embedded.dump"
+        dumped = run(["db", "dump", str(archive)], env)
+        assert dumped.returncode == 0, dumped.stderr
+        users.add_user(ws.engine, "乙", "planner", actor="test")
+        refused = run(["db", "restore", str(archive)], env)
+        assert refused.returncode == 1 and "users (2 rows)" in refused.stderr and "--replace" in refused.stderr
+        restored = run(["db", "restore", str(archive), "--replace"], env)
+        assert restored.returncode == 0, restored.stderr
+        assert [u.name for u in users.list_users(ws.engine)] == ["甲"]
+        assert users.check_token(ws.engine, token).problem is None
+        assert len(ws.layer("compounds")) == 9
+    finally:
+        ws.close()
 
 
 def older_gisplan(cluster: EmbeddedCluster) -> None:

@@ -259,5 +259,5 @@ def test_web_map_and_served_pages_show_hostile_values_as_text(
 
 def test_the_web_map_builds_no_html_from_strings() -> None:
     """app.js fills the page with DOM nodes and textContent only: no innerHTML or HTML strings."""
-    source = (Path(__file__).resolve().parents[2] / "web" / "static" / "app.js").read_text("utf-8")
+    source = (Path(__file__).resolve().parents[2] / "gis" / "web" / "static" / "app.js").read_text("utf-8")
     assert re.findall(r"\.(?:inner|outer)HTML\b|insertAdjacentHTML|document\.write|DOMParser", source) == []
