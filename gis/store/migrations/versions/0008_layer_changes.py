@@ -10,6 +10,9 @@ reader sees the new number exactly when it can see the new rows, so a value cach
 it read first is never newer than the rows it describes, and a change always changes the number.
 Caches (layer extents, and what later keys on them) are thereby invalidated by the change, never by
 time. Concurrent writers of one layer queue on its row until the first commits.
+
+Also: the geometry-kind function of the layers' CHECK constraints keeps the search path it was made
+with, so a DBA's own ``pg_restore`` (which empties the search path) can evaluate it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def upgrade() -> None:
         "CREATE TABLE layer_changes (layer_table text PRIMARY KEY, n bigint NOT NULL, changed_at timestamptz NOT NULL)"
     )
     op.execute(CHANGED)
+    op.execute("ALTER FUNCTION gisplan_layer_changed() SET search_path FROM CURRENT")
+    op.execute("ALTER FUNCTION gisplan_geometry_kind(geometry) SET search_path FROM CURRENT")
     for table in LAYER_TABLES:
         op.execute(f"INSERT INTO layer_changes VALUES ('{table}', 0, now())")
         op.execute(
@@ -47,6 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER FUNCTION gisplan_geometry_kind(geometry) RESET search_path")
     for table in LAYER_TABLES:
         op.execute(f"DROP TRIGGER {table}_changed ON {table}")
     op.execute("DROP FUNCTION gisplan_layer_changed()")
