@@ -1,5 +1,8 @@
-"""What every request goes through, before any route: the caller, the links' base, the headers, the log.
+"""What every request goes through, before any route: the body's cap, the caller, the links' base, the
+headers, the log.
 
+0. **The body's cap.** Before anything else (the token included), a body over its limit is refused
+   413 while it streams (:mod:`api.bodies`).
 1. **The address links are built from.** The client's ``Host`` header is dropped: absolute links
    start with ``GISPLAN_PUBLIC_URL`` when set (its scheme, host and path), else with the address
    the server itself listens on. A request with ``Host: evil.example`` cannot point links elsewhere.
@@ -33,6 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import bodies
 from api.auth import ANONYMOUS, Caller, Credentials, FailureLimiter, parse
 from api.errors import problem
 from gis import clock
@@ -108,7 +112,7 @@ def redacted(query: str) -> str | None:
 
 
 class Guard:
-    """The ASGI middleware doing the four things above (installed by ``api.main.create_app``)."""
+    """The ASGI middleware doing the five things above (installed by ``api.main.create_app``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,6 +142,13 @@ class Guard:
             await send(message)
 
         try:
+            limit = bodies.limit_for(scope["method"], scope["path"], settings)
+            body = await bodies.capped(scope, receive, limit)
+            if body is None:
+                entry["body"] = f"over {limit.bytes} bytes"
+                await limit.refusal(scope["path"])(scope, receive, send_with_headers)
+                return
+            receive = body
             found = await self.authenticate(scope, state.auth_limiter, client, entry)
             if isinstance(found, Caller):
                 caller = found
@@ -189,6 +200,7 @@ class Guard:
         if "collection" in seen:
             line["collection"] = seen["collection"]
             line["restricted"] = bool(seen.get("restricted"))
-        if "auth" in entry:
-            line["auth"] = entry["auth"]
+        for key in ("auth", "body"):
+            if key in entry:
+                line[key] = entry[key]
         access_log.info(json.dumps(line, ensure_ascii=False))

@@ -36,7 +36,12 @@ def etag(layer: LayerDef, fid: int, version: int) -> str:
 def version_from_etag(layer: LayerDef, fid: int, value: str) -> int | None:
     prefix = f'"{layer.id}-{fid}-v'
     value = value.strip().removeprefix("W/")
-    if value.startswith(prefix) and value.endswith('"') and value[len(prefix) : -1].isascii() and value[len(prefix) : -1].isdigit():
+    if (
+        value.startswith(prefix)
+        and value.endswith('"')
+        and value[len(prefix) : -1].isascii()
+        and value[len(prefix) : -1].isdigit()
+    ):
         return int(value[len(prefix) : -1])
     return None
 
