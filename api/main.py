@@ -10,12 +10,15 @@ from fastapi import FastAPI
 from api import analysis, edits, errors, exports, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
 from api.middleware import Guard
+from api.workers import Workers
 from gis.settings import Settings
 from gis.workspace import Workspace, connect
 
 
 def create_app(settings: Settings | None = None, *, workspace: Workspace | None = None) -> FastAPI:
-    """Build the app. The workspace (database) opens when the app starts, not at import."""
+    """Build the app. The workspace (database) opens when the app starts, not at import. An app that
+    opens its own (``gisplan serve``) starts its worker processes then too; one given a workspace
+    (tests, a notebook) starts them when first needed."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -23,9 +26,13 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         app.state.workspace = ws
         app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
         app.state.jobs = analysis.Jobs()
+        app.state.workers = Workers(ws.worker_settings())
+        if workspace is None:
+            app.state.workers.warm()
         try:
             yield
         finally:
+            app.state.workers.close()
             app.state.jobs.pool.shutdown(wait=True)
             if workspace is None:
                 ws.close()

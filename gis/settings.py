@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         The most a request's body may hold, in MB (MiB), checked while it streams and before the
         token: a feature edit (Part 4 create, replace, update), the schedule table import, and every
         other request. A larger body is answered 413 unread.
+    workers
+        How many worker processes ``gisplan serve`` runs feature edits and schedule imports in (work
+        that would otherwise hold up every other request).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(default=1, gt=0)
     max_feature_mb: float = Field(default=10, gt=0)
     max_schedule_mb: float = Field(default=20, gt=0)
+    workers: int = Field(default=2, ge=1)
 
     @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod

@@ -566,6 +566,11 @@ class Workspace:
         """
         return history.latest(self.db, limit)
 
+    def worker_settings(self) -> Settings:
+        """The settings another process opens this same database with (its URL, password included)."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return self.settings.model_copy(update={"database_url": url})
+
     def close(self) -> None:
         """Release the workspace's database connections (the workspace is not used afterwards).
 
@@ -576,7 +581,7 @@ class Workspace:
         self.engine.dispose()
 
 
-def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:
+def connect(url: str | None = None, *, settings: Settings | None = None, check: bool = True) -> Workspace:
     """Open a workspace.
 
     Parameters
@@ -584,6 +589,8 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     url
         A PostGIS URL (``postgresql://user:pass@host/db``). Without one: ``GISPLAN_DATABASE_URL``,
         else the embedded database, started if needed.
+    check
+        Bring the schema up to date and check it against the layer definitions (:meth:`Workspace.check`).
 
     Examples
     --------
@@ -593,5 +600,6 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     """
     settings = settings or Settings()
     ws = Workspace(make_engine(url or resolve_url(settings)), settings=settings)
-    ws.check()
+    if check:
+        ws.check()
     return ws

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -40,15 +41,20 @@ class Served:
 
 @contextlib.contextmanager
 def serve_process(
-    env: dict[str, str], log: Path, *, ready: str = "/healthz", timeout_s: float = 90
+    env: dict[str, str], log: Path, *, ready: str = "/healthz", timeout_s: float = 90, grace_s: float = 15
 ) -> Iterator[Served]:
     """Start ``gisplan serve`` with ``env`` added to this environment; yields once ``ready`` answers
-    (any status: the process is up); stops it (SIGTERM, then SIGKILL) afterwards."""
+    (any status: the process is up); stops it and its worker processes afterwards (SIGTERM to its
+    process group, then SIGKILL after ``grace_s``)."""
     port = free_port()
     full = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **env}
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gis", "serve", "--port", str(port)], env=full, stdout=out, stderr=out
+            [sys.executable, "-m", "gis", "serve", "--port", str(port)],
+            env=full,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # its own process group: the worker processes go with it
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,12 +71,13 @@ def serve_process(
                 time.sleep(0.2)
         yield Served(base, proc.pid, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group (a worker mid-task)
+        proc.wait(timeout=15)
 
 
 @dataclass
