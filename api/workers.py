@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from gis.errors import UnavailableError
 from gis.settings import Settings
+from gis.store.engine import database_fault
 from gis.workspace import Workspace, connect
 
 T = TypeVar("T")
@@ -44,6 +45,17 @@ def workspace() -> Workspace:
             raise RuntimeError("api.workers.workspace() is for tasks running in a worker process")
         _workspace = connect(settings=_settings, check=False)
     return _workspace
+
+
+def _call(task: Callable[..., T], *args: Any) -> T:
+    """In a worker process: ``task(*args)``, a database fault coming back as the library's error."""
+    try:
+        return task(*args)
+    except Exception as error:
+        fault = database_fault(error)
+        if fault is None:
+            raise
+        raise fault from None
 
 
 def _ready() -> None:
@@ -80,7 +92,7 @@ class Workers:
             A worker process died (killed, out of memory): the pool is started afresh; try again.
         """
         try:
-            return await asyncio.wrap_future(self.pool.submit(task, *args))
+            return await asyncio.wrap_future(self.pool.submit(_call, task, *args))
         except BrokenProcessPool:
             broken, self.pool = self.pool, self._pool()
             broken.shutdown(wait=False, cancel_futures=True)

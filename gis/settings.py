@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         The most a request's body may hold, in MB (MiB), checked while it streams and before the
         token: a feature edit (Part 4 create, replace, update), the schedule table import, and every
         other request. A larger body is answered 413 unread.
+    db_connect_timeout_s, db_pool_timeout_s
+        How long to wait for the database to accept a connection (libpq's ``connect_timeout``), and
+        for a free connection of the pool, before answering that the database is unavailable.
     workers
         How many worker processes ``gisplan serve`` runs feature edits and schedule imports in (work
         that would otherwise hold up every other request).
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
     max_feature_mb: float = Field(default=10, gt=0)
     max_schedule_mb: float = Field(default=20, gt=0)
     workers: int = Field(default=2, ge=1)
+    db_connect_timeout_s: int = Field(default=3, ge=1)
+    db_pool_timeout_s: float = Field(default=5, gt=0)
 
     @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod

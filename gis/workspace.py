@@ -566,11 +566,6 @@ class Workspace:
         """
         return history.latest(self.db, limit)
 
-    def worker_settings(self) -> Settings:
-        """The settings another process opens this same database with (its URL, password included)."""
-        url = self.engine.url.render_as_string(hide_password=False)
-        return self.settings.model_copy(update={"database_url": url})
-
     def close(self) -> None:
         """Release the workspace's database connections (the workspace is not used afterwards).
 
@@ -599,7 +594,7 @@ def connect(url: str | None = None, *, settings: Settings | None = None, check: 
     >>> ws.layers()
     """
     settings = settings or Settings()
-    ws = Workspace(make_engine(url or resolve_url(settings)), settings=settings)
+    ws = Workspace(make_engine(url or resolve_url(settings), settings=settings), settings=settings)
     if check:
         ws.check()
     return ws
