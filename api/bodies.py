@@ -10,9 +10,10 @@ schedule table up to ``GISPLAN_MAX_SCHEDULE_MB``, every other request up to ``GI
 - the refusal is 413 problem+json with ``Connection: close``: the server stops reading, and the
   client stops sending once it sees the answer.
 
-Starlette's own limit (``FastAPI(max_body_size=...)``) is not used: it counts only when a route reads
-the body, so a request answered before that (401 for a bad token, 403 for a public caller) streams
-its whole body in unread, and its early refusal is ``text/plain``.
+Starlette's own limit (``FastAPI(max_body_size=...)``) is not used: it counts only as a route reads
+the body, so a chunked body to a request answered before that (401 for a bad token, 403 for a public
+caller) is never counted, a Content-Length over it becomes 413 only after the route and the token's
+check ran, and that 413 is ``text/plain``.
 """
 
 from __future__ import annotations
