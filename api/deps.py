@@ -1,4 +1,4 @@
-"""Dependencies: the workspace, the caller (a person and their role), a collection they may see.
+"""Dependencies: the workspace, its worker processes, the caller (a person and their role), a collection they may see.
 
 Who the caller is was settled before any route ran (``api.middleware.Guard`` checks the token on
 every request and answers 401 for a bad one); here it is read, and admin-only routes are enforced.
@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request
 
 from api.auth import Caller
+from api.workers import Workers
 from gis.errors import ServerError
 from gis.registry import LayerDef
 from gis.roles import Role, can_see
@@ -25,6 +26,14 @@ def get_workspace(request: Request) -> Workspace:
 
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+
+
+def get_workers(request: Request) -> Workers:
+    pool: Workers = request.app.state.workers
+    return pool
+
+
+WorkersDep = Annotated[Workers, Depends(get_workers)]
 
 
 def get_caller(request: Request) -> Caller:

@@ -1,4 +1,9 @@
-"""RFC 9457 problem details for every error; never a database message or a stack trace."""
+"""RFC 9457 problem details for every error; never a database message or a stack trace.
+
+A database that is down, restarting or out of connections is 503 with ``Retry-After`` on every
+route (:func:`unavailable`, asked here and by :class:`api.middleware.Guard` for what no handler
+takes), never a 500.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import GisError, ServerError, UnknownLayerError
+from gis.store.engine import database_fault
 
 log = logging.getLogger("gisplan.api")
 PROBLEM = "application/problem+json"
+RETRY_AFTER_S = 5  # a restart takes a few seconds; the pool reconnects on the next request
 
 
 def problem(status: int, title: str, detail: str, instance: str | None = None) -> JSONResponse:
@@ -20,6 +27,20 @@ def problem(status: int, title: str, detail: str, instance: str | None = None) -
     if instance:
         body["instance"] = instance
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def unavailable(error: BaseException, instance: str | None = None) -> JSONResponse | None:
+    """503 problem+json with ``Retry-After`` when ``error`` is the database being unavailable, else None."""
+    fault = database_fault(error)
+    if fault is None:
+        return None
+    cause = fault.__cause__ or fault
+    log.warning(
+        "database unavailable on %s: %s", instance, (str(cause).strip().splitlines() or [repr(cause)])[0]
+    )  # one line each
+    response = problem(fault.status, fault.title, str(fault), instance)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 TITLES = {
@@ -56,6 +77,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GisError)
     async def gis_error(request: Request, exc: GisError) -> JSONResponse:
         """Every library error by its class's status; the message is written for the caller."""
+        down = unavailable(exc, request.url.path)  # an import that failed because the database went away
+        if down is not None:
+            return down
         if isinstance(exc, UnknownLayerError):  # never list the layers: some are restricted
             return problem(exc.status, exc.title, f"no collection {exc.layer_id!r}", request.url.path)
         if isinstance(exc, ServerError):  # gisplan's own fault: the details stay in the log
@@ -65,5 +89,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        down = unavailable(exc, request.url.path)  # the Guard answers these; a last resort without it
+        if down is not None:
+            return down
         log.exception("unexpected error on %s", request.url.path)  # the details stay in the log
         return problem(500, "Internal Server Error", "the server could not answer this request", request.url.path)

@@ -2,30 +2,80 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from api import analysis, edits, errors, exports, ogc, programme, tiles, users, webmap
+from api import analysis, edits, errors, exports, health, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
 from api.middleware import Guard
+from api.workers import Workers
 from gis.settings import Settings
+from gis.store.engine import database_fault, engine_url
 from gis.workspace import Workspace, connect
+
+log = logging.getLogger("gisplan.api")
+RECHECK_S = 2.0
+
+
+def check_schema(ws: Workspace) -> bool:
+    """Bring the schema up to date (migrations only when it is behind) and check it; False when the
+    database is unavailable (any other failure is raised: gisplan must not serve a wrong schema)."""
+    try:
+        ws.check()
+    except Exception as error:
+        if database_fault(error) is None:
+            raise
+        return False
+    return True
+
+
+async def check_when_up(ws: Workspace) -> None:
+    """Started when the database was down as the app started: check the schema once it answers."""
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        try:
+            if await run_in_threadpool(check_schema, ws):
+                log.warning("the database answers: schema checked, gisplan is ready")
+                return
+        except Exception:
+            log.exception("the schema check failed; /readyz answers 503 until gisplan is restarted")
+            return
 
 
 def create_app(settings: Settings | None = None, *, workspace: Workspace | None = None) -> FastAPI:
-    """Build the app. The workspace (database) opens when the app starts, not at import."""
+    """Build the app. The workspace opens when the app starts, not at import. An app that opens its
+    own (``gisplan serve``) checks the schema then (migrating only when it is behind) and starts its
+    worker processes; when the database is down it starts all the same (requests answer 503 and
+    ``/readyz`` says why) and checks the schema once the database answers. One given a workspace
+    (tests, a notebook) does neither: its owner did."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ws = workspace or connect(settings=settings or Settings())
+        ws = workspace or connect(settings=settings or Settings(), check=False)
+        waiting = None
+        if workspace is None and not check_schema(ws):
+            log.warning("the database is unavailable: serving anyway (503 until it answers; see /readyz)")
+            waiting = asyncio.create_task(check_when_up(ws))
         app.state.workspace = ws
         app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
         app.state.jobs = analysis.Jobs()
+        app.state.workers = Workers(ws.settings.model_copy(update={"database_url": engine_url(ws.engine)}))
+        if workspace is None:
+            app.state.workers.warm()
         try:
             yield
         finally:
+            if waiting is not None:
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+            app.state.workers.close()
             app.state.jobs.pool.shutdown(wait=True)
             if workspace is None:
                 ws.close()
@@ -38,6 +88,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     )
     errors.install(app)
     app.add_middleware(Guard)  # the caller, the links' base, the security headers, the access log
+    app.include_router(health.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(edits.router)

@@ -1,5 +1,8 @@
-"""What every request goes through, before any route: the caller, the links' base, the headers, the log.
+"""What every request goes through, before any route: the body's cap, the caller, the links' base, the
+headers, the log, and a 503 when the database is down.
 
+0. **The body's cap.** Before anything else (the token included), a body over its limit is refused
+   413 while it streams (:mod:`api.bodies`).
 1. **The address links are built from.** The client's ``Host`` header is dropped: absolute links
    start with ``GISPLAN_PUBLIC_URL`` when set (its scheme, host and path), else with the address
    the server itself listens on. A request with ``Host: evil.example`` cannot point links elsewhere.
@@ -18,6 +21,10 @@
 4. **The access log.** One JSON line per request on the ``gisplan.access`` logger: time, user,
    role, method, path, query, status, duration in ms, client address, and the collection read
    (``restricted: true`` for a restricted layer). Never a token or an ``Authorization`` header.
+   The probes (``/healthz``, ``/readyz``) are logged only when they do not answer 200, so a load
+   balancer asking every few seconds does not bury the requests.
+5. **The database down.** Whatever the route (or the token's check) raised, a database that is
+   down, restarting or out of connections is answered 503 with ``Retry-After`` (:mod:`api.errors`).
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import bodies
 from api.auth import ANONYMOUS, Caller, Credentials, FailureLimiter, parse
-from api.errors import problem
+from api.errors import problem, unavailable
 from gis import clock
 from gis.store.users import check_token
 
@@ -44,7 +52,8 @@ CHALLENGE = 'Bearer realm="gisplan"'
 BASIC_CHALLENGE = 'Basic realm="gisplan", charset="UTF-8"'
 NO_SCRIPT = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 SECRET = re.compile(r"token|key|pass|auth|secret|sig", re.IGNORECASE)
-DOCS = ("/docs", "/redoc")  # FastAPI's own pages (Swagger UI, ReDoc) load their scripts as they do
+DOCS = ("/docs", "/redoc")
+PROBES = ("/healthz", "/readyz")  # FastAPI's own pages (Swagger UI, ReDoc) load their scripts as they do
 
 
 def webmap_policy(basemap_url: str | None) -> str:
@@ -108,7 +117,7 @@ def redacted(query: str) -> str | None:
 
 
 class Guard:
-    """The ASGI middleware doing the four things above (installed by ``api.main.create_app``)."""
+    """The ASGI middleware doing the six things above (installed by ``api.main.create_app``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -127,7 +136,7 @@ class Guard:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                entry["status"] = message["status"]
+                entry["status"], entry["started"] = message["status"], True
                 h = MutableHeaders(scope=message)
                 h["X-Content-Type-Options"] = "nosniff"
                 h["Referrer-Policy"] = "no-referrer"
@@ -138,6 +147,13 @@ class Guard:
             await send(message)
 
         try:
+            limit = bodies.limit_for(scope["method"], scope["path"], settings)
+            body = await bodies.capped(scope, receive, limit)
+            if body is None:
+                entry["body"] = f"over {limit.bytes} bytes"
+                await limit.refusal(scope["path"])(scope, receive, send_with_headers)
+                return
+            receive = body
             found = await self.authenticate(scope, state.auth_limiter, client, entry)
             if isinstance(found, Caller):
                 caller = found
@@ -145,6 +161,11 @@ class Guard:
                 await self.app(scope, receive, send_with_headers)
             else:
                 await found(scope, receive, send_with_headers)
+        except Exception as error:  # the database down (a route, a token's check): 503, never 500
+            down = unavailable(error, scope["path"])
+            if down is None or "started" in entry:
+                raise
+            await down(scope, receive, send_with_headers)
         finally:
             self.log(scope, caller, client, entry, started)
 
@@ -174,6 +195,8 @@ class Guard:
         return response
 
     def log(self, scope: Scope, caller: Caller, client: str, entry: dict[str, Any], started: float) -> None:
+        if scope["path"] in PROBES and entry["status"] == 200:
+            return
         seen = scope.get("state") or {}
         line: dict[str, Any] = {
             "time": clock.now().isoformat(timespec="milliseconds"),
@@ -189,6 +212,7 @@ class Guard:
         if "collection" in seen:
             line["collection"] = seen["collection"]
             line["restricted"] = bool(seen.get("restricted"))
-        if "auth" in entry:
-            line["auth"] = entry["auth"]
+        for key in ("auth", "body"):
+            if key in entry:
+                line[key] = entry[key]
         access_log.info(json.dumps(line, ensure_ascii=False))

@@ -8,14 +8,28 @@ API maps them by class in one place (``api/errors.py``) using :attr:`GisError.st
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class GisError(Exception):
-    """Base class of every error gisplan raises on purpose."""
+    """Base class of every error gisplan raises on purpose.
+
+    Each crosses a process boundary whole (pickled with its arguments and attributes, whatever its
+    ``__init__`` takes): the web API runs some work in worker processes.
+    """
 
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Bad Request"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(cls: type[GisError], args: tuple[Any, ...], state: dict[str, Any]) -> GisError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 # -- the kinds (one per HTTP status the API answers with) ----------------------------------------

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
         At most ``auth_failures`` failed authentications per client address within ``auth_window_s``
         seconds; past that the address gets 429 with ``Retry-After`` until the window has moved on.
         Counted in each server process.
+    max_body_mb, max_feature_mb, max_schedule_mb
+        The most a request's body may hold, in MB (MiB), checked while it streams and before the
+        token: a feature edit (Part 4 create, replace, update), the schedule table import, and every
+        other request. A larger body is answered 413 unread.
+    db_connect_timeout_s, db_pool_timeout_s
+        How long to wait for the database to accept a connection (libpq's ``connect_timeout``), and
+        for a free connection of the pool, before answering that the database is unavailable.
+    workers
+        How many worker processes ``gisplan serve`` runs feature edits and schedule imports in (work
+        that would otherwise hold up every other request).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -63,6 +73,12 @@ class Settings(BaseSettings):
     access_log: Path | None = None
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: int = Field(default=60, ge=1)
+    max_body_mb: float = Field(default=1, gt=0)
+    max_feature_mb: float = Field(default=10, gt=0)
+    max_schedule_mb: float = Field(default=20, gt=0)
+    workers: int = Field(default=2, ge=1)
+    db_connect_timeout_s: int = Field(default=3, ge=1)
+    db_pool_timeout_s: float = Field(default=5, gt=0)
 
     @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod

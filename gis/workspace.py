@@ -576,7 +576,7 @@ class Workspace:
         self.engine.dispose()
 
 
-def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:
+def connect(url: str | None = None, *, settings: Settings | None = None, check: bool = True) -> Workspace:
     """Open a workspace.
 
     Parameters
@@ -584,6 +584,8 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     url
         A PostGIS URL (``postgresql://user:pass@host/db``). Without one: ``GISPLAN_DATABASE_URL``,
         else the embedded database, started if needed.
+    check
+        Bring the schema up to date and check it against the layer definitions (:meth:`Workspace.check`).
 
     Examples
     --------
@@ -592,6 +594,7 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     >>> ws.layers()
     """
     settings = settings or Settings()
-    ws = Workspace(make_engine(url or resolve_url(settings)), settings=settings)
-    ws.check()
+    ws = Workspace(make_engine(url or resolve_url(settings), settings=settings), settings=settings)
+    if check:
+        ws.check()
     return ws

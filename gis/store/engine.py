@@ -1,5 +1,11 @@
 """Database connections: a URL from the settings, or the embedded cluster started on demand.
 
+Every engine gives up on a connection after ``connect_timeout`` (libpq's, 3 s by default) and on a
+free pooled one after ``pool_timeout``, and pings a pooled connection before using it (a restarted
+server's dead connections are dropped, not handed out). :func:`database_fault` tells a database
+that is down, restarting or out of connections from any other error: callers answer "try again"
+(the API: 503 with ``Retry-After``) instead of failing.
+
 Two URLs may name one database: the app's (what every query runs as) and its schema owner's
 (what migrations run as; see :mod:`gis.store.privileges`). :func:`resolve_url` returns the app's
 and remembers the owner's for it, so :func:`migration_engine` finds it again from the app's engine.
@@ -11,15 +17,21 @@ import contextlib
 from collections.abc import Iterator
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, create_engine, exc, make_url
 from sqlalchemy.pool import NullPool
 
-from gis.errors import ServerError
+from gis.errors import DatabaseUnavailableError, ServerError
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster
 
 # app URL -> owner URL, both as SQLAlchemy renders them
 _owners: dict[str, str] = {}
+
+CONNECT_TIMEOUT_S = 3
+POOL_TIMEOUT_S = 5.0
+# SQLSTATE classes of a server that is not there for now: connection exception, insufficient
+# resources (too many connections), operator intervention (shutting down, starting up, restarting)
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -93,10 +105,75 @@ def resolve_url(settings: Settings) -> str:
     return url
 
 
-def make_engine(url: str, *, owner_url: str | None = None) -> Engine:
-    """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations."""
+def _connect_args(url: str, connect_timeout_s: int) -> dict[str, int]:
+    """libpq's ``connect_timeout``, unless the URL sets its own."""
+    return {} if "connect_timeout" in make_url(url).query else {"connect_timeout": connect_timeout_s}
+
+
+def make_engine(url: str, *, owner_url: str | None = None, settings: Settings | None = None) -> Engine:
+    """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations.
+
+    Its timeouts are ``settings``' (``GISPLAN_DB_CONNECT_TIMEOUT_S``, ``GISPLAN_DB_POOL_TIMEOUT_S``), by
+    default 3 s and 5 s. No connection is made here: a database that is down is found when it is used.
+    """
     register_owner(url, owner_url)
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    url = sqlalchemy_url(url)
+    connect_s = settings.db_connect_timeout_s if settings else CONNECT_TIMEOUT_S
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=settings.db_pool_timeout_s if settings else POOL_TIMEOUT_S,
+        connect_args=_connect_args(url, connect_s),
+        future=True,
+    )
+
+
+def engine_url(engine: Engine) -> str:
+    """The URL of ``engine``'s database, password included: for another process to open the same."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, DatabaseUnavailableError | exc.TimeoutError):  # TimeoutError: no free pooled connection
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        state = error.sqlstate
+        return state is None or state.startswith(UNAVAILABLE_SQLSTATES)  # None: the client's side (refused, closed)
+    return False
+
+
+def database_fault(error: BaseException | None) -> DatabaseUnavailableError | None:
+    """The database being down, restarting or out of connections behind ``error`` (itself, a
+    SQLAlchemy error around a driver's, or a cause further down the chain), as the library's error;
+    None when ``error`` is anything else (a bad query, a constraint, a bug).
+
+    Examples
+    --------
+    >>> try:
+    ...     ws.layer("compounds")
+    ... except Exception as exc:
+    ...     if (fault := database_fault(exc)) is None:
+    ...         raise
+    ...     print(fault)  # try again in a few seconds
+    """
+    seen = 0
+    while error is not None and seen < 16:
+        if isinstance(error, DatabaseUnavailableError):
+            return error
+        driver = error.orig if isinstance(error, exc.DBAPIError) else None
+        if _is_unavailable(error) or (driver is not None and _is_unavailable(driver)):
+            fault = DatabaseUnavailableError(
+                "no database connection came free in time: try again in a few seconds"
+                if isinstance(error, exc.TimeoutError)
+                else "the database is unavailable right now (down, restarting or out of connections): "
+                "try again in a few seconds"
+            )
+            fault.__cause__ = error
+            return fault
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
 
 
 @contextlib.contextmanager
@@ -107,7 +184,9 @@ def migration_engine(engine: Engine) -> Iterator[Engine]:
     if owner is None:
         yield engine
         return
-    migrator = create_engine(owner, poolclass=NullPool, future=True)
+    migrator = create_engine(
+        owner, poolclass=NullPool, connect_args=_connect_args(owner, CONNECT_TIMEOUT_S), future=True
+    )
     try:
         yield migrator
     finally:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import functools
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from importlib import resources
 
 import psycopg
@@ -17,7 +18,7 @@ from sqlalchemy.exc import ProgrammingError
 from gis.crs import crs_label
 from gis.errors import RegistryError, ServerError
 from gis.registry import SYSTEM_COLUMNS, Registry
-from gis.store.engine import migration_engine
+from gis.store.engine import database_fault, migration_engine
 
 SQL_TYPES = {
     "text": "TEXT",
@@ -36,6 +37,7 @@ def _config() -> Config:
     return cfg
 
 
+@cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
@@ -59,7 +61,7 @@ def stored_working_crs(conn: Connection) -> CRS | None:
     return _crs(value) if value else None
 
 
-@functools.lru_cache(maxsize=16)
+@lru_cache(maxsize=16)
 def _crs(value: str) -> CRS:
     # asked on nearly every request; pyproj takes milliseconds to build a CRS from its definition
     return CRS.from_user_input(value)
@@ -72,6 +74,39 @@ def at_head(engine: Engine) -> bool:
             return current_revision(conn) == head_revision()
     except ProgrammingError:  # an older database, before the app role could read alembic_version
         return False
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the database answers and holds the schema this gisplan needs (``GET /readyz``).
+
+    ``schema`` is the stored revision (None: no layers were loaded yet, so no schema either; the app
+    serves, with nothing in it), ``head`` the one this gisplan needs, ``reason`` why it is not ready.
+    """
+
+    ready: bool
+    schema: str | None
+    head: str
+    reason: str | None = None
+
+
+def readiness(engine: Engine) -> Readiness:
+    """Ask the database for its schema revision (one short query; a database that is down answers
+    within the engine's connect timeout)."""
+    head = head_revision()
+    try:
+        with engine.connect() as conn:
+            current = current_revision(conn)
+    except ProgrammingError:
+        return Readiness(False, None, head, "this role may not read the schema's revision yet (migrating)")
+    except Exception as error:
+        fault = database_fault(error)
+        if fault is None:
+            raise
+        return Readiness(False, None, head, str(fault))
+    if current is not None and current != head:
+        return Readiness(False, current, head, f"the schema is at {current}; this gisplan needs {head} (migrating)")
+    return Readiness(True, current, head)
 
 
 def upgrade(engine: Engine, working_crs: CRS) -> None:

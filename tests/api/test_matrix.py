@@ -202,6 +202,8 @@ def _disable(site: Site, _: str) -> Call:
 
 C = "/ogc/collections/{c}"
 ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/healthz"): Route("public", 200, _get("/healthz")),
+    ("GET", "/readyz"): Route("public", 200, _get("/readyz")),
     ("GET", "/ogc"): Route("public", 200, _get("/ogc")),
     ("GET", "/ogc/conformance"): Route("public", 200, _get("/ogc/conformance")),
     ("GET", "/ogc/collections"): Route("public", 200, _get("/ogc/collections")),
