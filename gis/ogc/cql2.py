@@ -83,6 +83,7 @@ CRS84_NAMES = {
     "urn:ogc:def:crs:OGC::CRS84",
 }
 RELATE_PATTERN = re.compile(r"[TF*012]{9}")
+ANTIPODAL = 1e-9  # |a + b| of two unit vectors this close to 0: PostGIS refuses the edge a-b (wider than its 1e-12)
 SPATIAL = {
     ast.GeometryIntersects: func.ST_Intersects,
     ast.GeometryDisjoint: func.ST_Disjoint,
@@ -182,6 +183,7 @@ class Typed:
     what: str  # how to name it in a message
     arithmetic: bool = False
     digits: tuple[int, int] = (0, 0)  # (integer digits, fractional digits) at most, for numbers
+    shape: Any = None  # a geometry literal's shapely geometry
 
 
 class Compiler:
@@ -243,7 +245,9 @@ class Compiler:
             return _envelope(node, self.lang)
         return _literal(node)
 
-    def _attribute(self, name: str) -> Typed:
+    def _attribute(self, name: Any) -> Typed:
+        if not isinstance(name, str):  # CQL2 JSON's {"property": ...} may hold anything
+            raise QueryError(f"a property name is a text, not {_describe(name)}")
         col = self.columns.get(name)
         if col is None:
             queryables = ", ".join(self.columns)
@@ -371,6 +375,8 @@ class Compiler:
         if isinstance(node, ast.BBox):
             return func.ST_Intersects(lhs.sql, rhs.sql)
         if isinstance(node, ast.Relate):
+            if any(side.shape is not None and side.shape.geom_type == "GeometryCollection" for side in (lhs, rhs)):
+                raise QueryError("S_RELATE does not take a GEOMETRYCOLLECTION (GEOS cannot relate one): use its parts")
             if not isinstance(node.pattern, str) or not RELATE_PATTERN.fullmatch(node.pattern):
                 raise QueryError("S_RELATE takes a 9-character pattern of T, F, *, 0, 1, 2 (e.g. 'T*F**F***')")
             return func.ST_Relate(lhs.sql, rhs.sql, bindparam(None, node.pattern, type_=Text))
@@ -517,9 +523,12 @@ def _checked_geometry(geom: Any) -> Typed:
         raise QueryError("a geometry in the filter lies outside longitude -180..180, latitude -90..90 (CRS84)")
     if not geom.is_valid:
         raise QueryError(f"invalid geometry in the filter: {shapely.is_valid_reason(geom)}")
+    polygons = [g for g in _singles(geom) if g.geom_type == "Polygon"] if geom.geom_type == "GeometryCollection" else []
+    if len(polygons) > 1 and not shapely.MultiPolygon(polygons).is_valid:  # GEOS would fail on such a collection
+        raise QueryError("the polygons of a GEOMETRYCOLLECTION in the filter overlap or share an edge: merge them")
     wkt = shapely.to_wkt(geom, rounding_precision=-1, output_dimension=2)
     sql = func.ST_GeomFromText(bindparam(None, wkt, type_=Text), 4326, type_=Geometry(srid=4326))
-    return Typed(sql, "geometry", f"{geom.geom_type} literal")
+    return Typed(sql, "geometry", f"{geom.geom_type} literal", shape=geom)
 
 
 def _envelope(node: Any, lang: str) -> Typed:
@@ -545,7 +554,31 @@ def _box(minx: Any, miny: Any, maxx: Any, maxy: Any, crs: Any) -> Typed:
     return _checked_geometry(shapely.box(x0, y0, x1, y1) if x0 < x1 and y0 < y1 else shapely.Point(x0, y0))
 
 
+def _singles(geom: Any) -> list[Any]:
+    """The points, linestrings and polygons of a geometry, its collections and multi-parts taken apart."""
+    if geom.geom_type in ("Point", "LineString", "Polygon"):
+        return [geom]
+    return [single for part in shapely.get_parts(geom) for single in _singles(part)]
+
+
+def _antipodal_edge(geom: Any) -> bool:
+    """Whether an edge joins two antipodal points (on a sphere every great circle through them is as
+    short: PostGIS geography refuses such an edge with an error)."""
+    polygons = [shapely.get_rings(g) for g in _singles(geom) if g.geom_type == "Polygon"]
+    for line in [g for g in _singles(geom) if g.geom_type == "LineString"] + [r for rs in polygons for r in rs]:
+        lon, lat = np.radians(shapely.get_coordinates(line)).T
+        unit = np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
+        if len(unit) > 1 and (np.linalg.norm(unit[1:] + unit[:-1], axis=1) < ANTIPODAL).any():
+            return True
+    return False
+
+
 def _distance(node: Any, lhs: Typed, rhs: Typed) -> Any:
+    if any(side.shape is not None and _antipodal_edge(side.shape) for side in (lhs, rhs)):
+        raise QueryError(
+            "a geometry of DWITHIN/BEYOND has an edge between two antipodal points (e.g. 0 0 to 180 0): "
+            "no geodesic is the shortest there; add a vertex in between"
+        )
     units = str(node.units).lower() if node.units is not None else None
     if units not in UNITS_M:
         raise QueryError(f"DWITHIN/BEYOND need a distance unit: one of {', '.join(UNITS_M)}")

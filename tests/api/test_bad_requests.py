@@ -63,6 +63,24 @@ FOUND = [
     ({"floor_area_m2": "inf"}, "number"),
     ({"crs": "EPSG:\u00b9"}, "unsupported crs"),  # a digit to str.isdigit, not to int() (schemathesis)
     ({"bbox": "1,2,3,4", "bbox-crs": "\u0663"}, "crs"),  # an Arabic-Indic three: int() reads it, EPSG has no such code
+    # found by the generated filters of test_fuzz_cql2.py
+    (_json_filter({"op": "=", "args": [{"property": ["name"]}, "x"]}), "property name"),
+    (
+        {
+            "filter": "RELATE(geometry, GEOMETRYCOLLECTION(POINT(116.35 40), LINESTRING(116.3 39.9, 116.4 40)), "
+            "'T********')"
+        },
+        "GEOMETRYCOLLECTION",
+    ),
+    ({"filter": "DWITHIN(geometry, LINESTRING(0 0, 180 0), 10, meters)"}, "antipodal"),
+    (
+        {
+            "filter": "S_INTERSECTS(geometry, GEOMETRYCOLLECTION("
+            "POLYGON((116.3 39.9, 116.4 39.9, 116.4 40.1, 116.3 40.1, 116.3 39.9)), "
+            "POLYGON((116.35 39.95, 116.45 39.95, 116.45 40.15, 116.35 40.15, 116.35 39.95))))"
+        },
+        "overlap",
+    ),
 ]
 
 
