@@ -50,6 +50,7 @@ class Workspace:
         self.settings = settings or Settings()
         self.registry: Registry = registry()
         self._catchments: dict[tuple[Any, ...], gpd.GeoDataFrame] = {}
+        self._working_crs: CRS | None = None
 
     def __repr__(self) -> str:
         crs = self.working_crs
@@ -59,8 +60,13 @@ class Workspace:
     # -- state -------------------------------------------------------------------------------
     @property
     def working_crs(self) -> CRS | None:
-        """The metric CRS layers are stored in; None until the first import created the schema."""
-        return self.db.working_crs
+        """The metric CRS layers are stored in; None until the first import created the schema.
+
+        Fixed when the schema is made, so read once it exists (the API asks on nearly every request;
+        after ``gisplan db restore`` of another database's dump, restart the server)."""
+        if self._working_crs is None:
+            self._working_crs = self.db.working_crs
+        return self._working_crs
 
     def check(self) -> None:
         """Verify that the database schema matches the layer definitions (when it exists yet).
