@@ -211,7 +211,7 @@ def test_edits_with_optimistic_concurrency_and_audit(server: tuple[str, str], ws
     base, token = server
     auth = {"Authorization": f"Bearer {token}"}
     items = f"{base}/ogc/collections/compounds/items"
-    with httpx.Client() as c:
+    with httpx.Client(timeout=60) as c:  # the first edit starts a worker process (api.workers): seconds
         # the public cannot write
         assert c.post(items, json={"type": "Feature"}).status_code == 401
         # create, checked like an import: Chinese labels and codes resolved
