@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         At most ``auth_failures`` failed authentications per client address within ``auth_window_s``
         seconds; past that the address gets 429 with ``Retry-After`` until the window has moved on.
         Counted in each server process.
+    job_queue
+        At most this many analysis jobs queued or running at once (all server processes together);
+        past it ``POST /api/gaps`` answers 429 with ``Retry-After``.
+    heavy_requests
+        At most this many heavy requests (whole-file exports, catchments, a whole run's GeoJSON or
+        CSV) at once in each server process; past it they answer 503 with ``Retry-After``.
+    db_pool
+        Database connections each server process keeps (and uses at most at once).
+    statement_timeout_s
+        The web server's database statements are cancelled past this many seconds (0: never). Only
+        the server's: the command line, notebooks, migrations and the analysis jobs have none.
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -63,6 +74,11 @@ class Settings(BaseSettings):
     access_log: Path | None = None
     auth_failures: int = Field(default=10, ge=1)
     auth_window_s: int = Field(default=60, ge=1)
+    # jobs and workers
+    job_queue: int = Field(default=8, ge=1)
+    heavy_requests: int = Field(default=4, ge=1)
+    db_pool: int = Field(default=10, ge=1)
+    statement_timeout_s: float = Field(default=30, ge=0)
 
     @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod

@@ -576,7 +576,7 @@ class Workspace:
         self.engine.dispose()
 
 
-def connect(url: str | None = None, *, settings: Settings | None = None) -> Workspace:
+def connect(url: str | None = None, *, settings: Settings | None = None, serving: bool = False) -> Workspace:
     """Open a workspace.
 
     Parameters
@@ -584,6 +584,8 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     url
         A PostGIS URL (``postgresql://user:pass@host/db``). Without one: ``GISPLAN_DATABASE_URL``,
         else the embedded database, started if needed.
+    serving
+        For a web server: ``GISPLAN_DB_POOL`` connections, ``GISPLAN_STATEMENT_TIMEOUT_S``.
 
     Examples
     --------
@@ -592,6 +594,6 @@ def connect(url: str | None = None, *, settings: Settings | None = None) -> Work
     >>> ws.layers()
     """
     settings = settings or Settings()
-    ws = Workspace(make_engine(url or resolve_url(settings)), settings=settings)
+    ws = Workspace(make_engine(url or resolve_url(settings), serving=settings if serving else None), settings=settings)
     ws.check()
     return ws

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, make_url
@@ -69,10 +70,20 @@ def resolve_url(settings: Settings) -> str:
     return url
 
 
-def make_engine(url: str, *, owner_url: str | None = None) -> Engine:
-    """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations."""
+def make_engine(url: str, *, owner_url: str | None = None, serving: Settings | None = None) -> Engine:
+    """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations.
+
+    A web server's engine (``serving``: its settings) keeps ``db_pool`` connections, no more, and has
+    PostgreSQL cancel any statement past ``statement_timeout_s``; others have SQLAlchemy's pool (5 + 10)
+    and no timeout."""
     register_owner(url, owner_url)
-    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True)
+    options: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
+    if serving is not None:
+        options.update(pool_size=serving.db_pool, max_overflow=0)
+        if serving.statement_timeout_s:
+            connect_args["options"] = f"-c statement_timeout={round(serving.statement_timeout_s * 1000)}"
+    return create_engine(sqlalchemy_url(url), pool_pre_ping=True, future=True, connect_args=connect_args, **options)
 
 
 @contextlib.contextmanager
