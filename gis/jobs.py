@@ -8,8 +8,9 @@ for any job, several processes share one queue (each claims one job at a time), 
 nothing queued. The runner holds its job's lease while the child runs and writes how the job ended:
 ``done`` with the child's result, ``failed`` with a reason a planner may read (the details stay in the
 server's log), ``cancelled`` when asked to stop. Stopped by a shutdown, a job is ``failed`` with
-:data:`gis.store.jobs.SHUTDOWN`; when the whole server dies, its children die with it (the kernel's
-parent-death signal) and the next runner to look marks the job failed (:func:`gis.store.jobs.reap`).
+:data:`gis.store.jobs.SHUTDOWN`; when the whole server dies, its child dies with it (a pipe only the
+server holds open, :func:`die_with_server`) and the next runner to look marks the job failed
+(:func:`gis.store.jobs.reap`).
 
 The children come from a fork server that has imported the library once (``forkserver``: a fork of a
 process with no threads, unlike the server itself), so a job starts in milliseconds, not seconds.
@@ -18,7 +19,6 @@ process with no threads, unlike the server itself), so a job starts in milliseco
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 CONTEXT = multiprocessing.get_context("forkserver")
 POLL_S = 1.0  # how often an idle runner looks for work, and a busy one for a request to stop
 STOP_GRACE_S = 2.0  # a child asked to stop (SIGTERM) gets this long before SIGKILL
-PR_SET_PDEATHSIG = 1
 FAILED = "the analysis failed (the server's log says why) / 分析失败"
 
 
@@ -69,27 +68,28 @@ def detail_of(exc: BaseException) -> str:
     return FAILED
 
 
-def die_with_parent() -> None:
-    """Make this process end when its parent does (Linux: the parent-death signal; elsewhere, and as
-    a second line, a thread that watches the parent's pid)."""
-    parent = os.getppid()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the signal was armed
-        os._exit(1)
+def die_with_server(lifeline: Pipe) -> None:
+    """End this process the moment the server that started it ends: ``lifeline`` is the read end of a
+    pipe whose other end only the server's runner holds; the kernel closes that when the server dies,
+    however it dies (``kill -9`` too), and a thread waiting on the read end then ends this process.
+
+    (Not the parent-death signal: a fork server's child has the fork server for its parent, and the
+    fork server outlives a killed server for as long as any of its children live.)"""
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(POLL_S)
+        with contextlib.suppress(BaseException):
+            lifeline.recv()  # nothing is ever sent: this returns (EOFError) when the server's end closes
         os._exit(1)
 
-    threading.Thread(target=watch, name="gisplan-job-parent", daemon=True).start()
+    threading.Thread(target=watch, name="gisplan-job-lifeline", daemon=True).start()
 
 
-def child_main(url: str, settings: Settings, kind: str, params: dict[str, Any], actor: str, out: Pipe) -> None:
-    """The child process: run one job against the database at ``url`` and send back how it went."""
-    die_with_parent()
+def child_main(url: str, settings: Settings, job: tuple[str, dict[str, Any], str], out: Pipe, lifeline: Pipe) -> None:
+    """The child process: run one job (kind, params, actor) against the database at ``url`` and send
+    back how it went."""
+    die_with_server(lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides
+    kind, params, actor = job
     ws = Workspace(make_engine(url), settings=settings)  # no statement timeout: the runner bounds a job
     try:
         out.send(("done", KINDS[kind](ws, params, actor)))
@@ -167,16 +167,20 @@ class Runner:
     def run(self, lease: jobs.Lease) -> None:
         job = lease.job
         receive, send = CONTEXT.Pipe(duplex=False)
-        args = (self.url, self.settings, job.kind, job.params, job.actor, send)
+        lifeline, held = CONTEXT.Pipe(duplex=False)  # the child's end reads EOF once this process is gone
+        args = (self.url, self.settings, (job.kind, job.params, job.actor), send, lifeline)
         child = CONTEXT.Process(target=child_main, args=args, name=f"gisplan-job-{job.id[:8]}", daemon=True)
         try:
             child.start()
         except Exception:
             log.exception("could not start the process for job %s", job.id)
+            receive.close()
+            held.close()
             lease.finish("failed", detail=FAILED)
             return
         finally:
             send.close()
+            lifeline.close()
         try:
             status, result, detail = self.watch(lease, child, receive)
         except Exception:  # the lease's connection broke: the job cannot be marked from here
@@ -187,6 +191,7 @@ class Runner:
             return
         finally:
             receive.close()
+            held.close()
         try:
             lease.finish(status, result=result, detail=detail)
         except Exception:
