@@ -94,8 +94,12 @@ def child_main(url: str, settings: Settings, job: tuple[str, dict[str, Any], str
     try:
         out.send(("done", KINDS[kind](ws, params, actor)))
     except Exception as exc:
-        log.exception("job %s (%s) failed", kind, actor)
-        out.send(("failed", detail_of(exc)))
+        detail = detail_of(exc)
+        if detail == FAILED:  # gisplan's fault: the trace is for the server's log
+            log.exception("job %s (%s) failed", kind, actor)
+        else:  # the request's: a line is enough
+            log.warning("job %s (%s) failed: %s", kind, actor, detail)
+        out.send(("failed", detail))
     finally:
         ws.close()
         out.close()
