@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Caller
 from api.deps import CallerDep, IdPath, WorkspaceDep, require_planner
+from api.heavy import HEAVY
 from gis.errors import InvalidRequestError, NotFoundError
 from gis.export import compound_report, gap_tables, gpkg, offline_map
 from gis.roles import Role
 
-router = APIRouter(prefix="/api/exports", tags=["Exports"])
+router = APIRouter(prefix="/api/exports", tags=["Exports"], dependencies=HEAVY)  # every one reads whole layers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RestrictedQ = Annotated[bool, Query(description="Include the restricted layers: planners only.")]

@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api import analysis, edits, errors, exports, health, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
+from api.heavy import Slots
 from api.middleware import Guard
 from api.workers import Workers
+from gis.jobs import Runner
 from gis.settings import Settings
 from gis.store.engine import database_fault, engine_url
 from gis.workspace import Workspace, connect
@@ -53,18 +55,24 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     own (``gisplan serve``) checks the schema then (migrating only when it is behind) and starts its
     worker processes; when the database is down it starts all the same (requests answer 503 and
     ``/readyz`` says why) and checks the schema once the database answers. One given a workspace
-    (tests, a notebook) does neither: its owner did."""
+    (tests, a notebook) does neither: its owner did.
+
+    Also the factory each ``gisplan serve --workers N`` process calls (settings from the environment):
+    whatever the processes share is in the database."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ws = workspace or connect(settings=settings or Settings(), check=False)
+        ws = workspace or connect(settings=settings or Settings(), check=False, serving=True)
         waiting = None
         if workspace is None and not check_schema(ws):
             log.warning("the database is unavailable: serving anyway (503 until it answers; see /readyz)")
             waiting = asyncio.create_task(check_when_up(ws))
         app.state.workspace = ws
         app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
-        app.state.jobs = analysis.Jobs()
+        # jobs and workers: the heavy requests' bound, this process's share of the job queue
+        app.state.heavy = Slots(ws.settings.heavy_requests)
+        app.state.runner = Runner(ws.engine, ws.settings)
+        app.state.runner.start()
         app.state.workers = Workers(ws.settings.model_copy(update={"database_url": engine_url(ws.engine)}))
         if workspace is None:
             app.state.workers.warm()
@@ -75,8 +83,8 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
                 waiting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waiting
+            app.state.runner.stop()  # stops a running job's child and marks the job: seconds, not the queue
             app.state.workers.close()
-            app.state.jobs.pool.shutdown(wait=True)
             if workspace is None:
                 ws.close()
 

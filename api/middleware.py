@@ -19,7 +19,7 @@ headers, the log, and a 503 when the database is down.
    ``Cache-Control: no-store`` on every response to a planner or an admin (they may hold restricted
    data: nothing of it stays in a browser's or a proxy's cache).
 4. **The access log.** One JSON line per request on the ``gisplan.access`` logger: time, user,
-   role, method, path, query, status, duration in ms, client address, and the collection read
+   role, method, path, query, status, duration in ms, client address, the server process's pid, and the collection read
    (``restricted: true`` for a restricted layer). Never a token or an ``Authorization`` header.
    The probes (``/healthz``, ``/readyz``) are logged only when they do not answer 200, so a load
    balancer asking every few seconds does not bury the requests.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from typing import Any
@@ -208,6 +209,7 @@ class Guard:
             "status": entry["status"],
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
             "client": client,
+            "pid": os.getpid(),  # which server process answered (gisplan serve --workers N)
         }
         if "collection" in seen:
             line["collection"] = seen["collection"]

@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import CallerDep, IdPath, RoleDep, WorkspaceDep, require_planner
+from api.heavy import HEAVY
 from gis.assets import AssetsMissingError, static_dir, vendor_dir, vendor_file
 from gis.errors import NotFoundError
 from gis.export import webmap
@@ -65,7 +66,9 @@ def compound_gaps(ws: WorkspaceDep, compound_id: IdPath) -> dict[str, Any]:
     return {"compound": compound_id, "gaps": runs.compound_gaps(ws.engine, compound_id)}
 
 
-@router.get("/api/map/catchments/{facility}", summary="A facility type's walking catchment (GeoJSON, CRS84)")
+@router.get(
+    "/api/map/catchments/{facility}", summary="A facility type's walking catchment (GeoJSON, CRS84)", dependencies=HEAVY
+)
 def catchment(
     ws: WorkspaceDep,
     facility: str,

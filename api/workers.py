@@ -4,7 +4,7 @@ A feature edit of up to 10 MB (its JSON parsed, the geometry built, checked and 
 written as EWKB, the audit's before and after encoded) and the schedule import (openpyxl over
 10,000 rows, then a round trip per row) run here, not in the event loop's process: a thread would not
 do, since C code such as a 10 MB ``json.loads`` keeps the lock, and with it the event loop, for up to
-a second. ``GISPLAN_WORKERS`` processes (started with ``spawn``: by ``gisplan serve`` as the app starts,
+a second. ``GISPLAN_EDIT_WORKERS`` processes (started with ``spawn``: by ``gisplan serve`` as the app starts,
 else when first given work) each open a workspace of their own on the app's database.
 
 A task is a module-level function (sent by name) taking plain values (ids, bytes, a caller); its
@@ -71,7 +71,7 @@ class Workers:
 
     def _pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=self.settings.workers,
+            max_workers=self.settings.edit_workers,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a process that runs threads
             initializer=_start,
             initargs=(self.settings,),
@@ -80,7 +80,7 @@ class Workers:
     def warm(self) -> None:
         """Start every worker process now (a spawned worker takes seconds to import its libraries),
         without waiting for them."""
-        for _ in range(self.settings.workers):
+        for _ in range(self.settings.edit_workers):
             self.pool.submit(_ready)
 
     async def run(self, task: Callable[..., T], *args: Any) -> T:

@@ -68,6 +68,17 @@ class PreconditionFailedError(GisError, RuntimeError):
     title = "Precondition Failed"
 
 
+class TooManyRequestsError(GisError, RuntimeError):
+    """The request would pass a bound (the job queue is full); ``retry_after`` seconds is when to try again."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnavailableError(GisError, RuntimeError):
     """Something the request needs is not there right now (the database, installed assets)."""
 

@@ -53,9 +53,20 @@ class Settings(BaseSettings):
     db_connect_timeout_s, db_pool_timeout_s
         How long to wait for the database to accept a connection (libpq's ``connect_timeout``), and
         for a free connection of the pool, before answering that the database is unavailable.
-    workers
+    edit_workers
         How many worker processes ``gisplan serve`` runs feature edits and schedule imports in (work
         that would otherwise hold up every other request).
+    job_queue
+        At most this many analysis jobs queued or running at once (all server processes together);
+        past it ``POST /api/gaps`` answers 429 with ``Retry-After``.
+    heavy_requests
+        At most this many heavy requests (whole-file exports, catchments, a whole run's GeoJSON or
+        CSV) at once in each server process; past it they answer 503 with ``Retry-After``.
+    db_pool
+        Database connections each server process keeps (and uses at most at once).
+    statement_timeout_s
+        The web server's database statements are cancelled past this many seconds (0: never). Only
+        the server's: the command line, notebooks, migrations and the analysis jobs have none.
     """
 
     model_config = SettingsConfigDict(env_prefix="GISPLAN_", extra="ignore")
@@ -76,9 +87,14 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(default=1, gt=0)
     max_feature_mb: float = Field(default=10, gt=0)
     max_schedule_mb: float = Field(default=20, gt=0)
-    workers: int = Field(default=2, ge=1)
+    edit_workers: int = Field(default=2, ge=1)
     db_connect_timeout_s: int = Field(default=3, ge=1)
     db_pool_timeout_s: float = Field(default=5, gt=0)
+    # jobs and workers
+    job_queue: int = Field(default=8, ge=1)
+    heavy_requests: int = Field(default=4, ge=1)
+    db_pool: int = Field(default=10, ge=1)
+    statement_timeout_s: float = Field(default=30, ge=0)
 
     @field_validator("database_url", "owner_database_url", "basemap_url")
     @classmethod

@@ -50,7 +50,6 @@ class Workspace:
         self.settings = settings or Settings()
         self.registry: Registry = registry()
         self._catchments: dict[tuple[Any, ...], gpd.GeoDataFrame] = {}
-        self._working_crs: CRS | None = None
 
     def __repr__(self) -> str:
         crs = self.working_crs
@@ -60,13 +59,8 @@ class Workspace:
     # -- state -------------------------------------------------------------------------------
     @property
     def working_crs(self) -> CRS | None:
-        """The metric CRS layers are stored in; None until the first import created the schema.
-
-        Fixed when the schema is made, so read once it exists (the API asks on nearly every request;
-        after ``gisplan db restore`` of another database's dump, restart the server)."""
-        if self._working_crs is None:
-            self._working_crs = self.db.working_crs
-        return self._working_crs
+        """The metric CRS layers are stored in; None until the first import created the schema."""
+        return self.db.working_crs
 
     def check(self) -> None:
         """Verify that the database schema matches the layer definitions (when it exists yet).
@@ -418,7 +412,8 @@ class Workspace:
         radius = setup.standard.rule(code).radius_m
         # the web map asks for the same catchment again and again: reuse it while the inputs stand
         params_key = tuple(sorted(setup.params.__dict__.items()))
-        key = (code, setup.standard.id, radius, params_key, self._stamp("facilities", "roads"))
+        changes = layers.stamp(self.engine, [self.registry.layer("facilities"), self.registry.layer("roads")])
+        key = (code, setup.standard.id, radius, params_key, changes)
         cached = self._catchments.get(key)
         if cached is not None:
             return cached.copy()
@@ -430,10 +425,6 @@ class Workspace:
             self._catchments.pop(next(iter(self._catchments)))
         self._catchments[key] = result
         return result.copy()
-
-    def _stamp(self, *layer_ids: str) -> tuple[Any, ...]:
-        """What changes when a layer's rows do: their change counts."""
-        return layers.stamp(self.engine, [self.registry.layer(i) for i in layer_ids])
 
     def map(
         self,
@@ -582,16 +573,19 @@ class Workspace:
         self.engine.dispose()
 
 
-def connect(url: str | None = None, *, settings: Settings | None = None, check: bool = True) -> Workspace:
+def connect(
+    url: str | None = None, *, settings: Settings | None = None, check: bool = True, serving: bool = False
+) -> Workspace:
     """Open a workspace.
 
     Parameters
     ----------
     url
-        A PostGIS URL (``postgresql://user:pass@host/db``). Without one: ``GISPLAN_DATABASE_URL``,
-        else the embedded database, started if needed.
+        A PostGIS URL (``postgresql://user:pass@host/db``); else ``GISPLAN_DATABASE_URL``; else the embedded one.
     check
         Bring the schema up to date and check it against the layer definitions (:meth:`Workspace.check`).
+    serving
+        For a web server: ``GISPLAN_DB_POOL`` connections, ``GISPLAN_STATEMENT_TIMEOUT_S``.
 
     Examples
     --------
@@ -600,7 +594,7 @@ def connect(url: str | None = None, *, settings: Settings | None = None, check: 
     >>> ws.layers()
     """
     settings = settings or Settings()
-    ws = Workspace(make_engine(url or resolve_url(settings), settings=settings), settings=settings)
+    ws = Workspace(make_engine(url or resolve_url(settings), settings=settings, serving=serving), settings=settings)
     if check:
         ws.check()
     return ws

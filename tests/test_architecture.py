@@ -36,6 +36,7 @@ OWNERS = {
     "audit_log": ["gis/store/audit.py"],
     "gisplan_meta": ["gis/store/schema.py"],
     "layer_changes": ["gis/store/layers.py"],
+    "jobs": ["gis/store/jobs.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

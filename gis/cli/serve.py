@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gis.settings import Settings
 
 ACCESS_LOGGER = "gisplan.access"
+GRACE_S = 4
 
 
 def is_loopback(host: str) -> bool:
@@ -64,21 +65,40 @@ def configure_access_log(s: Settings) -> logging.Logger:
     return log
 
 
+def worker_app() -> Any:
+    """The app of one server process (the factory ``uvicorn`` calls in each worker): its settings
+    from the environment, its own access log handlers."""
+    from api.main import create_app
+
+    s = settings()
+    configure_access_log(s)
+    return create_app(s)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (beyond 127.0.0.1: only behind TLS).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes; they share the database, and nothing else.")
+    ] = 1,
 ) -> None:
     """Serve the web API (OGC API – Features at /ogc, docs at /docs); the access log goes to stderr."""
     import uvicorn
-
-    from api.main import create_app
 
     s = settings()
     warning = tls_warning(host, s.public_url)
     if warning:
         err.print(f"[yellow]{warning}[/]")
-    configure_access_log(s)
     shown = host if ":" not in host else f"[{host}]"
     base = s.public_url or f"http://{shown}:{port}"
-    out.print(f"gisplan on {base}/ogc  (docs: {base}/docs)")
-    uvicorn.run(create_app(s), host=host, port=port, log_level="warning")
+    out.print(f"gisplan on {base}/ogc  (docs: {base}/docs)" + (f", {workers} workers" if workers > 1 else ""))
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        # SIGTERM: requests in flight get this long, then the jobs are stopped and marked (well within 10 s)
+        timeout_graceful_shutdown=GRACE_S,
+    )

@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from gis.errors import NotFoundError
 from gis.store import schema
 
+_working_crs: dict[str, CRS] = {}  # database URL -> its working CRS, once it has one
+
 
 @dataclass(frozen=True)
 class Database:
@@ -19,9 +21,18 @@ class Database:
 
     @property
     def working_crs(self) -> CRS | None:
-        """The metric CRS layers are stored in; None until the first import created the schema."""
-        with self.engine.connect() as conn:
-            return schema.stored_working_crs(conn)
+        """The metric CRS layers are stored in; None until the first import created the schema.
+
+        Fixed when the schema is made, so kept per database once it exists (asked on nearly every
+        request; after ``gisplan db restore`` of another database's dump, restart the server)."""
+        key = self.engine.url.render_as_string(hide_password=True)
+        known = _working_crs.get(key)
+        if known is None:
+            with self.engine.connect() as conn:
+                known = schema.stored_working_crs(conn)
+            if known is not None:
+                _working_crs[key] = known
+        return known
 
     def require_schema(self) -> CRS:
         """The working CRS, or :class:`NotFoundError` when nothing was loaded yet."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, exc, make_url
@@ -110,22 +111,27 @@ def _connect_args(url: str, connect_timeout_s: int) -> dict[str, int]:
     return {} if "connect_timeout" in make_url(url).query else {"connect_timeout": connect_timeout_s}
 
 
-def make_engine(url: str, *, owner_url: str | None = None, settings: Settings | None = None) -> Engine:
+def make_engine(
+    url: str, *, owner_url: str | None = None, settings: Settings | None = None, serving: bool = False
+) -> Engine:
     """An engine on ``url``; ``owner_url`` (else the one :func:`resolve_url` remembered) runs its migrations.
 
     Its timeouts are ``settings``' (``GISPLAN_DB_CONNECT_TIMEOUT_S``, ``GISPLAN_DB_POOL_TIMEOUT_S``), by
     default 3 s and 5 s. No connection is made here: a database that is down is found when it is used.
+    A web server's engine (``serving``, with its ``settings``) keeps ``db_pool`` connections, no more, and
+    has PostgreSQL cancel any statement past ``statement_timeout_s``; others have SQLAlchemy's pool
+    (5 + 10) and no statement timeout.
     """
     register_owner(url, owner_url)
     url = sqlalchemy_url(url)
     connect_s = settings.db_connect_timeout_s if settings else CONNECT_TIMEOUT_S
-    return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_timeout=settings.db_pool_timeout_s if settings else POOL_TIMEOUT_S,
-        connect_args=_connect_args(url, connect_s),
-        future=True,
-    )
+    connect_args: dict[str, Any] = _connect_args(url, connect_s)
+    options: dict[str, Any] = {"pool_timeout": settings.db_pool_timeout_s if settings else POOL_TIMEOUT_S}
+    if serving and settings is not None:
+        options.update(pool_size=settings.db_pool, max_overflow=0)
+        if settings.statement_timeout_s:
+            connect_args["options"] = f"-c statement_timeout={round(settings.statement_timeout_s * 1000)}"
+    return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **options)
 
 
 def engine_url(engine: Engine) -> str:

@@ -122,6 +122,8 @@ def upgrade(engine: Engine, working_crs: CRS) -> None:
         return
     cfg = _config()
     with migration_engine(engine) as migrator, migrator.begin() as conn:
+        # A server's engine cancels long statements; a migration (and waiting for another's) may be long.
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         # One migration run at a time per database, even when two processes start together.
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('gisplan-migrations'))"))
         if current_revision(conn) == head_revision():

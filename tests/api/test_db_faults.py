@@ -81,7 +81,7 @@ def env(db: Db, tmp_path: Path) -> dict[str, str]:
         "GISPLAN_DATABASE_URL": db.cluster.app_url(),
         "GISPLAN_OWNER_DATABASE_URL": db.cluster.owner_url(),
         "GISPLAN_HOME": str(tmp_path / "home"),
-        "GISPLAN_WORKERS": "1",
+        "GISPLAN_EDIT_WORKERS": "1",
     }
 
 

@@ -183,6 +183,14 @@ def _job(site: Site, _: str) -> Call:
     return Call("GET", f"/api/jobs/{started.json()['job']}")
 
 
+def _cancel(site: Site, _: str) -> Call:
+    if site.refusing:  # refused before the job is looked up
+        return Call("DELETE", f"/api/jobs/{'0' * 32}")
+    started = site.client.post("/api/gaps", json={"facility": ["kindergarten"]}, headers=site.headers("planner"))
+    assert started.status_code == 202, started.text
+    return Call("DELETE", f"/api/jobs/{started.json()['job']}")  # the planner's own, or any as an admin
+
+
 def _run(path: str) -> Builder:
     return lambda site, _: Call("GET", path.format(run=gap_runs.list_runs(site.ws.engine, limit=1)[0]["id"]))
 
@@ -226,6 +234,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/map/progress"): Route("planner", 200, _get("/api/map/progress")),
     ("POST", "/api/gaps"): Route("planner", 202, lambda s, _: Call("POST", "/api/gaps", json={"facility": GAP_TYPES})),
     ("GET", "/api/jobs/{job_id}"): Route("public", 200, _job),
+    ("GET", "/api/jobs"): Route("planner", 200, _get("/api/jobs")),
+    ("DELETE", "/api/jobs/{job_id}"): Route("planner", 202, _cancel),
     ("GET", "/api/gaps/runs"): Route("public", 200, _get("/api/gaps/runs")),
     ("GET", "/api/gaps/runs/{run_id}"): Route("public", 200, _run("/api/gaps/runs/{run}")),
     ("GET", "/api/gaps/runs/{run_id}/summary"): Route("public", 200, _run("/api/gaps/runs/{run}/summary")),
@@ -283,6 +293,7 @@ def site(ws: Workspace, tmp_path: Any) -> Iterator[Site]:
         assert len(ws.layer(layer)) > 0, f"the sample has no {layer}: its routes would not be tried"
     tokens = {caller: add_user(ws.engine, f"m-{caller}", caller) for caller in ("public", "planner", "admin")}
     ws.settings.auth_failures = 100_000
+    ws.settings.job_queue = 1_000  # the matrix starts a job per call of three routes
     with TestClient(create_app(workspace=ws)) as client:
         yield Site(ws, client, tokens)
 
