@@ -42,14 +42,16 @@ ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %s"
 MAY_CREATE_ROLES = "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
 
 # gisplan's own relations and functions in the schema: an extension's (PostGIS's spatial_ref_sys,
-# its functions) are left alone, and so are sequences that belong to a column (they follow their table).
+# its functions) are left alone, and so are serial sequences (they follow their table). Identity
+# sequences are listed: the owner's default privileges give the app USAGE on one made after 0007
+# (jobs' seq), so the grants applied again after a restore must too, or the restore differs.
 OWN_RELATIONS = """
 SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner) AS owner
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
   AND NOT EXISTS (
     SELECT 1 FROM pg_depend d
-    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'a', 'i'))
+    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'a'))
 ORDER BY c.relname
 """
 OWN_FUNCTIONS = """
