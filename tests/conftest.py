@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,14 +125,8 @@ def db_name(request: pytest.FixtureRequest, test_server: SuiteServer, template: 
     test marked ``sample`` a copy of ``sample_template``."""
     if request.node.get_closest_marker("sample"):
         template = request.getfixturevalue("sample_template")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
+    with test_server.database(template) as name:
         yield name
-    finally:
-        with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

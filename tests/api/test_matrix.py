@@ -18,6 +18,7 @@ before and after them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,7 @@ class Site:
     client: TestClient
     tokens: dict[str, str]
     spent: list[float] = field(default_factory=lambda: [100_000.0])  # above the sample's
+    made: Iterator[int] = field(default_factory=itertools.count)  # numbers for names that must differ
     firsts: dict[str, int] = field(default_factory=dict)
     refusing: bool = True  # while calls are refused, a delete or a disable aims at what already exists
 
@@ -98,7 +100,7 @@ def _feature(site: Site, collection: str) -> dict[str, Any]:
     feature = r.json()
     props = {k: v for k, v in feature["properties"].items() if k not in ("fid", "source", "source_key", "synthetic")}
     if "name" in props:
-        props["name"] = f"矩阵测试 {len(site.spent)}"
+        props["name"] = f"矩阵测试 {next(site.made)}"
     return {"type": "Feature", "geometry": feature["geometry"], "properties": props}
 
 
@@ -202,8 +204,7 @@ def _compound(path: str, **params: Any) -> Builder:
 def _disable(site: Site, _: str) -> Call:
     if site.refusing:
         return Call("POST", "/api/users/m-planner/disable")
-    name = f"temp-{len(site.spent)}"
-    site.spent.append(site.spent[-1])
+    name = f"temp-{next(site.made)}"
     add_user(site.ws.engine, name, "planner")
     return Call("POST", f"/api/users/{name}/disable")
 

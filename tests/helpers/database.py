@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy import make_url
 
 from gis.store.privileges import OWNER_ROLE
@@ -24,3 +28,15 @@ class SuiteServer:
             password = self.owner_password if role == OWNER_ROLE else self.app_password
             url = url.set(username=role, password=password)
         return url.render_as_string(hide_password=False)
+
+    @contextlib.contextmanager
+    def database(self, template: str) -> Iterator[str]:
+        """A fresh database copied from ``template`` by the superuser, dropped afterwards; yields its name."""
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        try:
+            yield name
+        finally:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

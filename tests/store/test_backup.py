@@ -17,7 +17,6 @@ import io
 import json
 import shutil
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,14 +51,8 @@ CATALOG = {
 @pytest.fixture
 def second_db(test_server: SuiteServer, template: str) -> Iterator[str]:
     """Another fresh database (extensions and the roles' access only), made as ``db_name`` is."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    try:
+    with test_server.database(template) as name:
         yield name
-    finally:
-        with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fill(ws: Workspace, tmp_path: Path) -> str:
