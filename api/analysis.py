@@ -21,7 +21,7 @@ from gis.cells import write_frame_csv
 from gis.errors import TooManyRequestsError
 from gis.gaps import runs as gap_runs
 from gis.gaps.runs import GapRun
-from gis.jobs import Runner
+from gis.jobs import Runner, check_gaps
 from gis.store import jobs
 from gis.store.jobs import Job
 
@@ -73,6 +73,7 @@ def _view(request: Request, job: Job, caller: Caller) -> dict[str, Any]:
 @router.post("/gaps", status_code=202, summary="Start a gap analysis (planners): queued as a job")
 def start_gaps(request: Request, body: GapRequest, ws: WorkspaceDep, caller: CallerDep) -> JSONResponse:
     require_planner(caller, "starting an analysis")
+    check_gaps(ws, body.model_dump())  # what the job would refuse is a 400 now, not a failed job later
     try:
         job = jobs.submit(ws.engine, "gaps", body.model_dump(), caller.actor, limit=ws.settings.job_queue)
     except TooManyRequestsError as exc:

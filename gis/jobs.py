@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from gis.errors import GisError, ServerError
+from gis.errors import GisError, InvalidRequestError, NotFoundError, ServerError
 from gis.gaps.analysis import GapParameters
 from gis.settings import Settings
 from gis.store import jobs
@@ -53,6 +53,15 @@ def gaps(ws: Workspace, params: dict[str, Any], actor: str) -> dict[str, Any]:
     how = GapParameters(tolerance_m=float(params["tolerance_m"]), max_leg_m=float(params["max_leg_m"]))
     run = ws.run_gaps(params.get("facility"), standard=str(params["standard"]), params=how, actor=actor)
     return {"run_id": run.run_id, "basis": run.basis, "warnings": run.warnings}
+
+
+def check_gaps(ws: Workspace, params: dict[str, Any]) -> None:
+    """What the gap job would refuse at once (an unknown standard or facility type, a type without a
+    radius), refused before it is queued: the planner hears it as a 400, not as a failed job later."""
+    try:
+        ws.analysis_inputs(params.get("facility"), standard=str(params["standard"]), params=None)
+    except NotFoundError as exc:  # a name in the request that is nowhere to be found: the request is wrong
+        raise InvalidRequestError(exc.args[0] if exc.args else str(exc)) from None
 
 
 KINDS: dict[str, Callable[[Workspace, dict[str, Any], str], dict[str, Any]]] = {"gaps": gaps}

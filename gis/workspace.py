@@ -215,7 +215,7 @@ class Workspace:
             raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
         return code
 
-    def _analysis_inputs(
+    def analysis_inputs(
         self, facility: str | list[str] | None, *, standard: str, params: GapParameters | None
     ) -> GapInputs:
         """The set-up every analysis shares: the standard, the working CRS, the facility types
@@ -296,7 +296,7 @@ class Workspace:
         >>> run.summary()
         >>> run.basis, run.warnings
         """
-        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        setup = self.analysis_inputs(facility, standard=standard, params=params)
         compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
         results, network, notes = analyse(compounds, facilities, roads, setup.standard, setup.types, setup.params)
         warnings = notes + setup.skipped
@@ -358,7 +358,7 @@ class Workspace:
         >>> sites = ws.propose_sites("kindergarten", k=2)
         >>> sites.attrs["before"], sites.attrs["after"]
         """
-        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        setup = self.analysis_inputs(facility, standard=standard, params=params)
         (code,) = setup.types
         compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
         if candidates is not None:
@@ -407,7 +407,7 @@ class Workspace:
         --------
         >>> ws.catchment("kindergarten").area.sum() / 1e6  # km²
         """
-        setup = self._analysis_inputs(facility, standard=standard, params=params)
+        setup = self.analysis_inputs(facility, standard=standard, params=params)
         (code,) = setup.types
         radius = setup.standard.rule(code).radius_m
         # the web map asks for the same catchment again and again: reuse it while the inputs stand

@@ -43,7 +43,8 @@ class AccessPoints:
 
     def subset(self, owners: np.ndarray) -> AccessPoints:
         """The access points of the given features, renumbered 0..len(owners)-1."""
-        new_id = np.full(int(self.owner.max(initial=-1)) + 1, -1)
+        # a feature asked for may have no access point (no road within reach): size for both
+        new_id = np.full(max(int(self.owner.max(initial=-1)), int(np.max(owners, initial=-1))) + 1, -1)
         new_id[owners] = np.arange(len(owners))
         keep = np.isin(self.owner, owners)
         return AccessPoints(new_id[self.owner[keep]], self.edge[keep], self.offset[keep], self.leg[keep])

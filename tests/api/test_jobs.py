@@ -132,10 +132,13 @@ def test_a_bounded_queue_cancelling_and_nothing_half_written(
         fourth = c.post("/api/gaps", json=KINDERGARTEN, headers=owner).json()
         assert wait_for("the next job", lambda: finished(c, fourth["href"]), timeout=60)["status"] == "done"
         assert count(db_url, "gap_runs") == 1
-        # a request the library cannot carry out: failed, in its own words
-        wrong = c.post("/api/gaps", json={"facility": ["没有这种设施"]}, headers=owner).json()
-        failed = wait_for("the wrong job", lambda: finished(c, wrong["href"]), timeout=60)
-        assert failed["status"] == "failed" and "unknown facility type" in failed["detail"]
+        # a request the library would refuse is refused at once, in its own words, and queues nothing
+        jobs_before = count(db_url, "jobs")
+        for wrong in ({"facility": ["没有这种设施"]}, {"standard": "no-such-standard"}):
+            refused = c.post("/api/gaps", json=wrong, headers=owner)
+            assert refused.status_code == 400 and refused.headers["content-type"] == "application/problem+json"
+            assert "unknown" in refused.json()["detail"]
+        assert count(db_url, "jobs") == jobs_before
     print(f"a running job stopped {took:.2f} s after DELETE; no run of it in gap_runs")
 
 

@@ -116,3 +116,12 @@ def test_access_points_of_a_subset_are_renumbered() -> None:
     # feature 2 becomes 0 and feature 0 becomes 1; feature 1's point is dropped
     assert list(got.owner) == [1, 1, 0, 0] and list(got.edge) == [10, 11, 13, 14]
     assert list(got.offset) == [1.0, 2.0, 4.0, 5.0] and list(got.leg) == [0.1, 0.2, 0.4, 0.5]
+
+
+def test_a_subset_may_ask_for_features_without_access_points() -> None:
+    # facility 3 has no road within reach (no access point) but has a capacity: the 2SFCA asks for it
+    points = AccessPoints(
+        owner=np.array([0, 1]), edge=np.array([5, 6]), offset=np.array([1.0, 2.0]), leg=np.array([0.5, 0.5])
+    )
+    got = points.subset(np.array([1, 3]))
+    assert list(got.owner) == [0] and list(got.edge) == [6]
