@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PY ?= python3
 VENV := .venv
+# make test runs the suite on both cores (pytest-xdist); TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 2
 APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin fonts-wqy-microhei
 # The tests drive Debian's Chromium (headless) against the web map and the exported HTML.
 TEST_APT_PACKAGES := chromium python3-qgis
@@ -80,7 +82,7 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 test: setup apt-test lint typecheck
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules $(VENDOR)

@@ -33,8 +33,10 @@ from gis.workspace import Workspace
 from tests.helpers.database import SuiteServer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-TEMPLATE = "gisplan_test_template"
-SAMPLE_TEMPLATE = "gisplan_test_sample"
+# under pytest-xdist each worker has templates of its own (on a shared GISPLAN_TEST_DATABASE_URL too)
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEMPLATE = "gisplan_test_template" + (f"_{_WORKER}" if _WORKER else "")
+SAMPLE_TEMPLATE = "gisplan_test_sample" + (f"_{_WORKER}" if _WORKER else "")
 SAMPLE_GAP_TYPES = ["kindergarten", "elderly_station", "health_center", "primary_school"]
 
 
@@ -44,6 +46,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == 0 and not os.environ.get("GISPLAN_ALLOW_SKIP"):
         reporter.write_line(f"FAILED: {len(skipped)} tests were skipped; a skipped test fails the run", red=True)
         session.exitstatus = 1
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long modules (marked ``heavy``) first, the rest after, each in file order: the two
+    workers of ``make test`` (pytest-xdist, work stealing) then share out the short tests at the end
+    and finish together, instead of one waiting while the other starts a fuzzer last."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
 @pytest.fixture(scope="session")

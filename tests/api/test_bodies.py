@@ -22,6 +22,8 @@ from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.served import Served, peak_rss, serve_process, stream_body
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 GB = 1 << 30
 MB = 1 << 20
 PROBLEM = "application/problem+json"

@@ -34,6 +34,8 @@ from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.served import serve_process
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 BACK_WITHIN_S = 5.0  # requests succeed again this soon after the database accepts connections
 ANSWER_WITHIN_S = 2.0  # a 503 comes this quickly
 

@@ -17,7 +17,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from gis.workspace import Workspace
+
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
 
 ST = Path(sys.executable).with_name("schemathesis")
 EXAMPLES = 200

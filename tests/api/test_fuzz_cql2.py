@@ -27,10 +27,13 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from gis.ogc.cql2 import CRS84_NAMES, MAX_DEPTH, MAX_NODES
+
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
 
 ITEMS = "/ogc/collections/{}/items"
 PROBLEM = "application/problem+json"

@@ -35,6 +35,8 @@ from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.served import Served, serve_process
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 N = 10_000
 YEAR = 2026
 WINDOW_S = 20.0

@@ -33,7 +33,8 @@ from gis.gaps import runs as gap_runs
 from gis.store.users import add_user
 from gis.workspace import Workspace
 
-pytestmark = pytest.mark.sample  # the database is a copy of the prepared sample
+# the database is a copy of the prepared sample; a long module (run first)
+pytestmark = [pytest.mark.sample, pytest.mark.heavy]
 
 CALLERS = ("anonymous", "public", "planner", "admin")
 LEVEL = {"anonymous": 0, "public": 0, "planner": 1, "admin": 2}

@@ -13,6 +13,8 @@ from owslib.ogcapi.features import Features
 
 from gis.workspace import Workspace
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 
 def gdal(args: list[str], headers: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **({"GDAL_HTTP_HEADERS": headers} if headers else {})}

@@ -10,6 +10,8 @@ import pytest
 from gis.store.cluster import EmbeddedCluster
 from tests.helpers.cli import run
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 
 @pytest.mark.parametrize(
     "args",

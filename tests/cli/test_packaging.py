@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "gis" / "web" / "vendor"
 # What the code asks for (gis/assets.py callers): the web map's page and api/webmap.py, the exports.

@@ -21,6 +21,8 @@ from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.jobs import blocked, count, free_port, holding, job_row, start_serve, wait_for
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 KINDERGARTEN = {"facility": ["kindergarten"]}
 
 

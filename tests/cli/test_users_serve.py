@@ -22,6 +22,8 @@ from gis.store.users import add_user, check_token, list_users
 from gis.workspace import Workspace
 from tests.helpers.cli import GISPLAN, run
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 
 @pytest.fixture
 def env(ws: Workspace, db_url: str, tmp_path: Path) -> dict[str, str]:

@@ -22,6 +22,8 @@ from gis.gaps.analysis import CONTRACT_COLUMNS, GapParameters
 from gis.standards import load_standard
 from gis.workspace import Workspace
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 TYPES = ["kindergarten", "primary_school", "health_center", "supermarket"]
 
 

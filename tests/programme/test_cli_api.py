@@ -20,6 +20,8 @@ from gis.store.users import add_user
 from tests.helpers.cli import run
 from tests.helpers.programme import COMPOUNDS, PLAN, YEAR, Fixture, fill, write_compounds
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 
 @pytest.fixture
 def live(planned: Fixture) -> Iterator[str]:

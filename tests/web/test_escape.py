@@ -30,6 +30,8 @@ from tests.helpers.browser import Watched
 from tests.helpers.hostile import SCRIPTS, inert, write_layers
 from tests.helpers.live import serve
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 WORKING = CRS.from_epsg(4547)
 BAD_TYPE = SCRIPTS[0]  # a facility type code nobody defined: shown as itself in legends and popups
 LEAFLET_MAP = "Object.values(window).find(v => v instanceof L.Map)"

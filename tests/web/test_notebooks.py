@@ -15,6 +15,8 @@ from nbclient import NotebookClient
 from gis.settings import Settings
 from gis.workspace import Workspace
 
+pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
+
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 

@@ -18,7 +18,8 @@ from gis.workspace import Workspace
 from tests.helpers.browser import Watched
 from tests.helpers.live import serve
 
-pytestmark = pytest.mark.sample  # the database is a copy of the prepared sample
+# the database is a copy of the prepared sample; a long module (run first)
+pytestmark = [pytest.mark.sample, pytest.mark.heavy]
 
 READY = (
     "() => window.gisplanMap && window.gisplanMap.loaded() && window.gisplanMap.areTilesLoaded()"
