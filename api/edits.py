@@ -7,7 +7,6 @@ and repairing the feature and its round trips to the database run in a worker pr
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -26,16 +25,6 @@ router = APIRouter(prefix="/ogc", tags=["OGC API – Features, Part 4 (edits)"])
 
 def _planner(caller: Caller) -> None:
     require_planner(caller, "editing")
-
-
-def _feature(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise EditError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise EditError("send a GeoJSON Feature object")
-    return data
 
 
 def _expected(layer: LayerDef, fid: int, if_match: str | None) -> int:
@@ -78,7 +67,7 @@ def _create(layer_id: str, caller: Caller, body: bytes, content_crs: str | None)
     """In a worker process: insert the feature in ``body``; returns (fid, version)."""
     ws = workers.workspace()
     layer = ws.registry.layer(layer_id)
-    feature = _feature(body)
+    feature = edits.parse_feature(body)
     source, working = _crs(ws, content_crs)
     edit = edits.Edit(ws.registry, layer, source_crs=source, working_crs=working, actor=caller.actor)
     return edits.create(ws.engine, edit, feature)
@@ -107,7 +96,7 @@ def _store(layer_id: str, caller: Caller, change: tuple[int, int, bool], body: b
     ws = workers.workspace()
     layer = ws.registry.layer(layer_id)
     fid, expected, partial = change
-    feature = _feature(body)
+    feature = edits.parse_feature(body)
     if partial:
         feature = {"type": "Feature", **feature}
     source, working = _crs(ws, content_crs)

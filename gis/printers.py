@@ -14,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gis.ingest import ImportReport
@@ -38,11 +39,11 @@ def print_import_report(console: Console, report: ImportReport, *, max_problems:
     """The per-import summary a planner reads: counts, notes, the first problems, where the rest are."""
     console.print(import_summary(report))
     for w in report.warnings:
-        console.print(f"[yellow]note:[/] {w}")
+        console.print(f"[yellow]note:[/] {escape(w)}")
     if report.rejected:
         t = Table("#", "key", "reason / 原因", title="set aside / 剔除的要素")
         for p in report.rejected[:max_problems]:
-            t.add_row(str(p.index), p.key or "", p.reason)
+            t.add_row(str(p.index), escape(p.key or ""), escape(p.reason))
         console.print(t)
         if len(report.rejected) > max_problems:
             console.print(f"... and {len(report.rejected) - max_problems} more")
@@ -54,27 +55,27 @@ def print_import_report(console: Console, report: ImportReport, *, max_problems:
             title="values that could not be read (feature loaded, field empty)",
         )
         for p in report.field_issues[:max_problems]:
-            t.add_row(str(p.index), p.key or "", p.reason)
+            t.add_row(str(p.index), escape(p.key or ""), escape(p.reason))
         console.print(t)
     if report.repaired:
         shown = ", ".join(f"#{p.index} {p.reason}" for p in report.repaired[:5])
-        console.print(f"repaired: {shown}" + (" ..." if len(report.repaired) > 5 else ""))
+        console.print(f"repaired: {escape(shown)}" + (" ..." if len(report.repaired) > 5 else ""))
     if report.rejects_path:
-        console.print(f"rejects file / 剔除清单: {report.rejects_path}")
+        console.print(f"rejects file / 剔除清单: {escape(report.rejects_path)}")
     if report.report_path:
-        console.print(f"report / 报告: {report.report_path}")
+        console.print(f"report / 报告: {escape(report.report_path)}")
 
 
 def import_summary(report: ImportReport) -> Table:
     """The head of an import's report: format, encoding, CRS, counts read, loaded, repaired, set aside."""
-    head = Table(title=f"{report.layer} ← {Path(report.path).name}", show_header=False, box=None)
+    head = Table(title=f"{report.layer} ← {escape(Path(report.path).name)}", show_header=False, box=None)
     sources = f" ({', '.join(report.source_layers)})" if report.source_layers else ""
-    head.add_row("format / 格式", f"{report.driver}{sources}")
+    head.add_row("format / 格式", escape(f"{report.driver}{sources}"))
     if report.encoding or report.encoding_note:
-        head.add_row("encoding / 编码", f"{report.encoding or '-'}  ({report.encoding_note or ''})")
+        head.add_row("encoding / 编码", escape(f"{report.encoding or '-'}  ({report.encoding_note or ''})"))
     head.add_row("CRS / 坐标系", f"{report.crs_used or '-'} → {report.working_crs or '-'}")
     if report.crs_note:
-        head.add_row("", report.crs_note)
+        head.add_row("", escape(report.crs_note))
     if report.coords != "wgs84":
         head.add_row("coords", f"{report.coords} → WGS 84")
     other = f"  (+{report.not_relevant} not for this layer)" if report.not_relevant else ""
@@ -195,7 +196,7 @@ def print_bury_summary(console: Console, summary: pd.DataFrame) -> None:
 # -- the programme -------------------------------------------------------------------------------
 def print_schedule_import(console: Console, report: ScheduleImportReport) -> None:
     """What an import of a schedule table (时间配档表) did, and the rows it set aside."""
-    t = Table(show_header=False, box=None, title=f"schedule ← {Path(report.path).name} ({report.sheet})")
+    t = Table(show_header=False, box=None, title=escape(f"schedule ← {Path(report.path).name} ({report.sheet})"))
     t.add_row("rows / 行数", str(report.rows))
     t.add_row("new projects / 新增项目", str(report.created))
     t.add_row("updated / 更新", str(report.updated))
@@ -211,7 +212,7 @@ def print_rejected_rows(console: Console, report: ScheduleImportReport) -> None:
     if report.rejected:
         t = Table("row / 行", "key", "reason / 原因", title="rows set aside / 剔除的行")
         for p in report.rejected:
-            t.add_row(str(p.row), p.key or "", p.reason)
+            t.add_row(str(p.row), escape(p.key or ""), escape(p.reason))
         console.print(t)
 
 

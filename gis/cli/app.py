@@ -7,6 +7,7 @@ imports the library inside its commands, so that ``gisplan --help`` loads typer 
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from gis.cli import db, demo, export, gaps, load, pipelines, progress, report, serve, users
 from gis.cli.common import err
@@ -37,7 +38,7 @@ def main() -> None:
     try:
         app()
     except GisError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")
         raise SystemExit(1) from None
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:  # names for the annotations only: the modules load when a command runs
     import geopandas as gpd
@@ -71,7 +72,7 @@ def compound_id(ws: Workspace, value: str) -> int:
 
 def print_refused(exc: Exception) -> None:
     """Why a file was refused whole, and that nothing changed (an import is one transaction)."""
-    err.print(f"[red]refused / 拒绝导入:[/] {exc}")
+    err.print(f"[red]refused / 拒绝导入:[/] {escape(str(exc))}")  # a file name may hold [/]
     err.print("nothing was changed / 数据库未作任何改动")
 
 

@@ -17,6 +17,7 @@ from pyproj import CRS, Transformer
 
 from gis.crs import Coords, to_wgs84
 from gis.ingest.import_report import Problem
+from gis.ingest.precheck import MAX_COORDINATE
 from gis.ingest.readers import RawSource
 from gis.registry import LayerDef
 
@@ -86,7 +87,8 @@ def _drop_missing(geoms: np.ndarray, unparseable: np.ndarray, reasons: list[list
             reasons[i].append(UNPARSEABLE)
             geoms[i] = None
         elif g is None:
-            reasons[i].append("no geometry")
+            if not reasons[i]:  # a reader that dropped it said why (too many vertices, a broken OSM way)
+                reasons[i].append("no geometry")
         elif g.is_empty:
             reasons[i].append("empty geometry")
             geoms[i] = None
@@ -98,9 +100,21 @@ def _drop_not_finite(geoms: np.ndarray, reasons: list[list[str]]) -> None:
         return
     coords_all, owner = shapely.get_coordinates(geoms[present], return_index=True)
     finite = np.isfinite(coords_all).all(axis=1)
-    for i in np.flatnonzero(present)[np.unique(owner[~finite])]:
+    with np.errstate(invalid="ignore"):
+        earthly = (np.abs(coords_all) <= MAX_COORDINATE).all(axis=1)
+    features = np.flatnonzero(present)
+    for i in features[np.unique(owner[~finite])]:
         reasons[i].append("coordinates are not numbers (NaN or infinite)")
         geoms[i] = None
+    for pos in np.unique(owner[finite & ~earthly]):
+        i = features[pos]
+        if geoms[i] is not None:
+            worst = float(np.nanmax(np.abs(coords_all[owner == pos])))
+            reasons[i].append(
+                f"coordinates reach {worst:.3g}, beyond any coordinate system on Earth (at most {MAX_COORDINATE:.0e} "
+                "in any unit): the numbers are not coordinates"
+            )
+            geoms[i] = None
 
 
 def _keep_families(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> None:

@@ -25,6 +25,7 @@ from gis.errors import CRSError, ImportFailedError, ImportRefusedError, WorkingC
 from gis.ingest import history
 from gis.ingest.import_report import ImportReport
 from gis.ingest.osm import read_osm
+from gis.ingest.precheck import MAX_COORDINATE
 from gis.ingest.prepare import Prepared, prepare
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
 from gis.ingest.writer import WriteCounts, write_rows
@@ -40,7 +41,8 @@ def _bounds(raw: RawSource) -> tuple[float, float, float, float] | None:
     if not len(geoms):
         return None
     xy = shapely.get_coordinates(geoms)
-    xy = xy[np.isfinite(xy).all(axis=1)]
+    with np.errstate(invalid="ignore"):
+        xy = xy[(np.abs(xy) <= MAX_COORDINATE).all(axis=1)]  # NaN, infinity and 1e308 are no place
     if not len(xy):
         return None
     return (float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max()))
@@ -239,10 +241,34 @@ def _crs_pair(
 ) -> tuple[CRS, CRS]:
     """The data's CRS and the working CRS they are stored in."""
     bounds = _bounds(raw)
+    if bounds is None:
+        raise ImportRefusedError(_unusable(raw, request.path.name))
     src = _source_crs(raw, bounds, request.crs, request.coords, report)
     work = _working_crs(engine, bounds, src, configured)
     report.working_crs = crs_label(work)
     return src, work
+
+
+def _unusable(raw: RawSource, name: str) -> str:
+    """Why no feature of a file has a coordinate to place it by: the reader's reason, or what there is."""
+    n = len(raw.geometries)
+    known = [str(r) for r in (raw.rejected_reasons if raw.rejected_reasons is not None else []) if r]
+    if known:
+        return f"none of the {n:,} features of {name} can be used (first: {known[0]}); nothing was loaded"
+    broken = int(raw.unparseable.sum())
+    missing = sum(g is None for g in raw.geometries) - broken
+    gdal = next((w.removeprefix("GDAL: ") for w in raw.warnings if w.startswith("GDAL: ")), None)
+    kinds = [
+        f"{missing:,} without a geometry GDAL could read" + (f" (GDAL: {gdal})" if gdal else "") if missing else "",
+        f"{broken:,} whose geometry cannot be parsed" if broken else "",
+        f"{n - missing - broken:,} whose coordinates are NaN, infinite or beyond {MAX_COORDINATE:.0e}"
+        if n - missing - broken
+        else "",
+    ]
+    return (
+        f"none of the {n:,} features of {name} has coordinates that can be used: "
+        f"{', '.join(k for k in kinds if k)}; nothing was loaded"
+    )
 
 
 def _take_findings(report: ImportReport, prep: Prepared, request: ImportRequest) -> None:
@@ -250,16 +276,17 @@ def _take_findings(report: ImportReport, prep: Prepared, request: ImportRequest)
     report.read = prep.read
     report.warnings.extend(prep.warnings)
     report.repaired, report.rejected, report.field_issues = prep.repaired, prep.rejected, prep.field_issues
-    if request.strict and (prep.rejected or prep.field_issues):
-        first = (prep.rejected or prep.field_issues)[0]
+    if request.strict and (prep.rejected or prep.field_issues or prep.repaired):
+        first = (prep.rejected or prep.field_issues or prep.repaired)[0]
         raise ImportRefusedError(
-            f"--strict: {len(prep.rejected)} of {prep.read} features cannot be used and "
-            f"{len(prep.field_issues)} values cannot be read (first: #{first.index} {first.reason}); "
-            "nothing was loaded"
+            f"--strict: {len(prep.rejected)} of {prep.read} features cannot be used, "
+            f"{len(prep.repaired)} would need repair and {len(prep.field_issues)} values cannot be read "
+            f"(first: #{first.index} {first.reason}); nothing was loaded"
         )
     if not prep.keys:
+        why = f" (first: #{prep.rejected[0].index} {prep.rejected[0].reason})" if prep.rejected else ""
         raise ImportRefusedError(
-            f"none of the {prep.read} features of {request.path.name} can be used; nothing was loaded"
+            f"none of the {prep.read} features of {request.path.name} can be used{why}; nothing was loaded"
         )
 
 
@@ -354,7 +381,10 @@ def load_file(
                 type_default = _type_from_names(raw, request, registry, report)
             _describe_source(report, raw)
             if len(raw.geometries) == 0:
-                raise ImportRefusedError(f"{request.path.name} holds no features for layer {request.layer.id}")
+                left_out = f" ({'; '.join(raw.dropped)})" if raw.dropped else ""
+                raise ImportRefusedError(
+                    f"{request.path.name} holds no features for layer {request.layer.id}{left_out}"
+                )
             bar.update()
             bar.set_postfix_str(f"检查 checking {len(raw.geometries):,}")
             src, work = _crs_pair(engine, raw, request, report, working_crs)

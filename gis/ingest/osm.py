@@ -9,8 +9,13 @@ be typed are set aside with a reason rather than dropped.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +26,70 @@ import pyogrio.raw
 import shapely
 
 from gis.errors import ImportRefusedError
+from gis.ingest.precheck import check_osm_xml
 from gis.ingest.readers import RawSource, parse_wkb
 from gis.registry import CodeList, LayerDef, OsmClassify, OsmRule, Registry
 
 TAG_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
 KEY_PREFIX = {"points": "node", "lines": "way", "multilinestrings": "relation"}
+# What GDAL's OSM driver says (as debug messages only) of the ways it cannot build whole
+DISCARDED = re.compile(r"Way (\d+) with (\d+) nodes( that could be found)?\. Discarding it")
+SHORTENED = re.compile(r"For way (\d+), got only (\d+) nodes instead of (\d+)")
+
+
+@contextmanager
+def _gdal_debug() -> Iterator[list[str]]:
+    """GDAL's OSM debug messages while the block runs. GDAL prints them on standard error (file
+    descriptor 2), which is a temporary file meanwhile: a way that refers to nodes the file lacks is
+    otherwise built without them (a wrong shape) or left out, and nothing else says so."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        pyogrio.set_gdal_config_options({"CPL_DEBUG": "OSM"})
+        try:
+            yield lines
+        finally:
+            pyogrio.set_gdal_config_options({"CPL_DEBUG": None})
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines.extend(tmp.read().decode("utf-8", errors="replace").splitlines())
+
+
+@dataclass
+class BrokenWays:
+    """The ways GDAL could not build whole: left out (nodes missing, or a single node), or shortened."""
+
+    missing_nodes: set[str] = field(default_factory=set)
+    single_node: set[str] = field(default_factory=set)
+    shortened: dict[str, str] = field(default_factory=dict)  # "way/ID" -> why it is set aside
+
+    def read(self, lines: list[str]) -> None:
+        for line in lines:
+            if m := DISCARDED.search(line):
+                (self.missing_nodes if m.group(3) else self.single_node).add(m.group(1))
+            elif m := SHORTENED.search(line):
+                got, wanted = int(m.group(2)), int(m.group(3))
+                self.shortened[f"way/{m.group(1)}"] = (
+                    f"way {m.group(1)} refers to {wanted - got} of its {wanted} nodes that are not in the file "
+                    "(an incomplete extract): its shape would be wrong"
+                )
+
+    def dropped(self) -> list[str]:
+        """What was left out, in words (for the report and a refusal)."""
+        said = []
+        for ids, what in (
+            (self.missing_nodes, "{n} refer{s} to nodes that are not in the file (an incomplete extract: way {ids})"),
+            (self.single_node, "{n} {have} a single node, too few for a line (way {ids})"),
+        ):
+            if ids:
+                one = len(ids) == 1
+                n = "1 way" if one else f"{len(ids):,} ways"
+                shown = ", ".join(sorted(ids, key=int)[:5]) + (" ..." if len(ids) > 5 else "")
+                said.append(what.format(n=n, s="s" if one else "", have="has" if one else "have", ids=shown))
+        return [f"{s}; GDAL left {'it' if s.startswith('1 way ') else 'them'} out" for s in said]
 
 
 def parse_other_tags(value: object) -> dict[str, str]:
@@ -59,13 +123,13 @@ def read_bounds(path: Path) -> tuple[float, float, float, float] | None:
 class _GdalLayer:
     """One layer of GDAL's OSM reading: the tag columns GDAL makes, ``other_tags``, geometries, ids."""
 
-    def __init__(self, path: Path, name: str) -> None:
+    def __init__(self, path: Path, name: str, broken: BrokenWays) -> None:
         # GDAL's custom node index needs files sorted by id. XML exports from openstreetmap.org often are
         # not, and then it errs on one layer and silently returns part of another (cn-hongkong-tst: 171 of
         # 443 multipolygons). So XML always uses the plain index; PBF (written sorted by osmium/osmosis)
         # keeps the custom one, a third faster, and falls back to the plain one on "Non increasing node id".
         attempts = [None, "NO"] if path.suffix.lower() == ".pbf" else ["NO"]
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _gdal_debug() as debug:
             warnings.simplefilter("always")
             for attempt, indexing in enumerate(attempts):
                 pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": indexing})
@@ -78,6 +142,7 @@ class _GdalLayer:
                         raise ImportRefusedError(f"{path.name}: cannot be read as OpenStreetMap ({said})") from None
                 finally:
                     pyogrio.set_gdal_config_options({"OSM_USE_CUSTOM_INDEXING": None})
+        broken.read(debug)
         self.notes = sorted({str(w.message).split(".")[0] for w in caught})
         data = {str(c): v for c, v in zip(meta["fields"], field_data, strict=True)}
         self.n = len(wkb) if wkb is not None else 0
@@ -292,6 +357,8 @@ def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
         raise ImportRefusedError(f"{path}: no such file")
     if layer.osm is None:
         raise ImportRefusedError(f"layer {layer.id} has no OpenStreetMap rules in layers/{layer.id}.yaml")
+    if path.suffix.lower() == ".osm":
+        check_osm_xml(path)  # no DTD: no external entity, no entity expansion reaches GDAL's parser
     bounds = read_bounds(path)
     box = shapely.box(*bounds) if bounds else None
     classify = layer.osm if isinstance(layer.osm, OsmClassify) else None
@@ -301,14 +368,20 @@ def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
     classifier = _classifier(codes) if codes else None
 
     found = Gathered()
+    broken = BrokenWays()
     for gdal_layer in wanted_layers:
-        src = _GdalLayer(path, gdal_layer)
+        src = _GdalLayer(path, gdal_layer, broken)
         found.notes.extend(f"GDAL ({gdal_layer}): {n}" for n in src.notes)
         if codes is not None and classifier is not None:
             chosen = choose_facilities(src, layer, codes, classifier)
         else:
             chosen = choose_by_rules(src, layer, [r for r in rules_all if r.layer == gdal_layer])
+        for j, i in enumerate(chosen.rows):  # a way built without some of its nodes is set aside
+            why = broken.shortened.get(str(src.keys[i]))
+            if why and chosen.reasons[j] is None:
+                chosen.reasons[j] = why
         found.add(src, gdal_layer, chosen, box)
+    found.notes.extend(broken.dropped())
 
     if found.clipped:
         found.notes.append(f"{found.clipped} lines reaching outside the file's <bounds> were clipped to it")
@@ -329,4 +402,5 @@ def read_osm(path: Path, layer: LayerDef, registry: Registry) -> RawSource:
         rejected_reasons=np.array(found.reasons, dtype=object),
         not_relevant=found.not_relevant,
         warnings=found.notes,
+        dropped=broken.dropped(),
     )

@@ -7,6 +7,7 @@ instead of an exception for the whole file. CSV with coordinate columns is read 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import warnings
@@ -21,6 +22,7 @@ import shapely
 from pyproj import CRS
 
 from gis.errors import ImportRefusedError
+from gis.ingest import precheck
 from gis.registry import LayerDef, normalise_label
 
 OSM_SUFFIXES = {".osm", ".pbf"}
@@ -47,9 +49,10 @@ class RawSource:
     encoding_note: str | None = None
     keys: np.ndarray | None = None  # stable ids given by the reader itself (OSM)
     preset: pd.DataFrame | None = None  # canonical field values the reader knows (OSM rules)
-    rejected_reasons: np.ndarray | None = None  # reasons the reader already knows (OSM)
+    rejected_reasons: np.ndarray | None = None  # reasons the reader already knows (OSM, too many vertices)
     not_relevant: int = 0
     warnings: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # what the reader left out, and why (OSM: broken ways)
 
 
 def is_osm(path: Path) -> bool:
@@ -79,22 +82,68 @@ def parse_wkb(wkb: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return geoms, failed, fixed
 
 
+def _codec(declared: str) -> str | None:
+    """The Python codec of a .cpg's value (UTF-8, GBK, 936, ANSI 936, CP936 ...), or None if unknown."""
+    name = declared.strip().upper().removeprefix("ANSI").strip()
+    name = f"cp{name}" if name.isdigit() else name
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _check_declared(shp: Path, declared: str, body: bytes) -> None:
+    """Refuse a .dbf whose text is not in the encoding its .cpg declares (GDAL would fail on the first
+    such value, or garble it), naming the encoding it does read in."""
+    codec = _codec(declared)
+    if codec is None:
+        return
+    try:
+        body.decode(codec)
+        return
+    except UnicodeDecodeError:
+        pass
+    for alternative, label in (("utf-8", "UTF-8"), ("gb18030", "GB18030")):
+        if alternative != codec:
+            try:
+                body.decode(alternative)
+            except UnicodeDecodeError:
+                continue
+            raise ImportRefusedError(
+                f"{shp.name}: its .cpg says {declared} but the .dbf's text is not {declared}; it reads as "
+                f"{label} — pass --encoding {label} / .cpg 声明的编码与 .dbf 不符"
+            )
+    raise ImportRefusedError(
+        f"{shp.name}: its .cpg says {declared} but the .dbf's text is not {declared}, nor UTF-8 or GBK; "
+        "pass the right --encoding"
+    )
+
+
+def _dbf_text(shp: Path) -> bytes | None:
+    """The .dbf's records (after its header), or None when there is no .dbf."""
+    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()), None)
+    if dbf is None:
+        return None
+    data = dbf.read_bytes()
+    header_len = int.from_bytes(data[8:10], "little") if len(data) > 10 else 0
+    return data[header_len:]
+
+
 def detect_dbf_encoding(shp: Path) -> tuple[str | None, str]:
-    """The text encoding of a shapefile's .dbf: the .cpg when present, else detected.
+    """The text encoding of a shapefile's .dbf: the .cpg when present (and true), else detected.
 
     Without a .cpg GDAL assumes ISO-8859-1 and Chinese text comes back garbled, so the bytes are
     tried as UTF-8 first (which GBK text practically never is), then GB18030 (a superset of GBK).
     """
+    body = _dbf_text(shp)
     for cpg in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG")):
         if cpg.exists():
             declared = cpg.read_text(errors="replace").strip()
+            if body is not None:
+                _check_declared(shp, declared, body)
             return declared, f".cpg says {declared}"
-    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()), None)
-    if dbf is None:
+    if body is None:
         return None, "no .dbf: geometry only, no attributes"
-    data = dbf.read_bytes()
-    header_len = int.from_bytes(data[8:10], "little") if len(data) > 10 else 0
-    body = data[header_len:]
     if all(b < 0x80 for b in body):
         return None, "no .cpg; the text is plain ASCII"
     try:
@@ -131,14 +180,48 @@ def choose_layer(path: Path, layer: LayerDef, source_layer: str | None) -> tuple
     raise ImportRefusedError(f"{path.name} has several layers ({', '.join(names)}); say which with --source-layer")
 
 
+# GDAL's words for a file it cannot take, and a planner's
+GDAL_SAYS = (
+    (
+        "not recognized as being in a supported file format",
+        "not a format GDAL reads: damaged, or not what its name says",
+    ),
+    (
+        "GeoJSON object too complex/large",
+        "a feature is too large for GDAL's GeoJSON reader (about a million vertices or more); simplify or split it",
+    ),
+)
+
+
 def _gdal_message(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    said = str(exc)
+    for words, meaning in GDAL_SAYS:
+        if words in said:
+            return meaning
+    return said.splitlines()[0][:300] if said else type(exc).__name__
+
+
+def _shortened(text: str, most: int = 200) -> str:
+    """A message cut to ``most`` characters (GDAL quotes what it could not read: a thousand brackets)."""
+    return text if len(text) <= most else text[: most - 5] + " ..."
+
+
+def _vertex_limit(wkb: np.ndarray) -> np.ndarray | None:
+    """A reason for each feature over :data:`precheck.MAX_VERTICES` (its geometry dropped, unparsed), or None."""
+    counts = np.array([precheck.wkb_vertices(w) for w in wkb], dtype=np.int64)
+    over = np.flatnonzero(counts > precheck.MAX_VERTICES)
+    if not len(over):
+        return None
+    reasons = np.full(len(wkb), None, dtype=object)
+    for i in over:
+        reasons[i] = str(precheck.too_many_vertices("the feature", int(counts[i]), about=True))
+        wkb[i] = None
+    return reasons
 
 
 def read_vector(path: Path, layer: LayerDef, *, encoding: str | None, source_layer: str | None) -> RawSource:
     """Shapefile, GeoPackage, GeoJSON, FlatGeobuf, DXF ... through pyogrio's raw reader."""
-    if not path.exists():
-        raise ImportRefusedError(f"{path}: no such file")
+    precheck.check_file(path)
     enc_note = None
     if path.suffix.lower() == ".shp" and encoding is None:
         encoding, enc_note = detect_dbf_encoding(path)
@@ -157,10 +240,11 @@ def read_vector(path: Path, layer: LayerDef, *, encoding: str | None, source_lay
     attrs = pd.DataFrame(columns) if columns else pd.DataFrame(index=range(len(wkb)))
     if wkb is None:
         wkb = np.full(len(attrs), None, dtype=object)
+    too_big = _vertex_limit(wkb)  # before shapely parses them
     geoms, unparseable, fixed = parse_wkb(wkb)
     crs = CRS.from_user_input(meta["crs"]) if meta.get("crs") else None
     origin = {".shp": "the .prj file"}.get(path.suffix.lower(), f"the {path.suffix.lstrip('.')} file")
-    notes = [f"GDAL: {m}" for m in sorted({str(w.message).split(".")[0] for w in caught})]
+    notes = [f"GDAL: {_shortened(m)}" for m in sorted({str(w.message).split(". ")[0] for w in caught})]
     if fixed:
         notes.append(f"{fixed} geometries could only be read after repair")
     return RawSource(
@@ -174,6 +258,7 @@ def read_vector(path: Path, layer: LayerDef, *, encoding: str | None, source_lay
         layer_name=name,
         encoding=encoding or meta.get("encoding"),
         encoding_note=enc_note,
+        rejected_reasons=too_big,
         warnings=notes,
     )
 
@@ -186,11 +271,16 @@ def _pick(columns: list[str], aliases: list[str]) -> str | None:
     return None
 
 
+def _listed(names: list[str], most: int = 30) -> str:
+    shown = ", ".join(str(n)[:40] for n in names[:most])
+    return shown + (f" ... ({len(names):,} in all)" if len(names) > most else "")
+
+
 def read_csv(path: Path, *, encoding: str | None) -> RawSource:
     """A table with coordinate columns (lon/lat, x/y, 经度/纬度) or a WKT column."""
-    if not path.exists():
-        raise ImportRefusedError(f"{path}: no such file")
+    precheck.check_file(path)
     data = path.read_bytes()
+    precheck.check_table(data, path.name)  # columns and line lengths, before decoding or parsing
     note = "given with --encoding"
     if encoding is None:
         for candidate in ("utf-8-sig", "gb18030"):
@@ -229,7 +319,7 @@ def read_csv(path: Path, *, encoding: str | None) -> RawSource:
     else:
         raise ImportRefusedError(
             f"{path.name}: no coordinate columns found (looked for {', '.join(X_ALIASES[:6])} / "
-            f"{', '.join(Y_ALIASES[:4])} or a WKT column); its columns: {', '.join(cols)}"
+            f"{', '.join(Y_ALIASES[:4])} or a WKT column); its columns: {_listed(cols)}"
         )
     return RawSource(
         attributes=frame.replace("", None),

@@ -27,6 +27,44 @@ from gis.registry import LayerDef, Registry
 from gis.store import audit, layers
 
 EDIT_SOURCE = "api"
+# A GeoJSON Feature nests a MultiPolygon's coordinates 4 deep inside its geometry, inside the
+# feature: 6 levels; properties a few more. Deeper is refused before anything walks it recursively
+# (Python's own JSON parser and encoder stop near 1,000 with a RecursionError).
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        stack.extend((c, level + 1) for c in children if isinstance(c, dict | list))
+    return deepest
+
+
+def parse_feature(body: bytes) -> dict[str, Any]:
+    """A request body as a GeoJSON object: JSON, an object, nested at most :data:`MAX_JSON_DEPTH` deep."""
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise EditError(
+            f"the body nests arrays or objects about a thousand levels deep; a feature nests at most {MAX_JSON_DEPTH}"
+        ) from None
+    except ValueError:
+        raise EditError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise EditError("send a GeoJSON Feature object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise EditError(
+            f"the body nests arrays or objects more than {MAX_JSON_DEPTH} levels deep; a feature never does"
+        )
+    return data
 
 
 def etag(layer: LayerDef, fid: int, version: int) -> str:

@@ -9,17 +9,23 @@ stage (forward only); changed actual dates and lower spending are refused (corre
 
 from __future__ import annotations
 
+import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
 
+from defusedxml import DefusedXmlException
 from openpyxl import load_workbook
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from gis.errors import ImportRefusedError, ProgrammeError
+from gis.ingest.precheck import check_archive
 from gis.programme import store
 from gis.programme.dates import parse_date, parse_money
 from gis.programme.definitions import (
@@ -43,6 +49,20 @@ from gis.programme.rules import (
 from gis.programme.schedule import LIST_SEP, SHEET, Column, columns, lookup
 from gis.registry import normalise_label
 from gis.store.database import Database
+
+# The bounds of a schedule table, checked before openpyxl opens it: what its zip archive may unpack to
+# (from the archive's directory, before anything is inflated), and the rows and cells of each sheet
+# (counted in its XML as it streams: openpyxl parses a sheet without a <dimension> — its own write-only
+# mode writes none — whole when it opens the workbook, at some 250,000 XML elements a second here).
+# 10,000 rows of 35 columns unpack to 7 MB and take half a minute to import.
+MAX_UNPACKED_BYTES = 256 << 20
+MAX_ROWS = 50_000
+MAX_CELLS = 2_000_000  # 50,000 rows of 40 columns
+SHEET_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?(row|c)[\s/>]")
+ENTITIES = (
+    "holds an XML entity declaration (a DTD): spreadsheets never need one, and it is how a file expands to "
+    'gigabytes ("billion laughs") or reads other files on the server (XXE); refused / 文件含XML实体声明，拒绝导入'
+)
 
 # the plan columns a row replaces when present (an empty cell clears)
 PLAN_COLUMNS = (
@@ -199,20 +219,15 @@ def import_schedule(
     """Read a schedule table and apply it in one transaction (see :meth:`gis.programme.Programme.import_schedule`)."""
     defs = programme_defs()
     require_planner(role, "importing a schedule")
-    try:
-        wb = load_workbook(path, data_only=True, read_only=True)
-    except Exception as exc:  # openpyxl raises several kinds for files that are not XLSX
-        raise ImportRefusedError(f"{path.name} cannot be read as an XLSX workbook: {exc}") from None
-    sheet = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
     table = lookup(columns(defs))
-    header, mapping = find_header(sheet, table)
-    report = ScheduleImportReport(path=str(path), sheet=sheet.title, strict=strict)
+    title, mapping, rows = read_table(path, table)
+    report = ScheduleImportReport(path=str(path), sheet=title, strict=strict)
     author = store.Author(actor, role, source=path.name)
     with store.transaction(db, actor) as conn:
         checks = Checks(defs, today, store.locked_until(conn))
         present = frozenset(c.id for c in mapping.values())
         ctx = ImportContext(conn, checks, as_of or today, author, present, year)
-        for r, raw in data_rows(sheet, header, mapping, table):
+        for r, raw in rows:
             report.rows += 1
             try:
                 outcome, n_events = import_row(ctx, raw)
@@ -229,15 +244,91 @@ def import_schedule(
                 "有不合格行，未导入任何数据",
                 report,
             )
-    wb.close()
     return report
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why openpyxl could not read a workbook, in words: the XML trouble it wraps, when that is it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DefusedXmlException):
+            return f"{path.name} {ENTITIES}"
+        if isinstance(cause, ParseError):
+            return f"{path.name} is not a readable XLSX workbook: a part of it is not well-formed XML ({cause})"
+        cause = cause.__cause__ or cause.__context__
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    return f"{path.name} cannot be read as an XLSX workbook: {said}"
+
+
+def count_sheet(part: IO[bytes]) -> tuple[int, int]:
+    """(rows, cells) of a worksheet's XML, counted as it streams (a match cut by a chunk's end is
+    counted in the next chunk, which starts with the last bytes of this one)."""
+    keep = 32  # longer than any match
+    counts = {b"row": 0, b"c": 0}
+    carry = b""
+    while True:
+        chunk = part.read(1 << 20)
+        buffer = carry + chunk
+        last = not chunk
+        limit = len(buffer) if last else len(buffer) - keep
+        for m in SHEET_ELEMENT.finditer(buffer, 0, len(buffer)):
+            if m.start() < limit:
+                counts[m.group(1)] += 1
+        if last:
+            return counts[b"row"], counts[b"c"]
+        carry = buffer[limit:]
+
+
+def check_workbook(path: Path) -> None:
+    """Refuse a workbook that would unpack past :data:`MAX_UNPACKED_BYTES`, or whose sheets hold more
+    than :data:`MAX_ROWS` rows or :data:`MAX_CELLS` cells, before openpyxl opens it."""
+    members = check_archive(path, max_unpacked=MAX_UNPACKED_BYTES, what="an XLSX workbook (时间配档表)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for m in members:
+                if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+                    continue
+                with archive.open(m) as part:
+                    rows, cells = count_sheet(part)
+                if rows > MAX_ROWS + 10 or cells > MAX_CELLS:  # + the rows above a header
+                    raise ImportRefusedError(
+                        f"{path.name}: a sheet ({m.filename}) holds {rows:,} rows and {cells:,} cells; a schedule "
+                        f"table has at most {MAX_ROWS:,} rows and {MAX_CELLS:,} cells (split it by district) / "
+                        "行数超过上限"
+                    )
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise ImportRefusedError(f"{path.name} is a damaged zip archive ({exc}); save the workbook again") from None
+
+
+def read_table(path: Path, table: dict[str, Column]) -> tuple[str, dict[int, Column], list[tuple[int, dict[str, Any]]]]:
+    """The sheet's title, its columns by position and its data rows, read whole before any is applied:
+    the archive checked first (:data:`MAX_UNPACKED_BYTES`), then at most :data:`MAX_ROWS` rows."""
+    check_workbook(path)
+    try:
+        wb = load_workbook(path, data_only=True, read_only=True)
+        try:
+            sheet = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
+            header, mapping = find_header(sheet, table)
+            return sheet.title, mapping, list(data_rows(sheet, header, mapping, table))
+        finally:
+            wb.close()
+    except ImportRefusedError:
+        raise
+    except Exception as exc:  # openpyxl, zipfile and the XML parsers raise many kinds for a broken file
+        raise ImportRefusedError(_unreadable(path, exc)) from None
 
 
 def data_rows(
     sheet: Any, header: int, mapping: dict[int, Column], table: dict[str, Column]
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, cells by column id) of every row below the header that holds data."""
+    """(row number, cells by column id) of every row below the header that holds data; a sheet of more
+    than :data:`MAX_ROWS` rows (empty ones included: the sheet's own count) is refused."""
     for r, cells in enumerate(sheet.iter_rows(min_row=header + 1, values_only=True), start=header + 1):
+        if r > MAX_ROWS + header:
+            raise ImportRefusedError(
+                f"the sheet {sheet.title} has more than {MAX_ROWS:,} rows below its header; a schedule table "
+                f"has at most {MAX_ROWS:,} (split it by district) / 行数超过上限"
+            )
         raw = {c.id: cells[k] if k < len(cells) else None for k, c in mapping.items()}
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in raw.values()):
             continue

@@ -170,7 +170,7 @@ def test_gcj_coordinates_must_be_degrees(ws: Workspace, tmp_path: Path) -> None:
 def test_unreadable_file_is_refused(ws: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "broken.gpkg"
     path.write_bytes(b"this is not a geopackage")
-    with pytest.raises(ImportRefusedError, match="cannot be read"):
+    with pytest.raises(ImportRefusedError, match="is not a GeoPackage"):
         ws.load("compounds", path)
     with pytest.raises(ImportRefusedError, match="no such file"):
         ws.load("compounds", tmp_path / "missing.shp")
