@@ -98,11 +98,11 @@ def print_layers(console: Console, frame: pd.DataFrame, working_crs: CRS | None)
     t = Table("id", "图层", "layer", "geometry", "count", "restricted / 受限")
     for row in frame.to_dict("records"):
         t.add_row(
-            str(row["id"]),
-            str(row["label_zh"]),
-            str(row["label_en"]),
-            str(row["geometry"]),
-            str(row["count"]),
+            _text(row["id"]),
+            _text(row["label_zh"]),
+            _text(row["label_en"]),
+            _text(row["geometry"]),
+            _text(row["count"]),
             "yes 是" if row["restricted"] else "",
         )
     console.print(t)
@@ -127,8 +127,8 @@ def print_gap_summary(console: Console, summary: pd.DataFrame, basis: str, *, by
     for row in summary.to_dict("records"):
         group = DEMAND_LABELS.get(str(row["demand_group"]), "")
         t.add_row(
-            *[str(row[k]) for k in by],
-            f"{row['facility_type']} {labels.get(str(row['facility_type']), '')}",
+            *[_text(row[k]) for k in by],
+            _text(f"{row['facility_type']} {labels.get(str(row['facility_type']), '')}"),
             f"{row['radius_m']:g}",
             f"{int(row['covered'])} / {int(row['compounds'])}",
             f"{row['residents_uncovered']:,.0f}",
@@ -149,9 +149,9 @@ def print_sites(console: Console, sites: gpd.GeoDataFrame) -> None:
     )
     for row in sites.to_dict("records"):
         t.add_row(
-            str(row["rank"]),
-            str(row["candidate"]),
-            f"{row['new_compounds']}: {row['new_compound_names']}",
+            _text(row["rank"]),
+            _text(row["candidate"]),
+            _text(f"{row['new_compounds']}: {row['new_compound_names']}"),
             f"{row['new_demand']:,.0f}",
         )
     console.print(t)
@@ -167,7 +167,7 @@ def print_pipeline_findings(console: Console, findings: pd.DataFrame) -> None:
     t = Table("check / 检查", "status / 依据状态", "findings / 问题数", title="pipeline findings / 管线问题")
     counts = findings.groupby(["check", "value_status"], dropna=False).size().reset_index(name="n")
     for row in counts.to_dict("records"):
-        t.add_row(str(row["check"]), str(row["value_status"]), str(row["n"]))
+        t.add_row(_text(row["check"]), _text(row["value_status"]), _text(row["n"]))
     console.print(t)
     console.print(f"run / 检查编号: {findings.attrs.get('run_id')}")
 
@@ -184,10 +184,10 @@ def print_bury_summary(console: Console, summary: pd.DataFrame) -> None:
     )
     for row in summary.to_dict("records"):
         t.add_row(
-            str(row["compound_name"]),
-            str(row["kind"]),
-            str(row["responsible"]),
-            str(row["lines"]),
+            _text(row["compound_name"]),
+            _text(row["kind"]),
+            _text(row["responsible"]),
+            _text(row["lines"]),
             f"{row['length_m']:,.1f}",
         )
     console.print(t)
@@ -232,11 +232,11 @@ def print_projects(console: Console, status: pd.DataFrame, year: int | None) -> 
     for r in status.to_dict("records"):
         spent = r["investment_spent"]
         t.add_row(
-            str(r["compound_id"]),
-            str(r["name"]),
-            str(r["street"]),
-            f"{r['stage_zh']} {r['stage'] or ''}",
-            str(r["planned_finish"] or ""),
+            _text(r["compound_id"]),
+            _text(r["name"]),
+            _text(r["street"]),
+            _text(f"{r['stage_zh']} {r['stage'] or ''}"),
+            _text(r["planned_finish"] or ""),
             f"[red]{r['days_behind']} d (应{r['due_stage_zh']})[/]" if r["overdue"] else "",
             f"[yellow]{r['risk_days']} d[/]" if r["at_risk"] else "",
             "" if spent is None or pd.isna(spent) else f"{spent:.2f}",
@@ -261,15 +261,15 @@ def print_history(console: Console, history: pd.DataFrame) -> None:
     for r in history.to_dict("records"):
         changes = "; ".join(f"{k}: {v[0]} → {v[1]}" for k, v in r["changes"].items())
         t.add_row(
-            str(r["id"]),
+            _text(r["id"]),
             f"{r['at']:%Y-%m-%d %H:%M}",
-            str(r["actor"]),
-            str(r["compound_id"]),
-            str(r["action"]) + (" [red]更正[/]" if r["correction"] else ""),
-            f"{r['stage_before'] or '-'} → {r['stage_after'] or '-'}",
-            str(r["effective"] or ""),
-            changes[:120],
-            str(r["reason"] or ""),
+            _text(r["actor"]),
+            _text(r["compound_id"]),
+            _text(r["action"]) + (" [red]更正[/]" if r["correction"] else ""),
+            _text(f"{r['stage_before'] or '-'} → {r['stage_after'] or '-'}"),
+            _text(r["effective"] or ""),
+            _text(changes[:120]),
+            _text(r["reason"] or ""),
         )
     console.print(t)
 
@@ -288,12 +288,12 @@ def print_risks(console: Console, risks: pd.DataFrame, by_street: pd.DataFrame) 
     )
     for r in risks.to_dict("records"):
         t.add_row(
-            str(r["name"]),
-            str(r["street"]),
-            str(r["stage_zh"]),
-            str(r["due_stage_zh"] or ""),
-            str(r["days_behind"]) if r["overdue"] else "",
-            str(r["risk_days"]) if r["at_risk"] else "",
+            _text(r["name"]),
+            _text(r["street"]),
+            _text(r["stage_zh"]),
+            _text(r["due_stage_zh"] or ""),
+            _text(r["days_behind"]) if r["overdue"] else "",
+            _text(r["risk_days"]) if r["at_risk"] else "",
             "是" if r["plan_past_deadline"] else "",
         )
     console.print(t)
@@ -308,12 +308,12 @@ def print_risks(console: Console, risks: pd.DataFrame, by_street: pd.DataFrame) 
     )
     for r in by_street.to_dict("records"):
         s.add_row(
-            str(r["district"]),
-            str(r["street"]),
-            str(r["projects"]),
-            str(r["overdue"]),
-            str(r["at_risk"]),
-            str(r["max_days_behind"]),
+            _text(r["district"]),
+            _text(r["street"]),
+            _text(r["projects"]),
+            _text(r["overdue"]),
+            _text(r["at_risk"]),
+            _text(r["max_days_behind"]),
         )
     console.print(s)
 
@@ -336,16 +336,16 @@ def print_property_coverage(console: Console, coverage: pd.DataFrame) -> None:
     )
     for r in coverage.to_dict("records"):
         t.add_row(
-            str(r["district"]),
-            str(r["street"]),
-            f"{r['mode_zh']} {r['mode']}",
-            str(r["compounds_before"]),
+            _text(r["district"]),
+            _text(r["street"]),
+            _text(f"{r['mode_zh']} {r['mode']}"),
+            _text(r["compounds_before"]),
             f"{r['compound_share_before']:.0%}",
-            str(r["households_before"]),
+            _text(r["households_before"]),
             f"{r['household_share_before']:.0%}",
-            str(r["compounds_after"]),
+            _text(r["compounds_after"]),
             f"{r['compound_share_after']:.0%}",
-            str(r["households_after"]),
+            _text(r["households_after"]),
             f"{r['household_share_after']:.0%}",
         )
     console.print(t)
@@ -358,7 +358,7 @@ def print_month(console: Console, report: MonthReport) -> None:
     t = Table("区县", "街道", *[labels[k] for k in short], title=report.title)
     for kind, district, street, values in report.table():
         cells = [month_cell(values.get(k)) for k in short]
-        t.add_row(district, street, *cells, style="bold" if kind != "street" else None)
+        t.add_row(_text(district), _text(street), *cells, style="bold" if kind != "street" else None)
     console.print(t)
     console.print(f"as of / 统计截至 {report.as_of}; deadline / 报送期限 {report.deadline}; {month_status(report)}")
     if len(report.overdue):
@@ -366,10 +366,16 @@ def print_month(console: Console, report: MonthReport) -> None:
             f"{r['name']} {r['stage_zh']}→{r['due_stage_zh']} {r['days_behind']}天"
             for r in report.overdue.to_dict("records")
         ]
-        console.print(f"[red]overdue / 滞后项目: {len(report.overdue)}[/] — " + "; ".join(late))
+        console.print(f"[red]overdue / 滞后项目: {len(report.overdue)}[/] — " + escape("; ".join(late)))
     if len(report.corrections):
         fixes = [f"{r['name']} {r['change']}（{r['reason']}）" for r in report.corrections.to_dict("records")]
-        console.print("corrections / 更正事项: " + "; ".join(fixes))
+        console.print("corrections / 更正事项: " + escape("; ".join(fixes)))
+
+
+def _text(value: object) -> str:
+    """A value from the data (a name, a street, a reason: anyone's words) as text, never as rich markup:
+    ``[/]`` in a compound's name would otherwise end a style that was never opened and crash the table."""
+    return escape(str(value))
 
 
 def month_cell(value: object) -> str:
@@ -383,5 +389,5 @@ def month_status(report: MonthReport) -> str:
         return "draft / 未上报"
     status = "submitted / 已上报"
     if report.submitted_at:
-        status += f" {report.submitted_at:%Y-%m-%d %H:%M} by {report.submitted_by}"
+        status += escape(f" {report.submitted_at:%Y-%m-%d %H:%M} by {report.submitted_by}")
     return status + (" [red]LATE / 迟报[/]" if report.late else "")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 from rich.console import Console
 
-from gis.printers import month_cell, print_gap_summary, print_projects
+from gis.printers import month_cell, print_gap_summary, print_history, print_projects, print_risks
 
 
 def printed(draw: Callable[[Console], None]) -> str:
@@ -97,3 +97,55 @@ def test_projects_show_delay_risk_and_spending() -> None:
 def test_month_cells() -> None:
     assert month_cell(1.0) == "1.00" and month_cell(2.345) == "2.35" and month_cell(3) == "3"
     assert month_cell(None) == ""
+
+
+HOSTILE = "[/]院[bold red]X[/bold red]"  # markup in a name: an unopened close tag crashed rich before
+
+
+def test_names_with_markup_print_as_written() -> None:
+    status = pd.DataFrame(
+        [
+            {
+                "compound_id": 9,
+                "name": HOSTILE,
+                "street": "[link=http://x]街[/link]",
+                "stage": "survey",
+                "stage_zh": "调查摸底",
+                "planned_finish": None,
+                "overdue": False,
+                "days_behind": 0,
+                "due_stage_zh": None,
+                "at_risk": False,
+                "risk_days": 0,
+                "investment_spent": None,
+                "year": 2026,
+            }
+        ]
+    )
+    text = printed(lambda c: print_projects(c, status, None))
+    assert HOSTILE in text and "[link=http://x]街[/link]" in text
+    risks = status.assign(plan_past_deadline=False)
+    by_street = pd.DataFrame(
+        [{"district": "[/]", "street": HOSTILE, "projects": 1, "overdue": 0, "at_risk": 0, "max_days_behind": 0}]
+    )
+    text = printed(lambda c: print_risks(c, risks, by_street))
+    assert text.count(HOSTILE) == 2 and "[/]" in text
+    history = pd.DataFrame(
+        [
+            {
+                "id": 1,
+                "at": pd.Timestamp("2026-10-05 09:00"),
+                "actor": "cli:[/]",
+                "compound_id": 9,
+                "action": "advance",
+                "correction": True,
+                "stage_before": "survey",
+                "stage_after": "design",
+                "effective": "2026-10-05",
+                "changes": {"note": ["[/]", HOSTILE]},
+                "reason": HOSTILE,
+            }
+        ]
+    )
+    text = printed(lambda c: print_history(c, history))
+    assert "cli:[/]" in text and HOSTILE in text and "更正" in text  # the code's own style still applies
