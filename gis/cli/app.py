@@ -34,11 +34,20 @@ app.add_typer(export.app, name="export")
 
 
 def main() -> None:
-    """Run the command line; a :class:`gis.errors.GisError` is reported in one line, exit code 1."""
+    """Run the command line; a :class:`gis.errors.GisError`, or the database being out of reach, is
+    reported in one line, exit code 1 (a planner reads what to do, not the driver's traceback)."""
     try:
         app()
     except GisError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise SystemExit(1) from None
+    except Exception as exc:
+        from gis.store.engine import database_fault
+
+        fault = database_fault(exc)
+        if fault is None:
+            raise
+        err.print(f"[red]error:[/] {escape(str(fault))} / 数据库暂不可用，请稍后重试")
         raise SystemExit(1) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import psycopg
@@ -101,3 +102,15 @@ def test_embedded_database_lifecycle(tmp_path: Path) -> None:
             assert conn.execute("SELECT x FROM kept").fetchone() == (42,)
     finally:
         EmbeddedCluster(home).destroy()
+
+
+def test_a_database_out_of_reach_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"GISPLAN_HOME": str(tmp_path), "GISPLAN_DATABASE_URL": f"postgresql://gisplan:x@127.0.0.1:{port}/gisplan"}
+    for args in (["layers"], ["progress", "show"], ["users", "list"]):
+        done = run(args, env)
+        assert done.returncode == 1, done.stderr
+        assert "unavailable" in done.stderr and "数据库暂不可用" in done.stderr
+        assert "Traceback" not in done.stderr and "psycopg" not in done.stderr, done.stderr
