@@ -349,18 +349,32 @@ def reset_peak(pid: int) -> None:
 
 
 # -- what the database holds ------------------------------------------------------------------------
+_CONNECTIONS: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
+DIGEST_SECONDS: list[float] = []  # how long each digest took (the module prints the total)
+
+
 def digest(url: str) -> dict[str, tuple[int, str | None]]:
     """Every table of the schema: its row count and an md5 of its rows in order — so any row added,
-    changed or removed anywhere (a layer, the audit log, layer_changes, imports, the programme) shows."""
-    found = {}
-    with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        for table in sorted(tables):
-            query = f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.\"{table}\" t"
-            row = conn.execute(query).fetchone()
-            assert row is not None
-            found[table] = (int(row[0]), row[1])
+    changed or removed anywhere (a layer, the audit log, layer_changes, imports, the programme) shows.
+    One statement, one snapshot, for all the tables, on a connection kept open between digests
+    (autocommit: each digest sees what is committed when it runs)."""
+    started = time.perf_counter()
+    conn = _CONNECTIONS.get(url)
+    if conn is None or conn.closed:
+        conn = _CONNECTIONS[url] = psycopg.connect(url, autocommit=True)
+    tables = sorted(r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+    query = " UNION ALL ".join(
+        f"SELECT '{t}', count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.\"{t}\" t" for t in tables
+    )
+    found = {str(name): (int(n), h) for name, n, h in conn.execute(query).fetchall()}
+    DIGEST_SECONDS.append(time.perf_counter() - started)
     return found
+
+
+def close_digests() -> None:
+    """Close the connections :func:`digest` keeps (before the module's database is dropped)."""
+    while _CONNECTIONS:
+        _CONNECTIONS.popitem()[1].close()
 
 
 # -- many commands in one process ------------------------------------------------------------------

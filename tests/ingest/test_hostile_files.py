@@ -17,6 +17,7 @@ facilities and roads and a project, so there is something to disturb.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -87,9 +88,11 @@ def site(test_server: SuiteServer, template: str, tmp_path_factory: pytest.TempP
             env |= {"GISPLAN_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200", "GISPLAN_PROGRESS": "0"}
             yield Site(owner, app, home, ws, env)
         finally:
+            hf.close_digests()
             ws.close()
             for kind, entry, answer, seconds, peak in FIGURES:
                 print(f"{kind:32} {entry:8} {answer!s:4} {seconds:6.2f} s {peak:7.1f} MB")
+            print(f"{len(hf.DIGEST_SECONDS)} database digests, {sum(hf.DIGEST_SECONDS):.1f} s in all")
 
 
 @pytest.fixture(scope="module")
@@ -406,7 +409,12 @@ def _no_file_escaped(folder: Path) -> None:
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 def test_hostile_file_is_refused_by_the_command_line(
-    kind: Kind, site: Site, scratch: Path, driver: hf.CliDriver, build: Callable[[Kind, Path], Path]
+    kind: Kind,
+    site: Site,
+    scratch: Path,
+    driver: hf.CliDriver,
+    build: Callable[[Kind, Path], Path],
+    api_starting: Future[Api],  # the server starts meanwhile
 ) -> None:
     folder = scratch / kind.id
     folder.mkdir()
@@ -446,14 +454,22 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api_starting(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[Api]]:
+    """``gisplan serve`` started in the background as the module begins (the command-line tests ask
+    for this), so that its start and its worker processes' imports (about 20 s) overlap them. The user
+    is added here, before any test's "before" snapshot; what the background does — a process start
+    and requests that are refused — writes nothing (a write would show in a test's before/after)."""
     token = add_user(site.ws.engine, "规划师", "planner", actor="fixture")
     log = tmp_path_factory.mktemp("hostile-serve") / "serve.log"
-    with serve_process(site.env, log, ready="/ogc") as served:
+    stack = contextlib.ExitStack()
+
+    def start() -> Api:
+        served = stack.enter_context(serve_process(site.env, log, ready="/ogc"))
+
         # The worker processes start with the app and take seconds to import the library: edits that
         # are not JSON, one for each, wait for them and are answered by them (400), so the measured
         # requests find them ready.
-        def warm() -> httpx.Response:
+        def warm(_: int) -> httpx.Response:
             return httpx.post(
                 f"{served.base}/ogc/collections/compounds/items",
                 content=b"not json",
@@ -462,9 +478,17 @@ def api(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             )
 
         with ThreadPoolExecutor(Settings().edit_workers) as pool:
-            answers = list(pool.map(lambda _: warm(), range(Settings().edit_workers)))
+            answers = list(pool.map(warm, range(Settings().edit_workers)))
         assert all(a.status_code == 400 and "not JSON" in a.text for a in answers), [a.text for a in answers]
-        yield Api(served, token)
+        return Api(served, token)
+
+    with stack, ThreadPoolExecutor(1) as background:
+        yield background.submit(start)  # on the way out: the start finished, then the server stopped
+
+
+@pytest.fixture(scope="module")
+def api(api_starting: Future[Api]) -> Api:
+    return api_starting.result(timeout=300)
 
 
 def _measured_request(api: Api, site: Site, kind: str, method: str, url: str, **kw: object) -> httpx.Response:
