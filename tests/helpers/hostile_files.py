@@ -8,7 +8,10 @@ Nothing here reads back what gisplan wrote; the test compares the database befor
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -346,15 +349,101 @@ def reset_peak(pid: int) -> None:
 
 
 # -- what the database holds ------------------------------------------------------------------------
+_CONNECTIONS: dict[str, psycopg.Connection[tuple[object, ...]]] = {}
+DIGEST_SECONDS: list[float] = []  # how long each digest took (the module prints the total)
+
+
 def digest(url: str) -> dict[str, tuple[int, str | None]]:
     """Every table of the schema: its row count and an md5 of its rows in order — so any row added,
-    changed or removed anywhere (a layer, the audit log, layer_changes, imports, the programme) shows."""
-    found = {}
-    with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        for table in sorted(tables):
-            query = f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.\"{table}\" t"
-            row = conn.execute(query).fetchone()
-            assert row is not None
-            found[table] = (int(row[0]), row[1])
+    changed or removed anywhere (a layer, the audit log, layer_changes, imports, the programme) shows.
+    One statement, one snapshot, for all the tables, on a connection kept open between digests
+    (autocommit: each digest sees what is committed when it runs)."""
+    started = time.perf_counter()
+    conn = _CONNECTIONS.get(url)
+    if conn is None or conn.closed:
+        conn = _CONNECTIONS[url] = psycopg.connect(url, autocommit=True)
+    tables = sorted(r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+    query = " UNION ALL ".join(
+        f"SELECT '{t}', count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.\"{t}\" t" for t in tables
+    )
+    found = {str(name): (int(n), h) for name, n, h in conn.execute(query).fetchall()}
+    DIGEST_SECONDS.append(time.perf_counter() - started)
     return found
+
+
+def close_digests() -> None:
+    """Close the connections :func:`digest` keeps (before the module's database is dropped)."""
+    while _CONNECTIONS:
+        _CONNECTIONS.popitem()[1].close()
+
+
+# -- many commands in one process ------------------------------------------------------------------
+DRIVER = Path(__file__).with_name("cli_driver.py")
+
+
+class CliDriver:
+    """tests/helpers/cli_driver.py as a child process: the library imported once, then ``gisplan``
+    run in it once per :meth:`run` (its exit code and output, its wall time and its own peak memory:
+    ``VmHWM`` reset before the call). A call past ``timeout_s`` kills the driver (its process group);
+    the next call starts a fresh one."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, start_timeout_s: float = 120) -> None:
+        self.env, self.cwd, self.start_timeout_s = env, cwd, start_timeout_s
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self._buffer = b""
+        self.proc = subprocess.Popen(
+            [sys.executable, str(DRIVER)],
+            env=self.env,
+            cwd=self.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        ready = self._line(self.start_timeout_s)
+        assert ready is not None and "ready" in ready, f"the CLI driver did not start: {ready}"
+        return self.proc
+
+    def _line(self, timeout_s: float) -> dict[str, object] | None:
+        """The driver's next JSON line, or None when it died or took longer than ``timeout_s``."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        answer: dict[str, object] = json.loads(line)
+        return answer
+
+    def run(self, argv: list[str], cwd: Path, timeout_s: float = 120) -> Ran:
+        proc = self.proc if self.proc is not None and self.proc.poll() is None else self._start()
+        assert proc.stdin is not None
+        proc.stdin.write((json.dumps({"argv": argv, "cwd": str(cwd)}) + "\n").encode())
+        proc.stdin.flush()
+        answer = self._line(timeout_s)
+        if answer is None:  # hung or died: a fresh driver for the next call
+            self.close()
+            return Ran(-signal.SIGKILL, "", "", timeout_s, 0, killed=True)
+        return Ran(
+            int(answer["code"]),  # type: ignore[call-overload]
+            str(answer["stdout"]),
+            str(answer["stderr"]),
+            float(answer["seconds"]),  # type: ignore[arg-type]
+            int(answer["peak_bytes"]),  # type: ignore[call-overload]
+        )
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self.proc = None
