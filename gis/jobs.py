@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CONTEXT = multiprocessing.get_context("forkserver")
 POLL_S = 1.0  # how often an idle runner looks for work, and a busy one for a request to stop
+PRUNE_EVERY_S = 3600.0  # how often a runner forgets the jobs finished longer ago than GISPLAN_JOB_KEEP_DAYS
 STOP_GRACE_S = 2.0  # a child asked to stop (SIGTERM) gets this long before SIGKILL
 FAILED = "the analysis failed (the server's log says why) / 分析失败"
 
@@ -132,6 +133,7 @@ class Runner:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = threading.Event()
         self.nudged = threading.Event()
+        self.pruned_at: float | None = None  # monotonic seconds of the last prune (None: not yet)
         self.thread = threading.Thread(target=self.loop, name="gisplan-jobs", daemon=True)
         self.trouble: str | None = None
 
@@ -166,6 +168,10 @@ class Runner:
         try:
             for job_id in jobs.reap(self.engine):
                 log.warning("job %s was running in a server that stopped: marked failed", job_id)
+            if self.pruned_at is None or time.monotonic() - self.pruned_at > PRUNE_EVERY_S:
+                if forgotten := jobs.prune(self.engine, self.settings.job_keep_days):
+                    log.info("forgot %d jobs finished over %d days ago", forgotten, self.settings.job_keep_days)
+                self.pruned_at = time.monotonic()
             lease = jobs.claim(self.leases, self.worker) if jobs.waiting(self.engine) else None
         except Exception as exc:  # the database is away: say so once, and keep looking
             if str(exc) != self.trouble:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     job_queue
         At most this many analysis jobs queued or running at once (all server processes together);
         past it ``POST /api/gaps`` answers 429 with ``Retry-After``.
+    job_keep_days
+        A finished job (done, failed, cancelled) is forgotten this many days after it finished; its run
+        stays. Each server process looks once an hour.
     heavy_requests
         At most this many heavy requests (whole-file exports, catchments, a whole run's GeoJSON or
         CSV) at once in each server process; past it they answer 503 with ``Retry-After``.
@@ -92,6 +95,7 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=5, gt=0)
     # jobs and workers
     job_queue: int = Field(default=8, ge=1)
+    job_keep_days: int = Field(default=30, ge=1)
     heavy_requests: int = Field(default=4, ge=1)
     db_pool: int = Field(default=10, ge=1)
     statement_timeout_s: float = Field(default=30, ge=0)

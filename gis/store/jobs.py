@@ -69,6 +69,8 @@ LET_GO = f"SELECT pg_advisory_unlock({LOCK_CLASS}, CAST(:seq AS integer))"
 # the reaper's: running jobs whose row is not being written right now, then whose lock is free
 RUNNING = "SELECT id, seq FROM jobs WHERE status = 'running' FOR UPDATE SKIP LOCKED"
 ORPHANED = f"SELECT pg_try_advisory_xact_lock({LOCK_CLASS}, CAST(:seq AS integer))"
+PRUNE = """DELETE FROM jobs WHERE status IN ('done', 'failed', 'cancelled')
+           AND finished_at < clock_timestamp() - make_interval(days => :days)"""
 FAIL = """UPDATE jobs SET status = 'failed', finished_at = clock_timestamp(), detail = :detail
           WHERE id = :id AND status = 'running'"""
 
@@ -184,6 +186,13 @@ def reap(engine: Engine) -> list[str]:
                 conn.execute(text(FAIL), {"id": job_id, "detail": DIED})
                 dead.append(str(job_id))
     return dead
+
+
+def prune(engine: Engine, keep_days: int) -> int:
+    """Forget the jobs that finished more than ``keep_days`` ago (their runs stay, in ``gap_runs``, with
+    who ran them); returns how many. Queued and running jobs are never touched."""
+    with engine.begin() as conn:
+        return int(conn.execute(text(PRUNE), {"days": keep_days}).rowcount or 0)
 
 
 def lease_engine(engine: Engine) -> Engine:
