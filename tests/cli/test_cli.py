@@ -109,8 +109,7 @@ def test_a_database_out_of_reach_is_one_line_not_a_traceback(tmp_path: Path) -> 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {"GISPLAN_HOME": str(tmp_path), "GISPLAN_DATABASE_URL": f"postgresql://gisplan:x@127.0.0.1:{port}/gisplan"}
-    for args in (["layers"], ["progress", "show"], ["users", "list"]):
-        done = run(args, env)
-        assert done.returncode == 1, done.stderr
-        assert "unavailable" in done.stderr and "数据库暂不可用" in done.stderr
-        assert "Traceback" not in done.stderr and "psycopg" not in done.stderr, done.stderr
+    done = run(["progress", "show"], env)  # one command stands for all: the handler is the entry point's
+    assert done.returncode == 1, done.stderr
+    assert "unavailable" in done.stderr and "数据库暂不可用" in done.stderr
+    assert "Traceback" not in done.stderr and "psycopg" not in done.stderr, done.stderr
