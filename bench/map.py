@@ -36,13 +36,12 @@ import pandas as pd
 from playwright.sync_api import Browser, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.live import serve
-
 from api.main import create_app
 from gis.export.offline_map import OfflineMap, save
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster, ensure_extensions
 from gis.workspace import Workspace, connect
+from tests.helpers.live import serve
 
 DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "fallback-liechtenstein" / "liechtenstein-latest.osm.pbf"
