@@ -3,11 +3,11 @@ complete run must have changed (counted from the tables and the input files, not
 report), what every point's state must satisfy, and the next command after a crash.
 
 - ``load``: ``gisplan load pipelines FILE --replace`` (an audited layer: every row deleted and
-  inserted is an audit row) — the sample's 492 pipelines replaced by a copy one year older;
+  inserted is an audit row) — the sample's 492 pipelines replaced by a copy laid one year earlier;
 - ``schedule``: ``gisplan progress import 配档表.xlsx`` into the sample without a programme;
-- ``edit``: ``PATCH /ogc/collections/compounds/items/{fid}`` to ``gisplan serve`` (a planner's token);
 - ``submit``: ``gisplan report month YYYY-MM --submit`` (the last month that has ended);
 - ``gaps``: ``gisplan gaps`` (every facility type with a radius);
+- ``edit``: ``PATCH /ogc/collections/compounds/items/{fid}`` to ``gisplan serve`` (a planner's token);
 - ``gap-job``: ``POST /api/gaps`` to ``gisplan serve``, the job run by its runner.
 """
 
@@ -49,7 +49,8 @@ NEW_ROWS = "SELECT {cols} FROM {table} WHERE {key} > %s ORDER BY {key}"
 def base(lab: Lab, kind: str) -> str:
     """A template: ``empty`` (extensions and roles), ``sample`` (the sample loaded, as ``gisplan demo``
     does), ``programme`` (and its programme imported and advanced to today, as the demo does; the
-    filled schedule table it imported is :func:`schedule_file`)."""
+    filled schedule table it imported is :func:`schedule_file`), ``planner`` (and a planner, whose
+    token is :func:`planner_token`)."""
     if kind in lab.bases:
         return lab.bases[kind]
     name = lab.name(kind)
@@ -59,12 +60,14 @@ def base(lab: Lab, kind: str) -> str:
         lab.made.append(name)
         prepare_database(lab.server.url(name))
     else:
-        lab.copy(base(lab, "empty" if kind == "sample" else "sample"), name)
+        lab.copy(base(lab, {"sample": "empty", "programme": "sample", "planner": "programme"}[kind]), name)
         with workspace(lab, name) as ws:
             if kind == "sample":
                 load_sample(ws)
-            else:
+            elif kind == "programme":
                 run_programme_demo(ws, Console(file=io.StringIO()), out_dir=lab.work / "programme")
+            else:
+                lab.tokens["planner"] = users.add_user(ws.engine, "crash-planner", "planner", actor="crash")
     lab.bases[kind] = name
     return name
 
@@ -79,6 +82,11 @@ def workspace(lab: Lab, db: str) -> Any:
         yield ws
     finally:
         ws.close()
+
+
+def planner_token(lab: Lab) -> str:
+    base(lab, "planner")
+    return lab.tokens["planner"]
 
 
 def schedule_file(lab: Lab) -> Path:
@@ -373,13 +381,25 @@ class ServedOperation:
     answers: tuple[int, ...] = ()
 
     def __init__(self) -> None:
-        self.server: Server | None = None
-        self.live = ""
-        self.token = ""
+        self.lab: Lab | None = None
+        self.warmed = False
 
-    def planner(self, lab: Lab, template: str) -> None:
-        with workspace(lab, template) as ws:
-            self.token = users.add_user(ws.engine, "crash-planner", "planner", actor="crash")
+    @property
+    def server(self) -> Server | None:
+        """The server the served operations share (one process at a time, on the lab's live database)."""
+        assert self.lab is not None
+        return self.lab.serving
+
+    @server.setter
+    def server(self, server: Server | None) -> None:
+        assert self.lab is not None
+        self.lab.serving = server
+
+    def planner(self, lab: Lab) -> str:
+        """The template: the programme, and a planner whose token the requests carry."""
+        self.lab = lab
+        self.token = planner_token(lab)
+        return base(lab, "planner")
 
     @property
     def headers(self) -> dict[str, str]:
@@ -387,24 +407,26 @@ class ServedOperation:
 
     def database(self, lab: Lab, template: str) -> str:
         """A fresh copy of ``template`` under the name the server works on; a server started first
-        (and warmed: its worker processes and job runner ready) if none runs."""
-        self.live = self.live or lab.name(self.name)
-        if self.server is None:
-            lab.copy(template, self.live)
-            self.server = Server(lab, self.live)
+        if none runs, and warmed for this operation (its worker process, its job runner ready)."""
+        lab.live = lab.live or lab.name("live")
+        if self.server is None or not self.warmed:
+            lab.copy(template, lab.live)
+            if self.server is None:
+                self.server = Server(lab, lab.live)
             self.warm(lab)
-        lab.copy(template, self.live)
+            self.warmed = True
+        lab.copy(template, lab.live)
         assert self.server is not None
         deadline = time.monotonic() + 60
         while httpx.get(self.server.base + "/readyz", timeout=10).status_code != 200:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server does not answer on the new database: {self.server.tail()}")
             time.sleep(0.1)
-        return self.live
+        return lab.live
 
     def warm(self, lab: Lab) -> None:
         """What the operation's first request would wait for, done before it is timed."""
-        problems = self.usable(lab, self.live, "after")
+        problems = self.usable(lab, lab.live, "after")
         if problems:
             raise RuntimeError(f"{self.name}: warming the server: {'; '.join(problems)}")
 
@@ -435,9 +457,7 @@ class ServedOperation:
         return common_invariants(lab, db)
 
     def close(self, lab: Lab) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        return None  # the server is the lab's: stopped when the lab is cleaned up
 
 
 class Edit(ServedOperation):
@@ -448,8 +468,7 @@ class Edit(ServedOperation):
     answers = (204,)
 
     def prepare(self, lab: Lab) -> str:
-        template = lab.copy(base(lab, "programme"), lab.name("edit_before"))
-        self.planner(lab, template)
+        template = self.planner(lab)
         fid, households, version = lab.query(
             template, "SELECT fid, households, version FROM compounds ORDER BY fid LIMIT 1"
         )[0]
@@ -532,9 +551,7 @@ class GapJob(ServedOperation):
     answers = (202,)
 
     def prepare(self, lab: Lab) -> str:
-        template = lab.copy(base(lab, "programme"), lab.name("gapjob_before"))
-        self.planner(lab, template)
-        return template
+        return self.planner(lab)
 
     def start(self, lab: Lab, db: str) -> Attempt:
         assert self.server is not None
@@ -578,8 +595,8 @@ class GapJob(ServedOperation):
 OPERATIONS: dict[str, Callable[[], Any]] = {
     "load": LoadReplace,
     "schedule": ScheduleImport,
-    "edit": Edit,
     "submit": Submit,
     "gaps": Gaps,
+    "edit": Edit,
     "gap-job": GapJob,
 }
