@@ -73,9 +73,11 @@ VOLATILE: dict[str, tuple[str, ...]] = {
     # a job's id is a fresh uuid4, its worker the serving process (host:pid), its times the clock's
     "jobs": ("id", "worker", "created_at", "started_at", "finished_at"),
 }
-LOOK = """SELECT count(*) FILTER (WHERE backend_type = 'client backend'),
-                 count(*) FILTER (WHERE backend_xid IS NOT NULL AND ({writing})), ({committed})
-          FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+# the operation's sessions (clients: not autovacuum, whose ANALYZE of a fresh copy holds an xid too),
+# those of them that have written, and the count its commit makes grow
+LOOK = """SELECT count(*), count(*) FILTER (WHERE backend_xid IS NOT NULL AND ({writing})), ({committed})
+          FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"""
 
 Snapshot = dict[str, tuple[int, str | None]]
 
@@ -145,7 +147,7 @@ class Lab:
         self.launcher = Forked() if self.forked else Executed()
         self.work.mkdir(parents=True, exist_ok=True)
 
-    def env(self, db: str, **extra: str) -> dict[str, str]:
+    def env(self, db: str) -> dict[str, str]:
         """The environment of a gisplan process working on ``db`` as the app (migrations as the owner)."""
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("GISPLAN_", "PG"))}
         return {
@@ -157,7 +159,6 @@ class Lab:
             "GISPLAN_EDIT_WORKERS": "1",
             "NO_COLOR": "1",
             "COLUMNS": "200",
-            **extra,
         }
 
     def name(self, stem: str) -> str:

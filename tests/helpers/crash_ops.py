@@ -164,7 +164,7 @@ class CommandOperation:
     writing = "true"
     committed = ""
     judged_apart: tuple[str, ...] = ()
-    changes: frozenset[str] = frozenset()
+    changes: frozenset[str] = frozenset()  # the tables its complete run may change
 
     def args(self, lab: Lab) -> list[str]:
         raise NotImplementedError
@@ -185,14 +185,15 @@ class CommandOperation:
     def check(self, lab: Lab, db: str, outcome: str) -> list[str]:
         return common_invariants(lab, db)
 
-    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int]:
-        """The command to run after the crash and the exit code it must end with: the same again."""
-        return self.args(lab), 0
+    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int, str]:
+        """The command to run after the crash, the exit code it must end with and what its output must
+        say: the same command again, succeeding."""
+        return self.args(lab), 0, ""
 
     def usable(self, lab: Lab, db: str, outcome: str) -> list[str]:
-        args, expected = self.next_command(lab, outcome)
+        args, expected, says = self.next_command(lab, outcome)
         code, output = lab.gisplan(db, args)
-        if code != expected:
+        if code != expected or says not in output:
             return [f"the next command (gisplan {' '.join(args[:3])} …) exited {code}: {output[-800:]}"]
         return []
 
@@ -287,8 +288,10 @@ class Submit(CommandOperation):
     def args(self, lab: Lab) -> list[str]:
         return ["report", "month", self.month, "--year", self.year, "--submit"]
 
-    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int]:
-        return self.args(lab), 0 if outcome == "before" else 1  # submitted once: the month is locked
+    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int, str]:
+        if outcome == "before":
+            return self.args(lab), 0, ""
+        return self.args(lab), 1, "it is locked"  # submitted once: a second submission is refused
 
     def check_after(self, lab: Lab, before: str, after: str) -> list[str]:
         problems = only(changed_tables(lab, before, after), set(self.changes))
@@ -311,8 +314,8 @@ class Gaps(CommandOperation):
     def args(self, lab: Lab) -> list[str]:
         return ["gaps"]
 
-    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int]:
-        return ["gaps", "--facility", "kindergarten"], 0
+    def next_command(self, lab: Lab, outcome: str) -> tuple[list[str], int, str]:
+        return ["gaps", "--facility", "kindergarten"], 0, ""
 
     def check_after(self, lab: Lab, before: str, after: str) -> list[str]:
         return only(changed_tables(lab, before, after), set(self.changes)) + run_complete(lab, before, after)
