@@ -31,10 +31,11 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from gis.errors import GisError, InvalidRequestError, NotFoundError, ServerError
 from gis.gaps.analysis import GapParameters
+from gis.gaps.runs import GapRun
 from gis.settings import Settings
 from gis.store import jobs
 from gis.store.engine import make_engine
@@ -49,10 +50,21 @@ STOP_GRACE_S = 2.0  # a child asked to stop (SIGTERM) gets this long before SIGK
 FAILED = "the analysis failed (the server's log says why) / 分析失败"
 
 
-def gaps(ws: Workspace, params: dict[str, Any], actor: str) -> dict[str, Any]:
-    """A gap analysis (``POST /api/gaps``): stored as a run; the job keeps its id, basis and warnings."""
+def gaps(ws: Workspace, params: dict[str, Any], actor: str, job_id: str) -> dict[str, Any]:
+    """A gap analysis (``POST /api/gaps``): stored as a run; the job keeps its id, basis and warnings,
+    and is marked done in the run's own transaction (a server dying right after it commits leaves a
+    done job, not a failed one whose run exists)."""
     how = GapParameters(tolerance_m=float(params["tolerance_m"]), max_leg_m=float(params["max_leg_m"]))
-    run = ws.run_gaps(params.get("facility"), standard=str(params["standard"]), params=how, actor=actor)
+
+    def done(conn: Connection, run: GapRun) -> None:
+        jobs.done_within(conn, job_id, outcome(run))
+
+    run = ws.run_gaps(params.get("facility"), standard=str(params["standard"]), params=how, actor=actor, also=done)
+    return outcome(run)
+
+
+def outcome(run: GapRun) -> dict[str, Any]:
+    """What a done gap job keeps: its run's id, basis and warnings."""
     return {"run_id": run.run_id, "basis": run.basis, "warnings": run.warnings}
 
 
@@ -65,7 +77,7 @@ def check_gaps(ws: Workspace, params: dict[str, Any]) -> None:
         raise InvalidRequestError(exc.args[0] if exc.args else str(exc)) from None
 
 
-KINDS: dict[str, Callable[[Workspace, dict[str, Any], str], dict[str, Any]]] = {"gaps": gaps}
+KINDS: dict[str, Callable[[Workspace, dict[str, Any], str, str], dict[str, Any]]] = {"gaps": gaps}
 
 
 def detail_of(exc: BaseException) -> str:
@@ -94,15 +106,17 @@ def die_with_server(lifeline: Pipe) -> None:
     threading.Thread(target=watch, name="gisplan-job-lifeline", daemon=True).start()
 
 
-def child_main(url: str, settings: Settings, job: tuple[str, dict[str, Any], str], out: Pipe, lifeline: Pipe) -> None:
-    """The child process: run one job (kind, params, actor) against the database at ``url`` and send
-    back how it went."""
+def child_main(
+    url: str, settings: Settings, job: tuple[str, dict[str, Any], str, str], out: Pipe, lifeline: Pipe
+) -> None:
+    """The child process: run one job (kind, params, actor, id) against the database at ``url`` and
+    send back how it went."""
     die_with_server(lifeline)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server decides
-    kind, params, actor = job
+    kind, params, actor, job_id = job
     ws = Workspace(make_engine(url), settings=settings)  # no statement timeout: the runner bounds a job
     try:
-        out.send(("done", KINDS[kind](ws, params, actor)))
+        out.send(("done", KINDS[kind](ws, params, actor, job_id)))
     except Exception as exc:
         detail = detail_of(exc)
         if detail == FAILED:  # gisplan's fault: the trace is for the server's log
@@ -187,7 +201,7 @@ class Runner:
         job = lease.job
         receive, send = CONTEXT.Pipe(duplex=False)
         lifeline, held = CONTEXT.Pipe(duplex=False)  # the child's end reads EOF once this process is gone
-        args = (self.url, self.settings, (job.kind, job.params, job.actor), send, lifeline)
+        args = (self.url, self.settings, (job.kind, job.params, job.actor, job.id), send, lifeline)
         child = CONTEXT.Process(target=child_main, args=args, name=f"gisplan-job-{job.id[:8]}", daemon=True)
         try:
             child.start()

@@ -19,9 +19,9 @@ from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.progress import progress_overview
 from gis.gaps import runs
-from gis.gaps.analysis import GapInputs, GapParameters, analyse, default_types
+from gis.gaps.analysis import GapInputs, GapParameters, default_types
 from gis.gaps.catchments import walking_catchment
-from gis.gaps.runs import GapRun, RunRecord, read_run, store_run
+from gis.gaps.runs import AlsoStored, GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
 from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
@@ -287,8 +287,12 @@ class Workspace:
         standard: str = "gb50180",
         params: GapParameters | None = None,
         actor: str = "notebook",
+        also: AlsoStored | None = None,
     ) -> GapRun:
         """As :meth:`gaps`, returning the whole run (results, summary, network, warnings).
+
+        ``also(conn, run)`` runs in the transaction that stores the run, last: what it writes commits
+        with the run or not at all (a job marks itself done so).
 
         Examples
         --------
@@ -297,34 +301,7 @@ class Workspace:
         >>> run.basis, run.warnings
         """
         setup = self.analysis_inputs(facility, standard=standard, params=params)
-        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
-        results, network, notes = analyse(compounds, facilities, roads, setup.standard, setup.types, setup.params)
-        warnings = notes + setup.skipped
-        inputs = {
-            "compounds": len(compounds),
-            "facilities": {t: len(setup.facilities_of(t)) for t in setup.types},
-            "road_segments": len(roads),
-        }
-        record = RunRecord(
-            actor=actor,
-            standard=setup.standard,
-            basis=setup.basis,
-            parameters={**setup.params.__dict__, "facility_types": setup.types},
-            inputs=inputs,
-            network=network,
-            warnings=warnings,
-            results=results,
-            srid=setup.srid,
-        )
-        run_id = store_run(self.engine, record)
-        return GapRun(
-            run_id=run_id,
-            standard=setup.standard.id,
-            basis=setup.basis,
-            results=results,
-            network=network,
-            warnings=warnings,
-        )
+        return runs.run_analysis(self.engine, setup, actor, also=also)
 
     def propose_sites(
         self,

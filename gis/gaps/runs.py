@@ -10,6 +10,7 @@ its rows (which compounds stand is read from the layer's owner, :mod:`gis.store.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -17,10 +18,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from gis.errors import NotFoundError
-from gis.gaps.analysis import RESULT_COLUMNS, summarise
+from gis.gaps.analysis import RESULT_COLUMNS, GapInputs, analyse, summarise
 from gis.registry import registry
 from gis.standards import Standard
 from gis.store import layers
@@ -115,8 +116,15 @@ class RunRecord:
     sites: gpd.GeoDataFrame | None = None
 
 
-def store_run(engine: Engine, record: RunRecord) -> int:
-    """Write a run, its results and any proposed sites in one transaction; returns the run id."""
+# What else must commit with a run, in its transaction (a job marking itself done): given the stored run.
+AlsoStored = Callable[[Connection, GapRun], None]
+
+
+def store_run(engine: Engine, record: RunRecord, *, also: AlsoStored | None = None) -> int:
+    """Write a run, its results and any proposed sites in one transaction; returns the run id.
+
+    ``also(conn, run)``, when given, runs last in that transaction: what it writes commits with the
+    run or not at all (an exception from it rolls the run back)."""
     params = {**record.parameters, "standard_overridden": record.standard.overridden}
     with engine.begin() as conn:
         run_id = int(
@@ -138,7 +146,45 @@ def store_run(engine: Engine, record: RunRecord) -> int:
             conn.execute(text(INSERT_RESULTS), _rows(frame, RESULT_FIELDS, run_id, record.srid))
         if record.sites is not None and len(record.sites):
             conn.execute(text(INSERT_SITES), _rows(record.sites, SITE_FIELDS, run_id, record.srid))
+        if also is not None:
+            also(conn, stored(record, run_id))
     return run_id
+
+
+def stored(record: RunRecord, run_id: int) -> GapRun:
+    """The run ``record`` describes, as stored under ``run_id``."""
+    return GapRun(
+        run_id=run_id,
+        standard=record.standard.id,
+        basis=record.basis,
+        results=record.results,
+        network=record.network,
+        warnings=record.warnings,
+    )
+
+
+def run_analysis(engine: Engine, setup: GapInputs, actor: str, *, also: AlsoStored | None = None) -> GapRun:
+    """Analyse ``setup``'s compounds, facilities and roads and store the run as ``actor``'s (``also``:
+    as for :func:`store_run`); the stored run."""
+    compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
+    results, network, notes = analyse(compounds, facilities, roads, setup.standard, setup.types, setup.params)
+    inputs = {
+        "compounds": len(compounds),
+        "facilities": {t: len(setup.facilities_of(t)) for t in setup.types},
+        "road_segments": len(roads),
+    }
+    record = RunRecord(
+        actor=actor,
+        standard=setup.standard,
+        basis=setup.basis,
+        parameters={**setup.params.__dict__, "facility_types": setup.types},
+        inputs=inputs,
+        network=network,
+        warnings=notes + setup.skipped,
+        results=results,
+        srid=setup.srid,
+    )
+    return stored(record, store_run(engine, record, also=also))
 
 
 def _rows(frame: gpd.GeoDataFrame, fields: list[str], run_id: int, srid: int) -> list[dict[str, Any]]:

@@ -11,7 +11,9 @@ the job ended. So a ``running`` job whose lock anyone else can take belongs to a
 connection) that is gone: :func:`reap` marks it failed. This holds for several server processes and
 across restarts alike, and needs no clock, heartbeat or open transaction (which would hold back
 vacuum). A gap run is written in one transaction (:func:`gis.gaps.runs.store_run`): a job stopped
-part-way leaves no half-written run behind.
+part-way leaves no half-written run behind. That transaction also marks the job done
+(:func:`done_within`), so a server that dies the instant after it committed leaves a job that is done
+and names its run — never a job marked failed whose run exists, nor a run no job names.
 """
 
 from __future__ import annotations
@@ -62,9 +64,14 @@ HOLD = f"SELECT pg_advisory_lock({LOCK_CLASS}, CAST(:seq AS integer))"
 START = f"""UPDATE jobs SET status = 'running', started_at = clock_timestamp(), worker = :worker
             WHERE id = :id RETURNING {COLUMNS}"""
 ASKED_TO_STOP = "SELECT cancel_requested FROM jobs WHERE id = :id"
+# (a job its child marked done already, in the transaction of what it made, is left as it is)
 FINISH = """UPDATE jobs SET status = :status, finished_at = clock_timestamp(), result = CAST(:result AS jsonb),
                             detail = COALESCE(:detail, detail)
             WHERE id = :id AND status = 'running'"""
+# the job's own child, in the transaction that stores what it made
+DONE = """UPDATE jobs SET status = 'done', finished_at = clock_timestamp(), result = CAST(:result AS jsonb),
+                          detail = NULL
+          WHERE id = :id AND status = 'running'"""
 LET_GO = f"SELECT pg_advisory_unlock({LOCK_CLASS}, CAST(:seq AS integer))"
 # the reaper's: running jobs whose row is not being written right now, then whose lock is free
 RUNNING = "SELECT id, seq FROM jobs WHERE status = 'running' FOR UPDATE SKIP LOCKED"
@@ -193,6 +200,17 @@ def prune(engine: Engine, keep_days: int) -> int:
     who ran them); returns how many. Queued and running jobs are never touched."""
     with engine.begin() as conn:
         return int(conn.execute(text(PRUNE), {"days": keep_days}).rowcount or 0)
+
+
+def done_within(conn: Connection, job_id: str, result: dict[str, Any]) -> None:
+    """Mark the running job ``job_id`` done with ``result``, in ``conn``'s transaction: the one that
+    stores what the job made, so that the two commit together or not at all.
+
+    Raises :class:`ConflictError` (rolling that transaction back) when the job is not running: marked
+    failed by a runner that took its server for dead, say — then what it made must not be stored."""
+    payload = json.dumps(result, ensure_ascii=False, default=str)
+    if conn.execute(text(DONE), {"id": job_id, "result": payload}).rowcount != 1:
+        raise ConflictError(f"job {job_id} is no longer running: what it made is not stored")
 
 
 def lease_engine(engine: Engine) -> Engine:

@@ -31,7 +31,7 @@ from gis.store import backup, users
 from gis.store.engine import make_engine
 from gis.store.privileges import APP_ROLE, OWNER_ROLE
 from gis.workspace import Workspace
-from tests.helpers.database import SuiteServer
+from tests.helpers.database import SuiteServer, table_checksums
 
 CATALOG = {
     "relations": """SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relacl::text
@@ -69,9 +69,8 @@ def fingerprint(url: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     with psycopg.connect(url) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        for table in sorted(tables):
-            query = f"SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM public.\"{table}\" t"
-            found[f"table {table}"] = conn.execute(query).fetchone()
+        for table, rows in table_checksums(conn, sorted(tables)).items():
+            found[f"table {table}"] = rows
         sequences = [r[0] for r in conn.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
         for seq in sorted(sequences):
             found[f"sequence {seq}"] = conn.execute(f'SELECT last_value, is_called FROM public."{seq}"').fetchone()
