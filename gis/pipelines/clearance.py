@@ -78,7 +78,7 @@ class PairRules:
 def line_profiles(frame: pd.DataFrame) -> tuple[NDArray[np.int64], list[tuple[list[str], str | None]]]:
     """Each line's profile (its categories in 表4.1.9 and the assumption made; few distinct ones)."""
     cols = ["kind", "diameter_mm", "pressure"]
-    codes = frame.groupby(cols, dropna=False, sort=False).ngroup().to_numpy(dtype=np.int64)
+    codes: NDArray[np.int64] = np.asarray(frame.groupby(cols, dropna=False, sort=False).ngroup(), dtype=np.int64)
     firsts = frame[cols].assign(code=codes).drop_duplicates("code").sort_values("code")
     profiles = []
     for kind, diameter, pressure in firsts[cols].itertuples(index=False):
