@@ -7,7 +7,7 @@ Data: the Kigali water network (3,436 real lines, UTM 36S), tiled into translate
 (synthetic) to pass 50,000 lines, each line given a kind, diameter and pressure in turn (synthetic)
 so that the GB 50289 table applies to its neighbours. Both implementations find the same thing:
 pairs of buried lines closer than the table's clearance along a stretch longer than 4× it.
-gisplan: ``gis.pipelines.clearance.clearances`` (the lines read from PostgreSQL, candidate pairs by
+gisplan: ``gis.pipelines.checks.clearances`` (the lines read from PostgreSQL, candidate pairs by
 the GiST index, rule per pair, pairs that cannot reach the stretch dropped by clipping, distance
 and stretch by shapely). geopandas: ``sjoin(predicate="dwithin")`` at the largest clearance, the
 same rule per pair in pandas, shapely for distances and stretches (``intersection`` with
@@ -33,8 +33,7 @@ import shapely
 from sqlalchemy import event
 
 from gis.ingest import load_file
-from gis.pipelines.checks import check
-from gis.pipelines.clearance import clearances
+from gis.pipelines.checks import check, clearances
 from gis.pipelines.rules import categories, rules
 from gis.registry import registry
 from gis.store.cluster import EmbeddedCluster, ensure_extensions

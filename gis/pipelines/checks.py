@@ -1,8 +1,8 @@
 """The GB 50289 checks: clearances between buried lines and to buildings, crossing order, ageing.
 
-The rules are data (``layers/standards/pipelines/gb50289.yaml``). Clearances between lines
-(:mod:`gis.pipelines.clearance`): candidate pairs by the GiST index in PostgreSQL, then the rule,
-distance and stretch of each pair with shapely. Clearances to buildings and crossings run in
+The rules are data (``layers/standards/pipelines/gb50289.yaml``). Clearances between lines: the
+candidate pairs by the GiST index in PostgreSQL, then the rule, distance and stretch of each pair
+with shapely (:mod:`gis.pipelines.clearance`). Clearances to buildings and crossings run in
 PostgreSQL on the indexed geometries. Pipeline data are restricted: these functions need a direct
 database connection or, over HTTP, a planner's token.
 """
@@ -14,11 +14,13 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import Connection, text
 
 from gis import clock
-from gis.pipelines.clearance import clearances, line_profiles
+from gis.pipelines.clearance import Lines, clearance_limit, line_profiles, measure
 from gis.pipelines.inside import INSIDE_SQL
 from gis.pipelines.rules import FINDING_COLUMNS, ageing, categories, rules, wrong_crossings
 from gis.pipelines.runs import store
@@ -63,6 +65,26 @@ def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
         cur.execute("ANALYZE pipe_cats")
         cur.execute("ANALYZE clearance")
 
+
+# the buried lines checked (near the compound, if one is given)
+_CHECKED = """coalesce({t}.laying, 'buried') <> 'overhead'
+  AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
+        SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_DWithin(c.geom, {t}.geom, 20)))"""
+
+LINES_SQL = f"""
+SELECT p.fid, p.kind, p.diameter_mm, p.pressure, ST_AsBinary(p.geom) AS wkb FROM pipelines p
+WHERE {_CHECKED.format(t="p")}
+ORDER BY p.fid
+"""
+
+# Pairs of lines whose bounding boxes come within the largest clearance, by the GiST index (the
+# exact distance is shapely's, and only for the few pairs that may be findings). Packed as
+# big-endian int8 pairs in one bytea: hundreds of thousands of rows cost more as rows than as bytes.
+CANDIDATES_SQL = f"""
+SELECT string_agg(int8send(a.fid) || int8send(b.fid), ''::bytea)
+FROM pipelines a JOIN pipelines b ON a.fid < b.fid AND b.geom && ST_Expand(a.geom, :max_value)
+WHERE {_CHECKED.format(t="a")} AND {_CHECKED.format(t="b")}
+"""
 
 # Long lines have large bounding boxes, so the GiST index would hand over most of the network as
 # candidates: the buried lines within reach of a building are cut into parts of at most 32 vertices
@@ -132,6 +154,24 @@ def _run_script(conn: Connection, script: str, params: dict[str, Any]) -> None:
             conn.execute(text(statement), params)
 
 
+def clearances(conn: Connection, *, compound: int | None, crs: Any) -> gpd.GeoDataFrame:
+    """The clearance findings between the buried lines (near ``compound``, if given), in fid order
+    (the lines and candidate pairs from PostgreSQL, the rest in :mod:`gis.pipelines.clearance`)."""
+    factor = float(rules()["min_parallel_stretch_factor"]["value"])
+    params = {"compound": compound}
+    # these queries are short; compiling them (PostgreSQL's JIT, on by default) cost more than running them
+    conn.execute(text("SET LOCAL jit = off"))
+    frame = pd.read_sql(text(LINES_SQL), conn, params=params)
+    geoms = np.asarray(shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy()), dtype=object)
+    lines, by_profile = Lines.from_frame(frame, geoms)
+    packed = conn.execute(text(CANDIDATES_SQL), {**params, "max_value": clearance_limit()}).scalar()
+    pairs = np.frombuffer(packed or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
+    ia, ib = np.searchsorted(lines.fid, pairs[:, 0]), np.searchsorted(lines.fid, pairs[:, 1])
+    found = measure(lines, by_profile, ia, ib, factor)
+    found = found.sort_values(["fid_a", "fid_b"], ignore_index=True)
+    return gpd.GeoDataFrame(found, geometry="geom", crs=crs)
+
+
 def _building_limit() -> float:
     """The largest clearance of the table to a building (the candidates' search distance)."""
     r = rules()["horizontal_clearance_m"]
@@ -180,4 +220,4 @@ def _with_compounds(parts: list[gpd.GeoDataFrame], inside: gpd.GeoDataFrame, crs
     return findings[[*FINDING_COLUMNS, "geometry"]]
 
 
-__all__ = ["FINDING_COLUMNS", "PipelineCheck", "categories", "check", "store"]
+__all__ = ["FINDING_COLUMNS", "PipelineCheck", "categories", "check", "clearances", "store"]

@@ -1,5 +1,5 @@
-"""Horizontal clearances between buried lines (GB 50289 表4.1.9): candidate pairs by the GiST index in
-PostgreSQL, the rule, distance and stretch of each pair with shapely.
+"""Horizontal clearances between buried lines (GB 50289 表4.1.9): the rule, distance and stretch of
+each candidate pair (found by the GiST index, :func:`gis.pipelines.checks.clearances`) with shapely.
 
 A finding is a pair of buried lines ``a`` (the smaller fid) and ``b`` closer than the most specific
 rule of the table allows (``actual < required``) along a stretch of ``a`` longer than
@@ -20,34 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
-from sqlalchemy import Connection, text
 
 from gis.pipelines.rules import categories, rules
-
-# the buried lines checked (near the compound, if one is given)
-_CHECKED = """coalesce({t}.laying, 'buried') <> 'overhead'
-  AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
-        SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_DWithin(c.geom, {t}.geom, 20)))"""
-
-LINES_SQL = f"""
-SELECT p.fid, p.kind, p.diameter_mm, p.pressure, ST_AsBinary(p.geom) AS wkb FROM pipelines p
-WHERE {_CHECKED.format(t="p")}
-ORDER BY p.fid
-"""
-
-# Pairs of lines whose bounding boxes come within the largest clearance, by the GiST index (the
-# exact distance is shapely's, below, and only for the few pairs that may be findings). Packed as
-# big-endian int8 pairs in one bytea: hundreds of thousands of rows cost more as rows than as bytes.
-CANDIDATES_SQL = f"""
-SELECT string_agg(int8send(a.fid) || int8send(b.fid), ''::bytea)
-FROM pipelines a JOIN pipelines b ON a.fid < b.fid AND b.geom && ST_Expand(a.geom, :max_value)
-WHERE {_CHECKED.format(t="a")} AND {_CHECKED.format(t="b")}
-"""
 
 # Widening of the clip boxes beyond the clearance: lines lying exactly on a box's edge stay in.
 _MARGIN = 1e-3
@@ -233,20 +211,3 @@ def clearance_limit() -> float:
         if "building" not in (row["a"], row["b"])
     ]
     return float(max(values))
-
-
-def clearances(conn: Connection, *, compound: int | None, crs: Any) -> gpd.GeoDataFrame:
-    """The clearance findings between the buried lines (near ``compound``, if given), in fid order."""
-    factor = float(rules()["min_parallel_stretch_factor"]["value"])
-    params = {"compound": compound}
-    # these queries are short; compiling them (PostgreSQL's JIT, on by default) cost more than running them
-    conn.execute(text("SET LOCAL jit = off"))
-    frame = pd.read_sql(text(LINES_SQL), conn, params=params)
-    geoms = np.asarray(shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy()), dtype=object)
-    lines, by_profile = Lines.from_frame(frame, geoms)
-    packed = conn.execute(text(CANDIDATES_SQL), {**params, "max_value": clearance_limit()}).scalar()
-    pairs = np.frombuffer(packed or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
-    ia, ib = np.searchsorted(lines.fid, pairs[:, 0]), np.searchsorted(lines.fid, pairs[:, 1])
-    found = measure(lines, by_profile, ia, ib, factor)
-    found = found.sort_values(["fid_a", "fid_b"], ignore_index=True)
-    return gpd.GeoDataFrame(found, geometry="geom", crs=crs)
