@@ -105,7 +105,8 @@ CREATE INDEX ON pipe_parts (pid);
 ANALYZE pipe_parts;
 """
 
-PIPES_SQL = "SELECT fid, kind, diameter_mm, pressure FROM pipelines"
+# the categories of the lines cut into parts (those within reach of a building)
+PIPES_SQL = "SELECT fid, kind, diameter_mm, pressure FROM pipelines WHERE fid IN (SELECT fid FROM pipe_parts)"
 AGES_SQL = "SELECT fid, kind, material, laid_year FROM pipelines WHERE laid_year IS NOT NULL"
 GEOMS_SQL = "SELECT fid, geom FROM pipelines WHERE fid = ANY(:ids)"
 
@@ -189,8 +190,8 @@ def check(db: Database, *, compound: int | None = None, today: date | None = Non
     near = {"compound": compound, "max_value": _building_limit()}
     with db.engine.begin() as conn:
         measured = [clearances(conn, compound=compound, crs=crs)]
-        _load_temp_tables(conn, pd.read_sql(text(PIPES_SQL), conn))
         _run_script(conn, PARTS_SQL, near)
+        _load_temp_tables(conn, pd.read_sql(text(PIPES_SQL), conn))
         measured.append(_findings(conn, BUILDING_SQL, near, crs))
         crossings = _findings(conn, CROSSING_SQL, {"compound": compound}, crs)
         inside = _findings(conn, INSIDE_SQL, {"compound": compound}, crs)
