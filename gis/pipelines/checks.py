@@ -79,11 +79,13 @@ ORDER BY p.fid
 
 # Pairs of lines whose bounding boxes come within the largest clearance, by the GiST index (the
 # exact distance is shapely's, and only for the few pairs that may be findings). Packed as
-# big-endian int8 pairs in one bytea: hundreds of thousands of rows cost more as rows than as bytes.
+# big-endian int8 pairs, one bytea per line a: hundreds of thousands of pairs cost more as rows
+# than as bytes, and a value per line stays far below PostgreSQL's 1 GB a value at any size.
 CANDIDATES_SQL = f"""
 SELECT string_agg(int8send(a.fid) || int8send(b.fid), ''::bytea)
 FROM pipelines a JOIN pipelines b ON a.fid < b.fid AND b.geom && ST_Expand(a.geom, :max_value)
 WHERE {_CHECKED.format(t="a")} AND {_CHECKED.format(t="b")}
+GROUP BY a.fid
 """
 
 # Long lines have large bounding boxes, so the GiST index would hand over most of the network as
@@ -165,8 +167,8 @@ def clearances(conn: Connection, *, compound: int | None, crs: Any) -> gpd.GeoDa
     frame = pd.read_sql(text(LINES_SQL), conn, params=params)
     geoms = np.asarray(shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy()), dtype=object)
     lines, by_profile = Lines.from_frame(frame, geoms)
-    packed = conn.execute(text(CANDIDATES_SQL), {**params, "max_value": clearance_limit()}).scalar()
-    pairs = np.frombuffer(packed or b"", dtype=">i8").reshape(-1, 2).astype(np.int64)
+    packed = b"".join(conn.execute(text(CANDIDATES_SQL), {**params, "max_value": clearance_limit()}).scalars())
+    pairs = np.frombuffer(packed, dtype=">i8").reshape(-1, 2).astype(np.int64)
     ia, ib = np.searchsorted(lines.fid, pairs[:, 0]), np.searchsorted(lines.fid, pairs[:, 1])
     found = measure(lines, by_profile, ia, ib, factor)
     found = found.sort_values(["fid_a", "fid_b"], ignore_index=True)

@@ -107,7 +107,9 @@ def _widened(bounds: NDArray[np.float64], by: NDArray[np.float64]) -> tuple[NDAr
 
 
 def _clip(geoms: NDArray[np.object_], boxes: tuple[NDArray[np.float64], ...]) -> NDArray[np.object_]:
-    # shapely.clip_by_rect takes one rectangle; the ufunc under it takes one per geometry
+    # shapely.clip_by_rect accepts one rectangle only (arrays asked for in shapely#1331, open); the
+    # ufunc under it broadcasts one per geometry. An empty geometry's box is NaN, which the ufunc
+    # reads as no clip at all: near_pieces drops empty pieces before their boxes are used.
     return np.asarray(shapely.lib.clip_by_rect(geoms, *boxes), dtype=object)
 
 
