@@ -1,11 +1,10 @@
-"""The GB 50289 checks in SQL: clearances between buried lines and to buildings, crossing order, ageing.
+"""The GB 50289 checks: clearances between buried lines and to buildings, crossing order, ageing.
 
-The rules are data (``layers/standards/pipelines/gb50289.yaml``). The spatial work runs in
-PostgreSQL on the indexed geometries: candidate pairs by ``ST_DWithin`` at the largest clearance in
-the table, then the most specific rule per pair, then the stretch along which the pair is closer
-than the rule allows. Python only assigns each line its table categories (attribute logic).
-Pipeline data are restricted: these functions need a direct database connection or, over HTTP, a
-planner's token.
+The rules are data (``layers/standards/pipelines/gb50289.yaml``). Clearances between lines: the
+candidate pairs by the GiST index in PostgreSQL, then the rule, distance and stretch of each pair
+with shapely (:mod:`gis.pipelines.clearance`). Clearances to buildings and crossings run in
+PostgreSQL on the indexed geometries. Pipeline data are restricted: these functions need a direct
+database connection or, over HTTP, a planner's token.
 """
 
 from __future__ import annotations
@@ -15,10 +14,13 @@ from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import Connection, text
 
 from gis import clock
+from gis.pipelines.clearance import Lines, clearance_limit, line_profiles, measure
 from gis.pipelines.inside import INSIDE_SQL
 from gis.pipelines.rules import FINDING_COLUMNS, ageing, categories, rules, wrong_crossings
 from gis.pipelines.runs import store
@@ -42,6 +44,7 @@ class PipelineCheck:
 def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
     """Temp tables: each line's categories (with rank and assumption) and the clearance table."""
     db = dbapi(conn)
+    codes, profiles = line_profiles(pipes)
     with db.cursor() as cur:
         cur.execute("CREATE TEMP TABLE pipe_cats (fid bigint, cat text, rank int, assumption text) ON COMMIT DROP")
         cur.execute(
@@ -49,12 +52,10 @@ def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
             "status text) ON COMMIT DROP"
         )
         with cur.copy("COPY pipe_cats FROM STDIN") as cp:
-            for r in pipes.to_dict("records"):
-                diameter = float(r["diameter_mm"]) if pd.notna(r["diameter_mm"]) else None
-                pressure = str(r["pressure"]) if isinstance(r["pressure"], str) else None
-                cats, assumption = categories(str(r["kind"]), diameter, pressure)
+            for fid, code in zip(pipes["fid"].tolist(), codes.tolist(), strict=True):
+                cats, assumption = profiles[code]
                 for rank, cat in enumerate(cats):
-                    cp.write_row((r["fid"], cat, rank, assumption))
+                    cp.write_row((fid, cat, rank, assumption))
         with cur.copy("COPY clearance FROM STDIN") as cp:
             for row in rules()["horizontal_clearance_m"]:
                 by_dn = row.get("value_by_dn") or {}
@@ -65,15 +66,38 @@ def _load_temp_tables(conn: Connection, pipes: pd.DataFrame) -> None:
         cur.execute("ANALYZE clearance")
 
 
+# the buried lines checked (near the compound, if one is given)
+_CHECKED = """coalesce({t}.laying, 'buried') <> 'overhead'
+  AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
+        SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_DWithin(c.geom, {t}.geom, 20)))"""
+
+LINES_SQL = f"""
+SELECT p.fid, p.kind, p.diameter_mm, p.pressure, ST_AsBinary(p.geom) AS wkb FROM pipelines p
+WHERE {_CHECKED.format(t="p")}
+ORDER BY p.fid
+"""
+
+# Pairs of lines whose bounding boxes come within the largest clearance, by the GiST index (the
+# exact distance is shapely's, and only for the few pairs that may be findings). Packed as
+# big-endian int8 pairs, one bytea per line a: hundreds of thousands of pairs cost more as rows
+# than as bytes, and a value per line stays far below PostgreSQL's 1 GB a value at any size.
+CANDIDATES_SQL = f"""
+SELECT string_agg(int8send(a.fid) || int8send(b.fid), ''::bytea)
+FROM pipelines a JOIN pipelines b ON a.fid < b.fid AND b.geom && ST_Expand(a.geom, :max_value)
+WHERE {_CHECKED.format(t="a")} AND {_CHECKED.format(t="b")}
+GROUP BY a.fid
+"""
+
 # Long lines have large bounding boxes, so the GiST index would hand over most of the network as
-# candidates: the buried lines are cut into parts of at most 32 vertices first (ST_Subdivide), and
-# every distance and stretch is computed part by part (exactly: only parts within the clearance can
-# contribute to a stretch).
+# candidates: the buried lines within reach of a building are cut into parts of at most 32 vertices
+# first (ST_Subdivide), and every distance and stretch to a building is computed part by part
+# (exactly: only parts within the clearance can contribute to a stretch).
 PARTS_SQL = """
 CREATE TEMP TABLE pipe_parts ON COMMIT DROP AS
 SELECT row_number() OVER () AS pid, fid, part AS geom
 FROM (SELECT p.fid, ST_Subdivide(p.geom, 32) AS part FROM pipelines p
       WHERE coalesce(p.laying, 'buried') <> 'overhead'
+        AND EXISTS (SELECT 1 FROM buildings bl WHERE ST_DWithin(bl.geom, p.geom, :max_value))
         AND (CAST(:compound AS bigint) IS NULL OR EXISTS (
               SELECT 1 FROM compounds c WHERE c.fid = CAST(:compound AS bigint) AND ST_DWithin(c.geom, p.geom, 20)))
      ) AS cut;
@@ -83,51 +107,10 @@ CREATE INDEX ON pipe_parts (pid);
 ANALYZE pipe_parts;
 """
 
-# Steps as temporary tables with statistics: as CTEs the planner cannot estimate them and falls
-# into nested loops that grow with the square of the network.
-PAIR_SQL = """
-CREATE TEMP TABLE part_pairs ON COMMIT DROP AS
-SELECT pa.pid AS pa_id, pb.pid AS pb_id, pa.fid AS fa, pb.fid AS fb, ST_Distance(pa.geom, pb.geom) AS d
-FROM pipe_parts pa JOIN pipe_parts pb ON pa.fid < pb.fid AND ST_DWithin(pa.geom, pb.geom, :max_value);
-ANALYZE part_pairs;
-CREATE TEMP TABLE pair_rule ON COMMIT DROP AS
-SELECT DISTINCT ON (c.fa, c.fb) c.fa, c.fb, ca.assumption AS as_a, cb.assumption AS as_b, r.status,
-    coalesce(r.value, CASE WHEN greatest(pa.diameter_mm, pb.diameter_mm) > 300 THEN r.dn_gt_300
-                           ELSE r.dn_le_300 END) AS required
-FROM (SELECT DISTINCT fa, fb FROM part_pairs) c
-JOIN pipe_cats ca ON ca.fid = c.fa JOIN pipe_cats cb ON cb.fid = c.fb
-JOIN clearance r ON r.a = ca.cat AND r.b = cb.cat
-JOIN pipelines pa ON pa.fid = c.fa JOIN pipelines pb ON pb.fid = c.fb
-ORDER BY c.fa, c.fb, ca.rank + cb.rank, ca.rank;
-ANALYZE pair_rule;
-"""
-
-PIPES_SQL = "SELECT fid, kind, diameter_mm, pressure FROM pipelines"
+# the categories of the lines cut into parts (those within reach of a building)
+PIPES_SQL = "SELECT fid, kind, diameter_mm, pressure FROM pipelines WHERE fid IN (SELECT fid FROM pipe_parts)"
 AGES_SQL = "SELECT fid, kind, material, laid_year FROM pipelines WHERE laid_year IS NOT NULL"
 GEOMS_SQL = "SELECT fid, geom FROM pipelines WHERE fid = ANY(:ids)"
-
-CLEARANCE_SQL = """
-WITH near AS (
-    -- each part of line a with the parts of line b within the required clearance of it
-    SELECT pp.fa, pp.fb, min(pp.d) AS actual,
-        ST_CollectionExtract(
-            ST_Intersection((array_agg(pa.geom))[1], ST_Buffer(ST_Collect(pb.geom), rule.required)), 2
-        ) AS piece
-    FROM part_pairs pp
-    JOIN pair_rule rule ON rule.fa = pp.fa AND rule.fb = pp.fb AND pp.d <= rule.required
-    JOIN pipe_parts pa ON pa.pid = pp.pa_id JOIN pipe_parts pb ON pb.pid = pp.pb_id
-    GROUP BY pp.fa, pp.fb, pp.pa_id, rule.required
-), pairs AS (
-    SELECT fa, fb, min(actual) AS actual, ST_Collect(piece) AS stretch_geom FROM near GROUP BY fa, fb
-)
-SELECT 'clearance' AS check, pairs.fa AS fid_a, a.kind AS kind_a, pairs.fb AS fid_b, b.kind AS kind_b,
-    rule.required AS required_m, pairs.actual AS actual_m, ST_Length(pairs.stretch_geom) AS stretch_m,
-    rule.status AS value_status, concat_ws('; ', rule.as_a, rule.as_b) AS note,
-    ST_LineMerge(ST_CollectionExtract(pairs.stretch_geom, 2)) AS geom
-FROM pairs JOIN pair_rule rule ON rule.fa = pairs.fa AND rule.fb = pairs.fb
-JOIN pipelines a ON a.fid = pairs.fa JOIN pipelines b ON b.fid = pairs.fb
-WHERE pairs.actual < rule.required AND ST_Length(pairs.stretch_geom) > :factor * rule.required
-"""
 
 BUILDING_SQL = """
 WITH cand AS (
@@ -174,12 +157,28 @@ def _run_script(conn: Connection, script: str, params: dict[str, Any]) -> None:
             conn.execute(text(statement), params)
 
 
-def _clearance_limits() -> tuple[float, float]:
-    """The largest clearance of the table between lines, and to a building or line."""
+def clearances(conn: Connection, *, compound: int | None, crs: Any) -> gpd.GeoDataFrame:
+    """The clearance findings between the buried lines (near ``compound``, if given), in fid order
+    (the lines and candidate pairs from PostgreSQL, the rest in :mod:`gis.pipelines.clearance`)."""
+    factor = float(rules()["min_parallel_stretch_factor"]["value"])
+    params = {"compound": compound}
+    # these queries are short; compiling them (PostgreSQL's JIT, on by default) cost more than running them
+    conn.execute(text("SET LOCAL jit = off"))
+    frame = pd.read_sql(text(LINES_SQL), conn, params=params)
+    geoms = np.asarray(shapely.from_wkb(frame.pop("wkb").map(bytes).to_numpy()), dtype=object)
+    lines, by_profile = Lines.from_frame(frame, geoms)
+    packed = b"".join(conn.execute(text(CANDIDATES_SQL), {**params, "max_value": clearance_limit()}).scalars())
+    pairs = np.frombuffer(packed, dtype=">i8").reshape(-1, 2).astype(np.int64)
+    ia, ib = np.searchsorted(lines.fid, pairs[:, 0]), np.searchsorted(lines.fid, pairs[:, 1])
+    found = measure(lines, by_profile, ia, ib, factor)
+    found = found.sort_values(["fid_a", "fid_b"], ignore_index=True)
+    return gpd.GeoDataFrame(found, geometry="geom", crs=crs)
+
+
+def _building_limit() -> float:
+    """The largest clearance of the table to a building (the candidates' search distance)."""
     r = rules()["horizontal_clearance_m"]
-    values = [row.get("value") or max((row.get("value_by_dn") or {}).values(), default=0) for row in r]
-    between_lines = [v for row, v in zip(r, values, strict=True) if "building" not in (row["a"], row["b"])]
-    return max(between_lines), max(values)
+    return max(float(row["value"]) for row in r if "building" in (row["a"], row["b"]) and row.get("value"))
 
 
 def check(db: Database, *, compound: int | None = None, today: date | None = None) -> gpd.GeoDataFrame:
@@ -190,17 +189,12 @@ def check(db: Database, *, compound: int | None = None, today: date | None = Non
     status, and any assumption it rests on.
     """
     crs = db.require_schema()
-    factor = float(rules()["min_parallel_stretch_factor"]["value"])
-    line_max, any_max = _clearance_limits()
-    p = {"compound": compound, "factor": factor}
+    near = {"compound": compound, "max_value": _building_limit()}
     with db.engine.begin() as conn:
+        measured = [clearances(conn, compound=compound, crs=crs)]
+        _run_script(conn, PARTS_SQL, near)
         _load_temp_tables(conn, pd.read_sql(text(PIPES_SQL), conn))
-        _run_script(conn, PARTS_SQL, {"compound": compound})
-        _run_script(conn, PAIR_SQL, {"max_value": line_max})
-        measured = [
-            _findings(conn, CLEARANCE_SQL, p, crs),
-            _findings(conn, BUILDING_SQL, {**p, "max_value": any_max}, crs),
-        ]
+        measured.append(_findings(conn, BUILDING_SQL, near, crs))
         crossings = _findings(conn, CROSSING_SQL, {"compound": compound}, crs)
         inside = _findings(conn, INSIDE_SQL, {"compound": compound}, crs)
         aged = ageing(pd.read_sql(text(AGES_SQL), conn), clock.today(today))
@@ -229,4 +223,4 @@ def _with_compounds(parts: list[gpd.GeoDataFrame], inside: gpd.GeoDataFrame, crs
     return findings[[*FINDING_COLUMNS, "geometry"]]
 
 
-__all__ = ["FINDING_COLUMNS", "PipelineCheck", "categories", "check", "store"]
+__all__ = ["FINDING_COLUMNS", "PipelineCheck", "categories", "check", "clearances", "store"]
