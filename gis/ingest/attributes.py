@@ -196,8 +196,24 @@ def coerce(series: pd.Series, fdef: FieldDef, registry: Registry) -> tuple[list[
         present=np.flatnonzero(~is_missing(series)).tolist(),
         out=[None] * n,
     )
+    if fdef.values:
+        _take_conventions(col, fdef)
     COERCERS[fdef.type](col, fdef, registry)
     return col.out, col.bad
+
+
+def _take_conventions(col: Column, fdef: FieldDef) -> None:
+    """The values the field's own conventions (``values:`` in its layer's yaml) read, taken before
+    the type's rule; those rows leave ``col.present``."""
+    lookup = fdef.value_lookup
+    rest = []
+    for i in col.present:
+        found = lookup.get(normalise_label(nfkc(col.raw[i])))
+        if found is None:
+            rest.append(i)
+        else:
+            col.out[i] = found
+    col.present = rest
 
 
 # -- the layer's fields -------------------------------------------------------------------------
