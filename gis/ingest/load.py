@@ -306,8 +306,6 @@ def _write(
 ) -> None:
     """Record the import and merge its rows, in one audited transaction."""
     schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
-    srid = work.to_epsg()
-    assert srid is not None
     with audited(engine, request.actor) as conn:
         import_id = history.record(
             conn,
@@ -317,7 +315,7 @@ def _write(
             path=str(request.path),
             options=request.recorded_options(),
         )
-        counts = write_rows(conn, request.layer, prep, source=report.source, srid=srid, replace=request.replace)
+        counts = write_rows(conn, request.layer, prep, source=report.source, replace=request.replace)
         report.import_id = import_id
         _take_counts(report, counts, prep)
         report.seconds = round(time.perf_counter() - started, 3)

@@ -44,7 +44,7 @@ class Findings:
     """What the steps found, one entry per feature read, before features are split into rows."""
 
     reasons: list[list[str]]  # why a feature cannot be used; empty when it can
-    parts: dict[int, list[Any]]  # the stored parts of each feature that kept its geometry
+    parts: geometry.Parts  # the stored parts of the features that kept their geometry
     repaired: list[Problem]
     fields: FieldValues
     synthetic: list[str | None]
@@ -82,21 +82,21 @@ def assemble(raw: RawSource, found: Findings) -> Prepared:
     """One row per stored part of every usable feature (``key#2`` for a feature's second part)."""
     for p in [*found.repaired, *found.fields.issues]:
         p.key = found.keys[p.index]
-    rows: list[int] = []
-    out_keys: list[str] = []
-    out_geoms: list[Any] = []
-    for i in (i for i, r in enumerate(found.reasons) if not r):
-        parts = found.parts[i]
-        for j, part in enumerate(parts):
-            rows.append(i)
-            out_keys.append(found.keys[i] if len(parts) == 1 else f"{found.keys[i]}#{j + 1}")
-            out_geoms.append(part)
+    usable = np.array([not r for r in found.reasons], dtype=bool)
+    parts = found.parts
+    keep = usable[parts.owner] if len(parts.owner) else np.zeros(0, dtype=bool)
+    owners, numbers, counts = parts.owner[keep], parts.number[keep], parts.count[keep]
+    rows = owners.tolist()
+    out_keys = [
+        found.keys[i] if c == 1 else f"{found.keys[i]}#{j}"
+        for i, j, c in zip(rows, numbers.tolist(), counts.tolist(), strict=True)
+    ]
     return Prepared(
         values=found.fields.values.iloc[rows].reset_index(drop=True),
         synthetic=[found.synthetic[i] for i in rows],
         extra=[found.extra[i] for i in rows],
         keys=out_keys,
-        geoms=np.array([*out_geoms, None], dtype=object)[:-1],
+        geoms=parts.geoms[keep],
         read=len(raw.geometries),
         repaired=[p for p in found.repaired if not found.reasons[p.index]],
         rejected=rejected(raw, found),
