@@ -19,6 +19,9 @@ import shapely
 from gis.ingest.attributes import feature_attributes, is_missing, json_safe
 from gis.ingest.readers import RawSource
 
+# json.dumps(..., sort_keys=True, ensure_ascii=False), its encoder made once
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
 
 def unique_key_column(attrs: pd.DataFrame, column: str | None) -> tuple[str | None, list[str]]:
     """``column`` when its present values are unique, else None and a note saying why it is not used."""
@@ -49,7 +52,7 @@ def content_key(geometry: Any, attributes: dict[str, Any]) -> str:
 
 def _content_key(wkb: bytes | None, attributes: dict[str, Any]) -> str:
     digest = hashlib.sha1(wkb or b"")
-    digest.update(json.dumps(attributes, sort_keys=True, ensure_ascii=False).encode())
+    digest.update(_SORTED_JSON(attributes).encode())
     return "h:" + digest.hexdigest()[:20]
 
 

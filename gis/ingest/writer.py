@@ -8,7 +8,6 @@ so readers see either the old content or the new, never a mix.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from itertools import repeat
@@ -17,7 +16,6 @@ from typing import Any
 import psycopg
 import shapely
 from psycopg import sql
-from psycopg.types.json import set_json_dumps
 from sqlalchemy import Connection
 
 from gis.ingest.prepare import Prepared
@@ -44,8 +42,11 @@ COPY_TYPES = {
     "code": "text",
     "codes": "text[]",
 }
-SYSTEM_TYPES = ["text", "text", "text", "jsonb", "bytea"]  # source, source_key, synthetic, extra, geom
-_dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+# source, source_key, synthetic, extra, geom: the last two as bytes in their binary form (jsonb's is a
+# version byte and the text; a geometry's, WKB), made here rather than by psycopg's dumpers row by row
+SYSTEM_TYPES = ["text", "text", "text", "bytea", "bytea"]
+# one encoder for every row: json.dumps with options builds a new one for each call
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, layer: LayerDef, prep: Prepared, source: str) -> None:
@@ -57,10 +58,10 @@ def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, layer: LayerDef, pr
     fields = [f.id for f in layer.fields]
     columns = [prep.values[f].tolist() for f in fields]
     wkb = shapely.to_wkb(prep.geoms).tolist()
-    set_json_dumps(_dumps, cur)
+    extra = [b"\x01" + _dumps(e).encode() for e in prep.extra]
     with cur.copy(statement) as copy:
         copy.set_types([*SYSTEM_TYPES, *(COPY_TYPES[f.type] for f in layer.fields)])
-        for row in zip(repeat(source), prep.keys, prep.synthetic, prep.extra, wkb, *columns):
+        for row in zip(repeat(source), prep.keys, prep.synthetic, extra, wkb, *columns):
             copy.write_row(row)
 
 
