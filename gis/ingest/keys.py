@@ -107,13 +107,19 @@ def feature_keys(raw: RawSource, column: str | None) -> list[str]:
     return [str(k) for k in found]
 
 
-def mark_duplicates(keys: list[str], reasons: list[list[str]]) -> None:
-    """Set aside every usable feature whose key an earlier usable feature already has."""
-    first_seen: dict[str, int] = {}
+def mark_duplicates(
+    keys: list[str], reasons: list[list[str]], first_seen: dict[str, int] | None = None, offset: int = 0
+) -> None:
+    """Set aside every usable feature whose key an earlier usable feature already has.
+
+    ``first_seen`` (key -> feature) carries the keys of earlier parts of the same file, read in
+    order, whose features start at ``offset``.
+    """
+    first_seen = {} if first_seen is None else first_seen
     for i, k in enumerate(keys):
         if reasons[i]:
             continue
         if k in first_seen:
             reasons[i].append(f"duplicate of feature #{first_seen[k]} (same key {k})")
         else:
-            first_seen[k] = i
+            first_seen[k] = offset + i

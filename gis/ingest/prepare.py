@@ -8,7 +8,8 @@ live in :mod:`gis.ingest.geometry`, :mod:`gis.ingest.attributes` and :mod:`gis.i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,20 @@ class Prepared:
     rejected: list[Problem] = field(default_factory=list)
     field_issues: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def nothing(cls) -> Prepared:
+        """No rows: what :meth:`add` collects the findings of a file's parts into."""
+        return cls(values=pd.DataFrame(), synthetic=[], extra=[], keys=[], geoms=np.array([], dtype=object), read=0)
+
+    def add(self, part: Prepared) -> None:
+        """Count ``part``'s keys and findings in (not its rows: those are written and let go)."""
+        self.keys.extend(part.keys)
+        self.read += part.read
+        self.repaired.extend(part.repaired)
+        self.rejected.extend(part.rejected)
+        self.field_issues.extend(part.field_issues)
+        self.warnings.extend(part.warnings)
 
 
 @dataclass
@@ -116,20 +131,75 @@ def prepare(
     type_default: str | None = None,
 ) -> Prepared:
     """Check, repair, project and map every feature of ``raw`` for ``layer``."""
-    n = len(raw.geometries)
-    reasons = reader_reasons(raw)
-    geoms = geometry.check_source(raw, layer, reasons)
-    geoms = geometry.project(geoms, source_crs, working_crs, coords)
-    repaired = geometry.repair(geoms, reasons)
-    parts = geometry.storage_parts(geoms, layer, reasons)
+    steps = Steps(raw, layer, registry, source_crs, working_crs, coords, type_default)
+    return steps.part(0, len(raw.geometries))
 
-    columns = attributes.map_columns(raw.attributes, layer, reader_keys=raw.keys is not None)
-    fields = attributes.field_values(raw, layer, registry, columns, reasons, type_default)
-    synthetic = attributes.synthetic_marks(raw.attributes, columns.synthetic, n)
-    extra = attributes.extras(raw.attributes, columns, fields.kept_raw, n)
 
-    key_column, notes = keys.unique_key_column(raw.attributes, columns.key)
-    feature_keys = keys.feature_keys(raw, key_column)
-    keys.mark_duplicates(feature_keys, reasons)
-    found = Findings(reasons, parts, repaired, fields, synthetic, extra, feature_keys, notes)
-    return assemble(raw, found)
+def prepare_parts(steps: Steps, size: int) -> Iterator[Prepared]:
+    """:func:`prepare` a part of ``size`` features at a time, in order: the same rows, keys and
+    findings (with the features' positions in the whole file) as one :func:`prepare` of it all."""
+    n = len(steps.raw.geometries)
+    for start in range(0, n, size):
+        yield steps.part(start, min(n, start + size))
+
+
+@dataclass
+class Steps:
+    """The steps of :func:`prepare` for one file, run on a part of it at a time: what depends on the
+    whole file (which column is the key, the keys seen so far) is kept here."""
+
+    raw: RawSource
+    layer: LayerDef
+    registry: Registry
+    source_crs: CRS
+    working_crs: CRS
+    coords: Coords = "wgs84"
+    type_default: str | None = None
+    first_seen: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.columns = attributes.map_columns(self.raw.attributes, self.layer, reader_keys=self.raw.keys is not None)
+        self.key_column, self.notes = keys.unique_key_column(self.raw.attributes, self.columns.key)
+
+    def part(self, start: int, stop: int) -> Prepared:
+        """The features ``start`` to ``stop`` prepared; their problems indexed in the whole file."""
+        raw = self.raw if (start, stop) == (0, len(self.raw.geometries)) else _slice(self.raw, start, stop)
+        layer, n = self.layer, stop - start
+        reasons = reader_reasons(raw)
+        geoms = geometry.check_source(raw, layer, reasons)
+        geoms = geometry.project(geoms, self.source_crs, self.working_crs, self.coords)
+        repaired = geometry.repair(geoms, reasons)
+        parts = geometry.storage_parts(geoms, layer, reasons)
+
+        fields = attributes.field_values(raw, layer, self.registry, self.columns, reasons, self.type_default)
+        synthetic = attributes.synthetic_marks(raw.attributes, self.columns.synthetic, n)
+        extra = attributes.extras(raw.attributes, self.columns, fields.kept_raw, n)
+
+        feature_keys = keys.feature_keys(raw, self.key_column)
+        keys.mark_duplicates(feature_keys, reasons, self.first_seen, start)
+        notes = self.notes if start == 0 else []
+        prepared = assemble(raw, Findings(reasons, parts, repaired, fields, synthetic, extra, feature_keys, notes))
+        if start:
+            for p in [*prepared.repaired, *prepared.rejected, *prepared.field_issues]:
+                p.index += start
+        return prepared
+
+
+def _slice(raw: RawSource, start: int, stop: int) -> RawSource:
+    """Features ``start`` to ``stop`` of ``raw``, numbered from 0."""
+
+    def rows(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return None if frame is None else frame.iloc[start:stop].reset_index(drop=True)
+
+    def cut(values: np.ndarray | None) -> np.ndarray | None:
+        return None if values is None else values[start:stop]
+
+    return replace(
+        raw,
+        attributes=raw.attributes.iloc[start:stop].reset_index(drop=True),
+        geometries=raw.geometries[start:stop],
+        unparseable=raw.unparseable[start:stop],
+        keys=cut(raw.keys),
+        preset=rows(raw.preset),
+        rejected_reasons=cut(raw.rejected_reasons),
+    )

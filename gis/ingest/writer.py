@@ -65,43 +65,59 @@ def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, layer: LayerDef, pr
             copy.write_row(row)
 
 
-def write_rows(conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, replace: bool) -> WriteCounts:
-    """Merge ``prep`` into ``layer``'s table; the caller owns the transaction."""
-    fields = [f.id for f in layer.fields]
-    cols = ["source", "source_key", "synthetic", "extra", "geom", *fields]
-    table = sql.Identifier(layer.table)
-    col_ids = sql.SQL(", ").join(map(sql.Identifier, cols))
-    counts = WriteCounts()
-    db = dbapi(conn)
-    with db.cursor() as cur:
+class RowWriter:
+    """Merges prepared rows into ``layer``'s table, a part at a time (each part one COPY); the caller
+    owns the transaction. :meth:`finish` merges what was staged and gives the counts."""
+
+    def __init__(self, conn: Connection, layer: LayerDef, *, source: str, replace: bool) -> None:
+        self.layer, self.source, self.replace = layer, source, replace
+        self.cols = ["source", "source_key", "synthetic", "extra", "geom", *[f.id for f in layer.fields]]
+        self.table = sql.Identifier(layer.table)
+        self.col_ids = sql.SQL(", ").join(map(sql.Identifier, self.cols))
+        self.counts = WriteCounts()
+        self.cur = dbapi(conn).cursor()
         if replace:
-            cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))
-            counts.deleted = cur.rowcount
-        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE source = %s)").format(t=table), (source,))
-        if not cur.fetchone()[0]:  # type: ignore[index]
-            # Nothing of this source yet: keys are unique within the file, so no row can conflict
-            # and the rows go straight into the layer (the same transaction still guards them).
-            into_layer = sql.SQL("COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)").format(t=table, cols=col_ids)
-            _copy(cur, into_layer, layer, prep, source)
-            counts.inserted = len(prep.keys)
-            return counts
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
-        cur.execute(
+            self.cur.execute(sql.SQL("DELETE FROM {t}").format(t=self.table))
+            self.counts.deleted = self.cur.rowcount
+        self.cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE source = %s)").format(t=self.table), (source,))
+        # Nothing of this source yet: keys are unique within the file, so no row can conflict
+        # and the rows go straight into the layer (the same transaction still guards them).
+        self.direct = not self.cur.fetchone()[0]  # type: ignore[index]
+        if self.direct:
+            self.statement = sql.SQL("COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+                t=self.table, cols=self.col_ids
+            )
+            return
+        self.cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
+        self.cur.execute(
             sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {cols} FROM {t} WITH NO DATA").format(
-                cols=col_ids, t=table
+                cols=self.col_ids, t=self.table
             )
         )
-        _copy(cur, sql.SQL("COPY _stage ({cols}) FROM STDIN (FORMAT BINARY)").format(cols=col_ids), layer, prep, source)
-        if not replace:
+        self.statement = sql.SQL("COPY _stage ({cols}) FROM STDIN (FORMAT BINARY)").format(cols=self.col_ids)
+
+    def write(self, prep: Prepared) -> None:
+        """COPY one part's rows."""
+        if prep.keys:
+            _copy(self.cur, self.statement, self.layer, prep, self.source)
+            self.counts.inserted += len(prep.keys) if self.direct else 0
+
+    def finish(self, loaded: int) -> WriteCounts:
+        """The counts, once the ``loaded`` rows written are merged into the layer."""
+        counts, cur, table = self.counts, self.cur, self.table
+        if self.direct:
+            cur.close()
+            return counts
+        if not self.replace:
             cur.execute(
                 sql.SQL(
                     "SELECT count(*) FROM {t} t WHERE t.source = %s "
                     "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.source_key = t.source_key)"
                 ).format(t=table),
-                (source,),
+                (self.source,),
             )
             counts.not_in_file = int(cur.fetchone()[0])  # type: ignore[index]
-        data_cols = [c for c in cols if c not in ("source", "source_key")]
+        data_cols = [c for c in self.cols if c not in ("source", "source_key")]
         merge = sql.SQL(
             """
             WITH up AS (
@@ -115,7 +131,7 @@ def write_rows(conn: Connection, layer: LayerDef, prep: Prepared, *, source: str
             """
         ).format(
             t=table,
-            cols=col_ids,
+            cols=self.col_ids,
             sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
             old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=sql.Identifier(c)) for c in data_cols),
             new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
@@ -123,6 +139,14 @@ def write_rows(conn: Connection, layer: LayerDef, prep: Prepared, *, source: str
         cur.execute(merge)
         inserted, updated = cur.fetchone()  # type: ignore[misc]
         counts.inserted, counts.updated = int(inserted), int(updated)
-        counts.unchanged = len(prep.keys) - counts.inserted - counts.updated
+        counts.unchanged = loaded - counts.inserted - counts.updated
         cur.execute(sql.SQL("DROP TABLE _stage"))
-    return counts
+        cur.close()
+        return counts
+
+
+def write_rows(conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, replace: bool) -> WriteCounts:
+    """Merge ``prep`` into ``layer``'s table; the caller owns the transaction."""
+    writer = RowWriter(conn, layer, source=source, replace=replace)
+    writer.write(prep)
+    return writer.finish(len(prep.keys))
