@@ -208,7 +208,8 @@ def main() -> None:
     gdal = subprocess.run(["ogr2ogr", "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
     scratch = Path(tempfile.mkdtemp(prefix="gisplan-bench-ingest-"))
-    home, data = scratch / "home", scratch / "db"
+    # directories of their own: the server's OS user (postgres, when run as root) must enter them
+    home, data = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     inputs = write_inputs(scratch, args.sizes)
     cluster = EmbeddedCluster(home, data_dir=data)
     cluster.up()
@@ -243,7 +244,8 @@ def main() -> None:
                 print(f"  {name} {n or count:,} {loader}: {seconds:.3f} s, {count:,} features", file=sys.stderr)
     finally:
         cluster.destroy()
-        shutil.rmtree(scratch, ignore_errors=True)
+        for folder in (scratch, home, data):
+            shutil.rmtree(folder, ignore_errors=True)
 
     load = os.getloadavg()
     print(
