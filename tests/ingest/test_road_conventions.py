@@ -65,8 +65,8 @@ def test_a_geofabrik_shapefile_loads_with_its_conventions(db_url: str, tmp_path:
     assert {r.source_key: (r.highway, r.oneway, r.bridge, r.tunnel, r.layer) for r in rows} == EXPECTED
     by_key = {r.source_key: r for r in rows}
     assert by_key["104"].name == "Im Bühel"
-    # what has no field is kept: Geofabrik's class code, the reference, the speed limit
-    assert by_key["106"].extra == {"code": 5114, "ref": "28", "maxspeed": 50}
+    # what has no field is kept: the id (the key as well), Geofabrik's class code, the reference, the speed limit
+    assert by_key["106"].extra == {"osm_id": "106", "code": 5114, "ref": "28", "maxspeed": 50}
 
 
 def test_osm_bridge_tunnel_and_layer_tags_fill_the_columns(ws: Workspace, data_dir: Path) -> None:
