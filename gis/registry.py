@@ -111,12 +111,20 @@ class FieldDef(BaseModel):
     public: bool = True
     min: float | None = None
     max: float | None = None
+    # Values read as given before the type's own reading, matched case-folded: a convention of one
+    # field that the type's general rule would misread (Geofabrik's oneway F, "forward", is one-way).
+    values: dict[str, bool | int | float | str] = {}
 
     @model_validator(mode="after")
     def _codes_for_code_fields(self) -> FieldDef:
         if self.type in ("code", "codes") and not self.codes:
             raise ValueError(f"field {self.id}: a {self.type} field names its code list")
         return self
+
+    @cached_property
+    def value_lookup(self) -> dict[str, bool | int | float | str]:
+        """:attr:`values` by their folded spelling."""
+        return {normalise_label(k): v for k, v in self.values.items()}
 
 
 class OsmRule(BaseModel):

@@ -50,6 +50,16 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
+def _json_values(series: pd.Series, rows: np.ndarray) -> list[Any]:
+    """:func:`json_safe` of the values of ``series`` at ``rows``; a numeric column converted at once."""
+    kind = series.dtype.kind
+    if kind in "biu":
+        return list(series.to_numpy()[rows].tolist())
+    if kind == "f":
+        return [v if math.isfinite(v) else None for v in series.to_numpy()[rows].tolist()]
+    return [v if v is None or type(v) is str else json_safe(v) for v in series.to_numpy(dtype=object)[rows]]
+
+
 def is_missing(series: pd.Series) -> np.ndarray:
     """True where a value is absent: null, NaN, or a blank string."""
     missing = series.isna().to_numpy(dtype=bool, copy=True)
@@ -196,8 +206,24 @@ def coerce(series: pd.Series, fdef: FieldDef, registry: Registry) -> tuple[list[
         present=np.flatnonzero(~is_missing(series)).tolist(),
         out=[None] * n,
     )
+    if fdef.values:
+        _take_conventions(col, fdef)
     COERCERS[fdef.type](col, fdef, registry)
     return col.out, col.bad
+
+
+def _take_conventions(col: Column, fdef: FieldDef) -> None:
+    """The values the field's own conventions (``values:`` in its layer's yaml) read, taken before
+    the type's rule; those rows leave ``col.present``."""
+    lookup = fdef.value_lookup
+    rest = []
+    for i in col.present:
+        found = lookup.get(normalise_label(nfkc(col.raw[i])))
+        if found is None:
+            rest.append(i)
+        else:
+            col.out[i] = found
+    col.present = rest
 
 
 # -- the layer's fields -------------------------------------------------------------------------
@@ -307,10 +333,9 @@ def extras(
     extra: list[dict[str, Any]] = [{} for _ in range(n)]
     # Column by column over the present values only: OSM frames are wide and sparse.
     for col in (c for c in columns.unmapped if c != columns.synthetic):
-        values_of = attrs[col].to_numpy(dtype=object)
-        for i in np.flatnonzero(~is_missing(attrs[col])).tolist():
-            v = json_safe(values_of[i])
-            if v not in (None, ""):
+        rows = np.flatnonzero(~is_missing(attrs[col]))
+        for i, v in zip(rows.tolist(), _json_values(attrs[col], rows), strict=True):
+            if v is not None and v != "":
                 extra[i][col] = v
     for i, kept in kept_raw.items():
         extra[i].update(kept)

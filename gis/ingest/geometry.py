@@ -31,6 +31,23 @@ FAMILY = {
     "MultiPolygon": "polygon",
 }
 UNPARSEABLE = "geometry cannot be parsed (for example a ring with fewer than 4 points)"
+# shapely's type ids (shapely.get_type_id; -1 for none)
+TYPE_ID = {
+    "Point": 0,
+    "LineString": 1,
+    "LinearRing": 2,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
+    "GeometryCollection": 7,
+}
+FAMILY_IDS = {family: [TYPE_ID[t] for t, f in FAMILY.items() if f == family] for family in set(FAMILY.values())}
+
+
+def present(geoms: np.ndarray) -> np.ndarray:
+    """The positions of ``geoms`` that hold a geometry."""
+    return np.flatnonzero(shapely.get_type_id(geoms) >= 0)
 
 
 def wkt(g: Any) -> str | None:
@@ -81,17 +98,16 @@ def to_storage(g: Any, storage: set[str]) -> list[Any]:
 
 # -- in the source CRS ------------------------------------------------------------------------------
 def _drop_missing(geoms: np.ndarray, unparseable: np.ndarray, reasons: list[list[str]]) -> None:
-    for i in range(len(geoms)):
-        g = geoms[i]
-        if unparseable[i]:
-            reasons[i].append(UNPARSEABLE)
-            geoms[i] = None
-        elif g is None:
-            if not reasons[i]:  # a reader that dropped it said why (too many vertices, a broken OSM way)
-                reasons[i].append("no geometry")
-        elif g.is_empty:
-            reasons[i].append("empty geometry")
-            geoms[i] = None
+    for i in np.flatnonzero(unparseable).tolist():
+        reasons[i].append(UNPARSEABLE)
+        geoms[i] = None
+    for i in np.flatnonzero(shapely.get_type_id(geoms) < 0).tolist():
+        if not reasons[i]:  # a reader that dropped it said why (too many vertices, a broken OSM way)
+            reasons[i].append("no geometry")
+    empty = shapely.is_empty(geoms)  # False where there is none
+    for i in np.flatnonzero(empty).tolist():
+        reasons[i].append("empty geometry")
+        geoms[i] = None
 
 
 def _drop_not_finite(geoms: np.ndarray, reasons: list[list[str]]) -> None:
@@ -119,10 +135,11 @@ def _drop_not_finite(geoms: np.ndarray, reasons: list[list[str]]) -> None:
 
 def _keep_families(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> None:
     families = {FAMILY[g] for g in layer.geometry}
-    for i in range(len(geoms)):
+    type_ids = shapely.get_type_id(geoms)
+    wanted = np.isin(type_ids, [t for f in families for t in FAMILY_IDS[f]])
+    for i in np.flatnonzero(~wanted & (type_ids >= 0)).tolist():
+        # a collection keeps its parts of a wanted family; anything else cannot be stored
         g = geoms[i]
-        if g is None:
-            continue
         kept = next((k for fam in families if (k := keep_family(g, fam)) is not None), None)
         if kept is None:
             allowed = " or ".join(sorted(layer.geometry))
@@ -197,11 +214,23 @@ def repair_geometry(g: Any) -> Repair:
 
 
 def repair(geoms: np.ndarray, reasons: list[list[str]]) -> list[Problem]:
-    """Repair or reject every geometry in place; the repairs made."""
+    """Repair or reject every geometry in place; the repairs made.
+
+    What :func:`repair_geometry` decides for each, with the common cases (a valid polygon of some
+    area, a line of some length, a point) decided for all features at once.
+    """
+    type_ids = shapely.get_type_id(geoms)
+    lines = np.isin(type_ids, FAMILY_IDS["line"])
+    polygons = np.isin(type_ids, FAMILY_IDS["polygon"])
+    with np.errstate(invalid="ignore"):
+        zero_length = lines & (shapely.length(geoms) == 0)
+    valid = shapely.is_valid(geoms)
+    zero_area = polygons & valid & (shapely.area(geoms) == 0)
+    for i in np.flatnonzero(zero_length | zero_area).tolist():
+        reasons[i].append("line of zero length" if zero_length[i] else "polygon of zero area")
+        geoms[i] = None
     repaired: list[Problem] = []
-    for i in range(len(geoms)):
-        if geoms[i] is None:
-            continue
+    for i in np.flatnonzero(polygons & ~valid).tolist():
         found = repair_geometry(geoms[i])
         if found.repaired is not None:
             repaired.append(Problem(index=i, reason=found.repaired))
@@ -211,17 +240,55 @@ def repair(geoms: np.ndarray, reasons: list[list[str]]) -> list[Problem]:
     return repaired
 
 
-def storage_parts(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> dict[int, list[Any]]:
-    """Each remaining geometry as the parts ``layer`` stores (see :func:`to_storage`)."""
-    parts_of: dict[int, list[Any]] = {}
-    for i in range(len(geoms)):
+@dataclass(frozen=True)
+class Parts:
+    """The stored parts of the features that kept a geometry, in feature order: each part's feature
+    (``owner``), its number within the feature (from 1) and how many its feature has."""
+
+    owner: np.ndarray
+    number: np.ndarray
+    count: np.ndarray
+    geoms: np.ndarray
+
+
+def storage_parts(geoms: np.ndarray, layer: LayerDef, reasons: list[list[str]]) -> Parts:
+    """Each remaining geometry as the parts ``layer`` stores (see :func:`to_storage`): a promotion
+    to the multi-type, or the geometry as it is, for all at once; the rest one by one."""
+    storage = layer.storage_types
+    type_ids = shapely.get_type_id(geoms)
+    owner_of: list[np.ndarray] = []
+    parts_of: list[np.ndarray] = []
+    done = np.zeros(len(geoms), dtype=bool)
+    for single, multi, make in (
+        ("Polygon", "MultiPolygon", shapely.multipolygons),
+        ("LineString", "MultiLineString", shapely.multilinestrings),
+    ):
+        if multi in storage:
+            rows = np.flatnonzero(type_ids == TYPE_ID[single])
+            owner_of.append(rows)
+            parts_of.append(make(geoms[rows], indices=np.arange(len(rows))) if len(rows) else geoms[rows])
+            done[rows] = True
+    as_is = np.flatnonzero(~done & np.isin(type_ids, [TYPE_ID[t] for t in storage]))
+    owner_of.append(as_is)
+    parts_of.append(geoms[as_is])
+    done[as_is] = True
+    owner = [np.concatenate(owner_of)]
+    parts = [np.concatenate(parts_of)]
+    for i in np.flatnonzero(~done & (type_ids >= 0)).tolist():
         g = geoms[i]
-        if g is None:
-            continue
-        parts_of[i] = to_storage(g, layer.storage_types)
-        if not parts_of[i]:
+        split = to_storage(g, storage)
+        if not split:
             count = len(shapely.get_parts(g))
-            reasons[i].append(
-                f"{g.geom_type} of {count} parts; layer {layer.id} takes one {' or '.join(layer.geometry)}"
-            )
-    return parts_of
+            takes = " or ".join(layer.geometry)
+            reasons[i].append(f"{g.geom_type} of {count} parts; layer {layer.id} takes one {takes}")
+        owner.append(np.full(len(split), i))
+        parts.append(np.array([*split, None], dtype=object)[:-1])
+    all_owners = np.concatenate(owner).astype(np.int64)
+    all_parts = np.concatenate(parts)
+    order = np.argsort(all_owners, kind="stable")
+    all_owners, all_parts = all_owners[order], all_parts[order]
+    first = np.r_[True, all_owners[1:] != all_owners[:-1]] if len(all_owners) else np.array([], dtype=bool)
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(all_owners)])
+    number = np.arange(len(all_owners)) - np.repeat(starts, counts) + 1
+    return Parts(owner=all_owners, number=number, count=np.repeat(counts, counts), geoms=all_parts)

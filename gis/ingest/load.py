@@ -6,6 +6,7 @@ import gc
 import re
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,14 +27,17 @@ from gis.ingest import history
 from gis.ingest.import_report import ImportReport
 from gis.ingest.osm import read_osm
 from gis.ingest.precheck import MAX_COORDINATE
-from gis.ingest.prepare import Prepared, prepare
+from gis.ingest.prepare import Prepared, Steps, prepare_parts
 from gis.ingest.readers import CSV_SUFFIXES, RawSource, is_osm, read_csv, read_vector
-from gis.ingest.writer import WriteCounts, write_rows
+from gis.ingest.writer import RowWriter, WriteCounts, write_rows
 from gis.registry import LayerDef, Registry
 from gis.store import schema
 from gis.store.audit import audited
 
 WGS84 = CRS.from_epsg(4326)
+# A file is written in about PARTS parts of PART_LEAST to PART_MOST features each: the database
+# ingests one while the next is prepared (with 2 cores, the two take turns least at this size).
+PARTS, PART_LEAST, PART_MOST = 8, 2_000, 25_000
 
 
 def _bounds(raw: RawSource) -> tuple[float, float, float, float] | None:
@@ -306,8 +310,6 @@ def _write(
 ) -> None:
     """Record the import and merge its rows, in one audited transaction."""
     schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
-    srid = work.to_epsg()
-    assert srid is not None
     with audited(engine, request.actor) as conn:
         import_id = history.record(
             conn,
@@ -317,9 +319,44 @@ def _write(
             path=str(request.path),
             options=request.recorded_options(),
         )
-        counts = write_rows(conn, request.layer, prep, source=report.source, srid=srid, replace=request.replace)
+        counts = write_rows(conn, request.layer, prep, source=report.source, replace=request.replace)
         report.import_id = import_id
         _take_counts(report, counts, prep)
+        report.seconds = round(time.perf_counter() - started, 3)
+        report.finished_at = datetime.now(UTC)
+        history.attach_report(conn, import_id, report.summary())
+
+
+def _write_in_parts(engine: Engine, request: ImportRequest, steps: Steps, report: ImportReport, started: float) -> None:
+    """Prepare and write a part of the file at a time in one audited transaction, the database
+    writing one part (its COPY, indexes and audit rows) while the next is prepared; refused, as
+    :func:`_take_findings` says, once every part has been seen (the transaction then rolls back)."""
+    n = len(steps.raw.geometries)
+    size = min(PART_MOST, max(PART_LEAST, -(-n // PARTS)))
+    with audited(engine, request.actor) as conn:
+        import_id = history.record(
+            conn,
+            actor=request.actor,
+            layer=request.layer.id,
+            source=report.source,
+            path=str(request.path),
+            options=request.recorded_options(),
+        )
+        writer = RowWriter(conn, request.layer, source=report.source, replace=request.replace)
+        seen = Prepared.nothing()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplan-copy") as pool:
+            pending: Future[None] | None = None
+            for part in prepare_parts(steps, size):
+                seen.add(part)
+                if pending is not None:
+                    pending.result()  # one part in the database at a time; its error stops the import
+                pending = pool.submit(writer.write, part)
+            if pending is not None:
+                pending.result()
+        _take_findings(report, seen, request)
+        counts = writer.finish(len(seen.keys))
+        report.import_id = import_id
+        _take_counts(report, counts, seen)
         report.seconds = round(time.perf_counter() - started, 3)
         report.finished_at = datetime.now(UTC)
         history.attach_report(conn, import_id, report.summary())
@@ -388,19 +425,20 @@ def load_file(
             bar.update()
             bar.set_postfix_str(f"检查 checking {len(raw.geometries):,}")
             src, work = _crs_pair(engine, raw, request, report, working_crs)
-            prep = prepare(
-                raw,
-                request.layer,
-                registry,
-                source_crs=src,
-                working_crs=work,
-                coords=request.coords,
-                type_default=type_default,
-            )
-        _take_findings(report, prep, request)
-        bar.update()
-        bar.set_postfix_str("写入 writing")
-        _write(engine, request, prep, report, work, started)
+            steps = Steps(raw, request.layer, registry, src, work, request.coords, type_default)
+            # In parts when the schema is there already and the import need not see every feature
+            # before it writes (--strict refuses on the first problem, naming them all): a refused
+            # first import must not even create the schema.
+            if not request.strict and schema.at_head(engine):
+                bar.update()
+                bar.set_postfix_str(f"检查与写入 checking and writing {len(raw.geometries):,}")
+                _write_in_parts(engine, request, steps, report, started)
+            else:
+                prep = steps.part(0, len(raw.geometries))
+                _take_findings(report, prep, request)
+                bar.update()
+                bar.set_postfix_str("写入 writing")
+                _write(engine, request, prep, report, work, started)
     except (DBAPIError, psycopg.Error) as exc:
         said = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0][:300]
         why = f"the database refused the write ({said}); the transaction was rolled back, nothing changed"

@@ -208,7 +208,9 @@ def _shortened(text: str, most: int = 200) -> str:
 
 def _vertex_limit(wkb: np.ndarray) -> np.ndarray | None:
     """A reason for each feature over :data:`precheck.MAX_VERTICES` (its geometry dropped, unparsed), or None."""
-    counts = np.array([precheck.wkb_vertices(w) for w in wkb], dtype=np.int64)
+    # precheck.wkb_vertices of each, from the lengths at once (16 bytes a vertex after a 9-byte header)
+    lengths = np.fromiter(map(len, (w if w is not None else b"" for w in wkb)), dtype=np.int64, count=len(wkb))
+    counts = np.maximum(0, (lengths - 9) // 16)
     over = np.flatnonzero(counts > precheck.MAX_VERTICES)
     if not len(over):
         return None

@@ -8,14 +8,14 @@ so readers see either the old content or the new, never a mix.
 
 from __future__ import annotations
 
-import struct
+import json
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import psycopg
 import shapely
 from psycopg import sql
-from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
 from gis.ingest.prepare import Prepared
@@ -32,73 +32,92 @@ class WriteCounts:
     not_in_file: int = 0
 
 
-def to_ewkb_hex(geoms: Any, srid: int) -> list[str]:
-    """Hex EWKB with the SRID, as PostGIS reads it in COPY.
+# PostgreSQL's type of each kind of field, for the binary COPY
+COPY_TYPES = {
+    "text": "text",
+    "integer": "int4",
+    "number": "float8",
+    "boolean": "bool",
+    "date": "date",
+    "code": "text",
+    "codes": "text[]",
+}
+# source, source_key, synthetic, extra, geom: the last two as bytes in their binary form (jsonb's is a
+# version byte and the text; a geometry's, WKB), made here rather than by psycopg's dumpers row by row
+SYSTEM_TYPES = ["text", "text", "text", "bytea", "bytea"]
+# one encoder for every row: json.dumps with options builds a new one for each call
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
-    Splicing the SRID into little-endian WKB is ten times faster than ``shapely.set_srid``, which
-    copies every geometry first.
+
+def _copy(cur: psycopg.Cursor[Any], statement: sql.Composed, layer: LayerDef, prep: Prepared, source: str) -> None:
+    """Stream the rows in PostgreSQL's binary COPY format.
+
+    The geometry goes as plain WKB, which PostGIS's binary input reads, taking the SRID from the
+    column's type (every geometry column is typed with the working SRID).
     """
-    srid_hex = struct.pack("<I", srid).hex()
-    out = []
-    for h in shapely.to_wkb(geoms, hex=True, byte_order=1):
-        gtype = int.from_bytes(bytes.fromhex(h[2:10]), "little") | 0x20000000  # the "has SRID" flag
-        out.append("01" + struct.pack("<I", gtype).hex() + srid_hex + h[10:])
-    return out
-
-
-def _copy(
-    cur: psycopg.Cursor[Any], statement: sql.Composed, prep: Prepared, source: str, ewkb: Any, fields: list[str]
-) -> None:
-    records = prep.values[fields].to_numpy(dtype=object) if fields else None
+    fields = [f.id for f in layer.fields]
+    columns = [prep.values[f].tolist() for f in fields]
+    wkb = shapely.to_wkb(prep.geoms).tolist()
+    extra = [b"\x01" + _dumps(e).encode() for e in prep.extra]
     with cur.copy(statement) as copy:
-        for i, key in enumerate(prep.keys):
-            row = [source, key, prep.synthetic[i], Jsonb(prep.extra[i]), ewkb[i]]
-            if records is not None:
-                row.extend(records[i])
+        copy.set_types([*SYSTEM_TYPES, *(COPY_TYPES[f.type] for f in layer.fields)])
+        for row in zip(repeat(source), prep.keys, prep.synthetic, extra, wkb, *columns):
             copy.write_row(row)
 
 
-def write_rows(
-    conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, srid: int, replace: bool
-) -> WriteCounts:
-    """Merge ``prep`` into ``layer``'s table; the caller owns the transaction."""
-    fields = [f.id for f in layer.fields]
-    cols = ["source", "source_key", "synthetic", "extra", "geom", *fields]
-    table = sql.Identifier(layer.table)
-    col_ids = sql.SQL(", ").join(map(sql.Identifier, cols))
-    counts = WriteCounts()
-    ewkb = to_ewkb_hex(prep.geoms, srid)
-    db = dbapi(conn)
-    with db.cursor() as cur:
+class RowWriter:
+    """Merges prepared rows into ``layer``'s table, a part at a time (each part one COPY); the caller
+    owns the transaction. :meth:`finish` merges what was staged and gives the counts."""
+
+    def __init__(self, conn: Connection, layer: LayerDef, *, source: str, replace: bool) -> None:
+        self.layer, self.source, self.replace = layer, source, replace
+        self.cols = ["source", "source_key", "synthetic", "extra", "geom", *[f.id for f in layer.fields]]
+        self.table = sql.Identifier(layer.table)
+        self.col_ids = sql.SQL(", ").join(map(sql.Identifier, self.cols))
+        self.counts = WriteCounts()
+        self.cur = dbapi(conn).cursor()
         if replace:
-            cur.execute(sql.SQL("DELETE FROM {t}").format(t=table))
-            counts.deleted = cur.rowcount
-        cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE source = %s)").format(t=table), (source,))
-        if not cur.fetchone()[0]:  # type: ignore[index]
-            # Nothing of this source yet: keys are unique within the file, so no row can conflict
-            # and the rows go straight into the layer (the same transaction still guards them).
-            _copy(
-                cur, sql.SQL("COPY {t} ({cols}) FROM STDIN").format(t=table, cols=col_ids), prep, source, ewkb, fields
+            self.cur.execute(sql.SQL("DELETE FROM {t}").format(t=self.table))
+            self.counts.deleted = self.cur.rowcount
+        self.cur.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {t} WHERE source = %s)").format(t=self.table), (source,))
+        # Nothing of this source yet: keys are unique within the file, so no row can conflict
+        # and the rows go straight into the layer (the same transaction still guards them).
+        self.direct = not self.cur.fetchone()[0]  # type: ignore[index]
+        if self.direct:
+            self.statement = sql.SQL("COPY {t} ({cols}) FROM STDIN (FORMAT BINARY)").format(
+                t=self.table, cols=self.col_ids
             )
-            counts.inserted = len(prep.keys)
-            return counts
-        cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
-        cur.execute(
+            return
+        self.cur.execute(sql.SQL("DROP TABLE IF EXISTS _stage"))
+        self.cur.execute(
             sql.SQL("CREATE TEMP TABLE _stage ON COMMIT DROP AS SELECT {cols} FROM {t} WITH NO DATA").format(
-                cols=col_ids, t=table
+                cols=self.col_ids, t=self.table
             )
         )
-        _copy(cur, sql.SQL("COPY _stage ({cols}) FROM STDIN").format(cols=col_ids), prep, source, ewkb, fields)
-        if not replace:
+        self.statement = sql.SQL("COPY _stage ({cols}) FROM STDIN (FORMAT BINARY)").format(cols=self.col_ids)
+
+    def write(self, prep: Prepared) -> None:
+        """COPY one part's rows."""
+        if prep.keys:
+            _copy(self.cur, self.statement, self.layer, prep, self.source)
+            self.counts.inserted += len(prep.keys) if self.direct else 0
+
+    def finish(self, loaded: int) -> WriteCounts:
+        """The counts, once the ``loaded`` rows written are merged into the layer."""
+        counts, cur, table = self.counts, self.cur, self.table
+        if self.direct:
+            cur.close()
+            return counts
+        if not self.replace:
             cur.execute(
                 sql.SQL(
                     "SELECT count(*) FROM {t} t WHERE t.source = %s "
                     "AND NOT EXISTS (SELECT 1 FROM _stage s WHERE s.source_key = t.source_key)"
                 ).format(t=table),
-                (source,),
+                (self.source,),
             )
             counts.not_in_file = int(cur.fetchone()[0])  # type: ignore[index]
-        data_cols = [c for c in cols if c not in ("source", "source_key")]
+        data_cols = [c for c in self.cols if c not in ("source", "source_key")]
         merge = sql.SQL(
             """
             WITH up AS (
@@ -112,7 +131,7 @@ def write_rows(
             """
         ).format(
             t=table,
-            cols=col_ids,
+            cols=self.col_ids,
             sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
             old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=sql.Identifier(c)) for c in data_cols),
             new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in data_cols),
@@ -120,6 +139,14 @@ def write_rows(
         cur.execute(merge)
         inserted, updated = cur.fetchone()  # type: ignore[misc]
         counts.inserted, counts.updated = int(inserted), int(updated)
-        counts.unchanged = len(prep.keys) - counts.inserted - counts.updated
+        counts.unchanged = loaded - counts.inserted - counts.updated
         cur.execute(sql.SQL("DROP TABLE _stage"))
-    return counts
+        cur.close()
+        return counts
+
+
+def write_rows(conn: Connection, layer: LayerDef, prep: Prepared, *, source: str, replace: bool) -> WriteCounts:
+    """Merge ``prep`` into ``layer``'s table; the caller owns the transaction."""
+    writer = RowWriter(conn, layer, source=source, replace=replace)
+    writer.write(prep)
+    return writer.finish(len(prep.keys))

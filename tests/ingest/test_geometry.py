@@ -61,6 +61,17 @@ def test_to_storage_promotes_and_splits() -> None:
     assert geometry.to_storage(MultiPoint([(3, 4), (5, 6)]), {"Point", "MultiPolygon"}) == []
 
 
+def test_storage_parts_number_the_parts_of_each_feature() -> None:
+    roads = registry().layer("roads")  # single LineStrings: a MultiLineString is split
+    two = MultiLineString([[(0, 0), (1, 0)], [(5, 5), (6, 6)]])
+    one = LineString([(2, 2), (3, 3)])
+    geoms = np.array([one, two, None, one], dtype=object)
+    parts = geometry.storage_parts(geoms, roads, [[], [], ["no geometry"], []])
+    assert parts.owner.tolist() == [0, 1, 1, 3]
+    assert parts.number.tolist() == [1, 1, 2, 1] and parts.count.tolist() == [1, 2, 2, 1]
+    assert [g.wkt for g in parts.geoms] == [one.wkt, "LINESTRING (0 0, 1 0)", "LINESTRING (5 5, 6 6)", one.wkt]
+
+
 def test_keep_family_takes_the_parts_of_a_collection() -> None:
     mixed = GeometryCollection([SQUARE, LineString([(0, 0), (3, 3)])])
     kept = geometry.keep_family(mixed, "polygon")
@@ -115,5 +126,6 @@ def test_storage_parts_reason_names_the_parts() -> None:
     geoms = np.array([MultiPoint([(0, 0), (1, 1)]), None, Point(2, 2)], dtype=object)
     reasons: list[list[str]] = [[], ["no geometry"], []]
     parts = geometry.storage_parts(geoms, compounds, reasons)
-    assert parts == {0: [], 2: [Point(2, 2)]}
+    assert parts.owner.tolist() == [2] and list(parts.geoms) == [Point(2, 2)]
+    assert parts.number.tolist() == [1] and parts.count.tolist() == [1]
     assert reasons[0] == ["MultiPoint of 2 parts; layer compounds takes one MultiPolygon or Point"]
