@@ -91,10 +91,9 @@ class Programme:
         """Per project on a date: compound attributes, stage reached, spending, behind plan, at risk."""
         self.db.require_schema()
         with self.db.engine.connect() as conn:
-            projects = store.projects(conn, year)
+            table = store.project_table(conn, year, on)
             compounds = store.compounds_of_year(conn, year, geometry=geometry)
-            spent = store.spent_on(conn, year, on)
-        return status.project_frame(projects, compounds, spent, on, self.defs)
+        return status.frame_on(table, compounds, on, self.defs)
 
     def status(self, year: int | None = None, on: date | None = None) -> gpd.GeoDataFrame:
         """One row per project of ``year`` (default: the latest year with projects) on ``on``

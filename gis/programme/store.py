@@ -8,23 +8,25 @@ Every statement is a named constant run with ``text()``, values always bound. Wr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from gis.errors import ProjectNotFoundError
 from gis.programme.dates import month_end
 from gis.programme.definitions import programme_defs
-from gis.programme.model import Event, Project
+from gis.programme.model import NO_DAY, TABLE_COLUMNS, Event, Project, ProjectTable
 from gis.store.audit import audited
 from gis.store.database import Database
 
+BIGINT = (-(2**63), 2**63 - 1)
 LOCK = "gisplan-programme"  # submissions and writes never interleave: a write sees every lock taken before it
 
 PROJECT_COLUMNS = (
@@ -62,6 +64,17 @@ SELECT DISTINCT ON (project_id) project_id, (changes->'investment_spent'->>1)::n
 FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on
 ORDER BY project_id, effective DESC, id DESC
 """
+PROJECT_TABLE = f"""
+SELECT p.id AS project_id, p.compound_id, p.year, p.categories, p.items,
+    CAST(p.investment_planned AS float8) AS investment_planned, CAST(s.spent AS float8) AS investment_spent,
+    NULLIF(p.property_mgmt_after, '') AS property_mgmt_after, p.responsible_street, p.responsible_dept
+FROM programme_projects p LEFT JOIN ({SPENT_ON}) AS s (project_id, spent) ON s.project_id = p.id
+WHERE p.year = :y ORDER BY p.compound_id
+"""
+STAGE_DAYS_OF_YEAR = """
+SELECT d.project_id, d.stage, d.planned - DATE '1970-01-01', d.actual - DATE '1970-01-01'
+FROM programme_stage_dates d JOIN programme_projects p ON p.id = d.project_id WHERE p.year = :y
+"""
 LATEST_SPENT = """
 SELECT max(effective) FROM programme_events WHERE project_id = :p AND changes ? 'investment_spent'
 """
@@ -85,6 +98,52 @@ INSERT_EVENTS = """
 INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after,
     effective, changes, reason, correction, corrects_month, source)
 VALUES (:p, :c, :y, :a, :r, :act, :sb, :sa, :eff, CAST(:ch AS jsonb), :why, :corr, :cm, :src)
+"""
+# -- the schedule import's set-based statements: one round trip each for the whole file ------------
+COMPOUNDS_AMONG = "SELECT fid FROM compounds WHERE fid = ANY(CAST(:ids AS bigint[]))"
+COMPOUNDS_NAMED_AMONG = "SELECT fid, name, street FROM compounds WHERE name = ANY(CAST(:names AS text[])) ORDER BY fid"
+PROJECTS_FOR_UPDATE = f"""
+SELECT {PROJECT_COLUMNS} FROM programme_projects
+WHERE (compound_id, year) IN (SELECT * FROM unnest(CAST(:c AS bigint[]), CAST(:y AS integer[])))
+ORDER BY id FOR UPDATE
+"""
+STAGE_DATES_AMONG = "SELECT * FROM programme_stage_dates WHERE project_id = ANY(CAST(:p AS bigint[]))"
+LATEST_SPENT_AMONG = """
+SELECT project_id, max(effective) FROM programme_events
+WHERE project_id = ANY(CAST(:p AS bigint[])) AND changes ? 'investment_spent' GROUP BY project_id
+"""
+# The rows travel as one JSON array, read in its order (WITH ORDINALITY): new projects get their ids,
+# and events theirs, in the order of the file, as one statement per row gave them.
+ROWS = "jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(r, n)"
+PROJECT_VALUES = """
+(r->>'stage'), ARRAY(SELECT e FROM jsonb_array_elements_text(r->'cats') WITH ORDINALITY AS x(e, i) ORDER BY i),
+ARRAY(SELECT e FROM jsonb_array_elements_text(r->'items') WITH ORDINALITY AS x(e, i) ORDER BY i),
+CAST(r->>'ip' AS numeric), CAST(r->>'isp' AS numeric), r->'funding', r->>'pma', r->>'rs', r->>'rd', r->>'note'
+"""
+INSERT_PROJECTS = f"""
+INSERT INTO programme_projects (compound_id, year, stage, categories, items, investment_planned,
+    investment_spent, funding, property_mgmt_after, responsible_street, responsible_dept, note)
+SELECT CAST(r->>'c' AS bigint), CAST(r->>'y' AS integer), {PROJECT_VALUES} FROM {ROWS} ORDER BY n
+RETURNING id, compound_id, year
+"""
+UPDATE_PROJECTS = f"""
+UPDATE programme_projects p SET (stage, categories, items, investment_planned, investment_spent, funding,
+    property_mgmt_after, responsible_street, responsible_dept, note) = ({PROJECT_VALUES}),
+    version = p.version + 1, updated_at = now()
+FROM {ROWS} WHERE p.id = CAST(r->>'id' AS bigint)
+"""
+DELETE_STAGE_DATES_AMONG = "DELETE FROM programme_stage_dates WHERE project_id = ANY(CAST(:p AS bigint[]))"
+INSERT_STAGE_DATES_ALL = f"""
+INSERT INTO programme_stage_dates (project_id, stage, planned, actual)
+SELECT CAST(r->>'p' AS bigint), r->>'s', CAST(r->>'pl' AS date), CAST(r->>'ac' AS date) FROM {ROWS} ORDER BY n
+"""
+INSERT_EVENTS_ALL = f"""
+INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after,
+    effective, changes, reason, correction, corrects_month, source)
+SELECT CAST(r->>'p' AS bigint), CAST(r->>'c' AS bigint), CAST(r->>'y' AS integer), r->>'a', r->>'r', r->>'act',
+    r->>'sb', r->>'sa', CAST(r->>'eff' AS date), r->'ch', r->>'why', CAST(r->>'corr' AS boolean), r->>'cm',
+    r->>'src'
+FROM {ROWS} ORDER BY n
 """
 # the compound (all of them when :c is NULL) shows its latest project's year, stage and categories;
 # the layer's trigger audits the change
@@ -258,6 +317,27 @@ def projects(conn: Connection, year: int) -> list[Project]:
     return [project_from_row(r, dates.get(int(r.id), [])) for r in rows]
 
 
+def project_table(conn: Connection, year: int, on: date) -> ProjectTable:
+    """The projects of ``year`` as stored, spending as of ``on``, by compound (see
+    :class:`gis.programme.model.ProjectTable`): two queries, the stage dates pivoted in arrays."""
+    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on}).all()
+    values = {c: list(v) for c, v in zip(TABLE_COLUMNS, zip(*rows, strict=True), strict=True)} if rows else {}
+    values = values or {c: [] for c in TABLE_COLUMNS}
+    stages = programme_defs().stage_ids
+    shape = (len(rows), len(stages))
+    planned, actual = np.full(shape, NO_DAY), np.full(shape, NO_DAY)
+    dates = conn.execute(text(STAGE_DAYS_OF_YEAR), {"y": year}).all()
+    if dates:
+        pid, stage, *days = zip(*dates, strict=True)
+        at = pd.Index(values["project_id"]).get_indexer(pd.Index(pid))
+        col = pd.Index(stages).get_indexer(pd.Index(stage))
+        for target, given in zip((planned, actual), days, strict=True):
+            d = np.array(given, dtype=float)
+            ok = ~np.isnan(d) & (at >= 0) & (col >= 0)
+            target[at[ok], col[ok]] = d[ok].astype(np.int64).astype("datetime64[D]")
+    return ProjectTable(values, planned, actual)
+
+
 def save_project(
     conn: Connection,
     before: Project | None,
@@ -300,6 +380,98 @@ def save_project(
     if sync:
         sync_compounds(conn, after.compound_id)
     return after
+
+
+def existing_compounds(conn: Connection, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` are compounds (ids past bigint's range are none)."""
+    among = sorted({i for i in ids if BIGINT[0] <= i <= BIGINT[1]})
+    return {int(r[0]) for r in conn.execute(text(COMPOUNDS_AMONG), {"ids": among})} if among else set()
+
+
+def compounds_by_name(conn: Connection, names: Iterable[str]) -> dict[str, list[tuple[int, str | None]]]:
+    """The compounds called each of ``names``: name -> [(fid, street)], by fid."""
+    found: dict[str, list[tuple[int, str | None]]] = {}
+    among = sorted(set(names))
+    for r in conn.execute(text(COMPOUNDS_NAMED_AMONG), {"names": among}) if among else []:
+        found.setdefault(r.name, []).append((int(r.fid), r.street))
+    return found
+
+
+def projects_for_update(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Project]:
+    """The stored projects of (compound, year) ``keys``, with their stage dates, locked for the transaction."""
+    pairs = sorted(set(keys))
+    if not pairs:
+        return {}
+    rows = conn.execute(text(PROJECTS_FOR_UPDATE), {"c": [c for c, _ in pairs], "y": [y for _, y in pairs]}).all()
+    dates: dict[int, list[Any]] = {}
+    for d in conn.execute(text(STAGE_DATES_AMONG), {"p": [int(r.id) for r in rows]}):
+        dates.setdefault(int(d.project_id), []).append(d)
+    return {(int(r.compound_id), int(r.year)): project_from_row(r, dates.get(int(r.id), [])) for r in rows}
+
+
+def latest_spent_among(conn: Connection, ids: Iterable[int]) -> dict[int, date]:
+    """Per project of ``ids``: the date of its latest spending figure (projects without one left out)."""
+    among = sorted(set(ids))
+    rows = conn.execute(text(LATEST_SPENT_AMONG), {"p": among}).all() if among else []
+    return {int(r[0]): r[1] for r in rows}
+
+
+def save_projects(
+    conn: Connection, changes: Sequence[tuple[Project | None, Project, list[Event]]], author: Author
+) -> None:
+    """Write many changes as :func:`save_project` does one (``before`` None: a new project), in a few
+    statements: the new projects (ids in the order given), the updated ones, their stage dates, then
+    every event in the order given. The compounds' stage is left to one :func:`sync_compounds`."""
+    new = [after for before, after, _ in changes if before is None or before.id is None]
+    if new:
+        rows = [{"c": p.compound_id, "y": p.year, **_project_json(p)} for p in new]
+        ids = {(int(r.compound_id), int(r.year)): int(r.id) for r in conn.execute(text(INSERT_PROJECTS), _rows(rows))}
+        for p in new:
+            p.id = ids[(p.compound_id, p.year)]
+    updated = [after for before, after, _ in changes if before is not None and before.id is not None]
+    if updated:
+        conn.execute(text(UPDATE_PROJECTS), _rows([{"id": p.id, **_project_json(p)} for p in updated]))
+        conn.execute(text(DELETE_STAGE_DATES_AMONG), {"p": [p.id for p in updated]})
+    stages = programme_defs().stage_ids
+    dates = [
+        {"p": p.id, "s": s, "pl": jsonable(p.planned.get(s)), "ac": jsonable(p.actual.get(s))}
+        for _, p, _ in changes
+        for s in stages
+        if p.planned.get(s) or p.actual.get(s)
+    ]
+    if dates:
+        conn.execute(text(INSERT_STAGE_DATES_ALL), _rows(dates))
+    events = [_event_json(p, e, author) for _, p, es in changes for e in es]
+    if events:
+        conn.execute(text(INSERT_EVENTS_ALL), _rows(events))
+
+
+def _rows(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": json.dumps(rows, ensure_ascii=False)}
+
+
+def _project_json(p: Project) -> dict[str, Any]:
+    """A project's stored values as JSON (amounts and dates as exact text)."""
+    values = {
+        "stage": p.stage,
+        "cats": p.categories,
+        "items": p.items,
+        "ip": p.investment_planned,
+        "isp": p.investment_spent,
+        "funding": p.funding,
+        "pma": p.property_mgmt_after,
+        "rs": p.responsible_street,
+        "rd": p.responsible_dept,
+        "note": p.note,
+    }
+    return {k: jsonable(v) for k, v in values.items()}
+
+
+def _event_json(p: Project, e: Event, author: Author) -> dict[str, Any]:
+    values = _event_values(p, e, author)
+    values["eff"] = jsonable(values["eff"])
+    values["ch"] = jsonable(e.changes)
+    return values
 
 
 def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
