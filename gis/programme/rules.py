@@ -58,6 +58,15 @@ class PlanFields(TypedDict, total=False):
     note: str | None
 
 
+class ProgressFields(TypedDict, total=False):
+    """What a progress report gives (see :meth:`gis.programme.Programme.progress`)."""
+
+    stage: str | None
+    on: date | None
+    spent: Money | None
+    as_of: date | None
+
+
 class CorrectionFields(TypedDict, total=False):
     """What an admin's correction changes (see :meth:`gis.programme.Programme.correct`)."""
 
