@@ -25,6 +25,7 @@ DEFS = programme_defs()
 STAGES = ["survey", "design", "tender", "construction", "completed", "accepted"]
 ON = date(2026, 7, 31)
 D = date.fromisoformat
+SKIP3 = [None, None, None]
 PLAN = ["2026-01-10", "2026-02-10", "2026-03-10", "2026-04-10", "2026-07-20", "2026-08-20"]
 
 # key: (district, street, buildings, households, m², planned investment, spent or None,
@@ -35,7 +36,7 @@ CASES: dict[int, tuple[Any, ...]] = {
     3: ("甲区", "一街道", 2, 90, 7_000.0, "150.10", "150.10", PLAN, [*PLAN[:5], None]),  # completed on plan
     4: ("甲区", "二街道", 9, 720, 61_000.0, "1200.00", "600.00", PLAN, [*PLAN[:4], "2026-08-05", None]),
     5: ("甲区", "二街道", 1, 30, 2_500.0, "40.00", None, [None] * 6, [None] * 6),  # no plan: never overdue
-    6: ("乙区", "三街道", 12, 960, 80_000.0, "2000.00", "1999.99", PLAN, ["2026-01-05", None, "2026-03-01", *[None] * 3]),
+    6: ("乙区", "三街道", 12, 960, 80_000.0, "2000.00", "1999.99", PLAN, ["2026-01-05", None, "2026-03-01", *SKIP3]),
     7: ("乙区", "三街道", 3, 150, 11_000.0, "90.00", "10.00", [*PLAN[:4], None, None], [*PLAN[:4], None, None]),
     8: ("乙区", "三街道", 5, 333, 25_025.25, "512.34", None, PLAN, PLAN),  # accepted 08-20: completed on 07-31
     9: ("乙区", "四街道", 7, 505, 40_000.0, "700.00", "0.00", PLAN, ["2026-01-10", *[None] * 5]),
