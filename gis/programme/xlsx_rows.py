@@ -99,4 +99,5 @@ def merge(sheet: WriteOnlyWorksheet, r1: int, c1: int, r2: int, c2: int) -> None
     """Merge a range of a write-only sheet (its cells written with their borders already, as
     :func:`gis.xlsx_style.merge` does for a normal one); any time before the workbook is saved."""
     if (r1, c1) != (r2, c2):
-        sheet.merged_cells.add(CellRange(min_row=r1, min_col=c1, max_row=r2, max_col=c2))
+        # straight into the set: MultiCellRange.add checks every range merged before (quadratic)
+        sheet.merged_cells.ranges.add(CellRange(min_row=r1, min_col=c1, max_row=r2, max_col=c2))
