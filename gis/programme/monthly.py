@@ -141,6 +141,7 @@ class MonthFigures:
         last_day = month_end(inputs.month)
         stage_ids = defs.stage_ids
         st = st.assign(finish_index=defs.index(defs.finish_stage))
+        arrays = FrameArrays.of(st, stage_ids, last_day)
         names = sorted({str(d) for d in st["district"].dropna()})
         area = inputs.area or "、".join(names) or "本地区"
         return cls(
@@ -152,9 +153,9 @@ class MonthFigures:
             unit=defs.report.unit,
             filer=defs.report.filer.format(area=area),
             stages=[(s.id, s.zh) for s in defs.stages],
-            by_street=street_table(st, stage_ids, last_day),
-            by_district=district_table(st, stage_ids, last_day),
-            totals=figures(st, stage_ids, last_day),
+            by_street=street_table(st, stage_ids, last_day, arrays),
+            by_district=district_table(st, stage_ids, last_day, arrays),
+            totals=group_figures(arrays, np.arange(len(st)), stage_ids),
             overdue=overdue_table(st),
             corrections=correction_table(inputs.corrections, defs),
             coverage=coverage(st, ("district", "street"), defs.uncovered_modes),
@@ -267,8 +268,8 @@ class FrameArrays:
 
     @classmethod
     def of(cls, st: pd.DataFrame, stages: list[str], month_last: date) -> FrameArrays:
-        finish = st["planned_finish"]
-        known = finish.notna().to_numpy() & finish.map(lambda d: isinstance(d, date)).to_numpy(dtype=bool)
+        finish = st["planned_finish"]  # dates (None: no planned finish), as the projects' frame holds them
+        known = finish.notna().to_numpy()
         done = np.zeros(len(st), dtype=bool)
         if known.any():
             days = np.array(finish[known].tolist(), dtype="datetime64[D]")
@@ -317,16 +318,23 @@ def group_figures(a: FrameArrays, rows: np.ndarray, stages: list[str]) -> dict[s
     return out
 
 
-def grouped(st: pd.DataFrame, keys: list[str]) -> list[tuple[Any, np.ndarray]]:
-    """The groups of the frame by ``keys`` (sorted, nulls a group of their own) and their row positions."""
-    positions = pd.Series(np.arange(len(st)), index=st.index)
-    by = [st[k] for k in keys]
-    return [(key, part.to_numpy()) for key, part in positions.groupby(by, sort=True, dropna=False)]
+def grouped(st: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """The groups of the frame by ``keys`` (sorted, nulls a group of their own) as pandas iterates
+    them, and the row positions of each (in the frame's order)."""
+    g = st.groupby(keys, sort=True, dropna=False)
+    codes = g.ngroup().to_numpy()
+    sizes = g.size()
+    order = np.argsort(codes, kind="stable")
+    parts = np.split(order, np.cumsum(sizes.to_numpy())[:-1])
+    names = [k if isinstance(k, tuple) else (k,) for k in sizes.index.tolist()]
+    return list(zip(names, parts, strict=True))
 
 
-def street_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+def street_table(
+    st: pd.DataFrame, stages: list[str], month_last: date, arrays: FrameArrays | None = None
+) -> pd.DataFrame:
     """:func:`figures` per district and street."""
-    a = FrameArrays.of(st, stages, month_last)
+    a = arrays or FrameArrays.of(st, stages, month_last)
     rows = [
         {"district": district, "street": street, **group_figures(a, at, stages)}
         for (district, street), at in grouped(st, ["district", "street"])
@@ -335,9 +343,11 @@ def street_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.Da
     return pd.DataFrame(rows, columns=columns)
 
 
-def district_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+def district_table(
+    st: pd.DataFrame, stages: list[str], month_last: date, arrays: FrameArrays | None = None
+) -> pd.DataFrame:
     """:func:`figures` per district."""
-    a = FrameArrays.of(st, stages, month_last)
+    a = arrays or FrameArrays.of(st, stages, month_last)
     rows = [{"district": district, **group_figures(a, at, stages)} for (district,), at in grouped(st, ["district"])]
     return pd.DataFrame(rows)
 

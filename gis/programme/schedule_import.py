@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from openpyxl import load_workbook
 from pydantic import BaseModel
+from python_calamine import CalamineWorkbook
 from sqlalchemy import Connection
 
 from gis.errors import ImportRefusedError, ProgrammeError
@@ -50,15 +48,16 @@ from gis.programme.schedule import LIST_SEP, SHEET, Column, columns, lookup
 from gis.registry import normalise_label
 from gis.store.database import Database
 
-# The bounds of a schedule table, checked before openpyxl opens it: what its zip archive may unpack to
-# (from the archive's directory, before anything is inflated), and the rows and cells of each sheet
-# (counted in its XML as it streams: openpyxl parses a sheet without a <dimension> — its own write-only
-# mode writes none — whole when it opens the workbook, at some 250,000 XML elements a second here).
-# 10,000 rows of 35 columns unpack to 7 MB and take half a minute to import.
+# The bounds of a schedule table, checked before the reader (python-calamine) opens it: what its zip
+# archive may unpack to (from the archive's directory, before anything is inflated), no DTD in any part
+# (calamine expands no entity, but refusing is the clear answer), and the rows and cells of each sheet
+# (counted in its XML as it streams; the reader holds the sheet's values whole). 10,000 rows of 35
+# columns unpack to 7 MB.
 MAX_UNPACKED_BYTES = 256 << 20
 MAX_ROWS = 50_000
 MAX_CELLS = 2_000_000  # 50,000 rows of 40 columns
 SHEET_ELEMENT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?(row|c)[\s/>]")
+DTD = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 ENTITIES = (
     "holds an XML entity declaration (a DTD): spreadsheets never need one, and it is how a file expands to "
     'gigabytes ("billion laughs") or reads other files on the server (XXE); refused / 文件含XML实体声明，拒绝导入'
@@ -325,48 +324,49 @@ def locate(
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:
-    """Why openpyxl could not read a workbook, in words: the XML trouble it wraps, when that is it."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, DefusedXmlException):
-            return f"{path.name} {ENTITIES}"
-        if isinstance(cause, ParseError):
-            return f"{path.name} is not a readable XLSX workbook: a part of it is not well-formed XML ({cause})"
-        cause = cause.__cause__ or cause.__context__
+    """Why a workbook could not be read, in words."""
     said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
     return f"{path.name} cannot be read as an XLSX workbook: {said}"
 
 
-def count_sheet(part: IO[bytes]) -> tuple[int, int]:
-    """(rows, cells) of a worksheet's XML, counted as it streams (a match cut by a chunk's end is
+def scan_part(part: IO[bytes]) -> tuple[int, int, bool]:
+    """(rows, cells, holds a DTD) of a part's XML, as it streams (a match cut by a chunk's end is
     counted in the next chunk, which starts with the last bytes of this one)."""
     keep = 32  # longer than any match
     counts = {b"row": 0, b"c": 0}
+    dtd = False
     carry = b""
     while True:
         chunk = part.read(1 << 20)
         buffer = carry + chunk
         last = not chunk
         limit = len(buffer) if last else len(buffer) - keep
-        for m in SHEET_ELEMENT.finditer(buffer, 0, len(buffer)):
-            if m.start() < limit:
-                counts[m.group(1)] += 1
+        # the matches that start before the limit (matches start at a "<" and hold no other one)
+        found, tail = SHEET_ELEMENT.findall(buffer), SHEET_ELEMENT.findall(buffer, limit)
+        for name in counts:
+            counts[name] += found.count(name) - tail.count(name)
+        dtd = dtd or DTD.search(buffer) is not None
         if last:
-            return counts[b"row"], counts[b"c"]
+            return counts[b"row"], counts[b"c"], dtd
         carry = buffer[limit:]
 
 
 def check_workbook(path: Path) -> None:
-    """Refuse a workbook that would unpack past :data:`MAX_UNPACKED_BYTES`, or whose sheets hold more
-    than :data:`MAX_ROWS` rows or :data:`MAX_CELLS` cells, before openpyxl opens it."""
+    """Refuse a workbook that would unpack past :data:`MAX_UNPACKED_BYTES`, any of whose XML parts
+    holds a DTD (:data:`ENTITIES`), or whose sheets hold more than :data:`MAX_ROWS` rows or
+    :data:`MAX_CELLS` cells, before the reader opens it."""
     members = check_archive(path, max_unpacked=MAX_UNPACKED_BYTES, what="an XLSX workbook (时间配档表)")
     try:
         with zipfile.ZipFile(path) as archive:
             for m in members:
-                if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+                if m.is_dir():
                     continue
                 with archive.open(m) as part:
-                    rows, cells = count_sheet(part)
+                    rows, cells, dtd = scan_part(part)
+                if dtd:
+                    raise ImportRefusedError(f"{path.name} {ENTITIES}")
+                if not (m.filename.startswith("xl/worksheets/") and m.filename.endswith(".xml")):
+                    continue
                 if rows > MAX_ROWS + 10 or cells > MAX_CELLS:  # + the rows above a header
                     raise ImportRefusedError(
                         f"{path.name}: a sheet ({m.filename}) holds {rows:,} rows and {cells:,} cells; a schedule "
@@ -377,21 +377,44 @@ def check_workbook(path: Path) -> None:
         raise ImportRefusedError(f"{path.name} is a damaged zip archive ({exc}); save the workbook again") from None
 
 
+class SheetRows:
+    """A sheet as python-calamine reads it (the values Excel stored, formulas' cached results), its rows
+    as openpyxl's ``iter_rows(values_only=True)`` gives them: from the sheet's first row, empty cells
+    None, whole numbers int."""
+
+    def __init__(self, sheet: Any) -> None:
+        self.title: str = sheet.name
+        self._rows: list[list[Any]] = sheet.to_python(skip_empty_area=False)  # from A1
+
+    def iter_rows(
+        self, min_row: int = 1, max_row: int | None = None, values_only: bool = True
+    ) -> Iterator[tuple[Any, ...]]:
+        """Rows ``min_row`` to ``max_row`` (sheet row numbers, from 1), empty ones included."""
+        for row in self._rows[min_row - 1 : max_row]:
+            yield tuple(_cell(v) for v in row)
+
+
+def _cell(v: Any) -> Any:
+    if v == "":
+        return None
+    if type(v) is float and v.is_integer():  # Excel stores every number as a float
+        return int(v)
+    return v
+
+
 def read_table(path: Path, table: dict[str, Column]) -> tuple[str, dict[int, Column], list[tuple[int, dict[str, Any]]]]:
     """The sheet's title, its columns by position and its data rows, read whole before any is applied:
-    the archive checked first (:data:`MAX_UNPACKED_BYTES`), then at most :data:`MAX_ROWS` rows."""
+    the archive checked first (:func:`check_workbook`), then at most :data:`MAX_ROWS` rows."""
     check_workbook(path)
     try:
-        wb = load_workbook(path, data_only=True, read_only=True)
-        try:
-            sheet = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-            header, mapping = find_header(sheet, table)
-            return sheet.title, mapping, list(data_rows(sheet, header, mapping, table))
-        finally:
-            wb.close()
+        with CalamineWorkbook.from_path(str(path)) as wb:
+            name = SHEET if SHEET in wb.sheet_names else wb.sheet_names[0]
+            sheet = SheetRows(wb.get_sheet_by_name(name))
+        header, mapping = find_header(sheet, table)
+        return sheet.title, mapping, list(data_rows(sheet, header, mapping, table))
     except ImportRefusedError:
         raise
-    except Exception as exc:  # openpyxl, zipfile and the XML parsers raise many kinds for a broken file
+    except Exception as exc:  # calamine, zipfile and the XML parser raise many kinds for a broken file
         raise ImportRefusedError(_unreadable(path, exc)) from None
 
 
@@ -418,8 +441,7 @@ def apply_row(ctx: ImportContext, fid: int, year: int, values: dict[str, Any]) -
     """Check a row against the stored project: ``(created | updated | unchanged, the change to write)``;
     ProgrammeError says why it is set aside."""
     defs = ctx.checks.defs
-    stored = ctx.stored.get((fid, year))
-    before = stored.copy() if stored is not None else Project(compound_id=fid, year=year)
+    before = ctx.stored.get((fid, year)) or Project(compound_id=fid, year=year)  # read, never changed
     after = planned_from_row(before, values, ctx.present, defs)
     after.actual = actual_from_row(before, values, ctx.present, defs)
     after.stage = furthest(after.actual, defs)

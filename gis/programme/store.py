@@ -25,6 +25,7 @@ from gis.programme.definitions import programme_defs
 from gis.programme.model import NO_DAY, TABLE_COLUMNS, Event, Project, ProjectTable
 from gis.store.audit import audited
 from gis.store.database import Database
+from gis.store.engine import dbapi
 
 BIGINT = (-(2**63), 2**63 - 1)
 LOCK = "gisplan-programme"  # submissions and writes never interleave: a write sees every lock taken before it
@@ -64,16 +65,24 @@ SELECT DISTINCT ON (project_id) project_id, (changes->'investment_spent'->>1)::n
 FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on
 ORDER BY project_id, effective DESC, id DESC
 """
+# the projects of a year with their stage dates as day numbers (days since 1970-01-01), one array of
+# each per project in the order of :stages (NULL where a stage has no date), and spending as of :on
 PROJECT_TABLE = f"""
+WITH st AS (SELECT stage, i FROM unnest(CAST(:stages AS text[])) WITH ORDINALITY AS t(stage, i)),
+days AS (
+    SELECT p.id, array_agg(d.planned - DATE '1970-01-01' ORDER BY st.i) AS planned,
+        array_agg(d.actual - DATE '1970-01-01' ORDER BY st.i) AS actual
+    FROM programme_projects p CROSS JOIN st
+    LEFT JOIN programme_stage_dates d ON d.project_id = p.id AND d.stage = st.stage
+    WHERE p.year = :y GROUP BY p.id
+)
 SELECT p.id AS project_id, p.compound_id, p.year, p.categories, p.items,
     CAST(p.investment_planned AS float8) AS investment_planned, CAST(s.spent AS float8) AS investment_spent,
-    NULLIF(p.property_mgmt_after, '') AS property_mgmt_after, p.responsible_street, p.responsible_dept
-FROM programme_projects p LEFT JOIN ({SPENT_ON}) AS s (project_id, spent) ON s.project_id = p.id
+    NULLIF(p.property_mgmt_after, '') AS property_mgmt_after, p.responsible_street, p.responsible_dept,
+    days.planned, days.actual
+FROM programme_projects p JOIN days ON days.id = p.id
+LEFT JOIN ({SPENT_ON}) AS s (project_id, spent) ON s.project_id = p.id
 WHERE p.year = :y ORDER BY p.compound_id
-"""
-STAGE_DAYS_OF_YEAR = """
-SELECT d.project_id, d.stage, d.planned - DATE '1970-01-01', d.actual - DATE '1970-01-01'
-FROM programme_stage_dates d JOIN programme_projects p ON p.id = d.project_id WHERE p.year = :y
 """
 LATEST_SPENT = """
 SELECT max(effective) FROM programme_events WHERE project_id = :p AND changes ? 'investment_spent'
@@ -133,17 +142,11 @@ UPDATE programme_projects p SET (stage, categories, items, investment_planned, i
 FROM {ROWS} WHERE p.id = CAST(r->>'id' AS bigint)
 """
 DELETE_STAGE_DATES_AMONG = "DELETE FROM programme_stage_dates WHERE project_id = ANY(CAST(:p AS bigint[]))"
-INSERT_STAGE_DATES_ALL = f"""
-INSERT INTO programme_stage_dates (project_id, stage, planned, actual)
-SELECT CAST(r->>'p' AS bigint), r->>'s', CAST(r->>'pl' AS date), CAST(r->>'ac' AS date) FROM {ROWS} ORDER BY n
-"""
-INSERT_EVENTS_ALL = f"""
-INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after,
-    effective, changes, reason, correction, corrects_month, source)
-SELECT CAST(r->>'p' AS bigint), CAST(r->>'c' AS bigint), CAST(r->>'y' AS integer), r->>'a', r->>'r', r->>'act',
-    r->>'sb', r->>'sa', CAST(r->>'eff' AS date), r->'ch', r->>'why', CAST(r->>'corr' AS boolean), r->>'cm',
-    r->>'src'
-FROM {ROWS} ORDER BY n
+# COPY: the rows in the order given (the events' ids keep the sequence)
+COPY_STAGE_DATES = "COPY programme_stage_dates (project_id, stage, planned, actual) FROM STDIN"
+COPY_EVENTS = """
+COPY programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after, effective,
+    changes, reason, correction, corrects_month, source) FROM STDIN
 """
 # the compound (all of them when :c is NULL) shows its latest project's year, stage and categories;
 # the layer's trigger audits the change
@@ -319,23 +322,20 @@ def projects(conn: Connection, year: int) -> list[Project]:
 
 def project_table(conn: Connection, year: int, on: date) -> ProjectTable:
     """The projects of ``year`` as stored, spending as of ``on``, by compound (see
-    :class:`gis.programme.model.ProjectTable`): two queries, the stage dates pivoted in arrays."""
-    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on}).all()
-    values = {c: list(v) for c, v in zip(TABLE_COLUMNS, zip(*rows, strict=True), strict=True)} if rows else {}
-    values = values or {c: [] for c in TABLE_COLUMNS}
+    :class:`gis.programme.model.ProjectTable`), in one query."""
     stages = programme_defs().stage_ids
-    shape = (len(rows), len(stages))
-    planned, actual = np.full(shape, NO_DAY), np.full(shape, NO_DAY)
-    dates = conn.execute(text(STAGE_DAYS_OF_YEAR), {"y": year}).all()
-    if dates:
-        pid, stage, *days = zip(*dates, strict=True)
-        at = pd.Index(values["project_id"]).get_indexer(pd.Index(pid))
-        col = pd.Index(stages).get_indexer(pd.Index(stage))
-        for target, given in zip((planned, actual), days, strict=True):
-            d = np.array(given, dtype=float)
-            ok = ~np.isnan(d) & (at >= 0) & (col >= 0)
-            target[at[ok], col[ok]] = d[ok].astype(np.int64).astype("datetime64[D]")
-    return ProjectTable(values, planned, actual)
+    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on, "stages": stages}).all()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(TABLE_COLUMNS) + 2)
+    values = {c: list(v) for c, v in zip(TABLE_COLUMNS, columns, strict=False)}
+
+    def days(arrays: tuple[list[int | None], ...]) -> np.ndarray:
+        d = np.array(arrays, dtype=float).reshape(len(rows), len(stages))  # None: NaN
+        out = np.full(d.shape, NO_DAY)
+        known = ~np.isnan(d)
+        out[known] = d[known].astype(np.int64).astype("datetime64[D]")
+        return out
+
+    return ProjectTable(values, days(columns[-2]), days(columns[-1]))
 
 
 def save_project(
@@ -433,26 +433,32 @@ def save_projects(
         conn.execute(text(UPDATE_PROJECTS), _rows([{"id": p.id, **_project_json(p)} for p in updated]))
         conn.execute(text(DELETE_STAGE_DATES_AMONG), {"p": [p.id for p in updated]})
     stages = programme_defs().stage_ids
-    dates = [
-        {"p": p.id, "s": s, "pl": jsonable(p.planned.get(s)), "ac": jsonable(p.actual.get(s))}
-        for _, p, _ in changes
-        for s in stages
-        if p.planned.get(s) or p.actual.get(s)
-    ]
-    if dates:
-        conn.execute(text(INSERT_STAGE_DATES_ALL), _rows(dates))
-    events = [_event_json(p, e, author) for _, p, es in changes for e in es]
-    if events:
-        conn.execute(text(INSERT_EVENTS_ALL), _rows(events))
+    with dbapi(conn).cursor() as cur:
+        with cur.copy(COPY_STAGE_DATES) as copy:
+            for _, p, _ in changes:
+                for s in stages:
+                    if p.planned.get(s) or p.actual.get(s):
+                        copy.write_row((p.id, s, p.planned.get(s), p.actual.get(s)))
+        with cur.copy(COPY_EVENTS) as copy:
+            for _, p, es in changes:
+                for e in es:
+                    copy.write_row(_event_tuple(p, e, author))
+
+
+def _as_json(value: Any) -> str:
+    """Dates and amounts as :func:`jsonable` writes them (for ``json.dumps(default=...)``)."""
+    if isinstance(value, date | Decimal):
+        return str(jsonable(value))
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _rows(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {"rows": json.dumps(rows, ensure_ascii=False)}
+    return {"rows": json.dumps(rows, ensure_ascii=False, default=_as_json)}
 
 
 def _project_json(p: Project) -> dict[str, Any]:
-    """A project's stored values as JSON (amounts and dates as exact text)."""
-    values = {
+    """A project's stored values, for :func:`_rows`."""
+    return {
         "stage": p.stage,
         "cats": p.categories,
         "items": p.items,
@@ -464,14 +470,27 @@ def _project_json(p: Project) -> dict[str, Any]:
         "rd": p.responsible_dept,
         "note": p.note,
     }
-    return {k: jsonable(v) for k, v in values.items()}
 
 
-def _event_json(p: Project, e: Event, author: Author) -> dict[str, Any]:
-    values = _event_values(p, e, author)
-    values["eff"] = jsonable(values["eff"])
-    values["ch"] = jsonable(e.changes)
-    return values
+def _event_tuple(p: Project, e: Event, author: Author) -> tuple[Any, ...]:
+    """An event as :data:`COPY_EVENTS` takes it; the changes as :func:`_event_values` writes them."""
+    changes = json.dumps(e.changes, ensure_ascii=False, default=_as_json)
+    return (
+        p.id,
+        p.compound_id,
+        p.year,
+        author.actor,
+        author.role,
+        e.action,
+        e.stage_before,
+        e.stage_after,
+        e.effective,
+        changes,
+        e.reason,
+        e.correction,
+        e.corrects_month,
+        author.source,
+    )
 
 
 def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
