@@ -65,7 +65,7 @@ def test_rows_of_every_kind_in_one_file(compounds: Fixture, tmp_path: Path) -> N
 
     export = ws.programme.write_schedule(tmp_path / "e.xlsx", YEAR)
     second = {
-        "石油大院": {"实际设计": "2026-02-02", "累计完成投资（万元）": 150},  # a stage and spending: 2 events
+        "石油大院": {"当前阶段": "方案设计", "实际设计": "2026-02-02", "累计完成投资（万元）": 150},  # 2 events
         "林业小区": {"累计完成投资（万元）": 50},  # the first spending figure: 1 event
         "展春园": {"备注": "改计划", "计划开工": "2026-05-10"},  # the plan: 1 event
         "东王庄小区": {"累计完成投资（万元）": 200},  # spending going down: set aside
