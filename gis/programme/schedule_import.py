@@ -182,11 +182,6 @@ class RowParser:
         return out, problems
 
 
-def parse_row(raw: dict[str, Any], defs: ProgrammeDefs) -> tuple[dict[str, Any], list[str]]:
-    """Typed values of one row and the problems found (a row with problems is set aside whole)."""
-    return RowParser.of(defs).parse(raw)
-
-
 @dataclass(frozen=True)
 class Known:
     """What the file's rows refer to, read in a few queries before any row is checked: which of the

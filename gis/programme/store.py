@@ -36,7 +36,6 @@ PROJECT_COLUMNS = (
 )
 COMPOUND_EXISTS = "SELECT 1 FROM compounds WHERE fid = :c"
 COMPOUND_NAME = "SELECT name FROM compounds WHERE fid = :c"
-COMPOUNDS_NAMED = "SELECT fid FROM compounds WHERE name = :n AND (CAST(:s AS text) IS NULL OR street = :s)"
 YEARS = "SELECT DISTINCT year FROM programme_projects ORDER BY 1"
 LATEST_YEAR = "SELECT max(year) FROM programme_projects WHERE compound_id = :c"
 PROJECT_FOR_UPDATE = f"""
@@ -236,11 +235,6 @@ def compound_name(conn: Connection, compound_id: int) -> str:
     """The compound as a message names it: ``石油大院 (12)``."""
     name = conn.execute(text(COMPOUND_NAME), {"c": compound_id}).scalar()
     return f"{name or 'compound'} ({compound_id})"
-
-
-def compounds_named(conn: Connection, name: str, street: str | None) -> list[int]:
-    """The compounds called ``name`` (in ``street`` when given)."""
-    return [int(r.fid) for r in conn.execute(text(COMPOUNDS_NAMED), {"n": name, "s": street})]
 
 
 def compounds_of_year(conn: Connection, year: int, *, geometry: bool) -> pd.DataFrame:
@@ -513,12 +507,6 @@ def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
 
 
 # -- events ------------------------------------------------------------------------------------------
-def spent_on(conn: Connection, year: int, on: date) -> dict[int, Decimal]:
-    """Per project of ``year``: the investment spent as of ``on`` (the latest figure dated on or before)."""
-    rows = conn.execute(text(SPENT_ON), {"y": year, "on": on}).all()
-    return {int(r[0]): Decimal(r[1]) for r in rows}
-
-
 def latest_spent(conn: Connection, p: Project) -> date | None:
     """The date of the latest spending figure recorded for a project (None if none or new)."""
     if p.id is None:
