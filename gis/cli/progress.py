@@ -94,10 +94,8 @@ def progress_set(
     ws = open_workspace()
     fid = compound_id(ws, compound)
     when = parse_date_option(on, "--date")
-    if stage is not None:
-        ws.programme.advance(fid, stage, today(when), year=year, actor=actor(), role="admin")
-    if spent is not None:
-        ws.programme.spend(fid, spent, year=year, actor=actor(), role="admin")  # as of today
+    # one transaction: a stage and its spending are recorded together or not at all
+    ws.programme.progress(fid, stage=stage, on=today(when), spent=spent, year=year, actor=actor(), role="admin")
     show_projects(ws, year, only=fid)
 
 

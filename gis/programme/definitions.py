@@ -134,7 +134,17 @@ class ProgrammeDefs(BaseModel):
         )
 
     def item_category(self) -> dict[str, str]:
+        return dict(self.item_categories)
+
+    @cached_property
+    def item_categories(self) -> dict[str, str]:
+        """Each content item's category (read once: every row of an import asks)."""
         return {item.id: cat for cat, spec in self.categories.items() for item in spec.items}
+
+    @cached_property
+    def item_order(self) -> dict[str, int]:
+        """Each content item's place in the definitions' order."""
+        return {item.id: i for i, (_cat, item) in enumerate(self.items())}
 
     def items(self) -> list[tuple[str, Item]]:
         return [(cat, item) for cat, spec in self.categories.items() for item in spec.items]

@@ -8,6 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from gis.programme.definitions import ProgrammeDefs
 
 PLAN_FIELDS = (
@@ -75,6 +77,38 @@ class Event:
     reason: str | None = None
     correction: bool = False
     corrects_month: str | None = None  # the first submitted month the correction alters
+
+
+# the stored values of a project that the frame carries as they are
+TABLE_COLUMNS = [
+    "project_id",
+    "compound_id",
+    "year",
+    "categories",
+    "items",
+    "investment_planned",
+    "investment_spent",
+    "property_mgmt_after",
+    "responsible_street",
+    "responsible_dept",
+]
+NO_DAY = np.datetime64("NaT", "D")
+
+
+@dataclass(frozen=True)
+class ProjectTable:
+    """The projects of a year as stored, column by column: ``values`` holds :data:`TABLE_COLUMNS`
+    as lists (None where there is no value; amounts as floats, spending as of the frame's date),
+    ``planned`` and ``actual`` the date of every stage as (projects, stages) ``datetime64[D]`` arrays
+    (NaT where there is none). :func:`gis.programme.status.project_table` builds it from projects,
+    :func:`gis.programme.store.project_table` from two queries."""
+
+    values: dict[str, list[Any]]
+    planned: np.ndarray
+    actual: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values["project_id"])
 
 
 @dataclass(frozen=True)

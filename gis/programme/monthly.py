@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 
 from gis.clock import zone
@@ -140,6 +141,7 @@ class MonthFigures:
         last_day = month_end(inputs.month)
         stage_ids = defs.stage_ids
         st = st.assign(finish_index=defs.index(defs.finish_stage))
+        arrays = FrameArrays.of(st, stage_ids, last_day)
         names = sorted({str(d) for d in st["district"].dropna()})
         area = inputs.area or "、".join(names) or "本地区"
         return cls(
@@ -151,9 +153,9 @@ class MonthFigures:
             unit=defs.report.unit,
             filer=defs.report.filer.format(area=area),
             stages=[(s.id, s.zh) for s in defs.stages],
-            by_street=street_table(st, stage_ids, last_day),
-            by_district=district_table(st, stage_ids, last_day),
-            totals=figures(st, stage_ids, last_day),
+            by_street=street_table(st, stage_ids, last_day, arrays),
+            by_district=district_table(st, stage_ids, last_day, arrays),
+            totals=group_figures(arrays, np.arange(len(st)), stage_ids),
             overdue=overdue_table(st),
             corrections=correction_table(inputs.corrections, defs),
             coverage=coverage(st, ("district", "street"), defs.uncovered_modes),
@@ -250,47 +252,103 @@ def plain(v: Any) -> Any:
 
 
 # -- the arithmetic ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FrameArrays:
+    """The columns of the projects' frame the metrics read, once for the whole frame; a group of
+    projects is a set of row positions. Sums are numpy's over each group's rows in the frame's order,
+    as pandas sums a group's own column."""
+
+    sums: dict[str, Any]  # buildings, households, floor_area_m2, investment_planned, investment_spent: nulls as 0
+    stage: np.ndarray  # the stage's position in ``stages``; -1 not started
+    stage_index: np.ndarray
+    planned_done: np.ndarray  # planned to finish on or before the month's last day
+    overdue: np.ndarray
+    days_behind: np.ndarray
+    finish_index: int
+
+    @classmethod
+    def of(cls, st: pd.DataFrame, stages: list[str], month_last: date) -> FrameArrays:
+        finish = st["planned_finish"]  # dates (None: no planned finish), as the projects' frame holds them
+        known = finish.notna().to_numpy()
+        done = np.zeros(len(st), dtype=bool)
+        if known.any():
+            days = np.array(finish[known].tolist(), dtype="datetime64[D]")
+            done[known] = days <= np.datetime64(month_last, "D")
+        columns = ("buildings", "households", "floor_area_m2", "investment_planned", "investment_spent")
+        return cls(
+            sums={c: st[c].fillna(0).to_numpy() for c in columns},
+            stage=pd.Index(stages).get_indexer(pd.Index(st["stage"].tolist())),
+            stage_index=st["stage_index"].to_numpy(),
+            planned_done=done,
+            overdue=st["overdue"].to_numpy(dtype=bool),
+            days_behind=st["days_behind"].to_numpy(),
+            finish_index=int(st["finish_index"].iloc[0]) if len(st) else 0,
+        )
+
+
 def figures(st: pd.DataFrame, stages: list[str], month_last: date) -> dict[str, Any]:
     """The metrics of a group of projects (rows of the projects' frame with ``finish_index``)."""
-    finish_index = st["finish_index"].iloc[0] if len(st) else 0
+    return group_figures(FrameArrays.of(st, stages, month_last), np.arange(len(st)), stages)
+
+
+def group_figures(a: FrameArrays, rows: np.ndarray, stages: list[str]) -> dict[str, Any]:
+    """The metrics of the projects at positions ``rows`` of the frame ``a`` was read from."""
+    stage = a.stage[rows]
+    counts = np.bincount(stage + 1, minlength=len(stages) + 1)  # [not started, each stage]
     out: dict[str, Any] = {
-        "projects": len(st),
-        "buildings": int(st["buildings"].fillna(0).sum()),
-        "households": int(st["households"].fillna(0).sum()),
-        "floor_area": float(st["floor_area_m2"].fillna(0).sum()) / 10_000,
-        "investment_planned": float(st["investment_planned"].fillna(0).sum()),
-        "investment_spent": float(st["investment_spent"].fillna(0).sum()),
-        "not_started": int(st["stage"].isna().sum()),
+        "projects": len(rows),
+        "buildings": int(a.sums["buildings"][rows].sum()),
+        "households": int(a.sums["households"][rows].sum()),
+        "floor_area": float(a.sums["floor_area_m2"][rows].sum()) / 10_000,
+        "investment_planned": float(a.sums["investment_planned"][rows].sum()),
+        "investment_spent": float(a.sums["investment_spent"][rows].sum()),
+        "not_started": int(counts[0]),
     }
-    for s in stages:
-        out[s] = int((st["stage"] == s).sum())
+    for i, s in enumerate(stages):
+        out[s] = int(counts[i + 1])
     construction = stages.index("construction") if "construction" in stages else len(stages)
-    out["started"] = int((st["stage_index"] >= construction).sum())
-    planned = [d for d in st["planned_finish"] if isinstance(d, date) and not pd.isna(d)]
-    out["planned_finished"] = sum(1 for d in planned if d <= month_last)
-    out["finished"] = int((st["stage_index"] >= finish_index).sum())
+    index = a.stage_index[rows]
+    out["started"] = int((index >= construction).sum())
+    out["planned_finished"] = int(a.planned_done[rows].sum())
+    out["finished"] = int((index >= a.finish_index).sum())
     out["finish_rate"] = 100.0 * out["finished"] / out["planned_finished"] if out["planned_finished"] else None
-    out["overdue"] = int(st["overdue"].sum())
-    out["max_days_behind"] = int(st.loc[st["overdue"], "days_behind"].max()) if out["overdue"] else 0
+    late = a.overdue[rows]
+    out["overdue"] = int(late.sum())
+    out["max_days_behind"] = int(a.days_behind[rows][late].max()) if out["overdue"] else 0
     return out
 
 
-def street_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+def grouped(st: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """The groups of the frame by ``keys`` (sorted, nulls a group of their own) as pandas iterates
+    them, and the row positions of each (in the frame's order)."""
+    g = st.groupby(keys, sort=True, dropna=False)
+    codes = g.ngroup().to_numpy()
+    sizes = g.size()
+    order = np.argsort(codes, kind="stable")
+    parts = np.split(order, np.cumsum(sizes.to_numpy())[:-1])
+    names = [k if isinstance(k, tuple) else (k,) for k in sizes.index.tolist()]
+    return list(zip(names, parts, strict=True))
+
+
+def street_table(
+    st: pd.DataFrame, stages: list[str], month_last: date, arrays: FrameArrays | None = None
+) -> pd.DataFrame:
     """:func:`figures` per district and street."""
+    a = arrays or FrameArrays.of(st, stages, month_last)
     rows = [
-        {"district": district, "street": street, **figures(part, stages, month_last)}
-        for (district, street), part in st.groupby(["district", "street"], sort=True, dropna=False)
+        {"district": district, "street": street, **group_figures(a, at, stages)}
+        for (district, street), at in grouped(st, ["district", "street"])
     ]
     columns = None if rows else ["district", "street", *[m.id for m in metrics([])]]
     return pd.DataFrame(rows, columns=columns)
 
 
-def district_table(st: pd.DataFrame, stages: list[str], month_last: date) -> pd.DataFrame:
+def district_table(
+    st: pd.DataFrame, stages: list[str], month_last: date, arrays: FrameArrays | None = None
+) -> pd.DataFrame:
     """:func:`figures` per district."""
-    rows = [
-        {"district": district, **figures(part, stages, month_last)}
-        for district, part in st.groupby("district", sort=True, dropna=False)
-    ]
+    a = arrays or FrameArrays.of(st, stages, month_last)
+    rows = [{"district": district, **group_figures(a, at, stages)} for (district,), at in grouped(st, ["district"])]
     return pd.DataFrame(rows)
 
 

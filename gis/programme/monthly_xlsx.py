@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 from gis.programme.monthly import Metric, MonthFigures
-from gis.xlsx_style import CENTER, FORMATS, HEAD_FILL, LEFT, RIGHT, CellStyle, merge, put
+from gis.programme.xlsx_rows import Rows, merge
+from gis.xlsx_style import CENTER, FORMATS, HEAD_FILL, LEFT, RIGHT, CellStyle
 
 TITLE = CellStyle(bold=True, size=16, border=False)
 LINE = CellStyle(align=LEFT, border=False)
@@ -69,56 +71,60 @@ COVERAGE_COLUMNS = [
 
 
 def write_xlsx(report: MonthFigures, path: Path) -> None:
-    wb = Workbook()
-    sheet = wb.active
-    assert sheet is not None
-    sheet.title = "统计月报"
+    """The workbook, written row by row in openpyxl's write-only mode (:mod:`gis.programme.xlsx_rows`)."""
+    wb = Workbook(write_only=True)
+    sheet = wb.create_sheet("统计月报")
     ncol = 2 + len(report.metrics)
-    _heading(sheet, report, ncol)
-    _column_headers(sheet, report.metrics)
-    last_data = _street_rows(sheet, report)
-    row = last_data + 2
+    _layout(sheet, report.metrics)
+    out = Rows(sheet)
+    _heading(out, report, ncol)
+    _column_headers(out, report.metrics)
+    _street_rows(out, report)
+    out.blank()
     overdue = "一、滞后项目（截至统计日未达到计划阶段）"
-    row = _section(sheet, row, ncol, (overdue, OVERDUE_SPANS), report.overdue, _overdue_cells)
+    _section(out, ncol, (overdue, OVERDUE_SPANS), report.overdue, _overdue_cells)
+    out.blank()
     corrections = "二、更正事项（已上报月份的更正，上报后记录）"
-    row = _section(sheet, row + 1, ncol, (corrections, CORRECTION_SPANS), report.corrections, _correction_cells)
-    _notes_and_signatures(sheet, row + 1, ncol, report.notes)
-    _layout(sheet, report.metrics, SUB + 1, last_data)
+    _section(out, ncol, (corrections, CORRECTION_SPANS), report.corrections, _correction_cells)
+    out.blank()
+    _notes_and_signatures(out, ncol, report.notes)
     _coverage_sheet(wb, report)
     wb.save(path)
 
 
-def _heading(sheet: Worksheet, report: MonthFigures, ncol: int) -> None:
+def _heading(out: Rows, report: MonthFigures, ncol: int) -> None:
     """Title, then 填报单位, 填报日期 / 统计截至 / status and the unit on one line."""
-    put(sheet, 1, 1, report.title, style=TITLE)
-    merge(sheet, 1, 1, 1, ncol)
-    sheet.row_dimensions[1].height = 30
+    row = out.append([(report.title, TITLE)], height=30)
+    merge(out.sheet, row, 1, row, ncol)
     status = "已上报" + ("（迟报）" if report.late else "") if report.locked else "未上报（草稿）"
-    put(sheet, 2, 1, f"填报单位：{report.filer}", style=LINE)
-    merge(sheet, 2, 1, 2, 8)
     filed = report.submitted_at or report.generated_at
-    put(sheet, 2, 9, f"填报日期：{_day(filed)}    统计截至：{_day(report.as_of)}    {status}", style=LINE)
-    merge(sheet, 2, 9, 2, ncol - 4)
-    put(sheet, 2, ncol - 3, report.unit, style=UNIT)
-    merge(sheet, 2, ncol - 3, 2, ncol)
+    line: list[Any] = [None] * ncol
+    line[0] = (f"填报单位：{report.filer}", LINE)
+    line[8] = (f"填报日期：{_day(filed)}    统计截至：{_day(report.as_of)}    {status}", LINE)
+    line[ncol - 4] = (report.unit, UNIT)
+    row = out.append(line)
+    for a, b in ((1, 8), (9, ncol - 4), (ncol - 3, ncol)):
+        merge(out.sheet, row, a, row, b)
 
 
-def _column_headers(sheet: Worksheet, ms: list[Metric]) -> None:
+def _column_headers(out: Rows, ms: list[Metric]) -> None:
     """Two header rows: district and street span both; each group is merged above its columns."""
-    for col, label in ((1, "区县"), (2, "街道")):
-        put(sheet, TOP, col, label, style=HEAD)
-        put(sheet, SUB, col, None, style=HEAD_BLANK)
-        merge(sheet, TOP, col, SUB, col)
+    top: list[Any] = [("区县", HEAD), ("街道", HEAD)]
+    sub: list[Any] = [(None, HEAD_BLANK), (None, HEAD_BLANK)]
+    spans = []
     col = 3
     for group, members in _groups(ms):
-        put(sheet, TOP, col, group, style=HEAD)
         for k, m in enumerate(members):
-            if k:
-                put(sheet, TOP, col + k, None, style=HEAD_BLANK)
-            put(sheet, SUB, col + k, m.zh, style=HEAD)
-        merge(sheet, TOP, col, TOP, col + len(members) - 1)
+            top.append((group, HEAD) if k == 0 else (None, HEAD_BLANK))
+            sub.append((m.zh, HEAD))
+        spans.append((col, col + len(members) - 1))
         col += len(members)
-    sheet.row_dimensions[SUB].height = 42
+    out.append(top)
+    out.append(sub, height=42)
+    for c in (1, 2):
+        merge(out.sheet, TOP, c, SUB, c)
+    for a, b in spans:
+        merge(out.sheet, TOP, a, TOP, b)
 
 
 def _groups(ms: list[Metric]) -> list[tuple[str, list[Metric]]]:
@@ -132,32 +138,29 @@ def _groups(ms: list[Metric]) -> list[tuple[str, list[Metric]]]:
     return out
 
 
-def _street_rows(sheet: Worksheet, report: MonthFigures) -> int:
-    """Streets grouped by district (the district merged down), subtotals, the total; the last row."""
+def _street_rows(out: Rows, report: MonthFigures) -> None:
+    """Streets grouped by district (the district merged down), subtotals, the total."""
     ms = report.metrics
     styles = {bold: [CellStyle(fmt=FORMATS[m.kind], bold=bold) for m in ms] for bold in (False, True)}
-    row = SUB + 1
     district_start: dict[str, int] = {}
+    row = out.row
     for kind, district, street, values in report.table():
         if kind == "street":
-            district_start.setdefault(district, row)
-            put(sheet, row, 1, district)
-            put(sheet, row, 2, street)
+            district_start.setdefault(district, out.row)
+            head: list[Any] = [(district, None), (street, None)]
         elif kind == "subtotal":
-            put(sheet, row, 1, district)
-            put(sheet, row, 2, "小计", style=BOLD)
-            merge(sheet, district_start[district], 1, row, 1)
+            head = [(district, None), ("小计", BOLD)]
         else:
-            put(sheet, row, 1, "合计", style=BOLD)
-            put(sheet, row, 2, None)
-            merge(sheet, row, 1, row, 2)
-        for k, m in enumerate(ms):
-            put(sheet, row, 3 + k, _value(values.get(m.id), m), style=styles[kind != "street"][k])
-        row += 1
+            head = [("合计", BOLD), (None, None)]
+        cells = [(_value(values.get(m.id), m), styles[kind != "street"][k]) for k, m in enumerate(ms)]
+        row = out.append([*head, *cells], height=20)
+        if kind == "subtotal":
+            merge(out.sheet, district_start[district], 1, row, 1)
+        elif kind == "total":
+            merge(out.sheet, row, 1, row, 2)
     if len(report.by_district) <= 1 and district_start:  # one district: merge its name down the streets
         start = next(iter(district_start.values()))
-        merge(sheet, start, 1, row - 2, 1)
-    return row - 1
+        merge(out.sheet, start, 1, row - 1, 1)
 
 
 def _value(v: Any, m: Metric) -> Any:
@@ -199,69 +202,68 @@ def _correction_cells(i: int, r: dict[str, Any]) -> list[Any]:
 
 
 def _section(
-    sheet: Worksheet,
-    row: int,
+    out: Rows,
     ncol: int,
     head: tuple[str, list[tuple[str, int, int]]],
     frame: pd.DataFrame,
     cells: Callable[[int, dict[str, Any]], list[Any]],
-) -> int:
+) -> None:
     """A titled list below the table (``head``: the title and the merged spans of its columns), one
-    row per record of ``frame`` (values from ``cells``), or 无; returns the next free row."""
+    row per record of ``frame`` (values from ``cells``), or 无."""
     title, spans = head
-    put(sheet, row, 1, title, style=SECTION)
-    merge(sheet, row, 1, row, ncol)
-    row += 1
+    row = out.append([(title, SECTION)])
+    merge(out.sheet, row, 1, row, ncol)
     spans = [(label, a, min(b, ncol)) for label, a, b in spans]
+    last = spans[-1][2]
+    widths = [out.sheet.column_dimensions[get_column_letter(c)].width or 8 for c in range(1, last + 1)]
+    line: list[Any] = []
     for label, a, b in spans:
-        for c in range(a, b + 1):
-            put(sheet, row, c, label if c == a else None, style=HEAD)
-        merge(sheet, row, a, row, b)
-    row += 1
+        line += [(label if c == a else None, HEAD) for c in range(a, b + 1)]
+    row = out.append(line)
+    for _label, a, b in spans:
+        merge(out.sheet, row, a, row, b)
     records = [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")] if len(frame) else []
     if not records:
-        put(sheet, row, 1, "无", style=SHORT)
-        for c in range(2, spans[-1][2] + 1):
-            put(sheet, row, c, None)
-        merge(sheet, row, 1, row, spans[-1][2])
-        return row + 1
+        row = out.append([("无", SHORT), *[(None, None)] * (last - 1)])
+        merge(out.sheet, row, 1, row, last)
+        return
     for i, r in enumerate(records, start=1):
-        longest = 1
+        line, longest = [], 1
         for (_label, a, b), v in zip(spans, cells(i, r), strict=True):
             style = LONG if isinstance(v, str) and len(v) > 6 else SHORT
-            for c in range(a, b + 1):
-                put(sheet, row, c, v if c == a else None, style=style)
-            merge(sheet, row, a, row, b)
-            width = sum(sheet.column_dimensions[get_column_letter(c)].width or 8 for c in range(a, b + 1))
+            line += [(v if c == a else None, style) for c in range(a, b + 1)]
+            width = sum(widths[c - 1] for c in range(a, b + 1))
             longest = max(longest, math.ceil(len(str(v)) * 2 / max(width, 1)))
-        sheet.row_dimensions[row].height = 16 * longest + 4
-        row += 1
-    return row
+        row = out.append(line, height=16 * longest + 4)
+        for _label, a, b in spans:
+            merge(out.sheet, row, a, row, b)
 
 
-def _notes_and_signatures(sheet: Worksheet, row: int, ncol: int, notes: list[str]) -> None:
+def _notes_and_signatures(out: Rows, ncol: int, notes: list[str]) -> None:
     for note in ["注：" + notes[0], *notes[1:]] if notes else []:
-        put(sheet, row, 1, note, style=NOTE)
-        merge(sheet, row, 1, row, ncol)
-        row += 1
-    row += 1
-    for label, first, last in (("填表人：", 1, 5), ("审核人：", 6, 11), ("联系电话：", 12, 17)):
-        put(sheet, row, first, label, style=LINE)
-        merge(sheet, row, first, row, last)
+        row = out.append([(note, NOTE)])
+        merge(out.sheet, row, 1, row, ncol)
+    out.blank()
+    line: list[Any] = [None] * 17
+    spans = (("填表人：", 1, 5), ("审核人：", 6, 11), ("联系电话：", 12, 17))
+    for label, first, _last in spans:
+        line[first - 1] = (label, LINE)
+    row = out.append(line)
+    for _label, first, last in spans:
+        merge(out.sheet, row, first, row, last)
 
 
-def _layout(sheet: Worksheet, ms: list[Metric], first_data: int, last_data: int) -> None:
-    """Widths, frozen headers and the print set-up: A4 landscape, one page wide, page numbers."""
+def _layout(sheet: WriteOnlyWorksheet, ms: list[Metric]) -> None:
+    """Widths, frozen headers and the print set-up (A4 landscape, one page wide, page numbers),
+    before the first row is written."""
     sheet.column_dimensions["A"].width = 9
     sheet.column_dimensions["B"].width = 13
     for k, m in enumerate(ms):
         sheet.column_dimensions[get_column_letter(3 + k)].width = 11 if m.kind in ("area", "money") else 7.5
-    for r in range(first_data, last_data + 1):
-        sheet.row_dimensions[r].height = 20
-    sheet.freeze_panes = sheet.cell(row=first_data, column=3)
+    sheet.freeze_panes = f"C{SUB + 1}"
     sheet.print_title_rows = f"{TOP}:{SUB}"
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
@@ -274,26 +276,27 @@ def _layout(sheet: Worksheet, ms: list[Metric], first_data: int, last_data: int)
 def _coverage_sheet(wb: Workbook, report: MonthFigures) -> None:
     sheet = wb.create_sheet("物业管理覆盖")
     n = len(COVERAGE_COLUMNS)
-    title = f"{report.area}改造小区物业管理覆盖情况（{report.year}年度项目）"
-    put(sheet, 1, 1, title, style=CellStyle(bold=True, size=14, border=False))
-    merge(sheet, 1, 1, 1, n)
-    sheet.row_dimensions[1].height = 26
-    put(sheet, 2, 1, "改造后为计划方式；未填者按改造前计", style=NOTE)
-    merge(sheet, 2, 1, 2, n)
-    for k, (_id, label, width) in enumerate(COVERAGE_COLUMNS, start=1):
-        put(sheet, 3, k, label, style=HEAD)
+    for k, (_id, _label, width) in enumerate(COVERAGE_COLUMNS, start=1):
         sheet.column_dimensions[get_column_letter(k)].width = width
-    sheet.row_dimensions[3].height = 30
-    share = CellStyle(fmt="0.0")
-    records = report.coverage.to_dict("records") if len(report.coverage) else []
-    for row, r in enumerate(records, start=4):
-        for k, (cid, _label, _w) in enumerate(COVERAGE_COLUMNS, start=1):
-            v = r.get(cid)
-            if "share" in cid:
-                put(sheet, row, k, round(100 * float(v or 0), 1), style=share)
-            else:
-                put(sheet, row, k, v if v is not None else "")
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    out = Rows(sheet)
+    title = f"{report.area}改造小区物业管理覆盖情况（{report.year}年度项目）"
+    row = out.append([(title, CellStyle(bold=True, size=14, border=False))], height=26)
+    merge(sheet, row, 1, row, n)
+    row = out.append([("改造后为计划方式；未填者按改造前计", NOTE)])
+    merge(sheet, row, 1, row, n)
+    out.append([(label, HEAD) for _id, label, _w in COVERAGE_COLUMNS], height=30)
+    share = CellStyle(fmt="0.0")
+    records = report.coverage.to_dict("records") if len(report.coverage) else []
+    for r in records:
+        line: list[Any] = []
+        for cid, _label, _w in COVERAGE_COLUMNS:
+            v = r.get(cid)
+            if "share" in cid:
+                line.append((round(100 * float(v or 0), 1), share))
+            else:
+                line.append((v if v is not None else "", None))
+        out.append(line)

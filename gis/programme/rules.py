@@ -58,6 +58,15 @@ class PlanFields(TypedDict, total=False):
     note: str | None
 
 
+class ProgressFields(TypedDict, total=False):
+    """What a progress report gives (see :meth:`gis.programme.Programme.progress`)."""
+
+    stage: str | None
+    on: date | None
+    spent: Money | None
+    as_of: date | None
+
+
 class CorrectionFields(TypedDict, total=False):
     """What an admin's correction changes (see :meth:`gis.programme.Programme.correct`)."""
 
@@ -105,13 +114,12 @@ def money(value: Any, what: str) -> Decimal:
 # -- the checks --------------------------------------------------------------------------------------
 def ordered_items(items: Sequence[str], defs: ProgrammeDefs) -> list[str]:
     """Content items once each, in the order of the definitions."""
-    order = [item.id for _c, item in defs.items()]
-    return sorted(dict.fromkeys(items), key=order.index)
+    return sorted(dict.fromkeys(items), key=defs.item_order.__getitem__)
 
 
 def check_plan(p: Project, defs: ProgrammeDefs) -> None:
     """Every content item belongs to one of the categories; planned dates follow the stage order."""
-    cat_of = defs.item_category()
+    cat_of = defs.item_categories
     for item in p.items:
         if cat_of[item] not in p.categories:
             cat = registry().code_list("renovation_category").get(cat_of[item])

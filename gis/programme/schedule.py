@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Connection
@@ -25,9 +26,10 @@ from sqlalchemy import Connection
 from gis.programme import store
 from gis.programme.definitions import ProgrammeDefs, programme_defs
 from gis.programme.model import Project
+from gis.programme.xlsx_rows import Rows, merge, styled
 from gis.registry import normalise_label, registry
 from gis.store.database import Database
-from gis.xlsx_style import BLUE_FILL, GREY_FILL, CellStyle, merge, put
+from gis.xlsx_style import BLUE_FILL, GREY_FILL, CellStyle
 
 SHEET = "时间配档表"
 LIST_SEP = "、"
@@ -152,59 +154,64 @@ def project_cells(p: Project, defs: ProgrammeDefs) -> dict[str, Any]:
 
 
 def write_schedule(db: Database, path: Path, year: int) -> Path:
-    """Write the schedule table of ``year``: the template when nothing is stored, the export otherwise."""
+    """Write the schedule table of ``year``: the template when nothing is stored, the export otherwise.
+
+    A write-only workbook (:mod:`gis.programme.xlsx_rows`): each row is written as it is made."""
     defs = programme_defs()
     cols = columns(defs)
     with db.engine.connect() as conn:
         rows = schedule_rows(conn, year, defs)
-    wb = Workbook()
-    sheet = wb.active
-    assert sheet is not None
-    sheet.title = SHEET
+    wb = Workbook(write_only=True)
+    sheet = wb.create_sheet(SHEET)
     n = len(cols)
-    put(sheet, 1, 1, f"{year}年城镇老旧小区改造项目时间配档表", style=TITLE_STYLE)
-    merge(sheet, 1, 1, 1, n)
-    put(sheet, 2, 1, NOTE, style=NOTE_STYLE)
-    merge(sheet, 2, 1, 2, n)
-    sheet.row_dimensions[2].height = 30
-    _header(sheet, cols)
-    _cells(sheet, cols, rows)
-    _validations(sheet, cols, HEADER_ROW + max(len(rows), 1) + SPARE_ROWS)
-    sheet.freeze_panes = sheet.cell(HEADER_ROW + 1, 3)
+    for k, c in enumerate(cols, start=1):
+        sheet.column_dimensions[get_column_letter(k)].width = c.width
+    sheet.freeze_panes = f"C{HEADER_ROW + 1}"
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A3  # a wide working table: A3, as such tables are printed
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A3  # a wide working table: A3, as such tables are printed
     sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    out = Rows(sheet)
+    out.append([(f"{year}年城镇老旧小区改造项目时间配档表", TITLE_STYLE)])
+    merge(sheet, 1, 1, 1, n)
+    out.append([(NOTE, NOTE_STYLE)], height=30)
+    merge(sheet, 2, 1, 2, n)
+    _header(out, cols)
+    _cells(out, cols, rows)
+    _validations(sheet, cols, HEADER_ROW + max(len(rows), 1) + SPARE_ROWS)
     _items_sheet(wb, defs)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
 
 
-def _header(sheet: Worksheet, cols: list[Column]) -> None:
+def _header(out: Rows, cols: list[Column]) -> None:
     grey, blue = CellStyle(bold=True, fill=GREY_FILL), CellStyle(bold=True, fill=BLUE_FILL)
-    for k, c in enumerate(cols, start=1):
-        put(sheet, HEADER_ROW, k, c.zh, style=grey if c.kind == "info" else blue)
-        sheet.cell(HEADER_ROW, k).comment = Comment(f"{c.en} ({c.id})", "gisplan")
-        sheet.column_dimensions[get_column_letter(k)].width = c.width
-    sheet.row_dimensions[HEADER_ROW].height = 32
+    cells = []
+    for c in cols:  # a cell of its own each: it carries the column's comment
+        cell = styled(out.sheet, c.zh, grey if c.kind == "info" else blue)
+        cell.comment = Comment(f"{c.en} ({c.id})", "gisplan")
+        cells.append(cell)
+    out.append(cells, height=32)
 
 
-def _cells(sheet: Worksheet, cols: list[Column], rows: list[dict[str, Any]]) -> None:
+def _cells(out: Rows, cols: list[Column], rows: list[dict[str, Any]]) -> None:
     plain = Alignment()  # the cells keep Excel's own alignment
     formats = {"date": "yyyy-mm-dd", "money": "0.00"}
     styles = [
         CellStyle(fmt=formats.get(c.kind), fill=GREY_FILL if c.kind == "info" else None, align=plain) for c in cols
     ]
-    for r, values in enumerate(rows, start=HEADER_ROW + 1):
-        for k, c in enumerate(cols, start=1):
+    for values in rows:
+        cells = []
+        for k, c in enumerate(cols):
             v = values.get(c.id)
-            put(sheet, r, k, float(v) if isinstance(v, Decimal) else v, style=styles[k - 1])
+            cells.append((float(v) if isinstance(v, Decimal) else v, styles[k]))
+        out.append(cells)
 
 
-def _validations(sheet: Worksheet, cols: list[Column], last: int) -> None:
+def _validations(sheet: WriteOnlyWorksheet, cols: list[Column], last: int) -> None:
     """Drop-down lists for the stage, the categories (any combination; others allowed) and the
     property management after renovation."""
     by_id = {c.id: get_column_letter(k) for k, c in enumerate(cols, start=1)}
@@ -218,19 +225,18 @@ def _validations(sheet: Worksheet, cols: list[Column], last: int) -> None:
     for col, options, allow_other in lists:
         dv = DataValidation(type="list", formula1=f'"{options}"', allow_blank=True, showErrorMessage=not allow_other)
         dv.add(f"{by_id[col]}{HEADER_ROW + 1}:{by_id[col]}{last}")
-        sheet.add_data_validation(dv)
+        sheet.data_validations.append(dv)
 
 
 def _items_sheet(wb: Workbook, defs: ProgrammeDefs) -> None:
     """A second sheet listing the content items per category (改造内容清单), for reference."""
     ref = wb.create_sheet("改造内容清单")
-    head, body = CellStyle(bold=True, border=False, align=Alignment()), CellStyle(border=False, align=Alignment())
-    for k, label in enumerate(("改造类别", "改造内容", "Item", "依据"), start=1):
-        put(ref, 1, k, label, style=head)
-    cats = registry().code_list("renovation_category")
-    basis = f"{defs.source['id']}（{defs.source['status']}）"
-    for r, (cat, item) in enumerate(defs.items(), start=2):
-        for k, value in enumerate((cats.get(cat).zh, item.zh, item.en, basis), start=1):
-            put(ref, r, k, value, style=body)
     for k, w in enumerate((10, 30, 36, 26), start=1):
         ref.column_dimensions[get_column_letter(k)].width = w
+    head, body = CellStyle(bold=True, border=False, align=Alignment()), CellStyle(border=False, align=Alignment())
+    out = Rows(ref)
+    out.append([(label, head) for label in ("改造类别", "改造内容", "Item", "依据")])
+    cats = registry().code_list("renovation_category")
+    basis = f"{defs.source['id']}（{defs.source['status']}）"
+    for cat, item in defs.items():
+        out.append([(value, body) for value in (cats.get(cat).zh, item.zh, item.en, basis)])

@@ -30,7 +30,7 @@ from gis.programme.definitions import programme_defs
 from gis.programme.model import Event, Project
 from gis.programme.monthly import MonthInputs
 from gis.programme.monthly_report import MonthReport
-from gis.programme.rules import CorrectionFields, Money, PlanFields
+from gis.programme.rules import CorrectionFields, Money, PlanFields, ProgressFields
 from gis.programme.schedule_import import ScheduleImportReport
 from gis.roles import Role
 from gis.store.database import Database
@@ -91,10 +91,9 @@ class Programme:
         """Per project on a date: compound attributes, stage reached, spending, behind plan, at risk."""
         self.db.require_schema()
         with self.db.engine.connect() as conn:
-            projects = store.projects(conn, year)
+            table = store.project_table(conn, year, on)
             compounds = store.compounds_of_year(conn, year, geometry=geometry)
-            spent = store.spent_on(conn, year, on)
-        return status.project_frame(projects, compounds, spent, on, self.defs)
+        return status.frame_on(table, compounds, on, self.defs)
 
     def status(self, year: int | None = None, on: date | None = None) -> gpd.GeoDataFrame:
         """One row per project of ``year`` (default: the latest year with projects) on ``on``
@@ -256,15 +255,7 @@ class Programme:
         --------
         >>> ws.programme.advance(2, "construction", date(2026, 5, 10), actor="张三")
         """
-        rules.require_planner(role)
-        stage = self.defs.resolve_stage(stage)
-        today = clock.today(today)
-        with store.transaction(self.db, actor) as conn:
-            before = store.load_project(conn, compound_id, year)
-            checks = rules.Checks(self.defs, today, store.locked_until(conn))
-            name = store.compound_name(conn, compound_id)
-            after, events = rules.advance_change(before, stage, on, checks, name)
-            return self._save(conn, before, after, events, store.Author(actor, role))
+        return self.progress(compound_id, stage=stage, on=on, year=year, actor=actor, role=role, today=today)
 
     def spend(
         self,
@@ -283,13 +274,44 @@ class Programme:
         --------
         >>> ws.programme.spend(2, 120.5, as_of=date(2026, 6, 30), actor="张三")
         """
+        return self.progress(compound_id, spent=amount, as_of=as_of, year=year, actor=actor, role=role, today=today)
+
+    def progress(
+        self,
+        compound_id: int,
+        *,
+        year: int | None = None,
+        actor: str = "notebook",
+        role: Role = "planner",
+        today: date | None = None,
+        **report: Unpack[ProgressFields],
+    ) -> Project:
+        """Report progress (进度填报) in one transaction: ``stage`` reached on ``on`` (default today), as
+        :meth:`advance` checks it, and/or the investment ``spent`` so far as of ``as_of`` (default
+        today), as :meth:`spend` does; both are recorded or, when either is refused, neither.
+
+        Examples
+        --------
+        >>> ws.programme.progress(2, stage="construction", on=date(2026, 5, 10), spent=320, actor="张三")
+        """
         rules.require_planner(role)
+        rules.require_known(report, ProgressFields)
+        stage, spent = report.get("stage"), report.get("spent")
+        if stage is None and spent is None:
+            raise ProgrammeError("give a stage and/or the investment spent / 请填写阶段或累计完成投资")
+        code = self.defs.resolve_stage(stage) if stage is not None else None
         today = clock.today(today)
         with store.transaction(self.db, actor) as conn:
             before = store.load_project(conn, compound_id, year)
             checks = rules.Checks(self.defs, today, store.locked_until(conn))
-            latest = store.latest_spent(conn, before)
-            after, events = rules.spend_change(before, amount, as_of or today, checks, latest)
+            after, events = before, list[Event]()
+            if code is not None:
+                name = store.compound_name(conn, compound_id)
+                after, events = rules.advance_change(before, code, report.get("on") or today, checks, name)
+            if spent is not None:
+                latest = store.latest_spent(conn, before)
+                after, spending = rules.spend_change(after, spent, report.get("as_of") or today, checks, latest)
+                events = [*events, *spending]
             return self._save(conn, before, after, events, store.Author(actor, role))
 
     def correct(

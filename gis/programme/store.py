@@ -8,23 +8,26 @@ Every statement is a named constant run with ``text()``, values always bound. Wr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
 from gis.errors import ProjectNotFoundError
 from gis.programme.dates import month_end
 from gis.programme.definitions import programme_defs
-from gis.programme.model import Event, Project
+from gis.programme.model import NO_DAY, TABLE_COLUMNS, Event, Project, ProjectTable
 from gis.store.audit import audited
 from gis.store.database import Database
+from gis.store.engine import dbapi
 
+BIGINT = (-(2**63), 2**63 - 1)
 LOCK = "gisplan-programme"  # submissions and writes never interleave: a write sees every lock taken before it
 
 PROJECT_COLUMNS = (
@@ -33,7 +36,6 @@ PROJECT_COLUMNS = (
 )
 COMPOUND_EXISTS = "SELECT 1 FROM compounds WHERE fid = :c"
 COMPOUND_NAME = "SELECT name FROM compounds WHERE fid = :c"
-COMPOUNDS_NAMED = "SELECT fid FROM compounds WHERE name = :n AND (CAST(:s AS text) IS NULL OR street = :s)"
 YEARS = "SELECT DISTINCT year FROM programme_projects ORDER BY 1"
 LATEST_YEAR = "SELECT max(year) FROM programme_projects WHERE compound_id = :c"
 PROJECT_FOR_UPDATE = f"""
@@ -62,6 +64,25 @@ SELECT DISTINCT ON (project_id) project_id, (changes->'investment_spent'->>1)::n
 FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on
 ORDER BY project_id, effective DESC, id DESC
 """
+# the projects of a year with their stage dates as day numbers (days since 1970-01-01), one array of
+# each per project in the order of :stages (NULL where a stage has no date), and spending as of :on
+PROJECT_TABLE = f"""
+WITH st AS (SELECT stage, i FROM unnest(CAST(:stages AS text[])) WITH ORDINALITY AS t(stage, i)),
+days AS (
+    SELECT p.id, array_agg(d.planned - DATE '1970-01-01' ORDER BY st.i) AS planned,
+        array_agg(d.actual - DATE '1970-01-01' ORDER BY st.i) AS actual
+    FROM programme_projects p CROSS JOIN st
+    LEFT JOIN programme_stage_dates d ON d.project_id = p.id AND d.stage = st.stage
+    WHERE p.year = :y GROUP BY p.id
+)
+SELECT p.id AS project_id, p.compound_id, p.year, p.categories, p.items,
+    CAST(p.investment_planned AS float8) AS investment_planned, CAST(s.spent AS float8) AS investment_spent,
+    NULLIF(p.property_mgmt_after, '') AS property_mgmt_after, p.responsible_street, p.responsible_dept,
+    days.planned, days.actual
+FROM programme_projects p JOIN days ON days.id = p.id
+LEFT JOIN ({SPENT_ON}) AS s (project_id, spent) ON s.project_id = p.id
+WHERE p.year = :y ORDER BY p.compound_id
+"""
 LATEST_SPENT = """
 SELECT max(effective) FROM programme_events WHERE project_id = :p AND changes ? 'investment_spent'
 """
@@ -85,6 +106,46 @@ INSERT_EVENTS = """
 INSERT INTO programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after,
     effective, changes, reason, correction, corrects_month, source)
 VALUES (:p, :c, :y, :a, :r, :act, :sb, :sa, :eff, CAST(:ch AS jsonb), :why, :corr, :cm, :src)
+"""
+# -- the schedule import's set-based statements: one round trip each for the whole file ------------
+COMPOUNDS_AMONG = "SELECT fid FROM compounds WHERE fid = ANY(CAST(:ids AS bigint[]))"
+COMPOUNDS_NAMED_AMONG = "SELECT fid, name, street FROM compounds WHERE name = ANY(CAST(:names AS text[])) ORDER BY fid"
+PROJECTS_FOR_UPDATE = f"""
+SELECT {PROJECT_COLUMNS} FROM programme_projects
+WHERE (compound_id, year) IN (SELECT * FROM unnest(CAST(:c AS bigint[]), CAST(:y AS integer[])))
+ORDER BY id FOR UPDATE
+"""
+STAGE_DATES_AMONG = "SELECT * FROM programme_stage_dates WHERE project_id = ANY(CAST(:p AS bigint[]))"
+LATEST_SPENT_AMONG = """
+SELECT project_id, max(effective) FROM programme_events
+WHERE project_id = ANY(CAST(:p AS bigint[])) AND changes ? 'investment_spent' GROUP BY project_id
+"""
+# The rows travel as one JSON array, read in its order (WITH ORDINALITY): new projects get their ids,
+# and events theirs, in the order of the file, as one statement per row gave them.
+ROWS = "jsonb_array_elements(CAST(:rows AS jsonb)) WITH ORDINALITY AS t(r, n)"
+PROJECT_VALUES = """
+(r->>'stage'), ARRAY(SELECT e FROM jsonb_array_elements_text(r->'cats') WITH ORDINALITY AS x(e, i) ORDER BY i),
+ARRAY(SELECT e FROM jsonb_array_elements_text(r->'items') WITH ORDINALITY AS x(e, i) ORDER BY i),
+CAST(r->>'ip' AS numeric), CAST(r->>'isp' AS numeric), r->'funding', r->>'pma', r->>'rs', r->>'rd', r->>'note'
+"""
+INSERT_PROJECTS = f"""
+INSERT INTO programme_projects (compound_id, year, stage, categories, items, investment_planned,
+    investment_spent, funding, property_mgmt_after, responsible_street, responsible_dept, note)
+SELECT CAST(r->>'c' AS bigint), CAST(r->>'y' AS integer), {PROJECT_VALUES} FROM {ROWS} ORDER BY n
+RETURNING id, compound_id, year
+"""
+UPDATE_PROJECTS = f"""
+UPDATE programme_projects p SET (stage, categories, items, investment_planned, investment_spent, funding,
+    property_mgmt_after, responsible_street, responsible_dept, note) = ({PROJECT_VALUES}),
+    version = p.version + 1, updated_at = now()
+FROM {ROWS} WHERE p.id = CAST(r->>'id' AS bigint)
+"""
+DELETE_STAGE_DATES_AMONG = "DELETE FROM programme_stage_dates WHERE project_id = ANY(CAST(:p AS bigint[]))"
+# COPY: the rows in the order given (the events' ids keep the sequence)
+COPY_STAGE_DATES = "COPY programme_stage_dates (project_id, stage, planned, actual) FROM STDIN"
+COPY_EVENTS = """
+COPY programme_events (project_id, compound_id, year, actor, role, action, stage_before, stage_after, effective,
+    changes, reason, correction, corrects_month, source) FROM STDIN
 """
 # the compound (all of them when :c is NULL) shows its latest project's year, stage and categories;
 # the layer's trigger audits the change
@@ -176,11 +237,6 @@ def compound_name(conn: Connection, compound_id: int) -> str:
     return f"{name or 'compound'} ({compound_id})"
 
 
-def compounds_named(conn: Connection, name: str, street: str | None) -> list[int]:
-    """The compounds called ``name`` (in ``street`` when given)."""
-    return [int(r.fid) for r in conn.execute(text(COMPOUNDS_NAMED), {"n": name, "s": street})]
-
-
 def compounds_of_year(conn: Connection, year: int, *, geometry: bool) -> pd.DataFrame:
     """The attributes (and the geometry as WKB, ``geom``) of the compounds with a project in ``year``."""
     sql = COMPOUNDS_OF_YEAR_WITH_GEOMETRY if geometry else COMPOUNDS_OF_YEAR
@@ -258,6 +314,24 @@ def projects(conn: Connection, year: int) -> list[Project]:
     return [project_from_row(r, dates.get(int(r.id), [])) for r in rows]
 
 
+def project_table(conn: Connection, year: int, on: date) -> ProjectTable:
+    """The projects of ``year`` as stored, spending as of ``on``, by compound (see
+    :class:`gis.programme.model.ProjectTable`), in one query."""
+    stages = programme_defs().stage_ids
+    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on, "stages": stages}).all()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(TABLE_COLUMNS) + 2)
+    values = {c: list(v) for c, v in zip(TABLE_COLUMNS, columns, strict=False)}
+
+    def days(arrays: tuple[list[int | None], ...]) -> np.ndarray:
+        d = np.array(arrays, dtype=float).reshape(len(rows), len(stages))  # None: NaN
+        out = np.full(d.shape, NO_DAY)
+        known = ~np.isnan(d)
+        out[known] = d[known].astype(np.int64).astype("datetime64[D]")
+        return out
+
+    return ProjectTable(values, days(columns[-2]), days(columns[-1]))
+
+
 def save_project(
     conn: Connection,
     before: Project | None,
@@ -302,6 +376,117 @@ def save_project(
     return after
 
 
+def existing_compounds(conn: Connection, ids: Iterable[int]) -> set[int]:
+    """Which of ``ids`` are compounds (ids past bigint's range are none)."""
+    among = sorted({i for i in ids if BIGINT[0] <= i <= BIGINT[1]})
+    return {int(r[0]) for r in conn.execute(text(COMPOUNDS_AMONG), {"ids": among})} if among else set()
+
+
+def compounds_by_name(conn: Connection, names: Iterable[str]) -> dict[str, list[tuple[int, str | None]]]:
+    """The compounds called each of ``names``: name -> [(fid, street)], by fid."""
+    found: dict[str, list[tuple[int, str | None]]] = {}
+    among = sorted(set(names))
+    for r in conn.execute(text(COMPOUNDS_NAMED_AMONG), {"names": among}) if among else []:
+        found.setdefault(r.name, []).append((int(r.fid), r.street))
+    return found
+
+
+def projects_for_update(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Project]:
+    """The stored projects of (compound, year) ``keys``, with their stage dates, locked for the transaction."""
+    pairs = sorted(set(keys))
+    if not pairs:
+        return {}
+    rows = conn.execute(text(PROJECTS_FOR_UPDATE), {"c": [c for c, _ in pairs], "y": [y for _, y in pairs]}).all()
+    dates: dict[int, list[Any]] = {}
+    for d in conn.execute(text(STAGE_DATES_AMONG), {"p": [int(r.id) for r in rows]}):
+        dates.setdefault(int(d.project_id), []).append(d)
+    return {(int(r.compound_id), int(r.year)): project_from_row(r, dates.get(int(r.id), [])) for r in rows}
+
+
+def latest_spent_among(conn: Connection, ids: Iterable[int]) -> dict[int, date]:
+    """Per project of ``ids``: the date of its latest spending figure (projects without one left out)."""
+    among = sorted(set(ids))
+    rows = conn.execute(text(LATEST_SPENT_AMONG), {"p": among}).all() if among else []
+    return {int(r[0]): r[1] for r in rows}
+
+
+def save_projects(
+    conn: Connection, changes: Sequence[tuple[Project | None, Project, list[Event]]], author: Author
+) -> None:
+    """Write many changes as :func:`save_project` does one (``before`` None: a new project), in a few
+    statements: the new projects (ids in the order given), the updated ones, their stage dates, then
+    every event in the order given. The compounds' stage is left to one :func:`sync_compounds`."""
+    new = [after for before, after, _ in changes if before is None or before.id is None]
+    if new:
+        rows = [{"c": p.compound_id, "y": p.year, **_project_json(p)} for p in new]
+        ids = {(int(r.compound_id), int(r.year)): int(r.id) for r in conn.execute(text(INSERT_PROJECTS), _rows(rows))}
+        for p in new:
+            p.id = ids[(p.compound_id, p.year)]
+    updated = [after for before, after, _ in changes if before is not None and before.id is not None]
+    if updated:
+        conn.execute(text(UPDATE_PROJECTS), _rows([{"id": p.id, **_project_json(p)} for p in updated]))
+        conn.execute(text(DELETE_STAGE_DATES_AMONG), {"p": [p.id for p in updated]})
+    stages = programme_defs().stage_ids
+    with dbapi(conn).cursor() as cur:
+        with cur.copy(COPY_STAGE_DATES) as copy:
+            for _, p, _ in changes:
+                for s in stages:
+                    if p.planned.get(s) or p.actual.get(s):
+                        copy.write_row((p.id, s, p.planned.get(s), p.actual.get(s)))
+        with cur.copy(COPY_EVENTS) as copy:
+            for _, p, es in changes:
+                for e in es:
+                    copy.write_row(_event_tuple(p, e, author))
+
+
+def _as_json(value: Any) -> str:
+    """Dates and amounts as :func:`jsonable` writes them (for ``json.dumps(default=...)``)."""
+    if isinstance(value, date | Decimal):
+        return str(jsonable(value))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _rows(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {"rows": json.dumps(rows, ensure_ascii=False, default=_as_json)}
+
+
+def _project_json(p: Project) -> dict[str, Any]:
+    """A project's stored values, for :func:`_rows`."""
+    return {
+        "stage": p.stage,
+        "cats": p.categories,
+        "items": p.items,
+        "ip": p.investment_planned,
+        "isp": p.investment_spent,
+        "funding": p.funding,
+        "pma": p.property_mgmt_after,
+        "rs": p.responsible_street,
+        "rd": p.responsible_dept,
+        "note": p.note,
+    }
+
+
+def _event_tuple(p: Project, e: Event, author: Author) -> tuple[Any, ...]:
+    """An event as :data:`COPY_EVENTS` takes it; the changes as :func:`_event_values` writes them."""
+    changes = json.dumps(e.changes, ensure_ascii=False, default=_as_json)
+    return (
+        p.id,
+        p.compound_id,
+        p.year,
+        author.actor,
+        author.role,
+        e.action,
+        e.stage_before,
+        e.stage_after,
+        e.effective,
+        changes,
+        e.reason,
+        e.correction,
+        e.corrects_month,
+        author.source,
+    )
+
+
 def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
     return {
         "p": p.id,
@@ -322,12 +507,6 @@ def _event_values(p: Project, e: Event, author: Author) -> dict[str, Any]:
 
 
 # -- events ------------------------------------------------------------------------------------------
-def spent_on(conn: Connection, year: int, on: date) -> dict[int, Decimal]:
-    """Per project of ``year``: the investment spent as of ``on`` (the latest figure dated on or before)."""
-    rows = conn.execute(text(SPENT_ON), {"y": year, "on": on}).all()
-    return {int(r[0]): Decimal(r[1]) for r in rows}
-
-
 def latest_spent(conn: Connection, p: Project) -> date | None:
     """The date of the latest spending figure recorded for a project (None if none or new)."""
     if p.id is None:
