@@ -35,20 +35,22 @@ SITE_FIELDS = ["rank", "facility_type", "candidate", "new_compounds", "new_compo
 
 # the newest run of each facility type: every reader of "latest" goes through this
 LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
-LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+# a result names its compound by id: the geometry is the compound's, as it stands (none once deleted)
+LATEST_RESULTS = f"""SELECT r.*, c.geom FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+                     LEFT JOIN compounds c ON c.fid = r.compound_fid
                      ORDER BY r.facility_type, r.compound_fid"""
 INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
                         CAST(:w AS jsonb)) RETURNING id"""
-INSERT_RESULTS = f"""INSERT INTO gap_results (run_id, {", ".join(RESULT_FIELDS)}, geom)
-                    VALUES (:run_id, {", ".join(f":{c}" for c in RESULT_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
+COPY_RESULTS = f"COPY gap_results (run_id, {', '.join(RESULT_FIELDS)}) FROM STDIN"
 INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)}, geom)
                    VALUES (:run_id, {", ".join(f":{c}" for c in SITE_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
 RUNS = "SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT :n"
 LAST_RUN = "SELECT max(id) FROM gap_runs"
 RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
-RESULTS_SRID = "SELECT Find_SRID('public', 'gap_results', 'geom')"
-RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"
+RESULTS_SRID = "SELECT Find_SRID('public', 'compounds', 'geom')"
+RUN_RESULTS = """SELECT r.*, c.geom FROM gap_results r LEFT JOIN compounds c ON c.fid = r.compound_fid
+                 WHERE r.run_id = :i ORDER BY r.facility_type, r.compound_fid"""
 COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
                              r.flag, r.level
                       FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
@@ -142,8 +144,7 @@ def store_run(engine: Engine, record: RunRecord, *, also: AlsoStored | None = No
             ).scalar_one()
         )
         if len(record.results):
-            frame = record.results.rename(columns={v: k for k, v in RENAMED.items()})
-            conn.execute(text(INSERT_RESULTS), _rows(frame, RESULT_FIELDS, run_id, record.srid))
+            copy_results(conn, record.results, run_id)
         if record.sites is not None and len(record.sites):
             conn.execute(text(INSERT_SITES), _rows(record.sites, SITE_FIELDS, run_id, record.srid))
         if also is not None:
@@ -185,6 +186,23 @@ def run_analysis(engine: Engine, setup: GapInputs, actor: str, *, also: AlsoStor
         srid=setup.srid,
     )
     return stored(record, store_run(engine, record, also=also))
+
+
+def copy_results(conn: Connection, results: pd.DataFrame, run_id: int) -> None:
+    """The run's result rows written with COPY, in ``conn``'s transaction (no geometry: the compound's id)."""
+    frame = results.rename(columns=STORED)
+    columns = [[run_id] * len(frame), *(_column(frame[name]) for name in RESULT_FIELDS)]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(COPY_RESULTS) as copy:
+        for row in zip(*columns, strict=True):
+            copy.write_row(row)
+
+
+def _column(values: pd.Series) -> list[Any]:
+    """A column as Python values for COPY: NaN and NA as None."""
+    out = values.astype(object).where(values.notna(), None).tolist()
+    return cast("list[Any]", out)
 
 
 def _rows(frame: gpd.GeoDataFrame, fields: list[str], run_id: int, srid: int) -> list[dict[str, Any]]:

@@ -125,15 +125,23 @@ def read(
     where: dict[str, Any] | None = None,
     bbox: Box | None = None,
     bbox_crs: str | int = "EPSG:4326",
+    columns: list[str] | None = None,
+    extra_keys: tuple[str, ...] = (),
 ) -> gpd.GeoDataFrame:
-    """The layer's features (every field and the system columns) as a GeoDataFrame in ``working``."""
-    names = [*[f.id for f in layer.fields], *READ_COLUMNS]
-    t = layer_table(layer, names)
+    """The layer's features as a GeoDataFrame in ``working``: every field and the system columns, or
+    ``fid`` and ``columns`` only (an analysis reads what it uses), plus ``extra_<key>`` for each of
+    ``extra_keys`` (one unmapped attribute as text, without decoding the rest)."""
+    names = [*[f.id for f in layer.fields], *READ_COLUMNS] if columns is None else list(columns)
+    t = layer_table(layer, [*names, "extra"])
     conditions = equal_conditions(t, layer, where or {})
     srid = working.to_epsg()
     if bbox is not None:
         conditions += bbox_conditions(t, bbox, int(parse_crs(bbox_crs).to_epsg() or 4326), int(srid or 0))
-    query = select(t.c.fid, *[t.c[n] for n in names], literal_column("geom")).where(*conditions).order_by(t.c.fid)
+    picked = [
+        *[t.c[n] for n in names],
+        *[t.c.extra.op("->>")(bindparam(None, k)).label(f"extra_{k}") for k in extra_keys],
+    ]
+    query = select(t.c.fid, *picked, literal_column("geom")).where(*conditions).order_by(t.c.fid)
     with engine.connect() as conn:
         gdf = gpd.read_postgis(query, conn, geom_col="geom", crs=working)
     return gdf.rename_geometry("geometry")

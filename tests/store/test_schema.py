@@ -36,7 +36,6 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "roads": ("LINESTRING", 4548),
         "buildings": ("MULTIPOLYGON", 4548),
         "water": ("GEOMETRY", 4548),
-        "gap_results": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),
     }
