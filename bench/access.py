@@ -188,6 +188,29 @@ def pgrouting_worker(folder: Path, url: str) -> dict[str, float]:
     return {"sql_seconds": seconds}
 
 
+def routing_worker(folder: Path) -> dict[str, float]:
+    """gisplan's routing alone, for pgRouting's SQL: its network built from the same file (not
+    counted), then the nearest facility of every type for every compound (access legs included)."""
+    import geopandas as gpd
+    import pyogrio
+
+    from gis.gaps.analysis import GapParameters, build_network
+
+    params = GapParameters()
+    roads = gpd.GeoDataFrame(pyogrio.read_dataframe(folder / "roads.gpkg", columns=[]))
+    net = build_network(roads, params)
+    compounds = pyogrio.read_dataframe(folder / "compounds.gpkg", columns=[]).geometry.to_numpy()
+    facilities = pyogrio.read_dataframe(folder / "facilities.gpkg", columns=["type"])
+    c_access = net.access(compounds, search_m=params.search_m, max_leg_m=params.max_leg_m)
+    started = time.perf_counter()
+    for t in radii():
+        pts = facilities.geometry[facilities["type"] == t].to_numpy()
+        if len(pts):
+            f_access = net.access(pts, search_m=params.search_m, max_leg_m=params.max_leg_m)
+            net.nearest(f_access, len(pts), c_access, len(compounds))
+    return {"routing_seconds": time.perf_counter() - started}
+
+
 # -- the runs -------------------------------------------------------------------------------------
 def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Run ``argv`` to its end: wall seconds, its own peak memory (MB) and its standard output."""
@@ -235,7 +258,7 @@ def main() -> None:
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home / f"h{scale}"), "NO_COLOR": "1"}
             for layer in ("roads", "compounds", "facilities"):
                 timed(gisplan(env, "load", layer, str(folder / f"{layer}.gpkg")), env)
-            runs: dict[str, list[dict[str, float]]] = {"gisplan": [], "pandana": [], "pgrouting": []}
+            runs: dict[str, list[dict[str, float]]] = {"gisplan": [], "pandana": [], "pgrouting": [], "routing": []}
             for _ in range(args.repeat):
                 seconds, peak, _ = timed(gisplan(env, "gaps"), env)
                 runs["gisplan"].append({"seconds": seconds, "peak_mb": peak})
@@ -243,6 +266,8 @@ def main() -> None:
                 runs["pandana"].append({"seconds": seconds, "peak_mb": peak, **json.loads(text.splitlines()[-1])})
                 seconds, peak, text = timed([sys.executable, __file__, "--worker", "pgrouting", str(folder), url], env)
                 runs["pgrouting"].append({"seconds": seconds, "peak_mb": peak, **json.loads(text.splitlines()[-1])})
+                seconds, peak, text = timed([sys.executable, __file__, "--worker", "routing", str(folder)], env)
+                runs["routing"].append({"seconds": seconds, "peak_mb": peak, **json.loads(text.splitlines()[-1])})
             for tool, found in runs.items():
                 found.sort(key=lambda r: r["seconds"])
                 rows.append({"scale": scale, "tool": tool, **counts, **found[len(found) // 2]})
@@ -257,18 +282,18 @@ def main() -> None:
     for scale in args.scales:
         mine = next(r for r in rows if r["scale"] == scale and r["tool"] == "gisplan")
         anchor = next(r for r in rows if r["scale"] == scale and r["tool"] == "pandana")
-        for r in (r for r in rows if r["scale"] == scale):
-            secs = r["sql_seconds"] if r["tool"] == "pgrouting" else r["seconds"]
-            if r["tool"] == "gisplan":
-                ratio = ""
-            else:
-                ratio = f"  {secs / mine['seconds']:.2f}x gisplan's time" + (
-                    " (SQL only)" if r["tool"] == "pgrouting" else ""
-                )
+        for r in (r for r in rows if r["scale"] == scale and r["tool"] in ("gisplan", "pandana")):
+            ratio = "" if r["tool"] == "gisplan" else f"  {r['seconds'] / mine['seconds']:.2f}x gisplan's time"
             print(
                 f"{scale:>5} {r['roads']:>7} {r['compounds']:>9} {r['tool']:<10} {int(anchor['edges']):>8} "
-                f"{secs:>8.2f} {r['peak_mb']:>8.0f}{ratio}"
+                f"{r['seconds']:>8.2f} {r['peak_mb']:>8.0f}{ratio}"
             )
+        pgr = next(r for r in rows if r["scale"] == scale and r["tool"] == "pgrouting")
+        own = next(r for r in rows if r["scale"] == scale and r["tool"] == "routing")
+        print(
+            f"{'':>5} routing alone: gisplan {own['routing_seconds']:.2f} s, pgRouting pgr_drivingDistance "
+            f"{pgr['sql_seconds']:.2f} s ({pgr['sql_seconds'] / own['routing_seconds']:.2f}x gisplan's time)"
+        )
     if len(args.scales) > 1:
         first, last = args.scales[0], args.scales[-1]
         t = {s: next(r["seconds"] for r in rows if r["scale"] == s and r["tool"] == "gisplan") for s in (first, last)}
@@ -279,7 +304,12 @@ if __name__ == "__main__":
     if "--worker" in sys.argv:
         at = sys.argv.index("--worker")
         tool, folder = sys.argv[at + 1], Path(sys.argv[at + 2])
-        result = pandana_worker(folder) if tool == "pandana" else pgrouting_worker(folder, sys.argv[at + 3])
+        if tool == "pandana":
+            result = pandana_worker(folder)
+        elif tool == "routing":
+            result = routing_worker(folder)
+        else:
+            result = pgrouting_worker(folder, sys.argv[at + 3])
         print(json.dumps(result))
     else:
         main()
