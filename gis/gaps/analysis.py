@@ -18,11 +18,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from gis.bars import track
 from gis.errors import InvalidRequestError
 from gis.gaps import kernels
+from gis.gaps.memory import check_fits
 from gis.gaps.network import AccessPoints, WalkNetwork, line_levels, node_lines
 from gis.registry import Registry
 from gis.standards import FacilityRule, Standard
@@ -240,6 +242,7 @@ def _ground(
     if roads is None or basis == "euclidean":
         warnings.append(NO_ROADS)
         return ground, None
+    check_fits(int(shapely.get_num_coordinates(np.asarray(roads.geometry.values, dtype=object)).sum()) - len(roads))
     network = build_network(roads, params)
     access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
     reach = np.zeros(len(compounds), dtype=bool)
