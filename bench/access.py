@@ -11,7 +11,8 @@ facilities; for a scale above 1 the same tiled into a grid of translated copies 
 Each tool runs in its own process, timed from its start to its exit (interpreter, imports, reading,
 graph, queries, writing: the whole process), with its own peak memory (max RSS, from ``wait4``):
 
-- gisplan: ``gisplan gaps`` with its defaults (every facility type with a radius) against a database
+- gisplan: ``gisplan gaps`` with its defaults, for the facility types present (``--facility`` for
+  each type the data hold that has a radius: 4 in Liechtenstein), against a database
   the GeoPackages were loaded into with ``gisplan load`` first (not timed): it reads the layers from
   PostGIS and writes its run there.
 - pandana 0.8: reads the GeoPackages (pyogrio), builds nodes and edges from the lines' vertices,
@@ -96,7 +97,9 @@ def write_inputs(scale: int, out: Path) -> dict[str, int]:
                     shapely.LineString([(a[0] + dx, a[1] + dy), (b[0] + dx, b[1] + dy + h)])
                     for a, b in zip(top, bottom, strict=True)
                 ]
-        seam_frame = gpd.GeoDataFrame({"name": None, "highway": "footway"}, geometry=seams, crs=work)
+        seam_frame = gpd.GeoDataFrame(
+            {"name": [None] * len(seams), "highway": ["footway"] * len(seams)}, geometry=seams, crs=work
+        )
         roads = gpd.GeoDataFrame(pd.concat([*tiles["r"], seam_frame], ignore_index=True), crs=work)
         compounds = gpd.GeoDataFrame(pd.concat(tiles["c"], ignore_index=True), crs=work)
         facilities = gpd.GeoDataFrame(pd.concat(tiles["f"], ignore_index=True), crs=work)
@@ -228,7 +231,8 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, text
 
 
-def gisplan(env: dict[str, str], *args: str) -> list[str]:
+def gisplan(*args: str) -> list[str]:
+    """The ``gisplan`` command installed beside this interpreter, with ``args``."""
     return [str(Path(sys.executable).with_name("gisplan")), *args]
 
 
@@ -257,10 +261,14 @@ def main() -> None:
             ensure_extensions(url)
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home / f"h{scale}"), "NO_COLOR": "1"}
             for layer in ("roads", "compounds", "facilities"):
-                timed(gisplan(env, "load", layer, str(folder / f"{layer}.gpkg")), env)
+                timed(gisplan("load", layer, str(folder / f"{layer}.gpkg")), env)
             runs: dict[str, list[dict[str, float]]] = {"gisplan": [], "pandana": [], "pgrouting": [], "routing": []}
+            import pyogrio
+
+            present = set(pyogrio.read_dataframe(folder / "facilities.gpkg", columns=["type"])["type"])
+            types = [t for t in radii() if t in present]  # every tool: the types present with a radius
             for _ in range(args.repeat):
-                seconds, peak, _ = timed(gisplan(env, "gaps"), env)
+                seconds, peak, _ = timed(gisplan("gaps", *[a for t in types for a in ("--facility", t)]), env)
                 runs["gisplan"].append({"seconds": seconds, "peak_mb": peak})
                 seconds, peak, text = timed([sys.executable, __file__, "--worker", "pandana", str(folder)], env)
                 runs["pandana"].append({"seconds": seconds, "peak_mb": peak, **json.loads(text.splitlines()[-1])})

@@ -48,8 +48,10 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "buildings",
         "water",
         "programme_events",
-        "programme_submissions",
-    }  # append-only
+        "programme_submissions",  # append-only
+        "gap_runs",  # a run's rows go with it (0010: checked and cascaded per statement)
+        "gap_results",
+    }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
 
