@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 TRAILER = b"\xff\xff"
 # the binary form of each SQL type this module writes: numpy's big-endian dtype (None: UTF-8 text)
+NATIVE = {"bigint": "int64", "integer": "int32", "float8": "float64", "boolean": "bool"}
 WIDTHS: dict[str, str | None] = {"bigint": ">i8", "integer": ">i4", "float8": ">f8", "boolean": "u1", "text": None}
 
 
@@ -63,15 +64,15 @@ def _block(series: list[pd.Series], types: list[str]) -> np.ndarray:
             continue
         dtype = WIDTHS[sql_type]
         if dtype is None:
-            text = str(first).encode("utf-8")
-            word = np.array([len(text)], dtype=">i4").tobytes() + text
-            pieces.append(np.broadcast_to(np.frombuffer(word, dtype=np.uint8), (k, len(word))))
+            encoded = str(first).encode("utf-8")
+            field = np.array([len(encoded)], dtype=">i4").tobytes() + encoded
+            pieces.append(np.broadcast_to(np.frombuffer(field, dtype=np.uint8), (k, len(field))))
             continue
         width = np.dtype(dtype).itemsize
-        native = {"bigint": "int64", "integer": "int32", "float8": "float64", "boolean": "bool"}[sql_type]
-        data = np.ascontiguousarray(values.astype(native).to_numpy().astype(dtype)).view(np.uint8).reshape(k, width)
-        word = np.broadcast_to(np.frombuffer(np.array([width], dtype=">i4").tobytes(), dtype=np.uint8), (k, 4))
-        pieces += [word, data]
+        native: Any = NATIVE[sql_type]
+        data = np.ascontiguousarray(values.to_numpy(dtype=native).astype(dtype)).view(np.uint8).reshape(k, width)
+        length = np.broadcast_to(np.frombuffer(np.array([width], dtype=">i4").tobytes(), dtype=np.uint8), (k, 4))
+        pieces += [length, data]
     return np.hstack(pieces).reshape(-1)
 
 
