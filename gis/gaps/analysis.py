@@ -348,8 +348,10 @@ def _rows(
     covers = kernels.coverage(reach.distance, need, rule.radius_m)
     fids = fac["fid"].to_numpy()
     which = reach.nearest
-    nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
-    nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
+    found = which >= 0
+    nearest_id = pd.array(np.where(found, fids[np.maximum(which, 0)] if len(fac) else 0, 0), dtype="Int64")
+    nearest_id[~found] = pd.NA
+    nearest_name = np.where(found, fac["name"].to_numpy(dtype=object)[np.maximum(which, 0)] if len(fac) else None, None)
     c = ground.compounds
     return pd.DataFrame(
         {
@@ -365,7 +367,7 @@ def _rows(
             "euclidean_m": np.where(np.isfinite(reach.euclidean), np.round(reach.euclidean, 1), np.nan),
             "nearest_facility_id": nearest_id,
             "nearest_facility_name": nearest_name,
-            "flag": [join_notes(a, b) for a, b in zip(reach.flag, ground.population_flag, strict=True)],
+            "flag": _flags(reach.flag, ground.population_flag),
             "district": c["district"].to_numpy(),
             "street": c["street"].to_numpy(),
             "population": ground.population,
@@ -376,6 +378,14 @@ def _rows(
             "geometry": ground.geoms,
         }
     )
+
+
+def _flags(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per compound the two notes joined (:func:`join_notes`), computed once per distinct pair."""
+    pairs = pd.DataFrame({"a": first, "b": second})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.astype(object).where(pairs.notna(), "")))
+    notes = np.array([join_notes(a, b) for a, b in uniques], dtype=object)
+    return notes[codes]
 
 
 def _assess(

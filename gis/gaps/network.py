@@ -148,25 +148,23 @@ class WalkNetwork:
         end_ids = tree.query(ends)[1]
         degree = np.bincount(np.r_[self.u, self.v], minlength=len(self.xy))
         dangling = np.unique(end_ids[degree[end_ids] == 1])
-        gaps_u, gaps_v, gaps_len = [], [], []
-        adjacent = set(zip(self.u.tolist(), self.v.tolist(), strict=True)) if len(dangling) else set()
-        for node in dangling.tolist():
-            for other in tree.query_ball_point(self.xy[node], tolerance_m):
-                if other != node and (node, other) not in adjacent and (other, node) not in adjacent:
-                    gaps_u.append(node)
-                    gaps_v.append(other)
-                    gaps_len.append(float(np.hypot(*(self.xy[node] - self.xy[other]))))
-        if gaps_u:
-            pairs = {tuple(sorted(p)): d for p, d in zip(zip(gaps_u, gaps_v, strict=True), gaps_len, strict=True)}
-            self.gap_edges = len(pairs)
-            gu, gv = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        near = tree.query_ball_point(self.xy[dangling], tolerance_m) if len(dangling) and tolerance_m > 0 else []
+        counts = np.array([len(found) for found in near], dtype=np.int64)
+        gu = np.repeat(dangling, counts) if len(counts) else np.array([], dtype=np.int64)
+        gv = np.fromiter((o for found in near for o in found), dtype=np.int64, count=int(counts.sum()))
+        lo, hi = np.minimum(gu, gv), np.maximum(gu, gv)
+        n_nodes = len(self.xy)
+        # not itself, not a node it already has an edge to: one key per unordered pair
+        edge_keys = np.minimum(self.u, self.v) * n_nodes + np.maximum(self.u, self.v)
+        pair_keys = np.unique((lo * n_nodes + hi)[lo != hi])
+        pair_keys = pair_keys[~np.isin(pair_keys, edge_keys)]
+        gu, gv = pair_keys // n_nodes, pair_keys % n_nodes
+        self.gap_edges = len(pair_keys)
+        self.segment_count = len(self.u)
+        if len(pair_keys):
             self.u = np.r_[self.u, gu]
             self.v = np.r_[self.v, gv]
-            self.length = np.r_[self.length, np.array(list(pairs.values()))]
-            self.segment_count = len(self.u) - len(pairs)
-        else:
-            self.gap_edges = 0
-            self.segment_count = len(self.u)
+            self.length = np.r_[self.length, np.hypot(*(self.xy[gu] - self.xy[gv]).T)]
         self.tolerance_m = tolerance_m
         self.noded = noded
         self.graph = self._graph(len(self.xy), self.u, self.v, self.length)

@@ -206,7 +206,8 @@ JOIN_RESULTS = f"""INSERT INTO gap_results (run_id, {", ".join(RESULT_FIELDS)})
          AS t(facility_type, radius_m, basis, level, radius_status, demand_group) USING (facility_type)
     JOIN gap_compounds_in p USING (compound_fid)
     LEFT JOIN compounds c ON c.fid = r.compound_fid
-    LEFT JOIN facilities f ON f.fid = r.nearest_fid"""
+    LEFT JOIN facilities f ON f.fid = r.nearest_fid
+    ORDER BY r.compound_fid, r.facility_type"""  # in key order: the primary key's index grows at its end
 ROW_TYPES = {
     "compound_fid": "bigint",
     "facility_type": "text",
