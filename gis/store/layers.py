@@ -156,7 +156,7 @@ def frame_of(engine: Engine, query: Any, crs: CRS) -> gpd.GeoDataFrame:
     geometries decoded at once by shapely: about a quarter of ``geopandas.read_postgis``'s time on
     80,946 compounds (0.43 s against 1.55 s)."""
     with engine.connect() as conn:
-        compiled = query.compile(dialect=conn.dialect)
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         raw = conn.connection.driver_connection
         assert raw is not None
         with raw.cursor(binary=True) as cur:

@@ -123,6 +123,11 @@ def test_nearest_access_without_noding_gives_pgroutings_distances(
     assert run_.results["distance_m"].nunique() > 3  # distinct distances: a real comparison, not all zeros
     stored = list_runs(points.engine, 1)[0]["parameters"]
     assert (stored["access"], stored["node_crossings"], stored["tolerance_m"]) == ("nearest", "no", 0.0)
+    # gisplan's own rule (every segment within 30 m, ends within 1 m joined) only adds ways in:
+    # never longer than the desktop convention, and on real data shorter for some compounds
+    default = points.run_gaps([facility_type]).results.set_index("compound_id")["distance_m"].reindex(mine.index)
+    assert (default <= mine + 0.1).all()
+    assert (default < mine - 1.0).any()
 
 
 def test_the_command_takes_the_conventions(points: Workspace, settings: Settings, tmp_path: Path) -> None:
