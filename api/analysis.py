@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
@@ -39,6 +39,12 @@ class GapRequest(BaseModel):
     standard: str = Field(default="gb50180", pattern=r"^[A-Za-z0-9_\-]{1,64}$", examples=["gb50180"])
     tolerance_m: float = Field(default=1.0, ge=0, le=50)
     max_leg_m: float = Field(default=300.0, gt=0, le=5000)
+    access: Literal["all", "nearest"] = Field(
+        default="all", description="all: every road segment within 30 m; nearest: the nearest segment only"
+    )
+    node_crossings: Literal["auto", "yes", "no"] = Field(
+        default="auto", description="split road lines where they cross (auto: not OSM, not across levels)"
+    )
 
 
 def _base(request: Request) -> str:

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
-import yaml
+from gis.yamlfiles import load_yaml
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
@@ -20,7 +20,7 @@ DEFAULT_ZONE = "Asia/Shanghai"
 def zone() -> ZoneInfo:
     """The programme's time zone (``timezone:`` of ``layers/programme/programme.yaml``)."""
     text = resources.files("layers.programme").joinpath("programme.yaml").read_text(encoding="utf-8")
-    return ZoneInfo(str((yaml.safe_load(text) or {}).get("timezone") or DEFAULT_ZONE))
+    return ZoneInfo(str((load_yaml(text) or {}).get("timezone") or DEFAULT_ZONE))
 
 
 def now() -> datetime:

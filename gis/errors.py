@@ -93,6 +93,13 @@ class ServerError(GisError, RuntimeError):
     title = "Internal Server Error"
 
 
+class TooLargeError(GisError, MemoryError):
+    """The work asked for would not fit in this machine's memory: refused before it starts."""
+
+    status = 507
+    title = "Insufficient Storage"
+
+
 # -- configuration and the store ---------------------------------------------------------------------
 class OutsideReferenceError(ServerError):
     """An exported page still refers to something on the network (a bug: it would not work offline)."""

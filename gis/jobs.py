@@ -54,7 +54,12 @@ def gaps(ws: Workspace, params: dict[str, Any], actor: str, job_id: str) -> dict
     """A gap analysis (``POST /api/gaps``): stored as a run; the job keeps its id, basis and warnings,
     and is marked done in the run's own transaction (a server dying right after it commits leaves a
     done job, not a failed one whose run exists)."""
-    how = GapParameters(tolerance_m=float(params["tolerance_m"]), max_leg_m=float(params["max_leg_m"]))
+    how = GapParameters(
+        tolerance_m=float(params["tolerance_m"]),
+        max_leg_m=float(params["max_leg_m"]),
+        access=str(params.get("access", "all")),
+        node_crossings=str(params.get("node_crossings", "auto")),
+    )
 
     def done(conn: Connection, run: GapRun) -> None:
         jobs.done_within(conn, job_id, outcome(run))

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gis.errors import RegistryError, UnknownLayerError
+from gis.yamlfiles import load_yaml
 
 GeometryName = Literal["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
 FieldType = Literal["text", "integer", "number", "boolean", "date", "code", "codes"]
@@ -247,7 +248,7 @@ class Registry(BaseModel):
 
 def _read_yaml(name: str) -> Any:
     text = resources.files("layers").joinpath(name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def load_registry() -> Registry:

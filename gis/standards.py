@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gis.errors import StandardError
 from gis.registry import registry
+from gis.yamlfiles import load_yaml
 
 Status = Literal["confirmed", "weak", "local_rule", "unverified"]
 
@@ -114,7 +115,7 @@ def _files(extra_dirs: list[Path]) -> dict[str, tuple[str, dict[str, Any]]]:
             entries += [(str(p), p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.yaml"))]
     for origin, text in entries:
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             raise StandardError(f"{origin}: not valid YAML ({exc})") from None
         if not isinstance(data, dict) or "id" not in data:

@@ -241,10 +241,17 @@ class Workspace:
             working_crs=working,
             types=types,
             params=params or GapParameters(),
-            read=self.layer,
+            read=self._read_columns,
             not_walkable=self.registry.layer("roads").not_walkable,
             skipped=skipped,
         )
+
+    def _read_columns(self, layer_id: str, columns: list[str], extra_keys: tuple[str, ...]) -> gpd.GeoDataFrame:
+        """``fid``, the named columns the layer has, ``extra_<key>`` per key and the geometry (working CRS)."""
+        layer = self.registry.layer(layer_id)
+        known = {f.id for f in layer.fields} | set(layers.READ_COLUMNS)
+        picked = [c for c in columns if c in known]
+        return layers.read(self.engine, layer, self._require_schema(), columns=picked, extra_keys=extra_keys)
 
     def gaps(
         self,

@@ -49,6 +49,7 @@ LAYER_SQL = [
     "gis/pipelines/checks.py",
     "gis/pipelines/inside.py",
     "gis/programme/store.py",
+    "gis/gaps/runs.py",  # a run's rows join the compounds and facilities (their names, the geometry)
 ]
 SQL_VERB = r"(?:FROM|JOIN|INTO|UPDATE|TABLE|COPY)\s+\"?{}\b"
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gis.cli.common import actor, open_workspace, out, write_frame
 
+if TYPE_CHECKING:
+    from gis.gaps.analysis import GapParameters
 
-def gaps(
+
+def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI contract)
     facility: Annotated[
         list[str] | None, typer.Option("--facility", help="Facility type (repeatable), e.g. kindergarten or 幼儿园.")
     ] = None,
@@ -18,8 +21,22 @@ def gaps(
         str, typer.Option(help="gb50180, or the id of a county rule file in GISPLAN_HOME/standards.")
     ] = "gb50180",
     out_path: Annotated[Path | None, typer.Option("--out", help="Write every result: .csv, .gpkg or .geojson.")] = None,
-    tolerance: Annotated[float, typer.Option(help="Join road ends closer than this (m).")] = 1.0,
+    tolerance: Annotated[
+        float, typer.Option(help="Join road ends closer than this (m); 0: only ends that meet.")
+    ] = 1.0,
     max_leg: Annotated[float, typer.Option(help="Flag compounds with no road within this distance (m).")] = 300.0,
+    access: Annotated[
+        str,
+        typer.Option(
+            help="all: enter the network at every segment within 30 m; nearest: the nearest only (as desktop tools)."
+        ),
+    ] = "all",
+    node_crossings: Annotated[
+        str,
+        typer.Option(
+            help="auto: split non-OSM road lines where they cross, not across bridge/tunnel/layer levels; yes; no."
+        ),
+    ] = "auto",
     propose: Annotated[
         int | None,
         typer.Option(help="Propose K new sites for the (one) --facility type that cover the most uncovered demand."),
@@ -36,7 +53,7 @@ def gaps(
     (network, or euclidean when there is no road layer), then level, radius_status, euclidean_m,
     nearest facility, flag, district, street, population, demand group, demand, affected.
     """
-    from gis.gaps.analysis import GapParameters, summarise
+    from gis.gaps.analysis import summarise
     from gis.printers import print_gap_summary
 
     if propose is not None:
@@ -46,15 +63,14 @@ def gaps(
             facility[0],
             propose,
             standard=standard,
-            tolerance=tolerance,
-            max_leg=max_leg,
+            params=_params(tolerance, max_leg, access, node_crossings),
             candidates=candidates,
             out_path=out_path,
         )
         return
     if by not in (None, "street", "district"):
         raise typer.BadParameter("street or district", param_hint="--by")
-    params = GapParameters(tolerance_m=tolerance, max_leg_m=max_leg)
+    params = _params(tolerance, max_leg, access, node_crossings)
     run = open_workspace().run_gaps(facility or None, standard=standard, params=params, actor=actor())
     print_gap_summary(out, run.summary(), run.basis)
     if by:
@@ -73,15 +89,13 @@ def propose_sites(
     k: int,
     *,
     standard: str,
-    tolerance: float,
-    max_leg: float,
+    params: GapParameters,
     candidates: Path | None,
     out_path: Path | None,
 ) -> None:
     """``gaps --propose K``: the K sites that cover the most uncovered demand, printed (and written)."""
     import geopandas as gpd
 
-    from gis.gaps.analysis import GapParameters
     from gis.printers import print_sites
 
     ws = open_workspace()
@@ -90,8 +104,20 @@ def propose_sites(
         cands = gpd.read_file(candidates)
         if cands.crs is None:
             raise typer.BadParameter("the candidates file has no CRS", param_hint="--candidates")
-    params = GapParameters(tolerance_m=tolerance, max_leg_m=max_leg)
     sites = ws.propose_sites(facility, k, standard=standard, params=params, candidates=cands, actor=actor())
     print_sites(out, sites)
     if out_path is not None:
         write_frame(sites, out_path)
+
+
+def _params(tolerance: float, max_leg: float, access: str, node_crossings: str) -> GapParameters:
+    """The run's parameters from the options (a bad value refused in the options' words)."""
+    from gis.gaps.analysis import ACCESS_MODES, NODE_CROSSINGS, GapParameters
+
+    if access not in ACCESS_MODES:
+        raise typer.BadParameter(" or ".join(ACCESS_MODES), param_hint="--access")
+    if node_crossings not in NODE_CROSSINGS:
+        raise typer.BadParameter(", ".join(NODE_CROSSINGS), param_hint="--node-crossings")
+    if not tolerance >= 0:
+        raise typer.BadParameter("a distance of 0 m or more", param_hint="--tolerance")
+    return GapParameters(tolerance_m=tolerance, max_leg_m=max_leg, access=access, node_crossings=node_crossings)

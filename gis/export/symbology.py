@@ -10,9 +10,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from gis.registry import Registry
+from gis.yamlfiles import load_yaml
 
 TITLE = {"zh": "老旧小区改造空间规划", "en": "Old residential compound renovation planning"}
 # Code lists whose labels a map needs (legends, popups).
@@ -24,9 +23,7 @@ CodeLabels = dict[str, dict[str, dict[str, str]]]
 @cache
 def symbology() -> dict[str, Any]:
     """The colours of ``layers/styles/symbology.yaml``."""
-    data: dict[str, Any] = yaml.safe_load(
-        resources.files("layers").joinpath("styles", "symbology.yaml").read_text("utf-8")
-    )
+    data: dict[str, Any] = load_yaml(resources.files("layers").joinpath("styles", "symbology.yaml").read_text("utf-8"))
     return data
 
 

@@ -18,11 +18,14 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from gis.bars import track
+from gis.errors import InvalidRequestError
 from gis.gaps import kernels
-from gis.gaps.network import AccessPoints, WalkNetwork, node_lines
+from gis.gaps.memory import check_fits
+from gis.gaps.network import AccessPoints, WalkNetwork, line_levels, node_lines
 from gis.registry import Registry
 from gis.standards import FacilityRule, Standard
 
@@ -44,6 +47,14 @@ RESULT_COLUMNS = [
     "affected",
     "capacity_ratio",
 ]
+# what the analysis reads of each layer (besides fid and the geometry)
+COMPOUND_COLUMNS = ["name", "district", "street", "population", "households"]
+FACILITY_COLUMNS = ["type", "name", "capacity"]
+ROAD_COLUMNS = ["highway", "source", "bridge", "tunnel", "layer"]
+ACCESS_MODES = ("all", "nearest")
+NODE_CROSSINGS = ("auto", "yes", "no")
+# the roads' columns that say on which level a line runs (Geofabrik and OSM: bridge, tunnel, layer)
+LEVEL_COLUMNS = ("bridge", "tunnel", "layer")
 NO_ROADS = (
     "NO ROAD NETWORK: distances are STRAIGHT LINES (basis = euclidean), shorter than walking; load roads "
     "to measure walking distance / 没有路网：距离为直线距离，短于步行距离"
@@ -62,11 +73,33 @@ class GapParameters:
         Every road segment within this distance of a compound or facility is one of its access points.
     max_leg_m
         Beyond this a compound or facility is flagged as not reaching the network.
+    access
+        ``all``: a compound or facility enters the network at every segment within ``search_m``
+        (else at the nearest within ``max_leg_m``); ``nearest``: at the nearest segment only, as
+        ArcGIS Network Analyst and pgRouting snap.
+    node_crossings
+        ``auto``: OSM roads are joined where they share a vertex only; other files are split where
+        lines cross, but not across levels when they carry ``bridge``/``tunnel``/``layer``;
+        ``yes``: split every crossing; ``no``: never.
     """
 
     tolerance_m: float = 1.0
     search_m: float = 30.0
     max_leg_m: float = 300.0
+    access: str = "all"
+    node_crossings: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.access not in ACCESS_MODES:
+            raise InvalidRequestError(f"access must be one of {', '.join(ACCESS_MODES)}, not {self.access!r}")
+        if self.node_crossings not in NODE_CROSSINGS:
+            raise InvalidRequestError(
+                f"node_crossings must be one of {', '.join(NODE_CROSSINGS)}, not {self.node_crossings!r}"
+            )
+        for name in ("tolerance_m", "search_m", "max_leg_m"):
+            value = getattr(self, name)
+            if not (value >= 0 and value < float("inf")):
+                raise InvalidRequestError(f"{name} must be a distance of 0 m or more, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +120,8 @@ class GapInputs:
     params
         Network tolerance and access-leg limits.
     read
-        Reads a layer by id in the working CRS.
+        Reads a layer by id in the working CRS: ``read(layer_id, columns, extra_keys)`` gives ``fid``,
+        the columns named and ``extra_<key>`` per unmapped attribute asked for.
     not_walkable
         Road classes a pedestrian may not use.
     skipped
@@ -98,7 +132,7 @@ class GapInputs:
     working_crs: CRS
     types: list[str]
     params: GapParameters
-    read: Callable[[str], gpd.GeoDataFrame]
+    read: Callable[[str, list[str], tuple[str, ...]], gpd.GeoDataFrame]
     not_walkable: list[str]
     skipped: list[str] = field(default_factory=list)
 
@@ -111,16 +145,16 @@ class GapInputs:
 
     @cached_property
     def compounds(self) -> gpd.GeoDataFrame:
-        return self.read("compounds")
+        return self.read("compounds", COMPOUND_COLUMNS, ())
 
     @cached_property
     def facilities(self) -> gpd.GeoDataFrame:
-        return self.read("facilities")
+        return self.read("facilities", FACILITY_COLUMNS, ())
 
     @cached_property
     def roads(self) -> gpd.GeoDataFrame:
         """The walkable roads."""
-        return walkable_roads(self.read("roads"), self.not_walkable)
+        return walkable_roads(self.read("roads", ROAD_COLUMNS, ("foot",)), self.not_walkable)
 
     @property
     def basis(self) -> str:
@@ -133,17 +167,30 @@ class GapInputs:
 
 
 def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
-    """Roads a pedestrian may use: not of a non-walkable class, not tagged foot=no."""
-    foot_no = roads["extra"].map(lambda e: isinstance(e, dict) and e.get("foot") == "no")
+    """Roads a pedestrian may use: not of a non-walkable class, not tagged foot=no (``extra_foot``
+    when read alone, else in ``extra``)."""
+    if "extra_foot" in roads:
+        foot_no = roads["extra_foot"] == "no"
+    else:
+        foot_no = roads["extra"].map(lambda e: isinstance(e, dict) and e.get("foot") == "no")
     return roads[~roads["highway"].isin(not_walkable) & ~foot_no]
 
 
 def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork:
-    """The walking graph; road files other than OSM are noded where lines cross."""
-    osm = roads["source"] == "osm"
-    others, noded = node_lines(np.asarray(roads.geometry[~osm].values, dtype=object))
-    lines = np.r_[np.asarray(roads.geometry[osm].values, dtype=object), others]
-    return WalkNetwork(lines, tolerance_m=params.tolerance_m, noded=noded)
+    """The walking graph, its lines noded where ``params.node_crossings`` says (see GapParameters)."""
+    lines = np.asarray(roads.geometry.values, dtype=object)
+    if params.node_crossings == "no":
+        return WalkNetwork(lines, tolerance_m=params.tolerance_m)
+    if params.node_crossings == "yes":
+        noded_lines, noded = node_lines(lines)
+        return WalkNetwork(noded_lines, tolerance_m=params.tolerance_m, noded=noded)
+    osm = (roads["source"] == "osm").to_numpy() if "source" in roads else np.zeros(len(roads), dtype=bool)
+    others = roads[~osm]
+    levels = None
+    if all(c in others for c in LEVEL_COLUMNS) and others[list(LEVEL_COLUMNS)].notna().any().any():
+        levels = line_levels(others["bridge"], others["tunnel"], others["layer"])
+    noded_lines, noded = node_lines(lines[~osm], levels)
+    return WalkNetwork(np.r_[lines[osm], noded_lines], tolerance_m=params.tolerance_m, noded=noded)
 
 
 def join_notes(*parts: Any) -> str | None:
@@ -195,8 +242,9 @@ def _ground(
     if roads is None or basis == "euclidean":
         warnings.append(NO_ROADS)
         return ground, None
+    check_fits(int(shapely.get_num_coordinates(np.asarray(roads.geometry.values, dtype=object)).sum()) - len(roads))
     network = build_network(roads, params)
-    access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+    access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
     reach = np.zeros(len(compounds), dtype=bool)
     reach[access.owner] = True
     on_main = network.on_main(access, len(compounds))
@@ -222,7 +270,7 @@ def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[st
     f_access = None
     if ground.network is not None and ground.access is not None:
         p = ground.params
-        f_access = ground.network.access(f_geoms, search_m=p.search_m, max_leg_m=p.max_leg_m)
+        f_access = ground.network.access(f_geoms, search_m=p.search_m, max_leg_m=p.max_leg_m, mode=p.access)
         f_reach = np.zeros(len(fac), dtype=bool)
         f_reach[f_access.owner] = True
         f_main = ground.network.on_main(f_access, len(fac))
@@ -300,8 +348,10 @@ def _rows(
     covers = kernels.coverage(reach.distance, need, rule.radius_m)
     fids = fac["fid"].to_numpy()
     which = reach.nearest
-    nearest_id = pd.array([int(fids[w]) if w >= 0 else None for w in which], dtype="Int64")
-    nearest_name = np.where(which >= 0, fac["name"].to_numpy()[np.maximum(which, 0)] if len(fac) else None, None)
+    found = which >= 0
+    nearest_id = pd.array(np.where(found, fids[np.maximum(which, 0)] if len(fac) else 0, 0), dtype="Int64")
+    nearest_id[~found] = pd.NA
+    nearest_name = np.where(found, fac["name"].to_numpy(dtype=object)[np.maximum(which, 0)] if len(fac) else None, None)
     c = ground.compounds
     return pd.DataFrame(
         {
@@ -317,7 +367,7 @@ def _rows(
             "euclidean_m": np.where(np.isfinite(reach.euclidean), np.round(reach.euclidean, 1), np.nan),
             "nearest_facility_id": nearest_id,
             "nearest_facility_name": nearest_name,
-            "flag": [join_notes(a, b) for a, b in zip(reach.flag, ground.population_flag, strict=True)],
+            "flag": _flags(reach.flag, ground.population_flag),
             "district": c["district"].to_numpy(),
             "street": c["street"].to_numpy(),
             "population": ground.population,
@@ -328,6 +378,14 @@ def _rows(
             "geometry": ground.geoms,
         }
     )
+
+
+def _flags(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per compound the two notes joined (:func:`join_notes`), computed once per distinct pair."""
+    pairs = pd.DataFrame({"a": first, "b": second})
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.astype(object).where(pairs.notna(), "")))
+    notes = np.array([join_notes(a, b) for a, b in uniques], dtype=object)
+    return notes[codes]
 
 
 def _assess(

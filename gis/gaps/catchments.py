@@ -28,7 +28,7 @@ def walking_catchment(
     if roads is None or not len(roads):
         return shapely.union_all(shapely.buffer(geoms, radius_m))
     network = build_network(roads, params)
-    points = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+    points = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
     pieces = network.reach(points, len(geoms), limit=radius_m)
     streets = shapely.buffer(shapely.linestrings(pieces), params.search_m, quad_segs=4, cap_style="round")
     parts = [*streets, *shapely.buffer(geoms, params.search_m)]

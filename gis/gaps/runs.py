@@ -25,6 +25,7 @@ from gis.gaps.analysis import RESULT_COLUMNS, GapInputs, analyse, summarise
 from gis.registry import registry
 from gis.standards import Standard
 from gis.store import layers
+from gis.store.copy import copy_columns
 from gis.store.database import Database
 
 RENAMED = {"compound_fid": "compound_id", "nearest_fid": "nearest_facility_id", "nearest_name": "nearest_facility_name"}
@@ -35,20 +36,21 @@ SITE_FIELDS = ["rank", "facility_type", "candidate", "new_compounds", "new_compo
 
 # the newest run of each facility type: every reader of "latest" goes through this
 LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
-LATEST_RESULTS = f"""SELECT r.* FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+# a result names its compound by id: the geometry is the compound's, as it stands (none once deleted)
+LATEST_RESULTS = f"""SELECT r.*, c.geom FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
+                     LEFT JOIN compounds c ON c.fid = r.compound_fid
                      ORDER BY r.facility_type, r.compound_fid"""
 INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
                         CAST(:w AS jsonb)) RETURNING id"""
-INSERT_RESULTS = f"""INSERT INTO gap_results (run_id, {", ".join(RESULT_FIELDS)}, geom)
-                    VALUES (:run_id, {", ".join(f":{c}" for c in RESULT_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
 INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)}, geom)
                    VALUES (:run_id, {", ".join(f":{c}" for c in SITE_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
 RUNS = "SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT :n"
 LAST_RUN = "SELECT max(id) FROM gap_runs"
 RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
-RESULTS_SRID = "SELECT Find_SRID('public', 'gap_results', 'geom')"
-RUN_RESULTS = "SELECT * FROM gap_results WHERE run_id = :i ORDER BY facility_type, compound_fid"
+RESULTS_SRID = "SELECT Find_SRID('public', 'compounds', 'geom')"
+RUN_RESULTS = """SELECT r.*, c.geom FROM gap_results r LEFT JOIN compounds c ON c.fid = r.compound_fid
+                 WHERE r.run_id = :i ORDER BY r.facility_type, r.compound_fid"""
 COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
                              r.flag, r.level
                       FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
@@ -142,8 +144,7 @@ def store_run(engine: Engine, record: RunRecord, *, also: AlsoStored | None = No
             ).scalar_one()
         )
         if len(record.results):
-            frame = record.results.rename(columns={v: k for k, v in RENAMED.items()})
-            conn.execute(text(INSERT_RESULTS), _rows(frame, RESULT_FIELDS, run_id, record.srid))
+            copy_results(conn, record.results, run_id)
         if record.sites is not None and len(record.sites):
             conn.execute(text(INSERT_SITES), _rows(record.sites, SITE_FIELDS, run_id, record.srid))
         if also is not None:
@@ -185,6 +186,73 @@ def run_analysis(engine: Engine, setup: GapInputs, actor: str, *, also: AlsoStor
         srid=setup.srid,
     )
     return stored(record, store_run(engine, record, also=also))
+
+
+# A run's rows arrive in two binary COPYs into temporary tables — per compound and type what the
+# analysis found, per compound its residents — and are joined into gap_results by the server, with
+# each type's constants and the names copied from the layers (a row of 21 values sent one by one
+# cost about 20 µs of Python; here only the values that vary are sent, grouped by layout).
+ROWS_IN = """CREATE TEMP TABLE gap_rows_in (compound_fid bigint, facility_type text, distance_m float8,
+             euclidean_m float8, covered boolean, nearest_fid bigint, flag text, demand float8, affected float8,
+             capacity_ratio float8) ON COMMIT DROP"""
+COMPOUNDS_IN = "CREATE TEMP TABLE gap_compounds_in (compound_fid bigint, population float8) ON COMMIT DROP"
+JOIN_RESULTS = f"""INSERT INTO gap_results (run_id, {", ".join(RESULT_FIELDS)})
+    SELECT %(run_id)s, r.compound_fid, c.name, r.facility_type, r.distance_m, t.radius_m, r.covered, t.basis,
+           t.level, t.radius_status, r.euclidean_m, r.nearest_fid, f.name, r.flag, c.district, c.street,
+           p.population, t.demand_group, r.demand, r.affected, r.capacity_ratio
+    FROM gap_rows_in r
+    JOIN unnest(%(types)s::text[], %(radii)s::float8[], %(bases)s::text[], %(levels)s::text[],
+                %(statuses)s::text[], %(groups)s::text[])
+         AS t(facility_type, radius_m, basis, level, radius_status, demand_group) USING (facility_type)
+    JOIN gap_compounds_in p USING (compound_fid)
+    LEFT JOIN compounds c ON c.fid = r.compound_fid
+    LEFT JOIN facilities f ON f.fid = r.nearest_fid
+    ORDER BY r.compound_fid, r.facility_type"""  # in key order: the primary key's index grows at its end
+ROW_TYPES = {
+    "compound_fid": "bigint",
+    "facility_type": "text",
+    "distance_m": "float8",
+    "euclidean_m": "float8",
+    "covered": "boolean",
+    "nearest_fid": "bigint",
+    "flag": "text",
+    "demand": "float8",
+    "affected": "float8",
+    "capacity_ratio": "float8",
+}
+TYPE_CONSTANTS = {
+    "types": "facility_type",
+    "radii": "radius_m",
+    "bases": "basis",
+    "levels": "level",
+    "statuses": "radius_status",
+    "groups": "demand_group",
+}
+
+
+def copy_results(conn: Connection, results: pd.DataFrame, run_id: int) -> None:
+    """The run's result rows, in ``conn``'s transaction (no geometry: the compound's id; the
+    compound's name, district and street and the nearest facility's name copied from the layers)."""
+    frame = results.rename(columns=STORED)
+    conn.execute(text(ROWS_IN))
+    conn.execute(text(COMPOUNDS_IN))
+    copy_columns(conn, "gap_rows_in", {name: (frame[name], sql) for name, sql in ROW_TYPES.items()})
+    people = frame.drop_duplicates("compound_fid")
+    copy_columns(
+        conn,
+        "gap_compounds_in",
+        {"compound_fid": (people["compound_fid"], "bigint"), "population": (people["population"], "float8")},
+    )
+    kinds = frame.drop_duplicates("facility_type")
+    constants = {
+        key: kinds[column].astype(object).where(kinds[column].notna(), None).tolist()
+        for key, column in TYPE_CONSTANTS.items()
+    }
+    conn.execute(text("ANALYZE gap_rows_in, gap_compounds_in"))  # unanalysed, they would be joined row by row
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(JOIN_RESULTS, {"run_id": run_id, **constants})
 
 
 def _rows(frame: gpd.GeoDataFrame, fields: list[str], run_id: int, srid: int) -> list[dict[str, Any]]:

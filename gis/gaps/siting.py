@@ -1,9 +1,10 @@
 """New sites: where K new facilities of a type would cover the most demand the existing ones miss.
 
-A maximal covering location problem (Church & ReVelle 1974) solved exactly by PySAL ``spopt``
-with PuLP's bundled CBC (offline). Demand is the uncovered compounds' demand for the type
-(children for kindergartens, elderly for elderly care ...); coverage is walking distance within
-the standard's radius, as in the gap analysis.
+A maximal covering location problem (Church & ReVelle 1974) solved exactly by PuLP's bundled CBC
+(offline), written over the pairs within the radius only: memory grows with those pairs, never
+with compounds × candidates (50,000 × 50,000 would be 20 GB dense). Demand is the uncovered
+compounds' demand for the type (children for kindergartens, elderly for elderly care ...);
+coverage is walking distance within the standard's radius, as in the gap analysis.
 """
 
 from __future__ import annotations
@@ -35,16 +36,39 @@ class SiteProposal:
     after: dict[str, float]
 
 
-def solve_mclp(cost: np.ndarray, weights: np.ndarray, radius: float, k: int) -> list[int]:
-    """Indices of the ``k`` candidates that cover the most weight (cost: clients × candidates)."""
-    import pulp  # spopt pulls in scikit-learn and libpysal: a second and a half, only when siting
-    from spopt.locate import MCLP
+def solve_mclp(client: np.ndarray, candidate: np.ndarray, weights: np.ndarray, n_candidates: int, k: int) -> list[int]:
+    """Indices of the ``k`` candidates that cover the most weight.
 
-    model = MCLP.from_cost_matrix(cost, weights, service_radius=radius, p_facilities=k)
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
-    if pulp.LpStatus[model.problem.status] != "Optimal":
-        raise ServerError(f"the covering problem was not solved ({pulp.LpStatus[model.problem.status]})")
-    return [j for j, var in enumerate(model.fac_vars) if (var.value() or 0) > 0.5]
+    ``(client[i], candidate[i])`` are the pairs within reach. The model: a binary per candidate
+    that covers some weight and per client with weight; maximise the weight covered, a client
+    covered only by a chosen candidate within reach, exactly ``k`` chosen (candidates that add
+    nothing fill the count when fewer suffice)."""
+    import pulp
+
+    useful = weights[client] > 0
+    client, candidate = client[useful], candidate[useful]
+    cands = np.unique(candidate)
+    k = min(k, n_candidates)
+    if not len(cands):
+        return list(range(k))
+    problem = pulp.LpProblem("mclp", pulp.LpMaximize)
+    x = {int(j): pulp.LpVariable(f"x{j}", cat="Binary") for j in cands}
+    clients = np.unique(client)
+    y = {int(i): pulp.LpVariable(f"y{i}", cat="Binary") for i in clients}
+    problem += pulp.lpSum(float(weights[i]) * y[i] for i in y)
+    problem += pulp.lpSum(x.values()) <= k
+    order = np.argsort(client, kind="stable")
+    bounds = np.searchsorted(client[order], clients, side="right")
+    start = 0
+    for i, end in zip(clients.tolist(), bounds.tolist(), strict=True):
+        problem += y[i] <= pulp.lpSum(x[int(j)] for j in candidate[order[start:end]])
+        start = end
+    problem.solve(pulp.PULP_CBC_CMD(msg=False))
+    if pulp.LpStatus[problem.status] != "Optimal":
+        raise ServerError(f"the covering problem was not solved ({pulp.LpStatus[problem.status]})")
+    chosen = [j for j, var in x.items() if (var.value() or 0) > 0.5]
+    spare = (j for j in range(n_candidates) if j not in set(chosen))
+    return chosen + [next(spare) for _ in range(k - len(chosen))]
 
 
 def propose(
@@ -88,8 +112,8 @@ def propose(
     c_geoms = np.asarray(compounds.geometry.values, dtype=object)
     if roads is not None and len(roads):
         net = build_network(roads, params)
-        cand_pts = net.access(cand_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
-        comp_pts = net.access(c_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m)
+        cand_pts = net.access(cand_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
+        comp_pts = net.access(c_geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
         table = net.costs(cand_pts, len(cand_geoms), comp_pts, len(c_geoms), limit=radius)
         # a candidate inside a compound serves it on the spot
         inside_c, inside_s = shapely.STRtree(cand_geoms).query(c_geoms, predicate="intersects")
@@ -97,20 +121,20 @@ def propose(
         table = table.groupby(["source", "target"])["cost"].min().reset_index()
     else:
         table = straight_costs(cand_geoms, c_geoms, radius)
-    cost = np.full((len(c_geoms), len(cand_geoms)), radius * 10.0)  # out of reach
-    cost[table["target"].to_numpy(), table["source"].to_numpy()] = table["cost"].to_numpy()
+    table = table[table["cost"] <= radius]
+    client, cand = table["target"].to_numpy(), table["source"].to_numpy()
     k = min(k, len(cand_geoms))
-    chosen = solve_mclp(cost, weights, radius, k) if weights.sum() > 0 else []
+    chosen = solve_mclp(client, cand, weights, len(cand_geoms), k) if weights.sum() > 0 else []
+    covers = {j: client[cand == j] for j in chosen}  # the compounds each chosen site reaches
 
-    reach = cost <= radius
     newly = np.zeros(len(c_geoms), dtype=bool)
     rows: list[dict[str, object]] = []
     # rank the chosen sites by what each adds, greedily, so the list reads in order of priority
     remaining = list(chosen)
     while remaining:
-        gains = [(weights * (reach[:, j] & ~newly & ~covered)).sum() for j in remaining]
+        gains = [(weights * (_mask(covers[j], len(c_geoms)) & ~newly & ~covered)).sum() for j in remaining]
         j = remaining.pop(int(np.argmax(gains)))
-        adds = reach[:, j] & ~newly & ~covered
+        adds = _mask(covers[j], len(c_geoms)) & ~newly & ~covered
         newly |= adds
         rows.append(
             {
@@ -143,3 +167,10 @@ def propose(
             "demand_covered": float((demand * after_cov).sum()),
         },
     )
+
+
+def _mask(indices: np.ndarray, n: int) -> np.ndarray:
+    """A boolean array of ``n`` with ``indices`` set."""
+    out = np.zeros(n, dtype=bool)
+    out[indices] = True
+    return out

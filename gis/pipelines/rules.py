@@ -10,7 +10,8 @@ from importlib import resources
 from typing import Any
 
 import pandas as pd
-import yaml
+
+from gis.yamlfiles import load_yaml
 
 FINDING_COLUMNS = [
     "check",
@@ -33,7 +34,7 @@ FINDING_COLUMNS = [
 def rules() -> dict[str, Any]:
     """The pipeline rules of ``layers/standards/pipelines/gb50289.yaml``."""
     path = resources.files("layers") / "standards" / "pipelines" / "gb50289.yaml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = load_yaml(path.read_text(encoding="utf-8"))
     return data
 
 

@@ -14,12 +14,12 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 
 from gis.errors import ProgrammeError, RegistryError
 from gis.programme.dates import parse_month
 from gis.registry import CodeList, Labels, normalise_label, registry
+from gis.yamlfiles import load_yaml
 
 
 class Milestone(BaseModel):
@@ -188,7 +188,7 @@ class ProgrammeDefs(BaseModel):
 def programme_defs() -> ProgrammeDefs:
     """The programme definitions shipped in ``layers/programme/programme.yaml`` (read once)."""
     text = resources.files("layers.programme").joinpath("programme.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = load_yaml(text)
     try:
         stages = raw.pop("stages")
         defs = ProgrammeDefs.model_validate({**raw, "stages_spec": stages})

@@ -108,7 +108,7 @@ def test_inputs_are_read_once_and_only_when_used() -> None:
         ),
     }
 
-    def read(layer: str) -> gpd.GeoDataFrame:
+    def read(layer: str, columns: list[str], extra_keys: tuple[str, ...]) -> gpd.GeoDataFrame:
         reads.append(layer)
         return frames[layer]
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pytest
 import shapely
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from gis.demo import sample_path
@@ -16,10 +18,13 @@ from gis.standards import load_standard
 from gis.workspace import Workspace
 
 
-def _results(crs: object) -> gpd.GeoDataFrame:
+def _results(compounds: gpd.GeoDataFrame, facility: tuple[int, str]) -> gpd.GeoDataFrame:
+    """Two hand-made rows for the first two compounds of the layer: a run names its compounds by id,
+    and their names, district, street and geometry are the layer's."""
+    two = compounds.iloc[:2]
     frame = {
-        "compound_id": [1, 2],
-        "compound_name": ["东小区", None],
+        "compound_id": two["fid"].tolist(),
+        "compound_name": two["name"].tolist(),
         "facility_type": ["kindergarten", "kindergarten"],
         "distance_m": [120.5, np.nan],  # the second is unreachable
         "radius_m": [300.0, 300.0],
@@ -28,27 +33,28 @@ def _results(crs: object) -> gpd.GeoDataFrame:
         "level": ["5min", "5min"],
         "radius_status": ["normative", "normative"],
         "euclidean_m": [80.2, 700.0],
-        "nearest_facility_id": pd.array([9, None], dtype="Int64"),
-        "nearest_facility_name": ["幼儿园", None],
+        "nearest_facility_id": pd.array([facility[0], None], dtype="Int64"),
+        "nearest_facility_name": [facility[1], None],
         "flag": [None, "no road within 300 m"],
-        "district": ["海淀区", "海淀区"],
-        "street": ["学院路街道", None],
+        "district": two["district"].tolist(),
+        "street": two["street"].tolist(),
         "population": [1000.0, np.nan],
         "demand_group": ["children", "children"],
         "demand": [33.2, np.nan],
         "affected": [0.0, np.nan],
         "capacity_ratio": [np.nan, np.nan],
     }
-    geoms = [shapely.box(0, 0, 10, 10), shapely.MultiPolygon([shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 5)])]
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
+    return gpd.GeoDataFrame(frame, geometry=two.geometry.tolist(), crs=compounds.crs)
 
 
 def test_a_run_reads_back_as_written(ws: Workspace) -> None:
     assert runs.list_runs(ws.engine) == []  # nothing loaded yet: no tables, no runs
     ws.load("compounds", sample_path(), source_layer="compounds")
+    ws.load("facilities", sample_path(), source_layer="facilities")
     assert runs.list_runs(ws.engine) == []
     crs = ws.working_crs
-    results = _results(crs)
+    first = ws.layer("facilities").iloc[0]
+    results = _results(ws.layer("compounds"), (int(first["fid"]), str(first["name"])))
     sites = gpd.GeoDataFrame(
         {
             "rank": [1],
@@ -91,6 +97,15 @@ def test_a_run_reads_back_as_written(ws: Workspace) -> None:
     assert tuple(stored) == (1, "东小区", None, "POINT(5 5)", ws.db.srid)
     assert list(sites.columns) == SITE_COLUMNS
 
+    with ws.engine.connect() as conn, pytest.raises(sa_exc.DBAPIError, match="names no gap run"):
+        conn.execute(
+            text(
+                "INSERT INTO gap_results SELECT 999, compound_fid, compound_name, district, street, "
+                "facility_type, level, radius_m, radius_status, distance_m, euclidean_m, covered, basis, "
+                "nearest_fid, nearest_name, flag, population, demand_group, demand, affected, capacity_ratio "
+                "FROM gap_results"
+            )
+        )
     second = runs.store_run(ws.engine, runs.RunRecord(**{**record.__dict__, "sites": None, "actor": "again"}))
     listed = runs.list_runs(ws.engine)
     assert [r["id"] for r in listed] == [second, run_id]  # newest first

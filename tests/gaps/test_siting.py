@@ -24,8 +24,9 @@ def test_mclp_is_optimal_on_small_random_cases(seed: int) -> None:
     rng = np.random.default_rng(seed)
     cost = rng.uniform(0, 1000, size=(12, 7))
     weights = rng.integers(1, 100, size=12).astype(float)
+    client, candidate = np.nonzero(cost <= 300.0)
     for k in (1, 2, 3):
-        chosen = solve_mclp(cost, weights, 300.0, k)
+        chosen = solve_mclp(client, candidate, weights, cost.shape[1], k)
         assert len(chosen) == k
         got = weights[(cost[:, chosen] <= 300.0).any(axis=1)].sum()
         assert got == pytest.approx(best_by_enumeration(cost, weights, 300.0, k))

@@ -36,7 +36,6 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "roads": ("LINESTRING", 4548),
         "buildings": ("MULTIPOLYGON", 4548),
         "water": ("GEOMETRY", 4548),
-        "gap_results": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),
     }
@@ -49,8 +48,10 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "buildings",
         "water",
         "programme_events",
-        "programme_submissions",
-    }  # append-only
+        "programme_submissions",  # append-only
+        "gap_runs",  # a run's rows go with it (0012: checked and cascaded per statement)
+        "gap_results",
+    }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
 
