@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import workers
 from api.auth import Caller
 from api.deps import CallerDep, IdPath, WorkersDep, WorkspaceDep, require_admin, require_planner
-from gis import clock
 from gis.errors import ImportRefusedError
 from gis.programme import (
     MonthReport,
@@ -138,12 +137,16 @@ def progress(ws: WorkspaceDep, caller: Planner, compound_id: IdPath, body: Progr
     role = caller.role
     if body.stage is None and body.spent is None:
         raise HTTPException(422, "give a stage and/or spent")
-    actor = caller.actor
-    if body.stage is not None:
-        on = body.on or clock.today()
-        ws.programme.advance(compound_id, body.stage, on, year=body.year, actor=actor, role=role)
-    if body.spent is not None:
-        ws.programme.spend(compound_id, str(body.spent), year=body.year, actor=actor, role=role)
+    # the stage and the spending in one transaction: both are recorded, or (either refused) neither
+    ws.programme.progress(
+        compound_id,
+        year=body.year,
+        actor=caller.actor,
+        role=role,
+        stage=body.stage,
+        on=body.on,
+        spent=None if body.spent is None else str(body.spent),
+    )
     return project(ws, caller, compound_id, body.year)
 
 

@@ -82,3 +82,24 @@ def test_every_write_names_the_person(planned: tuple[TestClient, dict[str, str]]
     with ws.engine.connect() as conn:
         actors = {r[0] for r in conn.execute(text("SELECT DISTINCT actor FROM programme_events"))}
     assert "api:planner" not in actors and "api:admin" not in actors
+
+
+def test_progress_over_http_is_one_transaction(planned: tuple[TestClient, dict[str, str]], ws: Workspace) -> None:
+    """A stage reached and a spending figure sent together: when the spending is refused, the stage
+    is not recorded either (the route reports both in one transaction)."""
+    client, auth = planned
+    alice = {"Authorization": auth["alice"]}
+    assert client.post("/api/programme/2/progress", json={"spent": 2000}, headers=alice).status_code == 200
+    before = client.get("/api/programme/2", headers=alice).json()
+    stages = ws.programme.defs.stage_ids
+    now = before["project"]["stage"]
+    ahead = stages[stages.index(now) + 1] if now in stages and stages.index(now) + 1 < len(stages) else None
+    assert ahead is not None, before["project"]
+    refused = client.post("/api/programme/2/progress", json={"stage": ahead, "spent": 1999}, headers=alice)
+    assert refused.status_code in (400, 409, 422), refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    after = client.get("/api/programme/2", headers=alice).json()
+    assert after["project"]["stage"] == now and len(after["history"]) == len(before["history"])
+    both = client.post("/api/programme/2/progress", json={"stage": ahead, "spent": 2100}, headers=alice)
+    assert both.status_code == 200, both.text
+    assert both.json()["project"]["stage"] == ahead and len(both.json()["history"]) > len(before["history"])
