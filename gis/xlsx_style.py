@@ -46,20 +46,29 @@ def put(
     style: CellStyle | None = None,
 ) -> None:
     """Write one cell in the kit's style; text as a literal string (``=...`` stays text)."""
-    s = style or CellStyle()
     c = sheet.cell(row=row, column=col)
+    set_value(c, value)
+    dress(c, style or CellStyle())
+
+
+def set_value(cell: Any, value: Any) -> None:
+    """``value`` into ``cell`` as the kit writes every value: neutralised, text as a literal string."""
     value = safe_cell(value)
-    c.value = value
+    cell.value = value
     if isinstance(value, str):
-        c.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
-    c.font = font(s.size, s.bold, s.color)
-    c.alignment = s.align
+        cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
+
+
+def dress(cell: Any, s: CellStyle) -> None:
+    """Give ``cell`` (of a normal or a write-only sheet) the look ``s``."""
+    cell.font = font(s.size, s.bold, s.color)
+    cell.alignment = s.align
     if s.border:
-        c.border = BORDER
+        cell.border = BORDER
     if s.fmt:
-        c.number_format = s.fmt
+        cell.number_format = s.fmt
     if s.fill:
-        c.fill = s.fill
+        cell.fill = s.fill
 
 
 class CellStyle:

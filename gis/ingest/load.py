@@ -17,7 +17,7 @@ import numpy as np
 import psycopg
 import shapely
 from pyproj import CRS, Transformer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from gis.bars import progress
@@ -311,20 +311,25 @@ def _write(
     """Record the import and merge its rows, in one audited transaction."""
     schema.upgrade(engine, work)  # creates the schema on first load; a no-op at head
     with audited(engine, request.actor) as conn:
-        import_id = history.record(
-            conn,
-            actor=request.actor,
-            layer=request.layer.id,
-            source=report.source,
-            path=str(request.path),
-            options=request.recorded_options(),
-        )
+        import_id = _record(conn, request, report)
         counts = write_rows(conn, request.layer, prep, source=report.source, replace=request.replace)
         report.import_id = import_id
         _take_counts(report, counts, prep)
         report.seconds = round(time.perf_counter() - started, 3)
         report.finished_at = datetime.now(UTC)
         history.attach_report(conn, import_id, report.summary())
+
+
+def _record(conn: Connection, request: ImportRequest, report: ImportReport) -> int:
+    """The import's row in ``imports`` (who, which layer and file, the options), in ``conn``'s transaction."""
+    return history.record(
+        conn,
+        actor=request.actor,
+        layer=request.layer.id,
+        source=report.source,
+        path=str(request.path),
+        options=request.recorded_options(),
+    )
 
 
 def _write_in_parts(engine: Engine, request: ImportRequest, steps: Steps, report: ImportReport, started: float) -> None:
@@ -334,14 +339,7 @@ def _write_in_parts(engine: Engine, request: ImportRequest, steps: Steps, report
     n = len(steps.raw.geometries)
     size = min(PART_MOST, max(PART_LEAST, -(-n // PARTS)))
     with audited(engine, request.actor) as conn:
-        import_id = history.record(
-            conn,
-            actor=request.actor,
-            layer=request.layer.id,
-            source=report.source,
-            path=str(request.path),
-            options=request.recorded_options(),
-        )
+        import_id = _record(conn, request, report)
         writer = RowWriter(conn, request.layer, source=report.source, replace=request.replace)
         seen = Prepared.nothing()
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gisplan-copy") as pool:

@@ -22,8 +22,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.cell_range import CellRange
 
-from gis.cells import safe_cell
-from gis.xlsx_style import BORDER, CellStyle, font
+from gis.xlsx_style import CellStyle, dress, set_value
 
 PLAIN = CellStyle()
 # a row: (value, style) per column, a cell of its own (:func:`styled`), or None for no cell
@@ -54,10 +53,7 @@ class Rows:
                 continue
             value, style = entry
             cell = self._cell(col, style or PLAIN)
-            value = safe_cell(value)
-            cell.value = value
-            if isinstance(value, str):
-                cell.data_type = "s"  # openpyxl would make "=..." a formula and "#N/A" an error
+            set_value(cell, value)
             out.append(cell)
         self.sheet.append(out)
         self.row += 1
@@ -80,18 +76,8 @@ def styled(sheet: WriteOnlyWorksheet, value: Any, s: CellStyle) -> Cell:
     """A cell of its own (one that carries a comment, say) in the style ``s``; ``value`` as
     :meth:`Rows.append` writes it."""
     cell = WriteOnlyCell(sheet)
-    cell.font = font(s.size, s.bold, s.color)
-    cell.alignment = s.align
-    if s.border:
-        cell.border = BORDER
-    if s.fmt:
-        cell.number_format = s.fmt
-    if s.fill:
-        cell.fill = s.fill
-    value = safe_cell(value)
-    cell.value = value
-    if isinstance(value, str):
-        cell.data_type = "s"
+    dress(cell, s)
+    set_value(cell, value)
     return cell
 
 
