@@ -14,12 +14,11 @@ from sqlalchemy import Engine
 
 from gis import clock
 from gis.crs import parse_crs
-from gis.errors import InvalidRequestError, NotFoundError
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.progress import progress_overview
-from gis.gaps import runs
-from gis.gaps.analysis import GapInputs, GapParameters, default_types
+from gis.gaps import inputs, runs
+from gis.gaps.analysis import GapInputs, GapParameters
 from gis.gaps.catchments import walking_catchment
 from gis.gaps.runs import AlsoStored, GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
@@ -31,7 +30,6 @@ from gis.programme import MonthReport, Programme, report_month
 from gis.registry import Registry, registry
 from gis.roles import Role, visible_layers
 from gis.settings import Settings
-from gis.standards import load_standard
 from gis.store import layers, schema
 from gis.store.database import Database
 from gis.store.engine import make_engine, resolve_url
@@ -74,13 +72,7 @@ class Workspace:
         --------
         >>> ws.check()  # after updating gisplan: upgrades the tables, then checks them
         """
-        with self.engine.connect() as conn:
-            crs = schema.stored_working_crs(conn)
-        if crs is None:
-            return
-        schema.upgrade(self.engine, crs)  # a database made by an older gisplan gets the newer tables
-        with self.engine.connect() as conn:
-            schema.check_schema(conn, self.registry)
+        schema.bring_up_to_date(self.engine, self.registry)
 
     def _require_schema(self) -> CRS:
         return self.db.require_schema()
@@ -209,49 +201,21 @@ class Workspace:
         --------
         >>> ws.facility_type("养老驿站")
         """
-        codes = self.registry.code_list("facility_type")
-        code = codes.resolve(name)
-        if code is None:
-            raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
-        return code
+        return inputs.facility_type(self.registry, name)
 
     def analysis_inputs(
         self, facility: str | list[str] | None, *, standard: str, params: GapParameters | None
     ) -> GapInputs:
-        """The set-up every analysis shares: the standard, the working CRS, the facility types
-        (``None``: every type the standard gives a radius), the parameters, and the layers, read
-        when first used (compounds, facilities and the walkable roads)."""
-        std = load_standard(standard, extra_dirs=[self.settings.home / "standards"])
-        working = self._require_schema()
-        skipped: list[str] = []
-        if facility is None:
-            types, skipped = default_types(std, self.registry)
-        else:
-            types = []
-            for name in [facility] if isinstance(facility, str) else facility:
-                code = self.facility_type(name)
-                if std.rule(code).radius_m is None:
-                    raise InvalidRequestError(
-                        f"standard {std.id} sets no service radius for {code}; a county rule file can"
-                    )
-                if code not in types:  # 幼儿园 and kindergarten are one type, analysed once
-                    types.append(code)
-        return GapInputs(
-            standard=std,
-            working_crs=working,
-            types=types,
-            params=params or GapParameters(),
-            read=self._read_columns,
-            not_walkable=self.registry.layer("roads").not_walkable,
-            skipped=skipped,
+        """The set-up every analysis shares (:func:`gis.gaps.inputs.gap_inputs`), county rule files
+        from ``GISPLAN_HOME/standards``."""
+        return inputs.gap_inputs(
+            self.db,
+            self.registry,
+            facility,
+            standard=standard,
+            params=params,
+            standards_dir=self.settings.home / "standards",
         )
-
-    def _read_columns(self, layer_id: str, columns: list[str], extra_keys: tuple[str, ...]) -> gpd.GeoDataFrame:
-        """``fid``, the named columns the layer has, ``extra_<key>`` per key and the geometry (working CRS)."""
-        layer = self.registry.layer(layer_id)
-        known = {f.id for f in layer.fields} | set(layers.READ_COLUMNS)
-        picked = [c for c in columns if c in known]
-        return layers.read(self.engine, layer, self._require_schema(), columns=picked, extra_keys=extra_keys)
 
     def gaps(
         self,

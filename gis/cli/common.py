@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # names for the annotations only: the modules load when a com
     import geopandas as gpd
 
     from gis.settings import Settings
+    from gis.store.database import Database
     from gis.workspace import Workspace
 
 out = Console()
@@ -38,6 +39,20 @@ def open_workspace() -> Workspace:
     from gis.workspace import connect
 
     return connect(settings=settings())
+
+
+def open_database(config: Settings) -> Database:
+    """The database alone, brought up to date and checked as :func:`open_workspace` does: for a
+    command that needs none of the rest of the workspace (maps, imports, the programme) and so
+    loads none of it."""
+    from gis.registry import registry
+    from gis.store import schema
+    from gis.store.database import Database
+    from gis.store.engine import make_engine, resolve_url
+
+    engine = make_engine(resolve_url(config), settings=config)
+    schema.bring_up_to_date(engine, registry())
+    return Database(engine)
 
 
 def actor() -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gis.cli.common import actor, open_workspace, out, write_frame
+from gis.cli.common import actor, open_database, open_workspace, out, settings, write_frame
 
 if TYPE_CHECKING:
     from gis.gaps.analysis import GapParameters
@@ -70,8 +70,17 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
         return
     if by not in (None, "street", "district"):
         raise typer.BadParameter("street or district", param_hint="--by")
+    from gis.gaps.inputs import gap_inputs
+    from gis.gaps.runs import run_analysis
+    from gis.registry import registry
+
     params = _params(tolerance, max_leg, access, node_crossings)
-    run = open_workspace().run_gaps(facility or None, standard=standard, params=params, actor=actor())
+    config = settings()
+    db = open_database(config)  # as Workspace.run_gaps, without loading the rest of the workspace
+    setup = gap_inputs(
+        db, registry(), facility or None, standard=standard, params=params, standards_dir=config.home / "standards"
+    )
+    run = run_analysis(db.engine, setup, actor())
     print_gap_summary(out, run.summary(), run.basis)
     if by:
         keys = ("district", "street") if by == "street" else ("district",)

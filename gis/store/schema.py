@@ -167,3 +167,15 @@ def check_schema(conn: Connection, registry: Registry) -> None:
             "the database schema does not match layers/ (a field was added without a migration?): "
             + "; ".join(problems)
         )
+
+
+def bring_up_to_date(engine: Engine, registry: Registry) -> None:
+    """Upgrade a database made by an older gisplan to the newer tables, then check them against
+    ``layers/`` (:func:`check_schema`); a database with no schema yet is left as it is."""
+    with engine.connect() as conn:
+        crs = stored_working_crs(conn)
+    if crs is None:
+        return
+    upgrade(engine, crs)
+    with engine.connect() as conn:
+        check_schema(conn, registry)

@@ -26,6 +26,17 @@ pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest
 
 TYPES = ["kindergarten", "primary_school", "health_center", "supermarket"]
 
+# `gisplan gaps` as `python -m gis gaps`, saying at exit which parts of the library it never needed
+# were loaded all the same (the maps, the importers, the programme, the whole workspace)
+LOADED_AT_EXIT = """
+import atexit, sys
+unused = ("folium", "gis.workspace", "gis.ingest", "gis.programme", "gis.export.offline_map", "gis.pipelines")
+atexit.register(lambda: print("LOADED", sorted(m for m in unused if m in sys.modules), file=sys.stderr))
+sys.argv[0] = "gisplan"
+from gis.cli.app import main
+main()
+"""
+
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
 
@@ -242,7 +253,7 @@ def test_planner_files_points_schools_and_unnoded_roads(ws: Workspace, tmp_path:
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "gis", "gaps", "--facility", "primary_school", "--out", str(out)],
+        [sys.executable, "-c", LOADED_AT_EXIT, "gaps", "--facility", "primary_school", "--out", str(out)],
         env=env,
         capture_output=True,
         text=True,
@@ -259,6 +270,7 @@ def test_planner_files_points_schools_and_unnoded_roads(ws: Workspace, tmp_path:
     covered = table.set_index("compound_name")["covered"]
     assert bool(covered["东小区"]) and bool(covered["北小区"]) and not bool(covered["西小区"])  # 500 m radius
     assert "primary_school" in result.stdout and "2 / 3" in result.stdout
+    assert "LOADED []" in result.stderr, result.stderr  # the command imported only what an analysis uses
 
 
 def test_unknown_facility_type_lists_the_valid_ones(haidian: Workspace) -> None:
