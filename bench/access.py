@@ -15,9 +15,10 @@ graph, queries, writing: the whole process), with its own peak memory (max RSS, 
   each type the data hold that has a radius: 4 in Liechtenstein), against a database
   the GeoPackages were loaded into with ``gisplan load`` first (not timed): it reads the layers from
   PostGIS and writes its run there.
-- pandana 0.8: reads the GeoPackages (pyogrio), builds nodes and edges from the lines' vertices,
-  ``Network`` + ``precompute(largest radius)``, then per type ``set_pois`` + ``nearest_pois``: nearest
-  facility per node, no access legs, nothing written.
+- pandana 0.8: reads the GeoPackages (pyogrio), builds nodes and edges from the lines' vertices
+  (vectorised), ``Network`` (its contraction hierarchy), the compounds' nodes, then per type
+  ``set_pois`` + ``nearest_pois``: nearest facility per node, read at the compounds' nodes; no
+  access legs, nothing written. (No ``precompute``: it serves aggregations, not nearest_pois.)
 - pgRouting 3.4: ``pgr_drivingDistance`` from every facility's nearest node per type within the type's
   radius, on pandana's edges loaded into the same PostGIS (the load is not counted; the SQL alone is).
 
@@ -115,8 +116,11 @@ def radii() -> dict[str, float]:
     return {t: float(r.radius_m) for t, r in load_standard().facilities.items() if r.radius_m is not None}
 
 
-# -- the anchors' graph: nodes at the lines' vertices, as any script would build it ---------------
+# -- the anchors' graphs, as a careful script would build them (vectorised; nothing of gisplan's) ---
 def graph_from_lines(path: Path):  # type: ignore[no-untyped-def]
+    """Nodes and edges of the road lines: every vertex a node and every pair of consecutive vertices
+    an edge, the same vertex in two lines one node (OSM ways meet at shared vertices, and are not
+    split there: a graph of the lines' ends alone would not join them)."""
     import pandas as pd
     import pyogrio
     import shapely
@@ -125,16 +129,20 @@ def graph_from_lines(path: Path):  # type: ignore[no-untyped-def]
     coords, owner = shapely.get_coordinates(lines, return_index=True)
     same = owner[1:] == owner[:-1]
     a, b = coords[:-1][same], coords[1:][same]
-    keys = pd.MultiIndex.from_arrays(np.round(np.vstack([a, b]) * 1000).astype(np.int64).T.tolist())
-    ids, uniq = pd.factorize(keys)
-    xy = np.array(uniq.tolist(), dtype=float) / 1000.0
-    u, v = ids[: len(a)], ids[len(a) :]
     length = np.hypot(*(b - a).T)
+    keys = np.round(np.vstack([a, b]) * 1000).astype(np.int64)  # millimetres: one node per place
+    ids = pd.DataFrame(keys, columns=["x", "y"]).groupby(["x", "y"], sort=False).ngroup().to_numpy()
+    first = np.zeros(int(ids.max()) + 1, dtype=np.int64)
+    first[ids[::-1]] = np.arange(len(ids))[::-1]
+    xy = keys[first] / 1000.0
+    u, v = ids[: len(a)], ids[len(a) :]
     keep = u != v
     return xy, u[keep], v[keep], length[keep]
 
 
 def pandana_worker(folder: Path) -> dict[str, float]:
+    """pandana's whole job: read, graph, contraction hierarchy (``Network``), then per type
+    ``set_pois`` and ``nearest_pois`` (no ``precompute``: that serves aggregations only)."""
     import pandana
     import pandas as pd
     import pyogrio
@@ -151,12 +159,14 @@ def pandana_worker(folder: Path) -> dict[str, float]:
     )
     wanted = radii()
     facilities = pyogrio.read_dataframe(folder / "facilities.gpkg", columns=["type"])
+    compounds = pyogrio.read_dataframe(folder / "compounds.gpkg", columns=[])
     present = {t: r for t, r in wanted.items() if (facilities["type"] == t).any()}
-    net.precompute(max(present.values()))
+    # the compounds' nodes: what a user reads the per-node answers at
+    at = net.get_node_ids(compounds.geometry.x, compounds.geometry.y)
     for t, r in present.items():
         pts = facilities.geometry[facilities["type"] == t]
         net.set_pois(t, r, 1, pts.x.to_numpy(), pts.y.to_numpy())
-        net.nearest_pois(r, t, num_pois=1)
+        net.nearest_pois(r, t, num_pois=1).loc[at.to_numpy()]
     return {"edges": float(len(u))}
 
 
