@@ -8,6 +8,7 @@ believed, since a ``.prj`` can lie.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -163,3 +164,58 @@ def to_wgs84(geoms: np.ndarray, coords: Coords) -> np.ndarray:
         return geoms
     fn = prcoords.gcj_wgs_bored if coords == "gcj02" else prcoords.bd_wgs_bored
     return shapely.transform(geoms, lambda c: _convert_array(c, fn))
+
+
+# -- a search area in the working CRS ------------------------------------------------------------
+# How far beyond its area of use a working CRS is trusted to hold data (degrees): a layer may reach
+# past its zone's edge, a transverse Mercator stays exact well beyond it.
+ZONE_MARGIN_DEG = 5.0
+EDGE_POINTS = 16  # points per side of a search area: a lon/lat box's edges are curves in the working CRS
+
+
+@lru_cache(maxsize=64)
+def _transformer(source: int, target: int) -> Transformer:
+    return Transformer.from_crs(source, target, always_xy=True)
+
+
+@lru_cache(maxsize=64)
+def zone_lonlat(srid: int) -> tuple[float, float, float, float] | None:
+    """Where the CRS ``srid`` holds data, in longitude/latitude: its area of use widened by
+    :data:`ZONE_MARGIN_DEG` (None: a CRS that states none, or a geographic one)."""
+    crs = CRS.from_epsg(srid)
+    area = crs.area_of_use
+    if area is None or crs.is_geographic:
+        return None
+    m = ZONE_MARGIN_DEG
+    return (
+        max(area.west - m, -180.0),
+        max(area.south - m, -90.0),
+        min(area.east + m, 180.0),
+        min(area.north + m, 90.0),
+    )
+
+
+def search_area(box: tuple[float, float, float, float], box_srid: int, working_srid: int) -> shapely.Polygon | None:
+    """The part of ``box`` (minx, miny, maxx, maxy in ``box_srid``) within the working CRS's zone,
+    as a polygon in the working CRS; None when the box lies wholly outside the zone (nothing there).
+
+    A box far larger than the zone (a world bbox, a z0 tile) cannot be transformed by its corners:
+    they fall where the projection is meaningless, and the transformed box holds nothing. The box is
+    taken to longitude/latitude, clipped to :func:`zone_lonlat`, and its outline densified before
+    it is transformed, so the area holds what the box holds.
+    """
+    zone = zone_lonlat(working_srid)
+    if box_srid == working_srid or zone is None:
+        return shapely.box(*_transformer(box_srid, working_srid).transform_bounds(*box, densify_pts=EDGE_POINTS))
+    west, south, east, north = (
+        box if box_srid == 4326 else _transformer(box_srid, 4326).transform_bounds(*box, densify_pts=EDGE_POINTS)
+    )
+    west, south, east, north = max(west, zone[0]), max(south, zone[1]), min(east, zone[2]), min(north, zone[3])
+    if west > east or south > north:
+        return None
+    xs = np.r_[np.linspace(west, east, EDGE_POINTS), np.full(EDGE_POINTS, east), np.linspace(east, west, EDGE_POINTS)]
+    xs = np.r_[xs, np.full(EDGE_POINTS, west)]
+    ys = np.r_[np.full(EDGE_POINTS, south), np.linspace(south, north, EDGE_POINTS), np.full(EDGE_POINTS, north)]
+    ys = np.r_[ys, np.linspace(north, south, EDGE_POINTS)]
+    x, y = _transformer(4326, working_srid).transform(xs, ys)
+    return shapely.make_valid(shapely.Polygon(np.c_[x, y]))

@@ -1,7 +1,8 @@
 """Vector tiles (Mapbox Vector Tile) of a layer for a role, in the WebMercatorQuad tile matrix set.
 
-PostGIS cuts, simplifies for the zoom and encodes (``ST_AsMVTGeom``/``ST_AsMVT``); the tile matrix
-comes from morecantile. Only the columns the role may read go into a tile.
+PostGIS cuts, simplifies for the zoom and encodes (``ST_AsMVTGeom``/``ST_AsMVT``); a feature too
+small to draw at the zoom is a point on its surface; the tile matrix comes from morecantile. Only
+the columns the role may read go into a tile.
 """
 
 from __future__ import annotations
@@ -47,13 +48,17 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
     envelope = layers.envelope((xmin, ymin, xmax, ymax), 3857)
     # simplify to a quarter of a tile pixel, in the layer's own metres, before cutting
     tolerance = (xmax - xmin) / EXTENT / 4
-    geom = func.ST_AsMVTGeom(
+    shape = func.ST_AsMVTGeom(
         func.ST_Transform(func.ST_Simplify(t.c.geom, bindparam("tol", tolerance), True), 3857),
         envelope,
         EXTENT,
         BUFFER,
         True,
-    ).label("mvtgeom")
+    )
+    # a feature smaller than a pixel collapses to nothing on the tile's grid (every compound of a
+    # city at z0-z10): it is drawn as a point on its surface instead, so every zoom shows it
+    spot = func.ST_AsMVTGeom(func.ST_Transform(func.ST_PointOnSurface(t.c.geom), 3857), envelope, EXTENT, BUFFER, True)
+    geom = func.coalesce(shape, spot).label("mvtgeom")
     props: list[Any] = []
     for f in fields:
         fdef = next((d for d in layer.fields if d.id == f), None)

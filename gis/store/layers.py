@@ -23,6 +23,7 @@ from sqlalchemy import (
     cast,
     column,
     delete,
+    false,
     func,
     insert,
     literal_column,
@@ -35,7 +36,7 @@ from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
 
-from gis.crs import parse_crs
+from gis.crs import parse_crs, search_area
 from gis.errors import NotFoundError
 from gis.registry import SYSTEM_COLUMNS, LayerDef
 
@@ -80,11 +81,15 @@ def envelope(box: Box, srid: int) -> Any:
 
 def bbox_conditions(t: TableClause, box: Box, box_srid: int, working_srid: int, *, exact: bool = True) -> list[Any]:
     """Features whose geometry touches ``box`` (in ``box_srid``): the index test, then (``exact``) the
-    geometric one."""
-    area = func.ST_Transform(envelope(box, box_srid), working_srid)
-    conditions: list[Any] = [t.c.geom.op("&&")(area)]
+    geometric one, against the box's part within the working CRS's zone (:func:`gis.crs.search_area`:
+    a world bbox or a z0 tile holds every feature)."""
+    area = search_area(box, box_srid, working_srid)
+    if area is None:
+        return [false()]
+    shape = func.ST_GeomFromWKB(bindparam(None, shapely.to_wkb(area)), working_srid)
+    conditions: list[Any] = [t.c.geom.op("&&")(shape)]
     if exact:
-        conditions.append(func.ST_Intersects(t.c.geom, area))
+        conditions.append(func.ST_Intersects(t.c.geom, shape))
     return conditions
 
 

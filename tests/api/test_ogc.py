@@ -267,3 +267,77 @@ def test_edits_with_optimistic_concurrency_and_audit(server: tuple[str, str], ws
         ("update", "120", "120"),
         ("delete", "120", None),
     ]
+
+
+def test_every_zoom_and_a_world_bbox_hold_what_lies_in_them(server: tuple[str, str], ws: Workspace) -> None:
+    """The pyramid from z0 to z22 over one compound, and bboxes far beyond the working zone: each holds
+    the features that lie in it (checked by shapely in Web Mercator), z0 and the world every one."""
+    import mapbox_vector_tile
+    import morecantile
+
+    base, _ = server
+    tms = morecantile.tms.get("WebMercatorQuad")
+    compounds = ws.layer("compounds", crs=3857)
+    point = ws.layer("compounds", crs=4326).set_index("name").geometry["富润家园"].representative_point()
+    with httpx.Client(base_url=f"{base}/ogc/collections") as c:
+        for bbox in ("-180,-90,180,90", "-180,-85,180,85", "100,20,130,50", "116,39.9,117,40.1"):
+            page = c.get("/compounds/items", params={"bbox": bbox, "limit": 100}).json()
+            assert page["numberMatched"] == len(compounds) == 9, bbox
+        far = c.get("/compounds/items", params={"bbox": "-120,-50,-60,10"}).json()  # South America
+        assert far["numberMatched"] == 0
+        for z in range(23):
+            t = tms.tile(point.x, point.y, z)
+            r = c.get(f"/compounds/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}")
+            assert r.status_code == 200, z
+            decoded = mapbox_vector_tile.decode(r.content)
+            assert "compounds" in decoded, f"z{z}: an empty tile ({len(r.content)} bytes)"
+            names = {f["properties"]["name"] for f in decoded["compounds"]["features"]}
+            left, bottom, right, top = tms.xy_bounds(t)
+            margin = (right - left) * 64 / 4096  # the tile's buffer: features this close may be drawn too
+            inside = set(compounds[compounds.intersects(shapely.box(left, bottom, right, top))]["name"])
+            near = shapely.box(left - margin, bottom - margin, right + margin, top + margin)
+            assert inside <= names <= set(compounds[compounds.intersects(near)]["name"]), z
+            assert "富润家园" in names, z
+            if z == 0:
+                assert len(names) == 9
+
+
+def test_every_ogc_path_answers_with_and_without_a_trailing_slash(server: tuple[str, str]) -> None:
+    base, _ = server
+    with httpx.Client(base_url=base) as c:
+        for path in (
+            "/ogc",
+            "/ogc/conformance",
+            "/ogc/api",
+            "/ogc/collections",
+            "/ogc/collections/compounds",
+            "/ogc/collections/compounds/items",
+            "/ogc/collections/compounds/queryables",
+            "/ogc/collections/compounds/tiles/WebMercatorQuad/tilejson.json",
+        ):
+            plain, slashed = c.get(path), c.get(path + "/")
+            assert plain.status_code == slashed.status_code == 200, path
+            assert plain.headers["content-type"] == slashed.headers["content-type"], path
+            if "json" in plain.headers["content-type"]:
+                assert plain.json() == slashed.json(), path
+        assert c.get("/ogc/collections/pipelines/").status_code == 404  # the public still sees no pipelines
+
+
+def test_the_service_desc_is_an_openapi_3_0_definition(server: tuple[str, str]) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV30SpecValidator
+
+    base, _ = server
+    with httpx.Client(base_url=base) as c:
+        links = c.get("/ogc").json()["links"]
+        desc = next(link for link in links if link["rel"] == "service-desc")
+        assert desc["type"] == "application/vnd.oai.openapi+json;version=3.0"
+        answer = c.get(desc["href"])
+        assert answer.headers["content-type"] == desc["type"]
+        document = answer.json()
+        assert document["openapi"].startswith("3.0.")
+        validate(document, cls=OpenAPIV30SpecValidator)  # raises on any departure from OpenAPI 3.0
+        full = c.get("/openapi.json").json()
+        assert full["openapi"].startswith("3.1") and set(document["paths"]) == set(full["paths"])
+        doc = next(link for link in links if link["rel"] == "service-doc")
+        assert c.get(doc["href"]).status_code == 200
