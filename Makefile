@@ -46,7 +46,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 venv: $(VENV)/.installed
 
-# Front-end assets (MapLibre GL JS, Leaflet) from npm, exactly as web/package-lock.json pins them;
+# Front-end assets (MapLibre GL JS, Leaflet, Swagger UI) from npm, exactly as web/package-lock.json pins them;
 # the app serves them and the exports inline them: nothing loads from a CDN at run time.
 # A web/node_modules that is a symbolic link (shared with another checkout) is left alone: npm ci would
 # empty the directory it points to.
@@ -61,7 +61,9 @@ VENDOR := gis/web/vendor
 VENDOR_FILES := maplibre-gl/dist/maplibre-gl.js maplibre-gl/dist/maplibre-gl.css maplibre-gl/LICENSE.txt \
   leaflet/dist/leaflet.js leaflet/dist/leaflet.css leaflet/dist/images/layers.png \
   leaflet/dist/images/layers-2x.png leaflet/dist/images/marker-icon.png leaflet/dist/images/marker-icon-2x.png \
-  leaflet/dist/images/marker-shadow.png leaflet/LICENSE
+  leaflet/dist/images/marker-shadow.png leaflet/LICENSE \
+  swagger-ui-dist/swagger-ui-bundle.js swagger-ui-dist/swagger-ui.css swagger-ui-dist/favicon-32x32.png \
+  swagger-ui-dist/LICENSE
 $(VENDOR)/.installed: web/node_modules/.installed Makefile
 	@rm -rf $(VENDOR) && mkdir -p $(VENDOR)
 	@cd web/node_modules && cp --parents $(VENDOR_FILES) $(CURDIR)/$(VENDOR)/

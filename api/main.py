@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import analysis, edits, errors, exports, health, ogc, programme, tiles, users, webmap
+from api import analysis, apidoc, edits, errors, exports, health, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
 from api.heavy import Slots
 from api.middleware import Guard
@@ -93,10 +93,13 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         summary="老旧小区改造空间规划 · GIS planning for old residential compound renovation",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api.apidoc serves /docs from the app's own files; no ReDoc (a CDN's script)
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(Guard)  # the caller, the links' base, the security headers, the access log
     app.include_router(health.router)
+    app.include_router(apidoc.router)
     app.include_router(ogc.router)
     app.include_router(tiles.router)
     app.include_router(edits.router)

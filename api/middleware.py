@@ -53,8 +53,8 @@ CHALLENGE = 'Bearer realm="gisplan"'
 BASIC_CHALLENGE = 'Basic realm="gisplan", charset="UTF-8"'
 NO_SCRIPT = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 SECRET = re.compile(r"token|key|pass|auth|secret|sig", re.IGNORECASE)
-DOCS = ("/docs", "/redoc")
-PROBES = ("/healthz", "/readyz")  # FastAPI's own pages (Swagger UI, ReDoc) load their scripts as they do
+DOCS = "/docs"
+PROBES = ("/healthz", "/readyz")
 
 
 def webmap_policy(basemap_url: str | None) -> str:
@@ -75,8 +75,11 @@ def webmap_policy(basemap_url: str | None) -> str:
 def policy_for(path: str, basemap_url: str | None) -> str:
     if path == "/":
         base = webmap_policy(basemap_url)
-    elif path.startswith(DOCS):
-        base = "object-src 'none'; base-uri 'none'"
+    elif path == DOCS:  # Swagger UI, from the app's own files; its start is an inline script
+        base = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'"
+        )
     else:
         base = NO_SCRIPT
     return f"{base}; frame-ancestors 'none'"
@@ -96,6 +99,17 @@ def pin_host(scope: Scope, public_url: str | None) -> None:
         netloc = f"[{host}]" if ":" in host else host
         headers.append((b"host", f"{netloc}:{port}".encode("ascii")))
     scope["headers"] = headers
+
+
+def same_without_slash(scope: Scope) -> None:
+    """``/ogc/``, ``/ogc/collections/`` …: an OGC path with a trailing slash is the path without it
+    (OGC API clients add one; a redirect would make them follow it, and some do not)."""
+    path = scope["path"]
+    if path.startswith("/ogc/") and path.endswith("/"):
+        scope["path"] = path.rstrip("/")
+        raw = scope.get("raw_path")
+        if raw:
+            scope["raw_path"] = raw.rstrip(b"/")
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -128,6 +142,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        same_without_slash(scope)
         state = scope["app"].state
         settings = state.workspace.settings
         pin_host(scope, settings.public_url)

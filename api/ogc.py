@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import openapi30
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from gis.ogc import edits, features
 from gis.ogc.features import CRS84, QueryError
@@ -93,9 +94,9 @@ def landing(request: Request) -> dict[str, Any]:
         "links": [
             {"href": base, "rel": "self", "type": "application/json", "title": "landing page"},
             {
-                "href": f"{root}/openapi.json",
+                "href": f"{base}/api",
                 "rel": "service-desc",
-                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "type": openapi30.MEDIA_TYPE,
                 "title": "API definition",
             },
             {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
@@ -103,6 +104,14 @@ def landing(request: Request) -> dict[str, Any]:
             {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "collections"},
         ],
     }
+
+
+@router.get("/api", summary="The API definition (OpenAPI 3.0)", response_class=JSONResponse)
+def api_definition(request: Request) -> JSONResponse:
+    """The whole API's definition in OpenAPI 3.0, as OGC API – Features Part 1's OpenAPI class asks
+    (``/openapi.json`` is the same in 3.1)."""
+    document = openapi30.downgrade(request.app.openapi())
+    return JSONResponse(document, media_type=openapi30.MEDIA_TYPE)
 
 
 @router.get("/conformance", summary="Conformance classes")

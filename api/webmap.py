@@ -97,4 +97,6 @@ def mount_static(app: FastAPI) -> None:
     npm assets (``make assets``) the API still serves; the page at ``/`` answers 503 saying why."""
     vendor = vendor_dir() / "maplibre-gl" / "dist"
     app.mount("/static/vendor/maplibre-gl", StaticFiles(directory=vendor, check_dir=False))
+    swagger = vendor_dir() / "swagger-ui-dist"  # the /docs page's (api.apidoc)
+    app.mount("/static/vendor/swagger-ui-dist", StaticFiles(directory=swagger, check_dir=False))
     app.mount("/static", StaticFiles(directory=static_dir()))

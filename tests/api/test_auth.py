@@ -41,7 +41,7 @@ NOT_IN_OPENAPI = [
     "/static/app.js",
     "/static/vendor/maplibre-gl/maplibre-gl.js",
     "/docs",
-    "/redoc",
+    "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
     "/openapi.json",
 ]
 

@@ -216,6 +216,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/readyz"): Route("public", 200, _get("/readyz")),
     ("GET", "/ogc"): Route("public", 200, _get("/ogc")),
     ("GET", "/ogc/conformance"): Route("public", 200, _get("/ogc/conformance")),
+    ("GET", "/ogc/api"): Route("public", 200, _get("/ogc/api")),
     ("GET", "/ogc/collections"): Route("public", 200, _get("/ogc/collections")),
     ("GET", C): Route("public", 200, _get(C)),
     ("GET", C + "/queryables"): Route("public", 200, _get(C + "/queryables")),
@@ -286,7 +287,7 @@ VARIANTS: list[tuple[str, Route]] = [
     ),
 ]
 # Pages outside the OpenAPI document: the web map and its scripts, the API's own documents.
-PAGES = ["/", "/static/app.js", "/docs", "/redoc", "/openapi.json"]
+PAGES = ["/", "/static/app.js", "/docs", "/static/vendor/swagger-ui-dist/swagger-ui.css", "/openapi.json"]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+import shapely
 from PIL import Image
 
 from api.main import create_app
@@ -124,6 +125,36 @@ def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace],
     note = w.page.inner_text("#gap-note")
     assert f"{int((~results['covered']).sum())} 个在服务半径外" in note
     assert w.errors == [] and w.outside() == []
+
+
+DRAWN = """() => {
+  const out = {};
+  for (const f of window.gisplanMap.queryRenderedFeatures({ layers: ["facilities", "facilities-fill"] })) {
+    out[`${f.layer.id}:${f.id}`] = f.properties.type;  // a feature cut by two tiles is one symbol
+  }
+  return out;
+}"""
+
+
+def test_each_facility_is_drawn_once_polygons_as_one_shape(site: tuple[str, str, Workspace], watched: Any) -> None:
+    base, _token, ws = site
+    w = watched()
+    open_map(w, base + "/")
+    drawn = w.page.evaluate(DRAWN)
+    west, south, east, north = w.page.evaluate("window.gisplanMap.getBounds().toArray().flat()")
+    facilities = ws.layer("facilities", crs=4326)
+    in_view = facilities[facilities.intersects(shapely.box(west, south, east, north))]
+    polygons = in_view.geom_type.isin(["Polygon", "MultiPolygon"])
+    assert polygons.any(), "the sample holds a polygon facility: the case this checks"
+    # per type, as many symbols as the layer has facilities in view: one each
+    for kind, group in in_view.groupby("type"):
+        symbols = [key for key, t in drawn.items() if t == kind]
+        assert len(symbols) == len(group), (kind, symbols)
+    # points are circles, sites are one filled shape: never a circle per vertex
+    assert {k for k in drawn if k.startswith("facilities:")} == {f"facilities:{i}" for i in in_view[~polygons]["fid"]}
+    assert {k for k in drawn if k.startswith("facilities-fill:")} == {
+        f"facilities-fill:{i}" for i in in_view[polygons]["fid"]
+    }
 
 
 def test_search_finds_a_compound_by_name(site: tuple[str, str, Workspace], watched: Any) -> None:

@@ -138,8 +138,17 @@ function buildStyle() {
         "line-dasharray": ["case", ["==", ["get", "laying"], "overhead"], ["literal", [2, 1]], ["literal", [1, 0]]] } });
   }
   if (has("facilities")) {
+    // a facility's site (a polygon) is drawn once, filled and outlined in its type's colour; only
+    // points are circles (a circle layer would put a dot on every vertex of a polygon)
+    const facilityColour = matchColour("type", sym.facility_type, sym.facility_type.other);
+    const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
+    layers.push({ id: "facilities-fill", type: "fill", source: "facilities", "source-layer": "facilities",
+      filter: polygon, paint: { "fill-color": facilityColour, "fill-opacity": 0.45 } });
+    layers.push({ id: "facilities-line", type: "line", source: "facilities", "source-layer": "facilities",
+      filter: polygon, paint: { "line-color": facilityColour, "line-width": 2 } });
     layers.push({ id: "facilities", type: "circle", source: "facilities", "source-layer": "facilities",
-      paint: { "circle-color": matchColour("type", sym.facility_type, sym.facility_type.other),
+      filter: ["in", ["geometry-type"], ["literal", ["Point", "MultiPoint"]]],
+      paint: { "circle-color": facilityColour,
         "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 3, 16, 7], "circle-stroke-color": "#fff", "circle-stroke-width": 1.2 } });
   }
   if (has("compounds")) {
@@ -188,6 +197,7 @@ const LAYER_STYLE_IDS = {
   compounds: ["compounds-fill", "compounds-line", "compounds-point", "compounds-label"],
   roads: ["roads", "roads-casing"],
   water: ["water-fill", "water-line"],
+  facilities: ["facilities", "facilities-fill", "facilities-line"],
 };
 
 function fillLayerList() {
