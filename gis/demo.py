@@ -17,7 +17,8 @@ from gis.errors import ProgrammeError
 from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
 from gis.export.offline_map import save
-from gis.printers import print_gap_summary, print_month
+from gis.printers import print_gap_summary
+from gis.report_printers import print_month
 from gis.workspace import Workspace
 
 SAMPLE_LAYERS = ("compounds", "facilities", "roads", "buildings", "pipelines", "water")

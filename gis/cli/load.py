@@ -64,7 +64,7 @@ def load(  # noqa: PLR0913
     rejects CSV next to the report. Exit code 1 when the file was refused.
     """
     from gis.errors import ImportRefusedError
-    from gis.printers import print_import_report
+    from gis.report_printers import print_import_report
 
     if coords not in COORDS:
         raise typer.BadParameter("choose wgs84, gcj02 or bd09", param_hint="--coords")
@@ -97,7 +97,7 @@ def refused(exc: Exception, *, as_json: bool) -> None:
     """Say why an import was refused: its report as JSON, or its problems and the reason."""
     from gis.errors import ImportRefusedError
     from gis.ingest import ImportReport
-    from gis.printers import print_import_report
+    from gis.report_printers import print_import_report
 
     report = exc.report if isinstance(exc, ImportRefusedError) else None
     if as_json and isinstance(report, ImportReport):

@@ -56,8 +56,8 @@ def progress_import(
     """Import a schedule table (导入时间配档表) in one transaction: new projects and plans, new actual dates
     (stages move forward only), spending. Bad rows are listed with their reason; exit code 1 on refusal."""
     from gis.errors import ImportRefusedError
-    from gis.printers import print_rejected_rows, print_schedule_import
     from gis.programme import ScheduleImportReport
+    from gis.report_printers import print_rejected_rows, print_schedule_import
 
     ws = open_workspace()
     try:

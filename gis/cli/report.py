@@ -24,7 +24,7 @@ def report_month(
 ) -> None:
     """The monthly statistics (统计月报): per street and district, projects, buildings, households, floor
     area, investment, count per stage, completion against plan, overdue projects, corrections after lock."""
-    from gis.printers import print_month
+    from gis.report_printers import print_month
 
     ws = open_workspace()
     if submit:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 from rich.console import Console
 
-from gis.printers import month_cell, print_gap_summary, print_history, print_projects, print_risks
+from gis.printers import print_gap_summary, print_history, print_projects, print_risks
+from gis.report_printers import month_cell
 
 
 def printed(draw: Callable[[Console], None]) -> str:
