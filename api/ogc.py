@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import openapi30
+from api import ogc_html, openapi30
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from gis.ogc import edits, features
 from gis.ogc.features import CRS84, QueryError
@@ -43,6 +43,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
@@ -73,6 +74,7 @@ def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
         "extent": {"spatial": {"bbox": [box] if box else [], "crs": CRS84}},
         "links": [
             {"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
+            ogc_html.alternate(href),
             {"href": f"{href}/items", "rel": "items", "type": GEOJSON, "title": "features"},
             {
                 "href": f"{href}/queryables",
@@ -85,10 +87,10 @@ def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
 
 
 @router.get("", summary="Landing page")
-def landing(request: Request) -> dict[str, Any]:
+def landing(request: Request) -> Any:
     base = _base(request)
     root = str(request.base_url).rstrip("/")
-    return {
+    document: dict[str, Any] = {
         "title": "gisplan 老旧小区改造空间规划",
         "description": "Layers of the old residential compound renovation programme (OGC API – Features)",
         "links": [
@@ -102,8 +104,12 @@ def landing(request: Request) -> dict[str, Any]:
             {"href": f"{root}/docs", "rel": "service-doc", "type": "text/html", "title": "API documentation"},
             {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json", "title": "conformance"},
             {"href": f"{base}/collections", "rel": "data", "type": "application/json", "title": "collections"},
+            ogc_html.alternate(base),
         ],
     }
+    if ogc_html.wants_html(request):
+        return ogc_html.page(request, document["title"], document["links"], description=document["description"])
+    return document
 
 
 @router.get("/api", summary="The API definition (OpenAPI 3.0)", response_class=JSONResponse)
@@ -115,29 +121,51 @@ def api_definition(request: Request) -> JSONResponse:
 
 
 @router.get("/conformance", summary="Conformance classes")
-def conformance() -> dict[str, Any]:
+def conformance(request: Request) -> Any:
+    if ogc_html.wants_html(request):
+        rows = [[ogc_html.Cell(uri, uri)] for uri in CONFORMANCE]
+        return ogc_html.page(request, "符合性 Conformance", [], columns=["标准类 Conformance class"], rows=rows)
     return {"conformsTo": CONFORMANCE}
 
 
 @router.get("/collections", summary="The collections the caller may see")
-def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
+def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> Any:
     base = _base(request)
-    crs = ws.working_crs
-    if crs is None:
-        return {
-            "collections": [],
-            "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
-        }
-    srid = _working_srid(ws)
-    return {
-        "collections": [_collection(ws, layer, srid, base) for layer in visible_layers(ws.registry, role)],
-        "links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
-    }
+    links = [
+        {"href": f"{base}/collections", "rel": "self", "type": "application/json"},
+        ogc_html.alternate(f"{base}/collections"),
+    ]
+    found = []
+    if ws.working_crs is not None:
+        srid = _working_srid(ws)
+        found = [_collection(ws, layer, srid, base) for layer in visible_layers(ws.registry, role)]
+    if ogc_html.wants_html(request):
+        rows = [
+            [
+                ogc_html.Cell(c["title"], ogc_html.with_format(f"{base}/collections/{c['id']}", "html")),
+                ogc_html.Cell(c["description"]),
+                ogc_html.Cell("要素 features", ogc_html.with_format(f"{base}/collections/{c['id']}/items", "html")),
+            ]
+            for c in found
+        ]
+        columns = ["图层 Collection", "说明 Description", "浏览 Browse"]
+        return ogc_html.page(request, "图层 Collections", links, columns=columns, rows=rows)
+    return {"collections": found, "links": links}
 
 
 @router.get("/collections/{collection_id}", summary="One collection")
-def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> dict[str, Any]:
-    return _collection(ws, layer, _working_srid(ws), _base(request))
+def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> Any:
+    document = _collection(ws, layer, _working_srid(ws), _base(request))
+    if ogc_html.wants_html(request):
+        box = document["extent"]["spatial"]["bbox"]
+        facts = [
+            ("范围 Extent (CRS84)", ", ".join(f"{v:.5f}" for v in box[0]) if box else "—"),
+            ("存储坐标系 Storage CRS", document["storageCrs"]),
+            ("输出坐标系 CRS", " ".join(document["crs"])),
+        ]
+        description = document["description"]
+        return ogc_html.page(request, document["title"], document["links"], description=description, facts=facts)
+    return document
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Queryable properties")
@@ -260,6 +288,9 @@ def items(
                 "type": GEOJSON,
             }
         )
+    links.append(ogc_html.alternate(links[0]["href"]))
+    if ogc_html.wants_html(request):
+        return _items_page(request, layer, found, matched, links)
     meta: dict[str, Any] = {"numberMatched": matched, "numberReturned": len(found), "links": links}
     if estimated:
         meta["numberMatchedEstimated"] = True  # a large table: the planner's row estimate, not a count
@@ -270,6 +301,30 @@ def items(
     return Response(body.encode(), media_type=GEOJSON, headers={"Content-Crs": f"<{out.uri}>"})
 
 
+def _items_page(request: Request, layer: Any, found: list[str], matched: int, links: list[dict[str, Any]]) -> Response:
+    """A page of features as a table: id (to the feature's page), then the properties returned."""
+    decoded = [json.loads(f) for f in found]
+    names = list(dict.fromkeys(k for f in decoded for k in f.get("properties") or {}))
+    base = f"{_base(request)}/collections/{layer.id}/items"
+    rows = [
+        [ogc_html.Cell(f["id"], ogc_html.with_format(f"{base}/{f['id']}", "html"))]
+        + [ogc_html.Cell(_shown((f.get("properties") or {}).get(n))) for n in names]
+        for f in decoded
+    ]
+    facts = [("匹配 Matched", matched), ("本页 Returned", len(found))]
+    title = f"{layer.label.zh} {layer.label.en}"
+    return ogc_html.page(request, title, links, columns=["id", *names], rows=rows, facts=facts)
+
+
+def _shown(value: Any) -> Any:
+    """A property as a table shows it: lists joined, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
 @router.get("/collections/{collection_id}/items/{fid}", summary="One feature", response_class=JSONResponse)
 def item(
     request: Request,
@@ -278,7 +333,7 @@ def item(
     layer: CollectionDep,
     fid: IdPath,
     crs: Annotated[str | None, Query()] = None,
-) -> JSONResponse:
+) -> Response:
     out = features.parse_crs(crs, _working_srid(ws))
     found = features.item(ws.engine, layer, role, fid, crs=out)
     if found is None:
@@ -287,7 +342,12 @@ def item(
     found["links"] = [
         {"href": f"{base}/items/{fid}", "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
+        ogc_html.alternate(f"{base}/items/{fid}"),
     ]
+    if ogc_html.wants_html(request):
+        rows = [[ogc_html.Cell(k), ogc_html.Cell(_shown(v))] for k, v in (found.get("properties") or {}).items()]
+        title = f"{layer.label.zh} {fid}"
+        return ogc_html.page(request, title, found["links"], columns=["属性 Property", "值 Value"], rows=rows)
     version = edits.current_version(ws.engine, layer, fid) or 0
     headers = {"Content-Crs": f"<{out.uri}>", "ETag": edits.etag(layer, fid, version)}
     return JSONResponse(found, media_type=GEOJSON, headers=headers)

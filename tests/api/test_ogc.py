@@ -341,3 +341,28 @@ def test_the_service_desc_is_an_openapi_3_0_definition(server: tuple[str, str]) 
         assert full["openapi"].startswith("3.1") and set(document["paths"]) == set(full["paths"])
         doc = next(link for link in links if link["rel"] == "service-doc")
         assert c.get(doc["href"]).status_code == 200
+
+
+def test_an_html_encoding_for_planners_to_browse(server: tuple[str, str], ws: Workspace) -> None:
+    base, _ = server
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    gdal_like = {"Accept": "application/geo+json, application/json"}
+    with httpx.Client(base_url=f"{base}/ogc") as c:
+        for path in ("", "/conformance", "/collections", "/collections/compounds", "/collections/compounds/items"):
+            page = c.get(path, params={"f": "html"})
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
+            assert "<script" not in page.text, path
+            assert c.get(path, headers=browser).headers["content-type"].startswith("text/html"), path
+            assert "json" in c.get(path, headers=gdal_like).headers["content-type"], path
+            assert "json" in c.get(path).headers["content-type"], path  # no Accept: JSON, as before
+            alternates = [link for link in c.get(path).json().get("links", []) if link["rel"] == "alternate"]
+            assert path == "/conformance" or alternates[0]["type"] == "text/html", path
+        listed = c.get("/collections", params={"f": "html"}).text
+        assert "小区" in listed and "pipelines" not in listed
+        table = c.get("/collections/compounds/items", params={"f": "html", "limit": 100}).text
+        names = set(ws.layer("compounds")["name"])
+        assert all(f"<td>{n}</td>" in table for n in names)
+        fid = int(ws.layer("compounds")["fid"].iloc[0])
+        assert c.get(f"/collections/compounds/items/{fid}", params={"f": "html"}).status_code == 200
+        bad = c.get("/collections", params={"f": "xml"})
+        assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"

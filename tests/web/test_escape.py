@@ -257,6 +257,15 @@ def test_web_map_and_served_pages_show_hostile_values_as_text(
     w.page.goto(f"{base}/api/exports/reports/{first}.html")
     assert w.page.inner_text("h1") == f"一区一策 · {names[first]}"
     inert(w)
+    # the OGC API's HTML encoding: the items table and a feature's page show the names as text
+    w = watched()
+    w.page.goto(f"{base}/ogc/collections/compounds/items?f=html&limit=100")
+    cells = w.page.eval_on_selector_all("td", "els => els.map(e => e.textContent)")
+    assert set(names.values()) <= set(cells)
+    inert(w)
+    w.page.goto(f"{base}/ogc/collections/compounds/items/{first}?f=html")
+    assert names[first] in w.page.eval_on_selector_all("td", "els => els.map(e => e.textContent)")
+    inert(w)
 
 
 def test_the_web_map_builds_no_html_from_strings() -> None:
