@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+# the control characters an XLSX cell cannot hold: openpyxl's own ILLEGAL_CHARACTERS_RE (openpyxl.cell.cell),
+# restated so that writing a CSV does not load openpyxl
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 # what makes a spreadsheet read a cell as a formula (OWASP)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")

@@ -14,7 +14,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from geoalchemy2 import Geometry
 from pyproj import CRS
 from sqlalchemy import (
     Connection,
@@ -113,7 +112,7 @@ def extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
 def _extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
     t = layer_table(layer)
     srid = func.Find_SRID("public", bindparam("table", layer.table), "geom")
-    box = func.ST_SetSRID(cast(func.ST_Extent(t.c.geom), Geometry), srid)
+    box = func.ST_SetSRID(func.geometry(func.ST_Extent(t.c.geom)), srid)  # box2d -> geometry, as its cast
     inner = select(box.label("b")).select_from(t).subquery()
     b = inner.c.b
     side = func.greatest(func.ST_XMax(b) - func.ST_XMin(b), func.ST_YMax(b) - func.ST_YMin(b))
@@ -237,7 +236,7 @@ def insert_row(conn: Connection, layer: LayerDef, values: dict[str, Any], *, ewk
             source=values.get("source", "api"),
             source_key=key,
             extra=cast(json.dumps(values["extra"], ensure_ascii=False), JSONB),
-            geom=cast(ewkb, Geometry),
+            geom=func.ST_GeomFromEWKB(func.decode(bindparam(None, ewkb), "hex")),
         )
         .returning(t.c.fid, t.c.version)
     ).one()
@@ -257,7 +256,7 @@ def update_row(
         .values(
             **{c: values[c] for c in cols},
             extra=cast(json.dumps(values["extra"], ensure_ascii=False), JSONB),
-            geom=cast(ewkb, Geometry),
+            geom=func.ST_GeomFromEWKB(func.decode(bindparam(None, ewkb), "hex")),
             version=t.c.version + 1,
             updated_at=func.now(),
         )

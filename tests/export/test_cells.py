@@ -18,6 +18,7 @@ import shapely
 from openpyxl import Workbook, load_workbook
 
 from api.main import create_app
+from gis import cells
 from gis.cells import safe_cell, safe_csv
 from gis.export.files import write_results
 from gis.export.gap_tables import write_csv, write_xlsx
@@ -171,3 +172,10 @@ def test_public_exports_of_hostile_names_over_http(hostile_server: tuple[str, Wo
     rows = _csv(results.content)
     column = rows[0].index("district")
     assert {r[column] for r in rows[1:]} == {_quoted(v) for v in districts}
+
+
+def test_the_illegal_characters_are_openpyxls() -> None:
+    """gis.cells restates openpyxl's pattern (so a CSV export does not load openpyxl): the same one."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    assert cells.ILLEGAL_CHARACTERS_RE.pattern == ILLEGAL_CHARACTERS_RE.pattern
