@@ -33,6 +33,7 @@ from gis.ogc import cql2
 from gis.registry import LayerDef
 from gis.roles import Role, visible_fields
 from gis.store import layers
+from gis.store.engine import reading
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
@@ -234,7 +235,7 @@ def items(
         .limit(bindparam("lim", query.limit))
         .offset(bindparam("off", query.offset))
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:  # the page, then its count: each a statement of its own
         rows = conn.execute(page).scalars().all()
         estimated = False
         if not conditions:
@@ -252,7 +253,7 @@ def item(
     out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
     t = layers.layer_table(layer, cols)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(select(t.c.fid, *[t.c[c] for c in cols], _geojson(out)).where(t.c.fid == fid)).first()
     return _feature(row, cols) if row else None
 

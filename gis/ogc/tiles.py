@@ -16,6 +16,7 @@ from gis.errors import TileError
 from gis.registry import LayerDef
 from gis.roles import Role, visible_fields
 from gis.store import layers
+from gis.store.engine import reading
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 EXTENT = 4096
@@ -74,6 +75,6 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
         .subquery("mvt")
     )
     query = select(func.ST_AsMVT(literal_column("mvt.*"), layer.id, EXTENT, "mvtgeom", "fid")).select_from(inner)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         data = conn.execute(query).scalar()
     return bytes(data or b"")
