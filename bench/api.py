@@ -5,9 +5,10 @@
 
 The buildings of Liechtenstein (OSM 2015, 8,994 polygons) loaded by gisplan, and a 10× copy
 (translated, synthetic) in a second database. For each size both servers run side by side on
-127.0.0.1 with one worker process each (tipg is only an anchor, never imported by the product),
-and ``wrk`` (2 threads, 16 connections, ``--seconds`` each) requests: GeoJSON pages of 1,000
-features, the same with a bbox, and MVT tiles over a fixed list of z12–z16 tiles. Prints requests/s,
+127.0.0.1 with one worker process each and then four (``--workers``; tipg is only an anchor, never
+imported by the product), and ``wrk`` (2 threads, 16 connections, ``--seconds`` each) requests:
+GeoJSON pages of 1,000 features, the same with a bbox, and MVT tiles by zoom band (z0–8, z9–12,
+z13–16: a fixed list of the tiles over the data's centre and its neighbours). Prints requests/s,
 p50/p99 latency and bytes/s for both, and the ratios. A benchmark, not a test: it asserts nothing.
 """
 
@@ -97,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--tipg", default="/tmp/tipg-venv/bin/uvicorn")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4], help="worker processes per server")
     args = parser.parse_args()
     if not shutil.which("wrk") or not Path(args.tipg).exists():
         raise SystemExit("needs wrk (apt-get install wrk) and tipg in its own venv (see the docstring)")
@@ -129,29 +131,44 @@ def main() -> None:
         )
         tiled.to_file(home / "ten.gpkg", layer="buildings")
         load_file(make_engine(ten), registry(), "buildings", home / "ten.gpkg", actor="bench")
-        # a fixed list of tiles over the original data, z12–z16
+        # fixed lists of tiles over the original data, by zoom band (a tile and its neighbours)
         tms = morecantile.tms.get("WebMercatorQuad")
         lon_lat = base.to_crs(4326).total_bounds
         centre = ((lon_lat[0] + lon_lat[2]) / 2, (lon_lat[1] + lon_lat[3]) / 2)
-        tiles = [
-            tms.tile(centre[0] + dx * 0.01, centre[1] + dy * 0.01, z)
-            for z in range(12, 17)
-            for dx in (-1, 0, 1)
-            for dy in (-1, 0, 1)
-        ]
+        bands = {
+            f"tiles z{zooms[0]}-{zooms[-1]}": sorted(
+                {
+                    tms.tile(centre[0] + dx * 0.01, centre[1] + dy * 0.01, z)
+                    for z in zooms
+                    for dx in (-1, 0, 1)
+                    for dy in (-1, 0, 1)
+                },
+                key=lambda t: (t.z, t.x, t.y),
+            )
+            for zooms in (list(range(0, 9)), list(range(9, 13)), list(range(13, 17)))
+        }
         bbox = f"{centre[0] - 0.02},{centre[1] - 0.02},{centre[0] + 0.02},{centre[1] + 0.02}"
-        for size, url in (("1x", one), ("10x", ten)):
+        for size, url, workers in ((s, u, w) for s, u in (("1x", one), ("10x", ten)) for w in args.workers):
             gp, tp = free_port(), free_port()
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
             servers = [
                 subprocess.Popen(
-                    [sys.executable, "-m", "gis", "serve", "--port", str(gp)],
+                    [sys.executable, "-m", "gis", "serve", "--port", str(gp), "--workers", str(workers)],
                     env=env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 ),
                 subprocess.Popen(
-                    [args.tipg, "tipg.main:app", "--port", str(tp), "--workers", "1", "--log-level", "warning"],
+                    [
+                        args.tipg,
+                        "tipg.main:app",
+                        "--port",
+                        str(tp),
+                        "--workers",
+                        str(workers),
+                        "--log-level",
+                        "warning",
+                    ],
                     env={
                         **os.environ,
                         "DATABASE_URL": url,
@@ -174,15 +191,18 @@ def main() -> None:
                         [f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
                         [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"],
                     ),
-                    "tiles z12-16": (
-                        [f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
-                        [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles],
-                    ),
+                    **{
+                        band: (
+                            [f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
+                            [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles],
+                        )
+                        for band, tiles in bands.items()
+                    },
                 }
                 for name, (ours, theirs) in scenarios.items():
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
                     b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
-                    rows.append((size, name, a, b))
+                    rows.append((f"{size} w{workers}", name, a, b))
             finally:
                 for s in servers:
                     s.terminate()
@@ -191,17 +211,17 @@ def main() -> None:
         cluster.destroy()
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
-    print(f"wrk -t2 -c16 -d{args.seconds}s per scenario; one worker process per server; 2 cores shared by all")
+    print(f"wrk -t2 -c16 -d{args.seconds}s per scenario; w: worker processes per server; 2 cores shared by all")
     print(
-        f"{'size':<4} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
+        f"{'size':<6} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
     )
     for size, name, a, b in rows:
         for server, r in (("gisplan", a), ("tipg", b)):
             print(
-                f"{size:<4} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                f"{size:<6} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                 f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
             )
-        print(f"{'':<4} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {a['p99'] / b['p99']:.2f}x")
+        print(f"{'':<6} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {a['p99'] / b['p99']:.2f}x")
 
 
 if __name__ == "__main__":
