@@ -166,6 +166,10 @@ class LayerDef(BaseModel):
     # Vector tiles below zoom 13 carry only these fields (all the role may see when empty): a
     # city-wide overview needs what it is styled by, not every attribute of ten thousand features.
     overview_fields: list[str] = []
+    # A feature too small to draw at a tile's zoom is drawn as a point on its surface, so that a
+    # city-wide map shows every one (compounds, facilities); without, it drops out as in any tile
+    # server (buildings, water: a z0 tile of 90,000 buildings as points would be a megabyte).
+    small_as_points: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> LayerDef:
