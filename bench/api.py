@@ -221,7 +221,8 @@ def main() -> None:
                 f"{size:<6} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                 f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
             )
-        print(f"{'':<6} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {a['p99'] / b['p99']:.2f}x")
+        p99 = f"{a['p99'] / b['p99']:.2f}x" if a["p99"] and b["p99"] else "n/a (too few requests for a p99)"
+        print(f"{'':<6} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {p99}")
 
 
 if __name__ == "__main__":
