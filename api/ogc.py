@@ -113,11 +113,14 @@ def landing(request: Request) -> Any:
 
 
 @router.get("/api", summary="The API definition (OpenAPI 3.0)", response_class=JSONResponse)
-def api_definition(request: Request) -> JSONResponse:
+def api_definition(request: Request) -> Response:
     """The whole API's definition in OpenAPI 3.0, as OGC API – Features Part 1's OpenAPI class asks
     (``/openapi.json`` is the same in 3.1)."""
-    document = openapi30.downgrade(request.app.openapi())
-    return JSONResponse(document, media_type=openapi30.MEDIA_TYPE)
+    body = getattr(request.app.state, "openapi30", None)
+    if body is None:  # the routes are fixed once the app is built: written once, kept
+        body = json.dumps(openapi30.downgrade(request.app.openapi()), ensure_ascii=False).encode()
+        request.app.state.openapi30 = body
+    return Response(body, media_type=openapi30.MEDIA_TYPE)
 
 
 @router.get("/conformance", summary="Conformance classes")
