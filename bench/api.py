@@ -10,6 +10,10 @@ imported by the product), and ``wrk`` (2 threads, 16 connections, ``--seconds`` 
 GeoJSON pages of 1,000 features, the same with a bbox, and MVT tiles by zoom band (z0–8, z9–12,
 z13–16: a fixed list of the tiles over the data's centre and its neighbours). Prints requests/s,
 p50/p99 latency and bytes/s for both, and the ratios. A benchmark, not a test: it asserts nothing.
+
+tipg cuts a tile at 10,000 features by default (``TIPG_MAX_FEATURES_PER_TILE``): a low tile of the
+10× copy then holds a ninth of its buildings. The tiles are therefore also asked of a third server,
+tipg with no such cut ("tipg, whole"), whose tiles hold what gisplan's do.
 """
 
 from __future__ import annotations
@@ -149,7 +153,7 @@ def main() -> None:
         }
         bbox = f"{centre[0] - 0.02},{centre[1] - 0.02},{centre[0] + 0.02},{centre[1] + 0.02}"
         for size, url, workers in ((s, u, w) for s, u in (("1x", one), ("10x", ten)) for w in args.workers):
-            gp, tp = free_port(), free_port()
+            gp, tp, wp = free_port(), free_port(), free_port()
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
             servers = [
                 subprocess.Popen(
@@ -158,30 +162,35 @@ def main() -> None:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 ),
-                subprocess.Popen(
-                    [
-                        args.tipg,
-                        "tipg.main:app",
-                        "--port",
-                        str(tp),
-                        "--workers",
-                        str(workers),
-                        "--log-level",
-                        "warning",
-                    ],
-                    env={
-                        **os.environ,
-                        "DATABASE_URL": url,
-                        "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
-                        "TIPG_MAX_FEATURES_PER_QUERY": "10000",
-                    },
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                *(
+                    subprocess.Popen(
+                        [
+                            args.tipg,
+                            "tipg.main:app",
+                            "--port",
+                            str(port),
+                            "--workers",
+                            str(workers),
+                            "--log-level",
+                            "warning",
+                        ],
+                        env={
+                            **os.environ,
+                            "DATABASE_URL": url,
+                            "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]',
+                            "TIPG_MAX_FEATURES_PER_QUERY": "10000",
+                            **({"TIPG_MAX_FEATURES_PER_TILE": str(10**7)} if whole else {}),
+                        },
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    for port, whole in ((tp, False), (wp, True))
                 ),
             ]
             try:
                 wait(f"http://127.0.0.1:{gp}/ogc/collections")
                 wait(f"http://127.0.0.1:{tp}/collections")
+                wait(f"http://127.0.0.1:{wp}/collections")
                 scenarios = {
                     "items 1000": (
                         ["/ogc/collections/buildings/items?limit=1000"],
@@ -202,7 +211,8 @@ def main() -> None:
                 for name, (ours, theirs) in scenarios.items():
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
                     b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
-                    rows.append((f"{size} w{workers}", name, a, b))
+                    c = wrk(theirs, f"http://127.0.0.1:{wp}", args.seconds, home) if name.startswith("tiles") else None
+                    rows.append((f"{size} w{workers}", name, a, b, c))
             finally:
                 for s in servers:
                     s.terminate()
@@ -215,14 +225,22 @@ def main() -> None:
     print(
         f"{'size':<6} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
     )
-    for size, name, a, b in rows:
-        for server, r in (("gisplan", a), ("tipg", b)):
-            print(
-                f"{size:<6} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
-            )
-        p99 = f"{a['p99'] / b['p99']:.2f}x" if a["p99"] and b["p99"] else "n/a (too few requests for a p99)"
-        print(f"{'':<6} {'':<16} ratio    {a['rps'] / b['rps']:>8.2f}x throughput, p99 {p99}")
+    for size, name, a, b, c in rows:
+        for server, r in (("gisplan", a), ("tipg", b), ("tipg, whole", c)):
+            if r is not None:
+                print(
+                    f"{size:<6} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                    f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
+                )
+        for anchor, r in (("tipg", b), ("tipg, whole", c)):
+            if r is not None:
+                print(f"{'':<6} {'':<16} ÷ {anchor:<11} {ratio(a, r)}")
+
+
+def ratio(a: dict[str, float], b: dict[str, float]) -> str:
+    """gisplan's throughput and p99 as ratios of the anchor's."""
+    p99 = f"{a['p99'] / b['p99']:.2f}x" if a["p99"] and b["p99"] else "n/a (too few requests for a p99)"
+    return f"{a['rps'] / b['rps']:.2f}x throughput, p99 {p99}"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 import shapely
 from owslib.ogcapi.features import Features
 
+from gis.demo import sample_path
 from gis.workspace import Workspace
 
 pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
@@ -300,6 +301,38 @@ def test_every_zoom_and_a_world_bbox_hold_what_lies_in_them(server: tuple[str, s
             assert "富润家园" in names, z
             if z == 0:
                 assert len(names) == 9
+
+
+def test_a_feature_too_small_for_the_zoom_is_left_out_and_a_large_one_kept(
+    server: tuple[str, str], ws: Workspace
+) -> None:
+    """Buildings (not drawn as points) over the zooms where the sample's buildings pass from many
+    cells of the tile's grid to under one: measured by shapely in Web Mercator, a building that holds
+    a disc of a cell's radius is in its tile, one whose box is under a third of a cell across is not."""
+    import mapbox_vector_tile
+    import morecantile
+
+    base, _ = server
+    ws.load("buildings", sample_path(), source_layer="buildings")
+    tms = morecantile.tms.get("WebMercatorQuad")
+    buildings = ws.layer("buildings", crs=3857)
+    west, south, east, north = ws.layer("buildings", crs=4326).total_bounds
+    seen_large = seen_small = 0
+    with httpx.Client(base_url=f"{base}/ogc/collections") as c:
+        for z in range(5, 13):
+            t = tms.tile((west + east) / 2, (south + north) / 2, z)
+            left, bottom, right, top = tms.xy_bounds(t)
+            cell = (right - left) / 4096
+            inside = buildings[buildings.within(shapely.box(left, bottom, right, top))]
+            decoded = mapbox_vector_tile.decode(c.get(f"/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}").content)
+            drawn = {f["id"] for f in decoded.get("buildings", {}).get("features", [])}
+            large = set(inside[~inside.geometry.buffer(-cell).is_empty]["fid"])
+            b = inside.geometry.bounds
+            small = set(inside[((b.maxx - b.minx) ** 2 + (b.maxy - b.miny) ** 2) ** 0.5 < cell / 3]["fid"])
+            assert large <= drawn, z
+            assert not small & drawn, z
+            seen_large, seen_small = seen_large + len(large), seen_small + len(small)
+    assert seen_large > 100 and seen_small > 100, (seen_large, seen_small)  # both kinds were met on the way
 
 
 def test_every_ogc_path_answers_with_and_without_a_trailing_slash(server: tuple[str, str]) -> None:
