@@ -88,7 +88,7 @@ class Workspace:
         """
         counts: dict[str, int] = {}
         if self.working_crs is not None:
-            counts = {layer.id: layers.count(self.engine, layer) for layer in self.registry.layers.values()}
+            counts = {layer.id: layers.count(self.engine, layer)[0] for layer in self.registry.layers.values()}
         rows = [
             {
                 "id": layer.id,

@@ -23,7 +23,6 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
-    text,
     type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
@@ -200,9 +199,6 @@ class ItemsQuery:
     properties: list[str] | None = None
 
 
-ESTIMATE = "SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"
-
-
 def items(
     engine: Engine, layer: LayerDef, role: Role, query: ItemsQuery, *, working_srid: int
 ) -> tuple[list[str], int, bool]:
@@ -237,14 +233,12 @@ def items(
     )
     with reading(engine) as conn:  # the page, then its count: each a statement of its own
         rows = conn.execute(page).scalars().all()
-        estimated = False
-        if not conditions:
-            estimate: int = conn.execute(text(ESTIMATE), {"t": layer.table}).scalar_one()
-            if estimate > EXACT_COUNT_LIMIT:
-                matched, estimated = int(estimate), True
-        if not estimated:
+        if conditions:
             matched = conn.execute(select(func.count()).select_from(t).where(*conditions)).scalar_one()
-    return list(rows), int(matched), estimated
+            return list(rows), int(matched), False
+    # the whole layer: its count is kept until the layer changes
+    total, estimated = layers.count(engine, layer, estimate_above=EXACT_COUNT_LIMIT)
+    return list(rows), total, estimated
 
 
 def item(

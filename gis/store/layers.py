@@ -38,11 +38,18 @@ from sqlalchemy.sql.expression import TableClause
 from gis.crs import parse_crs, search_area
 from gis.errors import NotFoundError
 from gis.registry import SYSTEM_COLUMNS, LayerDef
+from gis.store.engine import reading
 
 Box = tuple[float, float, float, float]
 CHANGES = text("SELECT layer_table, n FROM layer_changes WHERE layer_table = ANY(:tables)")
-# (database URL, table) -> (change count, extent): see extent_lonlat
+# (database URL, table) -> (change count, extent | number of rows): see extent_lonlat and count
 _extents: dict[tuple[str, str], tuple[int, list[float] | None]] = {}
+_counts: dict[tuple[str, str], tuple[int, int]] = {}
+# the planner's estimate of a table's rows and its change count, in one statement
+SIZE = text(
+    "SELECT (SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)),"
+    " (SELECT n FROM layer_changes WHERE layer_table = CAST(:t AS text))"
+)
 READ_COLUMNS = ("source", "source_key", "synthetic", "extra", "version")
 
 
@@ -172,10 +179,24 @@ def frame_of(engine: Engine, query: Any, crs: CRS) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
 
 
-def count(engine: Engine, layer: LayerDef) -> int:
-    """How many features the layer holds."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one())
+def count(engine: Engine, layer: LayerDef, *, estimate_above: int | None = None) -> tuple[int, bool]:
+    """How many features the layer holds, and whether that is the planner's estimate (given when
+    the estimate is above ``estimate_above``: counting a very large table exactly is slow).
+
+    The exact count is kept per database and layer under the layer's change count (:func:`stamp`,
+    read first): every unfiltered items page reports it."""
+    key = (engine.url.render_as_string(hide_password=True), layer.table)
+    with reading(engine) as conn:
+        row = conn.execute(SIZE, {"t": layer.table}).one()
+        estimate, changes = int(row[0]), int(row[1] or 0)
+        if estimate_above is not None and estimate > estimate_above:
+            return estimate, True
+        kept = _counts.get(key)
+        if kept is not None and kept[0] == changes:
+            return kept[1], False
+        n = int(conn.execute(select(func.count()).select_from(table(layer.table))).scalar_one())
+    _counts[key] = (changes, n)
+    return n, False
 
 
 def fids(engine: Engine, layer: LayerDef) -> set[int]:

@@ -68,3 +68,24 @@ def test_the_extent_follows_an_edit_at_once(ws: Workspace) -> None:
     assert grown[2] >= 116.501 and grown[3] >= 40.101 > first[3]
     edits.delete(ws.engine, compounds, fid, expected_version=version, actor="test")
     assert layers.extent_lonlat(ws.engine, compounds) == first
+
+
+def test_the_count_follows_imports_and_edits_at_once(ws: Workspace) -> None:
+    """The kept count of a layer (an unfiltered page's numberMatched) against len() of the layer read
+    afresh by geopandas, after an import, a second import, a create and a delete."""
+    compounds = ws.registry.layer("compounds")
+    ws.load("compounds", sample_path(), source_layer="compounds")
+    assert layers.count(ws.engine, compounds) == (len(ws.layer("compounds")), False) == (9, False)
+    ws.load("roads", sample_path(), source_layer="roads")  # another layer's change keeps it
+    assert layers.count(ws.engine, compounds) == (9, False)
+    working = ws.working_crs
+    assert working is not None
+    edit = edits.Edit(ws.registry, compounds, source_crs=CRS.from_epsg(4326), working_crs=working, actor="test")
+    new = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.35, 40.0]}, "properties": {"name": "新"}}
+    fid, version = edits.create(ws.engine, edit, new)
+    assert layers.count(ws.engine, compounds) == (len(ws.layer("compounds")), False) == (10, False)
+    edits.delete(ws.engine, compounds, fid, expected_version=version, actor="test")
+    assert layers.count(ws.engine, compounds) == (9, False)
+    # above the limit the planner's estimate is given, and said to be one
+    estimate, estimated = layers.count(ws.engine, compounds, estimate_above=-2)
+    assert estimated and estimate >= -1
