@@ -128,33 +128,69 @@ def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace],
 
 
 DRAWN = """() => {
-  const out = {};
-  for (const f of window.gisplanMap.queryRenderedFeatures({ layers: ["facilities", "facilities-fill"] })) {
-    out[`${f.layer.id}:${f.id}`] = f.properties.type;  // a feature cut by two tiles is one symbol
+  const symbols = {}, clusters = {};
+  const layers = ["facilities", "facilities-fill", "facility-clusters"];
+  for (const f of window.gisplanMap.queryRenderedFeatures({ layers })) {
+    // a feature cut by two tiles is one symbol; a cluster is one circle, counting its facilities by type
+    if (f.layer.id === "facility-clusters") clusters[f.properties.cluster_id] = f.properties;
+    else symbols[`${f.layer.id}:${f.id}`] = f.properties.type;
   }
-  return out;
+  return { symbols, clusters: Object.values(clusters) };
 }"""
+FACILITIES_READY = f"() => !!document.body.dataset.facilities && ({READY[6:]})"
+
+
+def drawn_at(w: Watched, zoom: float | None = None) -> tuple[dict[str, str], list[dict[str, Any]], list[float]]:
+    """The facility symbols and clusters drawn (once the points are in), at ``zoom`` if given, and
+    the view's bounds."""
+    w.page.wait_for_function(FACILITIES_READY, timeout=30_000)
+    if zoom is not None:
+        w.page.evaluate(f"window.gisplanMap.jumpTo({{ zoom: {zoom} }})")
+        w.page.wait_for_function(READY, timeout=30_000)
+    w.page.wait_for_timeout(300)
+    out = w.page.evaluate(DRAWN)
+    return out["symbols"], out["clusters"], w.page.evaluate("window.gisplanMap.getBounds().toArray().flat()")
 
 
 def test_each_facility_is_drawn_once_polygons_as_one_shape(site: tuple[str, str, Workspace], watched: Any) -> None:
     base, _token, ws = site
     w = watched()
     open_map(w, base + "/")
-    drawn = w.page.evaluate(DRAWN)
-    west, south, east, north = w.page.evaluate("window.gisplanMap.getBounds().toArray().flat()")
+    drawn, clusters, (west, south, east, north) = drawn_at(w)
     facilities = ws.layer("facilities", crs=4326)
     in_view = facilities[facilities.intersects(shapely.box(west, south, east, north))]
     polygons = in_view.geom_type.isin(["Polygon", "MultiPolygon"])
     assert polygons.any(), "the sample holds a polygon facility: the case this checks"
-    # per type, as many symbols as the layer has facilities in view: one each
+    # per type, as many symbols as the layer has facilities in view: one each, or counted in a cluster
     for kind, group in in_view.groupby("type"):
         symbols = [key for key, t in drawn.items() if t == kind]
-        assert len(symbols) == len(group), (kind, symbols)
+        assert len(symbols) + sum(c.get(f"n_{kind}", 0) for c in clusters) == len(group), (kind, symbols)
     # points are circles, sites are one filled shape: never a circle per vertex
-    assert {k for k in drawn if k.startswith("facilities:")} == {f"facilities:{i}" for i in in_view[~polygons]["fid"]}
+    points = {k for k in drawn if k.startswith("facilities:")}
+    assert points <= {f"facilities:{i}" for i in in_view[~polygons]["fid"]}
+    assert len(points) + sum(c["point_count"] for c in clusters) == (~polygons).sum()
     assert {k for k in drawn if k.startswith("facilities-fill:")} == {
         f"facilities-fill:{i}" for i in in_view[polygons]["fid"]
     }
+
+
+def test_crowded_facility_points_are_clustered_and_counted_by_type(
+    site: tuple[str, str, Workspace], watched: Any
+) -> None:
+    """Zoomed out over the whole sample, its points crowd into clusters: every point facility is in one
+    cluster or drawn alone, each once, per type as the layer has them (geopandas)."""
+    base, _token, ws = site
+    w = watched()
+    open_map(w, base + "/")
+    drawn, clusters, _ = drawn_at(w, 12)
+    points = ws.layer("facilities", crs=4326)
+    points = points[points.geom_type.isin(["Point", "MultiPoint"])]
+    assert clusters, "at zoom 12 the sample's facilities crowd: some must be clustered"
+    alone = [t for key, t in drawn.items() if key.startswith("facilities:")]
+    assert len(alone) + sum(c["point_count"] for c in clusters) == len(points)
+    for kind, group in points.groupby("type"):
+        assert alone.count(kind) + sum(c.get(f"n_{kind}", 0) for c in clusters) == len(group), kind
+    assert w.errors == [] and w.outside() == []
 
 
 def test_search_finds_a_compound_by_name(site: tuple[str, str, Workspace], watched: Any) -> None:

@@ -13,7 +13,7 @@ const TEXT = {
     admin: "管理员", noResult: "未找到", notInProgramme: "未列入改造计划", gaps: "服务缺口（最近一次分析）",
     facility: "设施", distance: "步行距离", radius: "服务半径", covered: "满足", uncovered: "缺口",
     unreachable: "无法到达", notAnalysed: "尚未分析该类设施：运行 gisplan gaps", badToken: "令牌无效",
-    compounds: "小区", facilities: "设施", nearest: "最近设施", metres: "米", gapCount: (u, n) => `${n} 个小区中 ${u} 个在服务半径外`,
+    compounds: "小区", facilities: "设施", cluster: "设施聚合（数字为个数，点击放大）", nearest: "最近设施", metres: "米", gapCount: (u, n) => `${n} 个小区中 ${u} 个在服务半径外`,
     basis: { network: "路网步行距离", euclidean: "直线距离（无路网）" }, stage: "改造阶段",
     progress: (y, m) => `改造进度（${y} 年度，${m}）`, street: "街道", projects: "项目", started: "已开工",
     finished: "已完工", overdue: "滞后", overdueLegend: "滞后项目（粗边框）", daysBehind: (d, s) => `滞后 ${d} 天（应达到：${s}）`,
@@ -25,7 +25,7 @@ const TEXT = {
     public: "public", planner: "planner", admin: "admin", noResult: "not found", notInProgramme: "not in the programme",
     gaps: "Service gaps (latest analysis)", facility: "Facility", distance: "Walk", radius: "Radius", covered: "covered",
     uncovered: "gap", unreachable: "unreachable", notAnalysed: "not analysed yet: run gisplan gaps", badToken: "invalid token",
-    compounds: "Compounds", facilities: "Facilities", nearest: "Nearest", metres: "m",
+    compounds: "Compounds", facilities: "Facilities", cluster: "facilities clustered (count; click to zoom)", nearest: "Nearest", metres: "m",
     gapCount: (u, n) => `${u} of ${n} compounds outside the radius`,
     basis: { network: "walking distance on the network", euclidean: "straight line (no roads)" }, stage: "Stage",
     progress: (y, m) => `Programme ${y}, ${m}`, street: "Street", projects: "Projects", started: "Started",
@@ -138,16 +138,29 @@ function buildStyle() {
         "line-dasharray": ["case", ["==", ["get", "laying"], "overhead"], ["literal", [2, 1]], ["literal", [1, 0]]] } });
   }
   if (has("facilities")) {
-    // a facility's site (a polygon) is drawn once, filled and outlined in its type's colour; only
-    // points are circles (a circle layer would put a dot on every vertex of a polygon)
+    // a facility's site (a polygon) is drawn once, filled and outlined in its type's colour, from the
+    // tiles; its points come as GeoJSON (loadFacilityPoints) and are clustered where they crowd, each
+    // cluster counting its facilities per type (a circle layer on the tiles would put a dot on every
+    // vertex of a polygon)
     const facilityColour = matchColour("type", sym.facility_type, sym.facility_type.other);
     const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
     layers.push({ id: "facilities-fill", type: "fill", source: "facilities", "source-layer": "facilities",
       filter: polygon, paint: { "fill-color": facilityColour, "fill-opacity": 0.45 } });
     layers.push({ id: "facilities-line", type: "line", source: "facilities", "source-layer": "facilities",
       filter: polygon, paint: { "line-color": facilityColour, "line-width": 2 } });
-    layers.push({ id: "facilities", type: "circle", source: "facilities", "source-layer": "facilities",
-      filter: ["in", ["geometry-type"], ["literal", ["Point", "MultiPoint"]]],
+    const perType = {};
+    for (const code of Object.keys(cfg.codes.facility_type || {})) {
+      perType[`n_${code}`] = ["+", ["case", ["==", ["get", "type"], code], 1, 0]];
+    }
+    sources["facility-points"] = { type: "geojson", data: { type: "FeatureCollection", features: [] },
+      cluster: true, clusterRadius: 28, clusterMaxZoom: 15, clusterProperties: perType };
+    layers.push({ id: "facility-clusters", type: "circle", source: "facility-points", filter: ["has", "point_count"],
+      paint: { "circle-color": sym.cluster.fill, "circle-opacity": 0.85, "circle-stroke-color": sym.cluster.stroke,
+        "circle-stroke-width": 1.5, "circle-radius": ["step", ["get", "point_count"], 11, 10, 15, 100, 20, 1000, 26] } });
+    layers.push({ id: "facility-cluster-count", type: "symbol", source: "facility-points", filter: ["has", "point_count"],
+      layout: { "text-field": ["get", "point_count_abbreviated"], "text-size": 12, "text-allow-overlap": true },
+      paint: { "text-color": sym.cluster.text } });
+    layers.push({ id: "facilities", type: "circle", source: "facility-points", filter: ["!", ["has", "point_count"]],
       paint: { "circle-color": facilityColour,
         "circle-radius": ["interpolate", ["linear"], ["zoom"], 11, 3, 16, 7], "circle-stroke-color": "#fff", "circle-stroke-width": 1.2 } });
   }
@@ -197,7 +210,7 @@ const LAYER_STYLE_IDS = {
   compounds: ["compounds-fill", "compounds-line", "compounds-point", "compounds-label"],
   roads: ["roads", "roads-casing"],
   water: ["water-fill", "water-line"],
-  facilities: ["facilities", "facilities-fill", "facilities-line"],
+  facilities: ["facilities", "facilities-fill", "facilities-line", "facility-clusters", "facility-cluster-count"],
 };
 
 function fillLayerList() {
@@ -251,6 +264,7 @@ function renderLegend() {
   for (const code of Object.keys(state.config.facility_counts || {})) {
     box.appendChild(legendRow(sym.facility_type[code] || sym.facility_type.other, codeLabel("facility_type", code), "dot"));
   }
+  if (Object.keys(state.config.facility_counts || {}).length) box.appendChild(legendRow(sym.cluster.fill, t("cluster"), "dot"));
   const pipes = state.config.layers.find((l) => l.id === "pipelines");
   if (pipes) {
     title(label(pipes.label));
@@ -424,6 +438,33 @@ async function search(event) {
   }
 }
 
+// ---- facility points -----------------------------------------------------------------------
+// Every facility point the role may see, a page of the OGC API at a time (its next links), into the
+// clustered source: a city holds thousands, a few hundred kilobytes of GeoJSON with two fields.
+async function loadFacilityPoints() {
+  const features = [];
+  let url = "/ogc/collections/facilities/items?limit=10000&properties=name,type";
+  while (url) {
+    const page = await api(url);
+    for (const f of page.features) {
+      if (f.geometry && f.geometry.type === "Point") features.push(f);
+      else if (f.geometry && f.geometry.type === "MultiPoint" && f.geometry.coordinates.length) {
+        features.push({ ...f, geometry: { type: "Point", coordinates: f.geometry.coordinates[0] } });
+      }
+    }
+    const next = (page.links || []).find((l) => l.rel === "next");
+    url = next ? new URL(next.href, window.location.origin).pathname + new URL(next.href, window.location.origin).search : null;
+  }
+  state.map.getSource("facility-points").setData({ type: "FeatureCollection", features });
+  state.facilityPoints = features.length;
+}
+
+function zoomIntoCluster(e) {
+  const cluster = e.features[0];
+  state.map.getSource("facility-points").getClusterExpansionZoom(cluster.properties.cluster_id)
+    .then((zoom) => state.map.easeTo({ center: cluster.geometry.coordinates, zoom, duration: 300 }));
+}
+
 // ---- sign-in -------------------------------------------------------------------------------
 async function signIn() {
   if (state.token) { sessionStorage.removeItem("gisplan.token"); window.location.reload(); return; }
@@ -496,6 +537,14 @@ async function main() {
   if (params.get("facility")) { state.facility = params.get("facility"); $("facility").value = state.facility; }
   if (params.get("catchment")) $("catchment").checked = true;
   map.on("load", () => { showGaps(); showCatchment(); showProgress(); });
+  if (cfg.layers.some((l) => l.id === "facilities")) {
+    map.on("load", () => {
+      loadFacilityPoints().then(() => { document.body.dataset.facilities = "1"; }, (error) => console.error(error));
+    });
+    map.on("click", "facility-clusters", zoomIntoCluster);
+    map.on("mouseenter", "facility-clusters", () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", "facility-clusters", () => { map.getCanvas().style.cursor = ""; });
+  }
 }
 
 main().catch((error) => { document.body.dataset.error = String(error); console.error(error); });
