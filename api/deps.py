@@ -2,6 +2,10 @@
 
 Who the caller is was settled before any route ran (``api.middleware.Guard`` checks the token on
 every request and answers 401 for a bad one); here it is read, and admin-only routes are enforced.
+
+The dependencies only read what the app and the request already hold: they are ``async`` so that
+they run on the event loop (FastAPI runs a plain ``def`` dependency in its thread pool, a hop each:
+four per tile before its query).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from gis.workspace import Workspace
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gisplan"'}
 
 
-def get_workspace(request: Request) -> Workspace:
+async def get_workspace(request: Request) -> Workspace:
     ws: Workspace = request.app.state.workspace
     return ws
 
@@ -28,7 +32,7 @@ def get_workspace(request: Request) -> Workspace:
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 
 
-def get_workers(request: Request) -> Workers:
+async def get_workers(request: Request) -> Workers:
     pool: Workers = request.app.state.workers
     return pool
 
@@ -36,7 +40,7 @@ def get_workers(request: Request) -> Workers:
 WorkersDep = Annotated[Workers, Depends(get_workers)]
 
 
-def get_caller(request: Request) -> Caller:
+async def get_caller(request: Request) -> Caller:
     caller = getattr(request.state, "caller", None)
     if not isinstance(caller, Caller):  # the app was built without its middleware: refuse, never guess
         raise ServerError("no caller: the authentication middleware is not installed")
@@ -46,7 +50,7 @@ def get_caller(request: Request) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_role(caller: CallerDep) -> Role:
+async def get_role(caller: CallerDep) -> Role:
     return caller.role
 
 
@@ -72,7 +76,7 @@ def require_admin(caller: Caller, doing: str) -> None:
     raise HTTPException(403, f"only an admin may do this: {doing} / 仅管理员可操作")
 
 
-def get_collection(request: Request, collection_id: str, ws: WorkspaceDep, role: RoleDep) -> LayerDef:
+async def get_collection(request: Request, collection_id: str, ws: WorkspaceDep, role: RoleDep) -> LayerDef:
     """The layer behind a collection id; a restricted one does not exist for the public (404, not 403).
     The access log names the collection read, and whether it is restricted."""
     layer = ws.registry.layers.get(collection_id)
