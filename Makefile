@@ -12,7 +12,7 @@ APT_PACKAGES := postgresql-15-postgis-3 postgresql-15-pgrouting gdal-bin fonts-w
 TEST_APT_PACKAGES := chromium python3-qgis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup apt apt-test apt-install assets venv demo test lint typecheck clean
+.PHONY: help setup apt apt-test apt-install assets venv ogc-validator demo test lint typecheck clean
 
 help:
 	@echo "make demo   - set up and run the demo (loads the bundled sample into the embedded PostGIS)"
@@ -45,6 +45,18 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# An independent check of the OGC API against Part 1's abstract tests: ogctests (PyPI), whose pins
+# (httpx 0.27, pytest 8) clash with ours, in a venv of its own (constraints-ogctests.txt), like tipg
+# for the benchmarks; tests/api/test_ogc_validator.py runs it against the served sample.
+OGC_VENV := .venv-ogctests
+$(OGC_VENV)/.installed: constraints-ogctests.txt
+	@[ -x $(OGC_VENV)/bin/python ] || $(PY) -m venv $(OGC_VENV)
+	@$(OGC_VENV)/bin/python -m pip install -q -c constraints-ogctests.txt ogctests 2>&1 | grep -v "^WARNING: Location" || true
+	@$(OGC_VENV)/bin/python -c 'import ogctests' || { rm -f $@; echo "ogctests install failed"; exit 1; }
+	@touch $@
+
+ogc-validator: $(OGC_VENV)/.installed
 
 # Front-end assets (MapLibre GL JS, Leaflet, Swagger UI) from npm, exactly as web/package-lock.json pins them;
 # the app serves them and the exports inline them: nothing loads from a CDN at run time.
@@ -83,8 +95,8 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: setup apt-test lint typecheck
+test: setup apt-test ogc-validator lint typecheck
 	$(VENV)/bin/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules $(VENDOR)
+	rm -rf $(VENV) $(OGC_VENV) out .pytest_cache .mypy_cache .ruff_cache web/node_modules $(VENDOR)

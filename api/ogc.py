@@ -17,7 +17,8 @@ from gis.ogc import edits, features
 from gis.ogc.features import CRS84, QueryError
 from gis.roles import visible_fields, visible_layers
 
-router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
+PREFIX = "/ogc"  # where the OGC API lives in the app
+router = APIRouter(prefix=PREFIX, tags=["OGC API – Features"])
 
 GEOJSON = "application/geo+json"
 RESERVED = (
@@ -50,7 +51,7 @@ CONFORMANCE = [
 
 
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return str(request.base_url).rstrip("/") + PREFIX
 
 
 def _working_srid(ws: Any) -> int:
@@ -64,6 +65,8 @@ def _working_srid(ws: Any) -> int:
 def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
     box = features.extent(ws.engine, layer)
     href = f"{base}/collections/{layer.id}"
+    # an empty layer has no extent: the member is left out (the schema asks a bbox of at least one box)
+    extent = {"extent": {"spatial": {"bbox": [box], "crs": CRS84}}} if box else {}
     return {
         "id": layer.id,
         "title": f"{layer.label.zh} {layer.label.en}",
@@ -71,7 +74,7 @@ def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
         "itemType": "feature",
         "crs": features.supported_crs(srid),
         "storageCrs": features.EPSG_URI.format(srid),
-        "extent": {"spatial": {"bbox": [box] if box else [], "crs": CRS84}},
+        **extent,
         "links": [
             {"href": href, "rel": "self", "type": "application/json", "title": "this collection"},
             ogc_html.alternate(href),
@@ -114,12 +117,15 @@ def landing(request: Request) -> Any:
 
 @router.get("/api", summary="The API definition (OpenAPI 3.0)", response_class=JSONResponse)
 def api_definition(request: Request) -> Response:
-    """The whole API's definition in OpenAPI 3.0, as OGC API – Features Part 1's OpenAPI class asks
-    (``/openapi.json`` is the same in 3.1)."""
-    body = getattr(request.app.state, "openapi30", None)
-    if body is None:  # the routes are fixed once the app is built: written once, kept
-        body = json.dumps(openapi30.downgrade(request.app.openapi()), ensure_ascii=False).encode()
-        request.app.state.openapi30 = body
+    """The OGC API's definition in OpenAPI 3.0, as OGC API – Features Part 1's OpenAPI class asks: its
+    paths relative to its base (``servers``), as validators and clients resolve them from the
+    landing page (the whole app's, ``/api`` included, is ``/openapi.json`` in 3.1)."""
+    base = _base(request)
+    kept: dict[str, bytes] = request.app.state.__dict__.setdefault("openapi30", {})
+    body = kept.get(base)
+    if body is None:  # the routes are fixed once the app is built: written once per base URL, kept
+        document = openapi30.under(openapi30.downgrade(request.app.openapi()), PREFIX, base)
+        body = kept[base] = json.dumps(document, ensure_ascii=False).encode()
     return Response(body, media_type=openapi30.MEDIA_TYPE)
 
 
@@ -160,7 +166,7 @@ def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> Any:
 def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> Any:
     document = _collection(ws, layer, _working_srid(ws), _base(request))
     if ogc_html.wants_html(request):
-        box = document["extent"]["spatial"]["bbox"]
+        box = document.get("extent", {}).get("spatial", {}).get("bbox")
         facts = [
             ("范围 Extent (CRS84)", ", ".join(f"{v:.5f}" for v in box[0]) if box else "—"),
             ("存储坐标系 Storage CRS", document["storageCrs"]),

@@ -35,6 +35,17 @@ def downgrade(document: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def under(document: dict[str, Any], prefix: str, base: str) -> dict[str, Any]:
+    """The part of ``document`` under the path ``prefix``, its paths relative to ``base`` (the
+    prefix's URL, given as the one ``servers`` entry)."""
+    paths = {
+        path[len(prefix) :] or "/": item
+        for path, item in document.get("paths", {}).items()
+        if path == prefix or path.startswith(prefix + "/")
+    }
+    return {**document, "servers": [{"url": base}], "paths": paths}
+
+
 def _walk(value: Any) -> Any:
     if isinstance(value, list):
         return [_walk(v) for v in value]

@@ -81,7 +81,8 @@ def test_the_count_follows_imports_and_edits_at_once(ws: Workspace) -> None:
     working = ws.working_crs
     assert working is not None
     edit = edits.Edit(ws.registry, compounds, source_crs=CRS.from_epsg(4326), working_crs=working, actor="test")
-    new = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [116.35, 40.0]}, "properties": {"name": "新"}}
+    point = {"type": "Point", "coordinates": [116.35, 40.0]}
+    new = {"type": "Feature", "geometry": point, "properties": {"name": "新"}}
     fid, version = edits.create(ws.engine, edit, new)
     assert layers.count(ws.engine, compounds) == (len(ws.layer("compounds")), False) == (10, False)
     edits.delete(ws.engine, compounds, fid, expected_version=version, actor="test")
