@@ -1,6 +1,6 @@
-"""The terminal tables of the reports the importers and the programme return: an import's report,
-a schedule table's import, the 月报. Apart from :mod:`gis.printers` so that a command printing a gap
-run or a layer list loads neither the importers nor the programme.
+"""The terminal tables of the reports the programme returns: a schedule table's import, the 月报.
+Apart from :mod:`gis.printers` and :mod:`gis.import_printers` so that a command printing a gap run,
+a layer list or an import's report does not load the programme (and its spreadsheet readers).
 """
 
 from __future__ import annotations
@@ -11,70 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gis.ingest import ImportReport
 from gis.programme import MonthReport, ScheduleImportReport
 
 MONTH_COLUMNS = ("projects", "households", "floor_area", "investment_planned", "investment_spent")
 MONTH_TAIL = ("finished", "planned_finished", "overdue")
-
-
-# -- imports -------------------------------------------------------------------------------------
-def print_import_report(console: Console, report: ImportReport, *, max_problems: int = 20) -> None:
-    """The per-import summary a planner reads: counts, notes, the first problems, where the rest are."""
-    console.print(import_summary(report))
-    for w in report.warnings:
-        console.print(f"[yellow]note:[/] {escape(w)}")
-    if report.rejected:
-        t = Table("#", "key", "reason / 原因", title="set aside / 剔除的要素")
-        for p in report.rejected[:max_problems]:
-            t.add_row(str(p.index), escape(p.key or ""), escape(p.reason))
-        console.print(t)
-        if len(report.rejected) > max_problems:
-            console.print(f"... and {len(report.rejected) - max_problems} more")
-    if report.field_issues:
-        t = Table(
-            "#",
-            "key",
-            "value problem / 字段问题",
-            title="values that could not be read (feature loaded, field empty)",
-        )
-        for p in report.field_issues[:max_problems]:
-            t.add_row(str(p.index), escape(p.key or ""), escape(p.reason))
-        console.print(t)
-    if report.repaired:
-        shown = ", ".join(f"#{p.index} {p.reason}" for p in report.repaired[:5])
-        console.print(f"repaired: {escape(shown)}" + (" ..." if len(report.repaired) > 5 else ""))
-    if report.rejects_path:
-        console.print(f"rejects file / 剔除清单: {escape(report.rejects_path)}")
-    if report.report_path:
-        console.print(f"report / 报告: {escape(report.report_path)}")
-
-
-def import_summary(report: ImportReport) -> Table:
-    """The head of an import's report: format, encoding, CRS, counts read, loaded, repaired, set aside."""
-    head = Table(title=f"{report.layer} ← {escape(Path(report.path).name)}", show_header=False, box=None)
-    sources = f" ({', '.join(report.source_layers)})" if report.source_layers else ""
-    head.add_row("format / 格式", escape(f"{report.driver}{sources}"))
-    if report.encoding or report.encoding_note:
-        head.add_row("encoding / 编码", escape(f"{report.encoding or '-'}  ({report.encoding_note or ''})"))
-    head.add_row("CRS / 坐标系", f"{report.crs_used or '-'} → {report.working_crs or '-'}")
-    if report.crs_note:
-        head.add_row("", escape(report.crs_note))
-    if report.coords != "wgs84":
-        head.add_row("coords", f"{report.coords} → WGS 84")
-    other = f"  (+{report.not_relevant} not for this layer)" if report.not_relevant else ""
-    head.add_row("read / 读取", f"{report.read}{other}")
-    replaced = f", replaced {report.deleted}" if report.replace else ""
-    head.add_row(
-        "loaded / 入库",
-        f"[green]{report.loaded}[/]  (new {report.inserted}, updated {report.updated}, "
-        f"unchanged {report.unchanged}{replaced})",
-    )
-    head.add_row("repaired / 修复", str(len(report.repaired)))
-    head.add_row("set aside / 剔除", f"[{'red' if report.rejected else 'green'}]{len(report.rejected)}[/]")
-    if report.field_issues:
-        head.add_row("values left empty / 字段置空", f"[yellow]{len(report.field_issues)}[/] (kept as read in extra)")
-    return head
 
 
 # -- the programme ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from gis.cli.common import actor, open_workspace, out, print_refused
+from gis.cli.common import actor, open_database, open_workspace, out, print_refused, settings
 
 EXAMPLES = """Examples / 示例:
 
@@ -64,16 +64,23 @@ def load(  # noqa: PLR0913
     rejects CSV next to the report. Exit code 1 when the file was refused.
     """
     from gis.errors import ImportRefusedError
-    from gis.report_printers import print_import_report
+    from gis.import_printers import print_import_report
+    from gis.ingest import load_file
+    from gis.registry import registry
 
     if coords not in COORDS:
         raise typer.BadParameter("choose wgs84, gcj02 or bd09", param_hint="--coords")
     coords_value: Literal["wgs84", "gcj02", "bd09"] = coords  # type: ignore[assignment]
-    ws = open_workspace()
+    config = settings()
+    db = open_database(config)  # the importer alone: no maps, analyses or programme loaded
     try:
-        report = ws.load(
+        report = load_file(
+            db.engine,
+            registry(),
             layer,
             path,
+            working_crs=config.working_crs,
+            reports_dir=config.reports_dir,
             encoding=encoding,
             crs=crs,
             coords=coords_value,
@@ -96,8 +103,8 @@ def load(  # noqa: PLR0913
 def refused(exc: Exception, *, as_json: bool) -> None:
     """Say why an import was refused: its report as JSON, or its problems and the reason."""
     from gis.errors import ImportRefusedError
+    from gis.import_printers import print_import_report
     from gis.ingest import ImportReport
-    from gis.report_printers import print_import_report
 
     report = exc.report if isinstance(exc, ImportRefusedError) else None
     if as_json and isinstance(report, ImportReport):

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from gis.store.cluster import EmbeddedCluster
-from tests.helpers.cli import run
+from tests.helpers.cli import run, run_saying_loaded
 
 pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
 
@@ -54,8 +54,12 @@ def test_load_prints_counts_and_refusal_exits_nonzero(db_url: str, tmp_path: Pat
     assert refused.returncode == 1
     assert "--crs" in refused.stderr and "nothing was changed" in refused.stderr
 
-    ok = run(["load", "compounds", str(data_dir / "cn-huizhou-regplan" / "land.shp"), "--crs", "EPSG:4547"], env)
+    # the importer alone is loaded: none of the maps, analyses, programme or workspace
+    unused = ("folium", "scipy", "gis.workspace", "gis.gaps", "gis.programme", "gis.export", "gis.pipelines")
+    load = ["load", "compounds", str(data_dir / "cn-huizhou-regplan" / "land.shp"), "--crs", "EPSG:4547"]
+    ok, loaded = run_saying_loaded(load, env, unused)
     assert ok.returncode == 0, ok.stderr
+    assert loaded == "LOADED []", ok.stderr
     assert "79" in ok.stdout and "EPSG:4547" in ok.stdout
 
     layers = run(["layers"], env)

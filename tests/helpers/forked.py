@@ -20,12 +20,20 @@ from pathlib import Path
 from typing import Protocol
 
 import gis.cli.app
+import gis.import_printers
 import gis.printers
 import gis.report_printers
 import gis.workspace
 
 CONTEXT = multiprocessing.get_context("forkserver")
-PRELOAD = [__name__, gis.workspace.__name__, gis.printers.__name__, gis.report_printers.__name__, gis.cli.app.__name__]
+PRELOAD = [
+    __name__,
+    gis.workspace.__name__,
+    gis.printers.__name__,
+    gis.report_printers.__name__,
+    gis.import_printers.__name__,
+    gis.cli.app.__name__,
+]
 
 
 class Command(Protocol):
