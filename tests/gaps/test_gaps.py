@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,14 @@ from shapely.ops import nearest_points
 from gis.gaps.analysis import CONTRACT_COLUMNS, GapParameters
 from gis.standards import load_standard
 from gis.workspace import Workspace
+from tests.helpers.cli import run_saying_loaded
 
 pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
 
 TYPES = ["kindergarten", "primary_school", "health_center", "supermarket"]
 
-# `gisplan gaps` as `python -m gis gaps`, saying at exit which parts of the library it never needed
-# were loaded all the same (the maps, the importers, the programme, the whole workspace)
-LOADED_AT_EXIT = """
-import atexit, sys
-unused = ("folium", "gis.workspace", "gis.ingest", "gis.programme", "gis.export.offline_map", "gis.pipelines")
-atexit.register(lambda: print("LOADED", sorted(m for m in unused if m in sys.modules), file=sys.stderr))
-sys.argv[0] = "gisplan"
-from gis.cli.app import main
-main()
-"""
+# the parts of the library `gisplan gaps` never needs (the maps, the importers, the programme, the workspace)
+UNUSED_BY_GAPS = ("folium", "gis.workspace", "gis.ingest", "gis.programme", "gis.export.offline_map", "gis.pipelines")
 
 
 Segment = tuple[tuple[float, float], tuple[float, float]]
@@ -246,19 +237,9 @@ def test_planner_files_points_schools_and_unnoded_roads(ws: Workspace, tmp_path:
     ws.load("facilities", tmp_path / "学校.shp", type="primary_school")
     ws.load("roads", tmp_path / "道路.shp")
     out = tmp_path / "gaps.csv"
-    env = {
-        "GISPLAN_DATABASE_URL": ws.engine.url.render_as_string(hide_password=False),
-        "GISPLAN_HOME": str(tmp_path),
-        "COLUMNS": "200",
-        "PATH": "/usr/bin:/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", LOADED_AT_EXIT, "gaps", "--facility", "primary_school", "--out", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {"GISPLAN_DATABASE_URL": ws.engine.url.render_as_string(hide_password=False), "GISPLAN_HOME": str(tmp_path)}
+    args = ["gaps", "--facility", "primary_school", "--out", str(out)]
+    result, loaded = run_saying_loaded(args, env, UNUSED_BY_GAPS)
     assert result.returncode == 0, result.stderr
     table = pd.read_csv(out, encoding="utf-8-sig")
     assert list(table.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
@@ -270,7 +251,7 @@ def test_planner_files_points_schools_and_unnoded_roads(ws: Workspace, tmp_path:
     covered = table.set_index("compound_name")["covered"]
     assert bool(covered["东小区"]) and bool(covered["北小区"]) and not bool(covered["西小区"])  # 500 m radius
     assert "primary_school" in result.stdout and "2 / 3" in result.stdout
-    assert "LOADED []" in result.stderr, result.stderr  # the command imported only what an analysis uses
+    assert loaded == "LOADED []", result.stderr  # the command imported only what an analysis uses
 
 
 def test_unknown_facility_type_lists_the_valid_ones(haidian: Workspace) -> None:
