@@ -195,6 +195,7 @@ def zone_lonlat(srid: int) -> tuple[float, float, float, float] | None:
     )
 
 
+@lru_cache(maxsize=4096)  # a tile or a QGIS page's bbox is asked for again and again; shapely's are immutable
 def search_area(box: tuple[float, float, float, float], box_srid: int, working_srid: int) -> shapely.Polygon | None:
     """The part of ``box`` (minx, miny, maxx, maxy in ``box_srid``) within the working CRS's zone,
     as a polygon in the working CRS; None when the box lies wholly outside the zone (nothing there).

@@ -89,7 +89,8 @@ def bbox_conditions(t: TableClause, box: Box, box_srid: int, working_srid: int, 
     """Features whose geometry touches ``box`` (in ``box_srid``): the index test, then (``exact``) the
     geometric one, against the box's part within the working CRS's zone (:func:`gis.crs.search_area`:
     a world bbox or a z0 tile holds every feature)."""
-    area = search_area(box, box_srid, working_srid)
+    minx, miny, maxx, maxy = box  # a list from a notebook too: the area is kept under the values
+    area = search_area((float(minx), float(miny), float(maxx), float(maxy)), box_srid, working_srid)
     if area is None:
         return [false()]
     shape = func.ST_GeomFromWKB(bindparam(None, shapely.to_wkb(area)), working_srid)
