@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api import analysis, apidoc, edits, errors, exports, health, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
 from api.heavy import Slots
+from api.lanes import read_lane
 from api.middleware import Guard
 from api.workers import Workers
 from gis.jobs import Runner
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
         # jobs and workers: the heavy requests' bound, this process's share of the job queue
         app.state.heavy = Slots(ws.settings.heavy_requests)
+        app.state.read_lane = read_lane()  # tiles, pages and features are read in it (api.lanes)
         app.state.runner = Runner(ws.engine, ws.settings)
         app.state.runner.start()
         app.state.workers = Workers(ws.settings.model_copy(update={"database_url": engine_url(ws.engine)}))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import ogc_html, openapi30
 from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
+from api.lanes import in_read_lane
 from gis.ogc import edits, features
 from gis.ogc.features import CRS84, QueryError
 from gis.roles import visible_fields, visible_layers
@@ -245,7 +246,7 @@ class ItemsParams(BaseModel):
 
 
 @router.get("/collections/{collection_id}/items", summary="Features", response_class=Response)
-def items(
+async def items(
     request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, q: Annotated[ItemsParams, Query()]
 ) -> Response:
     limit, offset, bbox, bbox_crs, crs, properties = q.limit, q.offset, q.bbox, q.bbox_crs, q.crs, q.properties
@@ -281,7 +282,9 @@ def items(
         sortby=sortby,
         properties=[p.strip() for p in properties.split(",") if p.strip()] if properties is not None else None,
     )
-    found, matched, estimated = features.items(ws.engine, layer, role, query, working_srid=srid)
+    found, matched, estimated = await in_read_lane(
+        request, features.items, ws.engine, layer, role, query, working_srid=srid
+    )
     base = f"{_base(request)}/collections/{layer.id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
     links = [{"href": f"{base}?{urlencode({**params, 'offset': offset})}", "rel": "self", "type": GEOJSON}]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import CollectionDep, RoleDep, WorkspaceDep
+from api.lanes import in_read_lane
 from gis.ogc import features, tiles
 
 router = APIRouter(prefix="/ogc", tags=["Vector tiles"])
@@ -24,7 +25,7 @@ def _srid(ws: Any) -> int:
 
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{y}/{x}", summary="A vector tile (MVT)")
-def tile(
+async def tile(
     request: Request,
     ws: WorkspaceDep,
     role: RoleDep,
@@ -34,7 +35,7 @@ def tile(
     x: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
 ) -> Response:
     try:
-        data = tiles.render(ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
+        data = await in_read_lane(request, tiles.render, ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
     except tiles.TileError as exc:
         raise HTTPException(404, str(exc)) from None
     etag = '"' + hashlib.sha1(data + role.encode()).hexdigest() + '"'

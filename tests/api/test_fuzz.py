@@ -24,7 +24,7 @@ from gis.workspace import Workspace
 pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest.py)
 
 ST = Path(sys.executable).with_name("schemathesis")
-EXAMPLES = 200
+EXAMPLES = 120  # per operation: 200 made this one test eight minutes of the suite's seventeen
 FILTERS = [
     "built_year < 2000 AND street = '学院路街道'",
     "name > 5",
