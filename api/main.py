@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         # jobs and workers: the heavy requests' bound, this process's share of the job queue
         app.state.heavy = Slots(ws.settings.heavy_requests)
         app.state.read_lane = read_lane()  # tiles, pages and features are read in it (api.lanes)
+        app.state.openapi30 = {}  # the OGC API's 3.0 definition per base URL, written once (api.ogc)
         app.state.runner = Runner(ws.engine, ws.settings)
         app.state.runner.start()
         app.state.workers = Workers(ws.settings.model_copy(update={"database_url": engine_url(ws.engine)}))

@@ -122,7 +122,7 @@ def api_definition(request: Request) -> Response:
     paths relative to its base (``servers``), as validators and clients resolve them from the
     landing page (the whole app's, ``/api`` included, is ``/openapi.json`` in 3.1)."""
     base = _base(request)
-    kept: dict[str, bytes] = request.app.state.__dict__.setdefault("openapi30", {})
+    kept: dict[str, bytes] = request.app.state.openapi30
     body = kept.get(base)
     if body is None:  # the routes are fixed once the app is built: written once per base URL, kept
         document = openapi30.under(openapi30.downgrade(request.app.openapi()), PREFIX, base)

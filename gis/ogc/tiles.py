@@ -12,7 +12,6 @@ work; a z2 tile of 90,000 buildings cost 370 ms to come out empty).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import morecantile
@@ -53,7 +52,7 @@ def tile_fields(layer: LayerDef, role: Role, z: int = MAX_ZOOM) -> list[str]:
 def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, *, working_srid: int) -> bytes:
     """One MVT tile (bytes; empty when no feature touches the tile)."""
     xmin, ymin, xmax, ymax = tile_bounds(z, x, y)
-    area = _area_wkb((xmin, ymin, xmax, ymax), working_srid)
+    area = search_area((xmin, ymin, xmax, ymax), 3857, working_srid)
     if area is None:  # the tile lies wholly outside the working CRS's zone: nothing is there
         return b""
     params = {
@@ -64,20 +63,12 @@ def render(engine: Engine, layer: LayerDef, role: Role, z: int, x: int, y: int, 
         # simplify to a quarter of a tile pixel, in the layer's own metres, before cutting
         "tol": (xmax - xmin) / EXTENT / 4,
         "small": small_size(xmin, ymin, xmax, ymax),
-        "area": area,
+        "area": shapely.to_wkb(area),
         "name": layer.id,
     }
     with reading(engine) as conn:
         data = conn.execute(_tile_sql(layer, tuple(tile_fields(layer, role, z)), working_srid), params).scalar()
     return bytes(data or b"")
-
-
-@lru_cache(maxsize=4096)
-def _area_wkb(bounds: tuple[float, float, float, float], working_srid: int) -> bytes | None:
-    """The tile's search area (:func:`gis.crs.search_area`) as WKB, kept: the same tiles are asked for
-    again and again."""
-    area = search_area(bounds, 3857, working_srid)
-    return None if area is None else bytes(shapely.to_wkb(area))
 
 
 def small_size(xmin: float, ymin: float, xmax: float, ymax: float) -> float:

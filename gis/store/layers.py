@@ -184,8 +184,9 @@ def count(engine: Engine, layer: LayerDef, *, estimate_above: int | None = None)
     """How many features the layer holds, and whether that is the planner's estimate (given when
     the estimate is above ``estimate_above``: counting a very large table exactly is slow).
 
-    The exact count is kept per database and layer under the layer's change count (:func:`stamp`,
-    read first): every unfiltered items page reports it."""
+    The exact count is kept per database and layer under the layer's change count (as
+    :func:`stamp` reads it, here in the estimate's statement, before counting): every unfiltered
+    items page reports it."""
     key = (engine.url.render_as_string(hide_password=True), layer.table)
     with reading(engine) as conn:
         row = conn.execute(SIZE, {"t": layer.table}).one()

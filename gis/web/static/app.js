@@ -453,7 +453,8 @@ async function loadFacilityPoints() {
       }
     }
     const next = (page.links || []).find((l) => l.rel === "next");
-    url = next ? new URL(next.href, window.location.origin).pathname + new URL(next.href, window.location.origin).search : null;
+    const href = next ? new URL(next.href, window.location.origin) : null;
+    url = href ? href.pathname + href.search : null;
   }
   state.map.getSource("facility-points").setData({ type: "FeatureCollection", features });
   state.facilityPoints = features.length;
