@@ -33,6 +33,7 @@ import geopandas as gpd
 import httpx
 import morecantile
 import pandas as pd
+import psycopg
 
 from gis.ingest import load_file
 from gis.registry import registry
@@ -98,6 +99,23 @@ def wrk(paths: list[str], base: str, seconds: int, workdir: Path) -> dict[str, f
     }
 
 
+def quiet(admin: str, limit_s: float = 180.0) -> float:
+    """Wait until the server runs no client's statement (a scenario's last requests outlive wrk: the
+    server goes on with what it was asked, and a slow anchor's tiles took the cores from the next
+    scenario's first seconds). Returns the seconds waited."""
+    start = time.perf_counter()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        while time.perf_counter() - start < limit_s:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()
+            if row is not None and row[0] == 0:
+                break
+            time.sleep(0.2)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=20)
@@ -110,10 +128,9 @@ def main() -> None:
     cluster = EmbeddedCluster(home, data_dir=data)
     cluster.up()
     rows = []
+    waited: list[float] = []
     try:
         admin = cluster.url("postgres", driver="postgresql")
-        import psycopg
-
         with psycopg.connect(admin, autocommit=True) as conn:
             for db in ("bench1", "bench10"):
                 conn.execute(f"CREATE DATABASE {db}")
@@ -209,10 +226,17 @@ def main() -> None:
                     },
                 }
                 for name, (ours, theirs) in scenarios.items():
+                    waited.append(quiet(admin))
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
+                    waited.append(quiet(admin))
                     b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
+                    waited.append(quiet(admin))
                     c = wrk(theirs, f"http://127.0.0.1:{wp}", args.seconds, home) if name.startswith("tiles") else None
                     rows.append((f"{size} w{workers}", name, a, b, c))
+                    print(
+                        f"{size} w{workers} {name}: waited " + " / ".join(f"{w:.1f}" for w in waited[-3:]) + " s",
+                        flush=True,
+                    )
             finally:
                 for s in servers:
                     s.terminate()
@@ -222,6 +246,10 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
     print(f"wrk -t2 -c16 -d{args.seconds}s per scenario; w: worker processes per server; 2 cores shared by all")
+    print(
+        f"each run began once PostgreSQL ran no statement left from the run before: waited {sum(waited):.1f} s "
+        f"in all, {max(waited, default=0):.1f} s at most"
+    )
     print(
         f"{'size':<6} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
     )
