@@ -234,7 +234,7 @@ def items(
     with reading(engine) as conn:  # the page, then its count: each a statement of its own
         rows = conn.execute(page).scalars().all()
         if conditions:
-            if rows and len(rows) < query.limit or not rows and query.offset == 0:
+            if (rows and len(rows) < query.limit) or (not rows and query.offset == 0):
                 # a short page is the last: what matched is what came before it and in it (a bbox
                 # page of 46 features cost a second statement and round trip for this number)
                 return list(rows), query.offset + len(rows), False
