@@ -52,7 +52,7 @@ from gis.settings import Settings
 from gis.standards import Standard
 from gis.store import layers
 from gis.store.database import Database
-from gis.store.engine import make_engine, resolve_url
+from gis.store.engine import engine_url, make_engine, resolve_url
 
 SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -96,7 +96,7 @@ def worker_engine() -> Engine:
 
 
 def global_pass(
-    snapshot: str, types: tuple[str, ...], params: GapParameters
+    snapshot: str, standard: Standard, types: tuple[str, ...], params: GapParameters
 ) -> tuple[GlobalFacts, Any, list[str], int]:
     """The task of the whole area's facts (:func:`gis.gaps.partitions.global_facts`): every walkable
     road's line and every facility's type, read in the snapshot. Returns the facts, the network
@@ -174,21 +174,56 @@ def check_scheduler(address: str | None, settings: Settings) -> None:
             )
 
 
-def make_client(scheduler: str | None = None, workers: int | None = None, settings: Settings | None = None) -> Any:
-    """A Dask client: on ``scheduler`` (else ``DASK_SCHEDULER_ADDRESS``), or on a new LocalCluster of
-    ``workers`` processes (default: the cores) with one thread each (an analysis holds the
-    interpreter lock in pure-Python stretches: processes, not threads)."""
+def make_client(engine: Engine, settings: Settings, *, scheduler: str | None = None, workers: int | None = None) -> Any:
+    """A Dask client: on ``scheduler`` (else ``DASK_SCHEDULER_ADDRESS``), whose workers must have the
+    database in their own environment, or on a new LocalCluster of ``workers`` processes (default:
+    the cores) with one thread each (an analysis holds the interpreter lock in pure-Python
+    stretches: processes, not threads), started with ``engine``'s database in their environment.
+
+    Raises
+    ------
+    InvalidRequestError
+        The embedded database and a scheduler on another machine (:func:`check_scheduler`).
+    """
     from dask.distributed import Client, LocalCluster  # an optional extra: gisplan[dask]
 
-    settings = settings or Settings()
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     check_scheduler(address, settings)
     if address:
         return Client(address)
     cluster = LocalCluster(
-        n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"GISPLAN_DATABASE_URL": engine_url(engine), "GISPLAN_HOME": str(settings.home)},
     )
     return Client(cluster)
+
+
+def run_on_dask(
+    engine: Engine,
+    setup: GapInputs,
+    actor: str,
+    settings: Settings,
+    *,
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    sizing: partitions.Sizing | None = None,
+) -> GapRun:
+    """:func:`run_partitioned` on ``client``, or on a client made for the run (:func:`make_client`)
+    and closed after it."""
+    if client is not None:
+        return run_partitioned(engine, setup, actor, client=client, sizing=sizing)
+    own = make_client(engine, settings, scheduler=scheduler, workers=workers)
+    try:
+        return run_partitioned(engine, setup, actor, client=own, sizing=sizing)
+    finally:
+        cluster = own.cluster
+        own.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def run_partitioned(

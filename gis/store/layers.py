@@ -170,7 +170,7 @@ def segment_grid(engine: Engine | Connection, layer: LayerDef, size: float) -> n
     line in the cell of its box's lower-left corner: rows of (column, row, segments), for sizing
     partitions without reading the lines."""
     t = layer_table(layer)
-    s = bindparam("s", size)
+    s: Any = bindparam("s", size)
     col = func.floor(func.ST_XMin(t.c.geom) / s).cast(BigInteger).label("c")
     row = func.floor(func.ST_YMin(t.c.geom) / s).cast(BigInteger).label("r")
     segments = func.sum(func.ST_NPoints(t.c.geom) - func.ST_NumGeometries(t.c.geom)).cast(BigInteger)

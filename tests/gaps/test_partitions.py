@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
 from gis.gaps import partitions
 from gis.gaps.analysis import GapParameters, analyse
 from gis.standards import load_standard
+from tests.helpers.gaps import compare_rows
 
 CRS = "EPSG:4547"
 STANDARD = load_standard("gb50180")
@@ -83,36 +83,6 @@ def _world(seed: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFr
     return compounds, facilities, roads
 
 
-def _compare(whole: pd.DataFrame, parts: pd.DataFrame) -> list[str]:
-    """What differs between the two runs' rows (empty: equal within the stated tolerances)."""
-    key = ["facility_type", "compound_id"]
-    a = whole.sort_values(key).reset_index(drop=True)
-    b = parts.sort_values(key).reset_index(drop=True)
-    if len(a) != len(b) or not (a[key].to_numpy() == b[key].to_numpy()).all():
-        return ["not the same rows"]
-    wrong = []
-    for col in ["distance_m", "euclidean_m"]:
-        x, y = a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float)
-        same = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= 0.01)
-        if not same.all():
-            wrong.append(f"{col}: {int((~same).sum())} rows")
-    for col in ["covered", "flag", "nearest_facility_id", "affected", "demand", "population"]:
-        x, y = _values(a[col]), _values(b[col])
-        differ = sum(u != v for u, v in zip(x, y, strict=True))
-        if differ:
-            wrong.append(f"{col}: {differ} rows")
-    x, y = a["capacity_ratio"].to_numpy(dtype=float), b["capacity_ratio"].to_numpy(dtype=float)
-    same = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= 1e-9 * np.maximum(np.abs(x), 1e-12))
-    if not same.all():
-        wrong.append(f"capacity_ratio: {int((~same).sum())} rows")
-    return wrong
-
-
-def _values(column: pd.Series) -> list[object]:
-    """The column's values, every missing one (None, NaN, NA) as None."""
-    return [None if pd.isna(v) else v for v in column.astype(object)]
-
-
 @pytest.mark.parametrize(
     ("seed", "sizing"),
     [(1, partitions.Sizing(max_edges=1500)), (2, partitions.Sizing(max_edges=10**9, max_compounds=30))],
@@ -129,7 +99,7 @@ def test_partitioned_equals_whole(seed: int, sizing: partitions.Sizing) -> None:
     # every compound in exactly one partition, and output once
     owned = [c for p in parts for c in p.compound_ids]
     assert sorted(owned) == sorted(compounds["fid"]) and len(got) == len(compounds) * len(TYPES)
-    assert _compare(partitions.mark_beyond(whole.copy()), got) == []
+    assert compare_rows(partitions.mark_beyond(whole.copy()), got) == []
     assert p_summary == summary
     assert set(p_warnings) <= set(warnings) and {w for w in warnings if "island" in w or "no road" in w} <= set(
         p_warnings
@@ -157,13 +127,13 @@ def test_a_halo_of_half_the_rule_gives_other_answers() -> None:
     got, _, _, _ = partitions.analyse_partitioned(
         compounds, facilities, roads, STANDARD, TYPES, params, partitions.Sizing(max_compounds=5), halo_scale=0.5
     )
-    wrong = _compare(partitions.mark_beyond(whole.copy()), got)
+    wrong = compare_rows(partitions.mark_beyond(whole.copy()), got)
     assert any(w.startswith("distance_m") for w in wrong), wrong
     # and with the rule's own halo the same small partitions agree
     right, _, _, _ = partitions.analyse_partitioned(
         compounds, facilities, roads, STANDARD, TYPES, params, partitions.Sizing(max_compounds=5)
     )
-    assert _compare(partitions.mark_beyond(whole.copy()), right) == []
+    assert compare_rows(partitions.mark_beyond(whole.copy()), right) == []
 
 
 def test_the_edge_grid_counts_what_a_box_touches() -> None:
