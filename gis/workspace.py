@@ -14,12 +14,14 @@ from sqlalchemy import Engine
 
 from gis import clock
 from gis.crs import parse_crs
+from gis.errors import InvalidRequestError
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.progress import progress_overview
-from gis.gaps import inputs, runs
+from gis.gaps import distributed, inputs, runs
 from gis.gaps.analysis import GapInputs, GapParameters
 from gis.gaps.catchments import walking_catchment
+from gis.gaps.partitions import Sizing
 from gis.gaps.runs import AlsoStored, GapRun, RunRecord, read_run, store_run
 from gis.gaps.siting import propose
 from gis.ingest import ImportReport, history, load_file
@@ -259,19 +261,35 @@ class Workspace:
         params: GapParameters | None = None,
         actor: str = "notebook",
         also: AlsoStored | None = None,
+        engine: Literal["local", "dask"] = "local",
+        client: Any = None,
+        sizing: Sizing | None = None,
     ) -> GapRun:
         """As :meth:`gaps`, returning the whole run (results, summary, network, warnings).
 
         ``also(conn, run)`` runs in the transaction that stores the run, last: what it writes commits
         with the run or not at all (a job marks itself done so).
 
+        ``engine="dask"``: partition by partition on a Dask ``client`` (else a LocalCluster of this
+        machine's cores, made for the run), each partition reading its own box; the same rows but
+        for those beyond their radius, which say so instead of giving a distance
+        (:mod:`gis.gaps.partitions`). ``sizing``: how large a partition may grow.
+
         Examples
         --------
         >>> run = ws.run_gaps(["kindergarten", "elderly_station"])
         >>> run.summary()
         >>> run.basis, run.warnings
+        >>> from dask.distributed import Client
+        >>> run = ws.run_gaps(engine="dask", client=Client("tcp://scheduler:8786"))
         """
         setup = self.analysis_inputs(facility, standard=standard, params=params)
+        if engine == "dask":
+            if also is not None:
+                raise InvalidRequestError("also= is for a run stored in one transaction: engine='local'")
+            return distributed.run_on_dask(self.engine, setup, actor, self.settings, client=client, sizing=sizing)
+        if engine != "local":
+            raise InvalidRequestError(f"engine must be local or dask, not {engine!r}")
         return runs.run_analysis(self.engine, setup, actor, also=also)
 
     def propose_sites(

@@ -45,6 +45,22 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
     candidates: Annotated[
         Path | None, typer.Option(help="With --propose: a file of candidate sites (default: a point in each compound).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local: one process; dask: partition by partition on a Dask cluster (gisplan[dask]).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="With --engine dask: the scheduler's address (else DASK_SCHEDULER_ADDRESS, else a LocalCluster); "
+            "its workers need GISPLAN_DATABASE_URL in their own environment."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="With --engine dask and no scheduler: worker processes (default: cores).")
+    ] = None,
+    partition_segments: Annotated[
+        int, typer.Option(min=1, help="With --engine dask: road segments a partition may read, halo included.")
+    ] = 200_000,
 ) -> None:
     """Service gaps (服务缺口): walking distance from each compound to the nearest facility of each type,
     against the standard's radius; residents, children and elderly not covered.
@@ -57,6 +73,8 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
     from gis.printers import print_gap_summary
 
     if propose is not None:
+        if engine != "local":
+            raise typer.BadParameter("--propose runs with --engine local only", param_hint="--engine")
         if not facility or len(facility) != 1:
             raise typer.BadParameter("--propose needs exactly one --facility", param_hint="--propose")
         propose_sites(
@@ -70,6 +88,10 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
         return
     if by not in (None, "street", "district"):
         raise typer.BadParameter("street or district", param_hint="--by")
+    if engine not in ("local", "dask"):
+        raise typer.BadParameter("local or dask", param_hint="--engine")
+    if engine == "local" and (scheduler or workers):
+        raise typer.BadParameter("--scheduler and --workers are for --engine dask", param_hint="--engine")
     from gis.gaps.inputs import gap_inputs
     from gis.gaps.runs import run_analysis
     from gis.registry import registry
@@ -80,7 +102,21 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
     setup = gap_inputs(
         db, registry(), facility or None, standard=standard, params=params, standards_dir=config.home / "standards"
     )
-    run = run_analysis(db.engine, setup, actor())
+    if engine == "dask":
+        from gis.gaps.distributed import run_on_dask
+        from gis.gaps.partitions import Sizing
+
+        run = run_on_dask(
+            db.engine,
+            setup,
+            actor(),
+            config,
+            scheduler=scheduler,
+            workers=workers,
+            sizing=Sizing(max_edges=partition_segments),
+        )
+    else:
+        run = run_analysis(db.engine, setup, actor())
     print_gap_summary(out, run.summary(), run.basis)
     if by:
         keys = ("district", "street") if by == "street" else ("district",)

@@ -166,6 +166,23 @@ class GapInputs:
         return self.facilities[self.facilities["type"] == facility_type]
 
 
+@dataclass(frozen=True)
+class GlobalFacts:
+    """What one partition of a larger area cannot tell from its own box, found once for the whole
+    area (:mod:`gis.gaps.partitions`): how many facilities of each type there are anywhere, and
+    which road nodes are off the main component.
+
+    With these an analysis of a partition flags a compound as on a road island, or a type as absent
+    from the layer, exactly as the analysis of the whole area would; the network-wide warnings
+    (islands, compounds without a road) are the whole run's to give, not the partition's.
+    """
+
+    facility_counts: dict[str, int]
+    with_capacity: frozenset[str]  # the types of which some facility has a capacity (a 2SFCA)
+    basis: str  # network or euclidean: whether the area has walkable roads at all
+    off_main: np.ndarray | None = None  # (n, 2) node keys (gis.gaps.network.node_keys); None: no roads
+
+
 def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
     """Roads a pedestrian may use: not of a non-walkable class, not tagged foot=no (``extra_foot``
     when read alone, else in ``extra``)."""
@@ -176,21 +193,33 @@ def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoD
     return roads[~roads["highway"].isin(not_walkable) & ~foot_no]
 
 
-def build_network(roads: gpd.GeoDataFrame, params: GapParameters) -> WalkNetwork:
-    """The walking graph, its lines noded where ``params.node_crossings`` says (see GapParameters)."""
+def build_network(roads: gpd.GeoDataFrame, params: GapParameters, *, index: bool = True) -> WalkNetwork:
+    """The walking graph, its lines noded where ``params.node_crossings`` says (see GapParameters);
+    without its segments' ``index`` when only its components are wanted."""
     lines = np.asarray(roads.geometry.values, dtype=object)
     if params.node_crossings == "no":
-        return WalkNetwork(lines, tolerance_m=params.tolerance_m)
+        return WalkNetwork(lines, tolerance_m=params.tolerance_m, index=index)
     if params.node_crossings == "yes":
         noded_lines, noded = node_lines(lines)
-        return WalkNetwork(noded_lines, tolerance_m=params.tolerance_m, noded=noded)
+        return WalkNetwork(noded_lines, tolerance_m=params.tolerance_m, noded=noded, index=index)
     osm = (roads["source"] == "osm").to_numpy() if "source" in roads else np.zeros(len(roads), dtype=bool)
     others = roads[~osm]
     levels = None
     if all(c in others for c in LEVEL_COLUMNS) and others[list(LEVEL_COLUMNS)].notna().any().any():
         levels = line_levels(others["bridge"], others["tunnel"], others["layer"])
     noded_lines, noded = node_lines(lines[~osm], levels)
-    return WalkNetwork(np.r_[lines[osm], noded_lines], tolerance_m=params.tolerance_m, noded=noded)
+    return WalkNetwork(np.r_[lines[osm], noded_lines], tolerance_m=params.tolerance_m, noded=noded, index=index)
+
+
+def capacity_warning(ftype: str, fac: pd.DataFrame) -> str | None:
+    """The warning that some of a type's facilities have no capacity (None when all have one, or none)."""
+    known = pd.to_numeric(fac["capacity"], errors="coerce").notna() if len(fac) else pd.Series(dtype=bool)
+    if not known.any() or known.all():
+        return None
+    return (
+        f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
+        "only the others and so understates supply"
+    )
 
 
 def join_notes(*parts: Any) -> str | None:
@@ -232,24 +261,36 @@ def _ground(
     standard: Standard,
     params: GapParameters,
     warnings: list[str],
+    facts: GlobalFacts | None = None,
 ) -> tuple[_Ground, dict[str, Any] | None]:
-    """Step 1: the compounds' residents, and (with roads) the network and who reaches it."""
+    """Step 1: the compounds' residents, and (with roads) the network and who reaches it (``facts``:
+    which nodes are on the main component, when the roads are a partition's)."""
     geoms = np.asarray(compounds.geometry.values, dtype=object)
     pop, pop_flag = kernels.population(compounds, float(standard.household_size.value))
     flag = np.full(len(compounds), None, dtype=object)
-    basis = "network" if roads is not None and len(roads) else "euclidean"
+    has_roads = roads is not None and len(roads) > 0
+    basis = facts.basis if facts is not None else "network" if has_roads else "euclidean"
     ground = _Ground(compounds, geoms, pop, pop_flag, flag, basis, params)
-    if roads is None or basis == "euclidean":
-        warnings.append(NO_ROADS)
+    if basis == "euclidean":
+        if facts is None:
+            warnings.append(NO_ROADS)
+        return ground, None
+    if roads is None or not has_roads:  # a partition with no road near it: none of its compounds has one
+        flag[:] = f"no road within {params.max_leg_m:g} m"
         return ground, None
     check_fits(int(shapely.get_num_coordinates(np.asarray(roads.geometry.values, dtype=object)).sum()) - len(roads))
     network = build_network(roads, params)
+    if facts is not None and facts.off_main is not None:
+        network.take_main_from(facts.off_main)
     access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
     reach = np.zeros(len(compounds), dtype=bool)
     reach[access.owner] = True
     on_main = network.on_main(access, len(compounds))
     flag[~reach] = f"no road within {params.max_leg_m:g} m"
     flag[reach & ~on_main] = "on a road island cut off from the main network"
+    ground.network, ground.access = network, access
+    if facts is not None:  # a partition: the whole run's pass gives the network and its warnings
+        return ground, None
     s = network.summary()
     if s.islands:
         warnings.append(
@@ -258,12 +299,12 @@ def _ground(
         )
     if (~reach).any():
         warnings.append(f"{int((~reach).sum())} compounds have no road within {params.max_leg_m:g} m")
-    ground.network, ground.access = network, access
     return ground, s.__dict__
 
 
-def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[str]) -> _Reach:
-    """Step 2: distances from each compound to the nearest facility of the type."""
+def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[str], anywhere: int) -> _Reach:
+    """Step 2: distances from each compound to the nearest facility of the type (``anywhere``: how
+    many the layer holds, of which ``fac`` may be a partition's part)."""
     f_geoms = np.asarray(fac.geometry.values, dtype=object)
     euclid, which = kernels.straight_nearest(ground.geoms, f_geoms)
     flag = ground.flag.copy()
@@ -278,6 +319,8 @@ def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[st
             why = "no road nearby" if not f_reach[i] else "on a road island"
             warnings.append(f"{ftype} {fac['name'].iloc[i] or fac['fid'].iloc[i]}: {why}; it serves no one beyond it")
         dist, which = ground.network.nearest(f_access, len(fac), ground.access, len(ground.geoms))
+    elif ground.basis == "network":  # a partition without roads: no compound reaches the network
+        dist, which = np.full(len(ground.geoms), np.inf), np.full(len(ground.geoms), -1)
     else:
         dist = euclid.copy()
     if len(fac):
@@ -286,6 +329,8 @@ def _reach(ground: _Ground, fac: gpd.GeoDataFrame, ftype: str, warnings: list[st
         dist[inside_c] = 0.0
         which[inside_c] = inside_f
         flag[inside_c] = "facility inside the compound"
+    elif anywhere:  # a partition with none of the type nearby: far from every one, not absent
+        pass
     else:
         flag = np.array([join_notes(f, f"no {ftype} in the facilities layer") for f in flag], dtype=object)
         warnings.append(
@@ -303,24 +348,26 @@ def _capacity_ratio(
     reach: _Reach,
     need: np.ndarray,
     warnings: list[str],
+    facts: GlobalFacts | None,
 ) -> np.ndarray:
-    """Step 3: the 2SFCA ratio of the type's places or beds to its demand (NaN without capacities)."""
+    """Step 3: the 2SFCA ratio of the type's places or beds to its demand (NaN without capacities;
+    in a partition, NaN when the whole layer has none of the type's)."""
     ratio = np.full(len(ground.geoms), np.nan)
     capacity = pd.to_numeric(fac["capacity"], errors="coerce") if len(fac) else pd.Series(dtype=float)
-    if not rule.capacity_unit or not capacity.notna().any():
+    anywhere = ftype in facts.with_capacity if facts is not None else capacity.notna().any()
+    if not rule.capacity_unit or not anywhere:
         return ratio
     assert rule.radius_m is not None
     known = capacity.notna().to_numpy()
-    if not known.all():
-        warnings.append(
-            f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
-            "only the others and so understates supply"
-        )
+    if facts is None and (note := capacity_warning(ftype, fac)):  # a partition's: the whole run's pass gives it
+        warnings.append(note)
     sel = np.flatnonzero(known)
     if ground.network is not None and ground.access is not None and reach.access is not None:
         costs = ground.network.costs(
             reach.access.subset(sel), len(sel), ground.access, len(ground.geoms), limit=rule.radius_m
         )
+    elif ground.basis == "network":  # a partition without roads: no compound reaches a facility
+        costs = pd.DataFrame({"source": pd.Series(dtype=int), "target": pd.Series(dtype=int), "cost": []})
     else:
         f_geoms = np.asarray(fac.geometry.values, dtype=object)
         costs = kernels.straight_costs(f_geoms[sel], ground.geoms, rule.radius_m)
@@ -389,14 +436,19 @@ def _flags(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _assess(
-    ground: _Ground, facilities: gpd.GeoDataFrame, standard: Standard, ftype: str, warnings: list[str]
+    ground: _Ground,
+    facilities: gpd.GeoDataFrame,
+    standard: Standard,
+    ftype: str,
+    warnings: list[str],
+    facts: GlobalFacts | None,
 ) -> pd.DataFrame:
     """One facility type: distances, demand, capacity ratio and coverage per compound."""
     rule = standard.rule(ftype)
     fac = facilities[facilities["type"] == ftype]
-    reach = _reach(ground, fac, ftype, warnings)
+    reach = _reach(ground, fac, ftype, warnings, facts.facility_counts.get(ftype, 0) if facts else len(fac))
     need = kernels.demand(ground.compounds, ground.population, rule.demand, standard.share(rule.demand))
-    ratio = _capacity_ratio(ground, fac, ftype, rule, reach, need, warnings)
+    ratio = _capacity_ratio(ground, fac, ftype, rule, reach, need, warnings, facts)
     return _rows(ground, fac, ftype, rule, reach, need, ratio)
 
 
@@ -407,15 +459,18 @@ def analyse(
     standard: Standard,
     facility_types: list[str],
     params: GapParameters,
+    facts: GlobalFacts | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any] | None, list[str]]:
     """Per compound × facility type: distances, coverage and demand. Pure: no database.
 
-    Returns the results, the network summary (None on a straight-line basis) and warnings.
+    Returns the results, the network summary (None on a straight-line basis, or for a partition)
+    and warnings. ``facts``: the inputs are one partition's, and these the whole area's facts (see
+    :class:`GlobalFacts`; a partitioned run, :mod:`gis.gaps.partitions`, calls this for each part).
     """
     warnings: list[str] = []
-    ground, net_summary = _ground(compounds, roads, standard, params, warnings)
+    ground, net_summary = _ground(compounds, roads, standard, params, warnings, facts)
     rows = [
-        _assess(ground, facilities, standard, ftype, warnings)
+        _assess(ground, facilities, standard, ftype, warnings, facts)
         for ftype in track(facility_types, "服务缺口分析 service gaps", unit="类")
     ]
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*RESULT_COLUMNS, "geometry"])

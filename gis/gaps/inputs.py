@@ -7,9 +7,12 @@ the workspace (maps, imports, the programme), so that it loads only what an anal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+from pyproj import CRS
+from sqlalchemy import Connection, Engine
 
 from gis.errors import InvalidRequestError, NotFoundError
 from gis.gaps.analysis import GapInputs, GapParameters, default_types
@@ -17,6 +20,9 @@ from gis.registry import Registry
 from gis.standards import load_standard
 from gis.store import layers
 from gis.store.database import Database
+
+Box = tuple[float, float, float, float]
+LayerReader = Callable[[str, list[str], tuple[str, ...]], gpd.GeoDataFrame]
 
 
 def facility_type(registry: Registry, name: str) -> str:
@@ -32,6 +38,22 @@ def facility_type(registry: Registry, name: str) -> str:
     if code is None:
         raise NotFoundError(f"unknown facility type {name!r}; valid: {', '.join(codes.ids)}")
     return code
+
+
+def layer_reader(source: Engine | Connection, registry: Registry, working: CRS, box: Box | None = None) -> LayerReader:
+    """What :class:`GapInputs` reads layers with: ``read(layer_id, columns, extra_keys)`` gives ``fid``,
+    the named columns the layer has, ``extra_<key>`` per key and the geometry (working CRS), from
+    ``source`` (an engine, or a connection in a snapshot of the caller's); ``box``: only what
+    intersects it (working CRS)."""
+
+    def read(layer_id: str, columns: list[str], extra_keys: tuple[str, ...]) -> gpd.GeoDataFrame:
+        layer = registry.layer(layer_id)
+        known = {f.id for f in layer.fields} | set(layers.READ_COLUMNS)
+        picked = [c for c in columns if c in known]
+        srid = int(working.to_epsg() or 0)
+        return layers.read(source, layer, working, columns=picked, extra_keys=extra_keys, bbox=box, bbox_crs=srid)
+
+    return read
 
 
 def gap_inputs(
@@ -70,19 +92,12 @@ def gap_inputs(
             if code not in types:  # 幼儿园 and kindergarten are one type, analysed once
                 types.append(code)
 
-    def read(layer_id: str, columns: list[str], extra_keys: tuple[str, ...]) -> gpd.GeoDataFrame:
-        """``fid``, the named columns the layer has, ``extra_<key>`` per key and the geometry (working CRS)."""
-        layer = registry.layer(layer_id)
-        known = {f.id for f in layer.fields} | set(layers.READ_COLUMNS)
-        picked = [c for c in columns if c in known]
-        return layers.read(db.engine, layer, working, columns=picked, extra_keys=extra_keys)
-
     return GapInputs(
         standard=std,
         working_crs=working,
         types=types,
         params=params or GapParameters(),
-        read=read,
+        read=layer_reader(db.engine, registry, working),
         not_walkable=registry.layer("roads").not_walkable,
         skipped=skipped,
     )

@@ -60,6 +60,22 @@ def node_lines(lines: np.ndarray, levels: np.ndarray | None = None) -> tuple[np.
     return np.concatenate(parts), added
 
 
+def node_keys(xy: np.ndarray) -> np.ndarray:
+    """Nodes' keys: their coordinates in whole millimetres, as the graph joins vertices (``(n, 2)``
+    int64)."""
+    return np.round(np.asarray(xy, dtype=float).reshape(-1, 2) * 1000).astype(np.int64)
+
+
+def isin_keys(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Per row of ``keys`` (``(n, 2)`` int64), whether it is a row of ``among``."""
+    if not len(keys) or not len(among):
+        return np.zeros(len(keys), dtype=bool)
+    found = pd.MultiIndex.from_arrays([keys[:, 0], keys[:, 1]]).isin(
+        pd.MultiIndex.from_arrays([among[:, 0], among[:, 1]])
+    )
+    return np.asarray(found, dtype=bool)
+
+
 def line_levels(bridge: pd.Series, tunnel: pd.Series, layer: pd.Series) -> np.ndarray:
     """Each road's vertical level: its ``layer``, else 1 on a bridge, -1 in a tunnel, else 0 (OSM's
     convention: ``layer`` orders what passes over what; a bridge without one is above the ground)."""
@@ -120,10 +136,20 @@ class WalkNetwork:
         Split lines where they cross (for road files not noded at junctions, unlike OSM).
     noded
         Vertices already added by noding the lines beforehand (for the summary).
+    index
+        Build the segments' spatial index for access legs (a pass that only wants the components
+        and the summary, such as a partitioned run's global pass, does without: it is most of the
+        memory).
     """
 
     def __init__(
-        self, lines: np.ndarray, *, tolerance_m: float = 1.0, node_crossings: bool = False, noded: int = 0
+        self,
+        lines: np.ndarray,
+        *,
+        tolerance_m: float = 1.0,
+        node_crossings: bool = False,
+        noded: int = 0,
+        index: bool = True,
     ) -> None:
         lines = np.asarray([g for g in lines if g is not None and not g.is_empty], dtype=object)
         if node_crossings and len(lines):
@@ -133,7 +159,7 @@ class WalkNetwork:
         same = owner[1:] == owner[:-1]
         a, b = coords[:-1][same], coords[1:][same]
         # millimetres: the same vertex written twice is one node (hashing, not sorting: fast)
-        keys = np.round(np.vstack([a, b]) * 1000).astype(np.int64)
+        keys = node_keys(np.vstack([a, b]))
         inverse = pd.DataFrame({"x": keys[:, 0], "y": keys[:, 1]}).groupby(["x", "y"], sort=False).ngroup().to_numpy()
         first = np.zeros(int(inverse.max(initial=-1)) + 1, dtype=np.int64)
         first[inverse[::-1]] = np.arange(len(inverse))[::-1]
@@ -176,8 +202,21 @@ class WalkNetwork:
         comp_length = np.bincount(self.component[self.u], weights=self.length, minlength=n_comp)
         self.main = int(np.argmax(comp_length)) if n_comp else 0
         self._comp_length = comp_length
-        self._segments = shapely.linestrings(np.stack([self.xy[self.u], self.xy[self.v]], axis=1))
-        self._tree = shapely.STRtree(self._segments)
+        self._node_on_main = self.component == self.main
+        if index:
+            self._segments = shapely.linestrings(np.stack([self.xy[self.u], self.xy[self.v]], axis=1))
+            self._tree = shapely.STRtree(self._segments)
+
+    def off_main_keys(self) -> np.ndarray:
+        """The nodes not on the main component, as :func:`node_keys` (a partition of a larger area
+        takes them from the whole area's network: :meth:`take_main_from`)."""
+        return node_keys(self.xy[~self._node_on_main])
+
+    def take_main_from(self, off_main: np.ndarray) -> None:
+        """Whether a node is on the main component, from a network over a larger area: every node
+        but those in ``off_main`` (:meth:`off_main_keys` of that network). Within a partition's
+        read area the nodes are the larger network's, so its islands are the larger network's."""
+        self._node_on_main = ~isin_keys(node_keys(self.xy), off_main)
 
     @staticmethod
     def _graph(
@@ -258,7 +297,7 @@ class WalkNetwork:
 
     def on_main(self, points: AccessPoints, count: int) -> np.ndarray:
         """Per feature: whether any of its access points is on the main component."""
-        main = self.component[self.u[points.edge]] == self.main
+        main = self._node_on_main[self.u[points.edge]]
         out = np.zeros(count, dtype=bool)
         out[points.owner[main]] = True
         return out

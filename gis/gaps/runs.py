@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from gis.errors import NotFoundError
+from gis.errors import NotFoundError, ServerError
 from gis.gaps.analysis import RESULT_COLUMNS, GapInputs, analyse, summarise
 from gis.registry import registry
 from gis.standards import Standard
@@ -34,20 +34,30 @@ STORED = {column: stored for stored, column in RENAMED.items()}
 RESULT_FIELDS = [STORED.get(c, c) for c in RESULT_COLUMNS]
 SITE_FIELDS = ["rank", "facility_type", "candidate", "new_compounds", "new_compound_names", "new_demand"]
 
+# the runs that may be read: a partitioned run is written by many tasks, and stays "running" until all
+# have committed (migration 0013)
+COMPLETE = "SELECT id FROM gap_runs WHERE status = 'complete'"
 # the newest run of each facility type: every reader of "latest" goes through this
-LATEST_RUNS = """SELECT facility_type, max(run_id) AS run_id FROM gap_results GROUP BY facility_type"""
+LATEST_RUNS = f"""SELECT facility_type, max(run_id) AS run_id FROM gap_results WHERE run_id IN ({COMPLETE})
+                  GROUP BY facility_type"""
 # a result names its compound by id: the geometry is the compound's, as it stands (none once deleted)
 LATEST_RESULTS = f"""SELECT r.*, c.geom FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
                      LEFT JOIN compounds c ON c.fid = r.compound_fid
                      ORDER BY r.facility_type, r.compound_fid"""
-INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings)
+INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs, network, warnings, status)
                 VALUES (:actor, :standard, :basis, CAST(:p AS jsonb), CAST(:i AS jsonb), CAST(:n AS jsonb),
-                        CAST(:w AS jsonb)) RETURNING id"""
+                        CAST(:w AS jsonb), :status) RETURNING id"""
+COMPLETE_RUN = """UPDATE gap_runs SET status = 'complete', inputs = CAST(:i AS jsonb), network = CAST(:n AS jsonb),
+                  warnings = CAST(:w AS jsonb) WHERE id = :r AND status = 'running'"""
+FAIL_RUN = "UPDATE gap_runs SET status = 'failed' WHERE id = :r AND status = 'running'"
+RUN_ROWS = "SELECT count(*) FROM gap_results WHERE run_id = :r"
+DELETE_PART = "DELETE FROM gap_results WHERE run_id = :r AND compound_fid = ANY(:ids)"
 INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)}, geom)
                    VALUES (:run_id, {", ".join(f":{c}" for c in SITE_FIELDS)}, ST_GeomFromWKB(:geom, :srid))"""
-RUNS = "SELECT id, at, standard, basis, parameters, inputs FROM gap_runs ORDER BY id DESC LIMIT :n"
-LAST_RUN = "SELECT max(id) FROM gap_runs"
-RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i"
+RUNS = """SELECT id, at, standard, basis, parameters, inputs FROM gap_runs WHERE status = 'complete'
+          ORDER BY id DESC LIMIT :n"""
+LAST_RUN = "SELECT max(id) FROM gap_runs WHERE status = 'complete'"
+RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id = :i AND status = 'complete'"
 RESULTS_SRID = "SELECT Find_SRID('public', 'compounds', 'geom')"
 RUN_RESULTS = """SELECT r.*, c.geom FROM gap_results r LEFT JOIN compounds c ON c.fid = r.compound_fid
                  WHERE r.run_id = :i ORDER BY r.facility_type, r.compound_fid"""
@@ -58,7 +68,7 @@ COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m
 OVERVIEW = f"""SELECT r.facility_type, r.run_id, r.compound_fid, r.radius_m, r.level, r.covered
                FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
                ORDER BY r.facility_type"""
-TYPE_LATEST_RUN = "SELECT max(run_id) FROM gap_results WHERE facility_type = :t"
+TYPE_LATEST_RUN = f"SELECT max(run_id) FROM gap_results WHERE facility_type = :t AND run_id IN ({COMPLETE})"
 TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
                   FROM gap_results WHERE run_id = :r AND facility_type = :t"""
 
@@ -127,22 +137,8 @@ def store_run(engine: Engine, record: RunRecord, *, also: AlsoStored | None = No
 
     ``also(conn, run)``, when given, runs last in that transaction: what it writes commits with the
     run or not at all (an exception from it rolls the run back)."""
-    params = {**record.parameters, "standard_overridden": record.standard.overridden}
     with engine.begin() as conn:
-        run_id = int(
-            conn.execute(
-                text(INSERT_RUN),
-                {
-                    "actor": record.actor,
-                    "standard": record.standard.id,
-                    "basis": record.basis,
-                    "p": json.dumps(params, ensure_ascii=False),
-                    "i": json.dumps(record.inputs, ensure_ascii=False),
-                    "n": json.dumps(record.network, ensure_ascii=False, default=str) if record.network else None,
-                    "w": json.dumps(record.warnings, ensure_ascii=False),
-                },
-            ).scalar_one()
-        )
+        run_id = _insert_run(conn, record, "complete")
         if len(record.results):
             copy_results(conn, record.results, run_id)
         if record.sites is not None and len(record.sites):
@@ -150,6 +146,75 @@ def store_run(engine: Engine, record: RunRecord, *, also: AlsoStored | None = No
         if also is not None:
             also(conn, stored(record, run_id))
     return run_id
+
+
+def _insert_run(conn: Connection, record: RunRecord, status: str) -> int:
+    params = {**record.parameters, "standard_overridden": record.standard.overridden}
+    return int(
+        conn.execute(
+            text(INSERT_RUN),
+            {
+                "actor": record.actor,
+                "standard": record.standard.id,
+                "basis": record.basis,
+                "p": json.dumps(params, ensure_ascii=False),
+                "i": json.dumps(record.inputs, ensure_ascii=False),
+                "n": json.dumps(record.network, ensure_ascii=False, default=str) if record.network else None,
+                "w": json.dumps(record.warnings, ensure_ascii=False),
+                "status": status,
+            },
+        ).scalar_one()
+    )
+
+
+# -- a run written by many tasks (gis.gaps.distributed) ----------------------------------------------
+def begin_run(engine: Engine, record: RunRecord) -> int:
+    """A run's row, ``running`` (seen by no reader) until :func:`complete_run`; ``record``'s results
+    are not written (the tasks write theirs: :func:`replace_part`)."""
+    with engine.begin() as conn:
+        return _insert_run(conn, record, "running")
+
+
+def replace_part(engine: Engine, run_id: int, compound_ids: list[int], rows: pd.DataFrame) -> None:
+    """A partition's rows of a running run, in one transaction that first deletes any rows of these
+    compounds in the run: a task run twice (its worker died after committing) leaves one copy."""
+    with engine.begin() as conn:
+        conn.execute(text(DELETE_PART), {"r": run_id, "ids": compound_ids})
+        if len(rows):
+            copy_results(conn, rows, run_id)
+
+
+def complete_run(
+    engine: Engine, run_id: int, *, expected_rows: int, inputs: dict[str, Any], network: Any, warnings: list[str]
+) -> None:
+    """Make a running run visible, with what the whole run found, once it holds ``expected_rows``
+    rows (every compound once per type).
+
+    Raises
+    ------
+    ServerError
+        The run holds another number of rows (a task's rows are missing or doubled): it is failed.
+    """
+    with engine.begin() as conn:
+        held = int(conn.execute(text(RUN_ROWS), {"r": run_id}).scalar_one())
+        if held != expected_rows:
+            raise ServerError(f"gap run {run_id} holds {held} rows, not the {expected_rows} its partitions owe")
+        conn.execute(
+            text(COMPLETE_RUN),
+            {
+                "r": run_id,
+                "i": json.dumps(inputs, ensure_ascii=False),
+                "n": json.dumps(network, ensure_ascii=False, default=str) if network else None,
+                "w": json.dumps(warnings, ensure_ascii=False),
+            },
+        )
+
+
+def fail_run(engine: Engine, run_id: int) -> None:
+    """Mark a running run failed and drop what its tasks wrote."""
+    with engine.begin() as conn:
+        conn.execute(text(FAIL_RUN), {"r": run_id})
+        conn.execute(text("DELETE FROM gap_results WHERE run_id = :r"), {"r": run_id})
 
 
 def stored(record: RunRecord, run_id: int) -> GapRun:

@@ -7,6 +7,7 @@ the exports. Identifiers come from the registry only; values are always bound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 from sqlalchemy import (
+    BigInteger,
     Connection,
     Engine,
     bindparam,
@@ -133,7 +135,7 @@ def _extent_lonlat(engine: Engine, layer: LayerDef) -> list[float] | None:
 
 
 def read(
-    engine: Engine,
+    engine: Engine | Connection,
     layer: LayerDef,
     working: CRS,
     *,
@@ -145,7 +147,9 @@ def read(
 ) -> gpd.GeoDataFrame:
     """The layer's features as a GeoDataFrame in ``working``: every field and the system columns, or
     ``fid`` and ``columns`` only (an analysis reads what it uses), plus ``extra_<key>`` for each of
-    ``extra_keys`` (one unmapped attribute as text, without decoding the rest)."""
+    ``extra_keys`` (one unmapped attribute as text, without decoding the rest). ``bbox``: only the
+    features whose geometry intersects it. ``engine`` may be a connection in a transaction of the
+    caller's (a partition's task reads in its run's snapshot)."""
     names = [*[f.id for f in layer.fields], *READ_COLUMNS] if columns is None else list(columns)
     t = layer_table(layer, [*names, "extra"])
     conditions = equal_conditions(t, layer, where or {})
@@ -161,13 +165,31 @@ def read(
     return frame_of(engine, query, working)
 
 
-def frame_of(engine: Engine, query: Any, crs: CRS) -> gpd.GeoDataFrame:
-    """The rows of ``query`` (its last column ``geom`` as WKB) as a GeoDataFrame in ``crs``.
+def segment_grid(engine: Engine | Connection, layer: LayerDef, size: float) -> np.ndarray:
+    """The layer's line segments counted per cell of a grid of side ``size`` (its CRS's units), each
+    line in the cell of its box's lower-left corner: rows of (column, row, segments), for sizing
+    partitions without reading the lines."""
+    t = layer_table(layer)
+    s: Any = bindparam("s", size)
+    col = func.floor(func.ST_XMin(t.c.geom) / s).cast(BigInteger).label("c")
+    row = func.floor(func.ST_YMin(t.c.geom) / s).cast(BigInteger).label("r")
+    segments = func.sum(func.ST_NPoints(t.c.geom) - func.ST_NumGeometries(t.c.geom)).cast(BigInteger)
+    query = select(col, row, segments).group_by(literal_column("c"), literal_column("r"))
+    with contextlib.ExitStack() as stack:
+        conn = engine if isinstance(engine, Connection) else stack.enter_context(engine.connect())
+        rows = conn.execute(query).all()
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def frame_of(engine: Engine | Connection, query: Any, crs: CRS) -> gpd.GeoDataFrame:
+    """The rows of ``query`` (its last column ``geom`` as WKB) as a GeoDataFrame in ``crs``, read on
+    a connection of ``engine`` (or on ``engine``, a connection, in its transaction).
 
     Read through the driver in binary (values arrive as Python numbers, no text to parse), the
     geometries decoded at once by shapely: about a quarter of ``geopandas.read_postgis``'s time on
     80,946 compounds (0.43 s against 1.55 s)."""
-    with engine.connect() as conn:
+    with contextlib.ExitStack() as stack:
+        conn = engine if isinstance(engine, Connection) else stack.enter_context(engine.connect())
         compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         raw = conn.connection.driver_connection
         assert raw is not None

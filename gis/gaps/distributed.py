@@ -1,0 +1,312 @@
+"""A partitioned gap analysis on Dask: one task per partition, each reading its own box from PostGIS.
+
+The rule that makes a partition's rows equal the whole area's is :mod:`gis.gaps.partitions`'. Here:
+
+- the run is a row of ``gap_runs`` with status ``running`` until every task has written its rows,
+  then ``complete`` in one statement (readers of results see complete runs only: :mod:`gis.gaps.runs`);
+- every read of the run is in one snapshot of the database: the coordinator holds a repeatable-read
+  transaction open and exports it (``pg_export_snapshot()``); each task's reads begin with
+  ``SET TRANSACTION SNAPSHOT``, so an import during the run changes none of them;
+- a task receives a small descriptor (:class:`PartTask`: a box, ids, the halo, the rule, the node
+  keys of road islands in its box), never a graph or a frame, and writes its own compounds' rows
+  by COPY in one transaction that first deletes any rows of them in this run: a task retried after
+  a worker died replaces, never duplicates;
+- a worker opens the database from its own environment (``GISPLAN_DATABASE_URL``, else the embedded
+  cluster of ``GISPLAN_HOME``), never from a task's arguments.
+
+Dask is optional (``pip install gisplan[dask]``); it is imported when a client is made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import resource
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+from pyproj import CRS
+from sqlalchemy import Connection, Engine
+
+from gis.errors import InvalidRequestError
+from gis.gaps import partitions, runs
+from gis.gaps.analysis import (
+    COMPOUND_COLUMNS,
+    FACILITY_COLUMNS,
+    NO_ROADS,
+    ROAD_COLUMNS,
+    GapInputs,
+    GapParameters,
+    GlobalFacts,
+    walkable_roads,
+)
+from gis.gaps.inputs import LayerReader, layer_reader
+from gis.gaps.runs import GapRun, RunRecord
+from gis.registry import registry
+from gis.settings import Settings
+from gis.standards import Standard
+from gis.store import layers
+from gis.store.database import Database
+from gis.store.engine import engine_url, make_engine, resolve_url
+
+SNAPSHOT_ID = re.compile(r"^[0-9A-F]+-[0-9A-F]+-[0-9]+$")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_engines: dict[str, Engine] = {}
+
+
+@dataclass(frozen=True)
+class PartTask:
+    """One partition's work, as sent to a worker."""
+
+    run_id: int
+    snapshot: str
+    part: partitions.Partition
+    halo: partitions.Halo
+    types: tuple[str, ...]
+    standard: Standard
+    params: GapParameters
+    facts: GlobalFacts  # with the island node keys of this partition's road box only
+
+
+@dataclass(frozen=True)
+class PartDone:
+    """What a task reports back: small figures, never its rows."""
+
+    index: int
+    rows: int
+    segments_read: int
+    compounds_no_road: int
+    warnings: list[str]
+    seconds: float
+    peak_mb: float
+    worker_pid: int
+
+
+def worker_engine() -> Engine:
+    """The database of this process's environment (a worker's own settings), opened once."""
+    url = resolve_url(Settings())
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
+def global_pass(
+    snapshot: str, standard: Standard, types: tuple[str, ...], params: GapParameters
+) -> tuple[GlobalFacts, Any, list[str], int]:
+    """The task of the whole area's facts (:func:`gis.gaps.partitions.global_facts`): every walkable
+    road's line and every facility's type, read in the snapshot. Returns the facts, the network
+    summary, the network-wide warnings and the number of road segments."""
+    reg = registry()
+    with _snapshot_reads(worker_engine(), snapshot) as (conn, working):
+        read = layer_reader(conn, reg, working)
+        facilities = read("facilities", ["type", "capacity"], ())
+        roads = walkable_roads(read("roads", ROAD_COLUMNS, ("foot",)), reg.layer("roads").not_walkable)
+    facts, summary, warnings = partitions.global_facts(facilities, roads, standard, list(types), params)
+    return facts, summary, warnings, partitions.segment_count(roads)
+
+
+def run_part(task: PartTask) -> PartDone:
+    """A partition's task: read its box in the snapshot, analyse, write its own compounds' rows."""
+    start = time.perf_counter()
+    engine = worker_engine()
+    reg = registry()
+    part, halo = task.part, task.halo
+    with _snapshot_reads(engine, task.snapshot) as (conn, working):
+
+        def within(by: float) -> LayerReader:
+            return layer_reader(conn, reg, working, partitions.widen(part.box, by))
+
+        own = within(0.0)("compounds", COMPOUND_COLUMNS, ())
+        own = own[own["fid"].isin(part.compound_ids)]
+        compounds = own
+        if halo.compounds_m > 0:
+            near = within(halo.compounds_m)("compounds", COMPOUND_COLUMNS, ())
+            compounds = pd.concat([own, near[~near["fid"].isin(part.compound_ids)]])
+        facilities = within(halo.facilities_m)("facilities", FACILITY_COLUMNS, ())
+        roads = walkable_roads(within(halo.roads_m)("roads", ROAD_COLUMNS, ("foot",)), reg.layer("roads").not_walkable)
+    inputs = partitions.PartInputs(compounds, facilities, roads)
+    rows, warnings = partitions.analyse_part(part, inputs, task.standard, list(task.types), task.params, task.facts)
+    runs.replace_part(engine, task.run_id, list(part.compound_ids), rows)
+    return PartDone(
+        index=part.index,
+        rows=len(rows),
+        segments_read=partitions.segment_count(roads),
+        compounds_no_road=partitions.no_road_count(rows, task.params),
+        warnings=warnings,
+        seconds=time.perf_counter() - start,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        worker_pid=os.getpid(),
+    )
+
+
+@contextlib.contextmanager
+def _snapshot_reads(engine: Engine, snapshot: str) -> Iterator[tuple[Connection, CRS]]:
+    """A read-only transaction in the run's exported snapshot, and the working CRS."""
+    if not SNAPSHOT_ID.match(snapshot):
+        raise InvalidRequestError(f"not a snapshot id: {snapshot!r}")
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, conn.begin():
+        conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # the transaction's first statement
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield conn, Database(engine).require_schema()
+
+
+def check_scheduler(address: str | None, settings: Settings) -> None:
+    """Refuse a scheduler on another machine when the database is the embedded one: it listens on
+    127.0.0.1 only, so a remote worker could never reach it.
+
+    Raises
+    ------
+    InvalidRequestError
+        The embedded database and a scheduler that is not on this machine.
+    """
+    if address and not settings.database_url:
+        host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
+        if host not in LOOPBACK:
+            raise InvalidRequestError(
+                f"the embedded database listens on 127.0.0.1 only: the workers of the scheduler at {address} "
+                "could not reach it; set GISPLAN_DATABASE_URL (in the workers' environment too) to a PostgreSQL "
+                "server they can reach / 内置数据库仅监听本机，远程调度器的计算节点无法连接"
+            )
+
+
+def make_client(engine: Engine, settings: Settings, *, scheduler: str | None = None, workers: int | None = None) -> Any:
+    """A Dask client: on ``scheduler`` (else ``DASK_SCHEDULER_ADDRESS``), whose workers must have the
+    database in their own environment, or on a new LocalCluster of ``workers`` processes (default:
+    the cores) with one thread each (an analysis holds the interpreter lock in pure-Python
+    stretches: processes, not threads), started with ``engine``'s database in their environment.
+
+    Raises
+    ------
+    InvalidRequestError
+        The embedded database and a scheduler on another machine (:func:`check_scheduler`).
+    """
+    from dask.distributed import Client, LocalCluster  # an optional extra: gisplan[dask]
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    check_scheduler(address, settings)
+    if address:
+        return Client(address)
+    cluster = LocalCluster(
+        n_workers=workers or os.cpu_count() or 1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"GISPLAN_DATABASE_URL": engine_url(engine), "GISPLAN_HOME": str(settings.home)},
+    )
+    return Client(cluster)
+
+
+def run_on_dask(
+    engine: Engine,
+    setup: GapInputs,
+    actor: str,
+    settings: Settings,
+    *,
+    client: Any = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    sizing: partitions.Sizing | None = None,
+) -> GapRun:
+    """:func:`run_partitioned` on ``client``, or on a client made for the run (:func:`make_client`)
+    and closed after it."""
+    if client is not None:
+        return run_partitioned(engine, setup, actor, client=client, sizing=sizing)
+    own = make_client(engine, settings, scheduler=scheduler, workers=workers)
+    try:
+        return run_partitioned(engine, setup, actor, client=own, sizing=sizing)
+    finally:
+        cluster = own.cluster
+        own.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_partitioned(
+    engine: Engine, setup: GapInputs, actor: str, *, client: Any, sizing: partitions.Sizing | None = None
+) -> GapRun:
+    """Analyse ``setup``'s types partition by partition on ``client``'s workers and store the run as
+    ``actor``'s: visible once every partition has written its rows, equal to :func:`gis.gaps.runs.
+    run_analysis`'s but for rows beyond their radius (see :mod:`gis.gaps.partitions`).
+
+    The workers open the database of their own environment: it must be ``engine``'s.
+    """
+    sizing = sizing or partitions.Sizing()
+    reg = registry()
+    types = tuple(setup.types)
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
+        snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+        facts, summary, warnings, segments = client.submit(
+            global_pass, snapshot, setup.standard, types, setup.params, pure=False
+        ).result()
+        read = layer_reader(hold, reg, setup.working_crs)
+        compounds = read("compounds", [], ())
+        facilities = read("facilities", ["type", "capacity"], ())
+        rule = partitions.halo(
+            partitions.largest_radius(setup.standard, list(types)),
+            setup.params,
+            two_step=partitions.two_step_types(setup.standard, list(types), facilities),
+        )
+        cell = max(rule.roads_m, 1.0)
+        grid = partitions.EdgeGrid((0.0, 0.0), cell, layers.segment_grid(hold, reg.layer("roads"), cell))
+        parts = partitions.plan(compounds, grid, rule, sizing)
+        record = RunRecord(
+            actor=actor,
+            standard=setup.standard,
+            basis=facts.basis,
+            parameters={**setup.params.__dict__, "facility_types": list(types), "engine": "dask"},
+            inputs={},
+            network=None,
+            warnings=[],
+            results=compounds.iloc[:0],
+            srid=setup.srid,
+        )
+        run_id = runs.begin_run(engine, record)
+        try:
+            tasks = [
+                PartTask(
+                    run_id, snapshot, p, rule, types, setup.standard, setup.params, partitions.facts_for(facts, p, rule)
+                )
+                for p in parts
+            ]
+            done: list[PartDone] = client.gather(client.map(run_part, tasks, pure=False, retries=2))
+            no_road = sum(d.compounds_no_road for d in done)
+            notes = list(dict.fromkeys(w for d in done for w in d.warnings))
+            inputs = {
+                "compounds": len(compounds),
+                "facilities": facts.facility_counts,
+                "road_segments": segments,
+                "partitions": len(parts),
+                "segments_read": sum(d.segments_read for d in done),
+                "halo_overhead": round(sum(d.segments_read for d in done) / segments, 3) if segments else None,
+                "peak_mb_per_worker": _peaks(done),
+            }
+            runs.complete_run(
+                engine,
+                run_id,
+                expected_rows=len(compounds) * len(types),
+                inputs=inputs,
+                network=summary,
+                warnings=[
+                    *(warnings if facts.basis == "network" else [NO_ROADS]),
+                    *partitions.no_road_warning(no_road, setup.params),
+                    *notes,
+                    *setup.skipped,
+                ],
+            )
+        except BaseException:
+            runs.fail_run(engine, run_id)
+            raise
+    return runs.read_run(engine, run_id)
+
+
+def _peaks(done: Sequence[PartDone]) -> dict[str, float]:
+    """The peak resident memory of each worker process (MB), by pid."""
+    peaks: dict[str, float] = {}
+    for d in done:
+        peaks[str(d.worker_pid)] = max(peaks.get(str(d.worker_pid), 0.0), round(d.peak_mb, 1))
+    return peaks
