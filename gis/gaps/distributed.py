@@ -81,6 +81,7 @@ class PartDone:
     rows: int
     segments_read: int
     compounds_no_road: int
+    beyond: int  # rows reported as beyond their radius (no distance)
     warnings: list[str]
     seconds: float
     peak_mb: float
@@ -137,6 +138,7 @@ def run_part(task: PartTask) -> PartDone:
         rows=len(rows),
         segments_read=partitions.segment_count(roads),
         compounds_no_road=partitions.no_road_count(rows, task.params),
+        beyond=int(rows["distance_m"].isna().sum()),
         warnings=warnings,
         seconds=time.perf_counter() - start,
         peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -240,9 +242,11 @@ def run_partitioned(
     types = tuple(setup.types)
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
         snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+        started = time.perf_counter()
         facts, summary, warnings, segments = client.submit(
             global_pass, snapshot, setup.standard, types, setup.params, pure=False
         ).result()
+        global_s = time.perf_counter() - started
         read = layer_reader(hold, reg, setup.working_crs)
         compounds = read("compounds", [], ())
         facilities = read("facilities", ["type", "capacity"], ())
@@ -284,6 +288,10 @@ def run_partitioned(
                 "segments_read": sum(d.segments_read for d in done),
                 "halo_overhead": round(sum(d.segments_read for d in done) / segments, 3) if segments else None,
                 "peak_mb_per_worker": _peaks(done),
+                "global_pass_s": round(global_s, 2),
+                "task_seconds": round(sum(d.seconds for d in done), 2),
+                "longest_task_s": round(max((d.seconds for d in done), default=0.0), 2),
+                "rows_beyond_radius": sum(d.beyond for d in done),
             }
             runs.complete_run(
                 engine,
