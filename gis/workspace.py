@@ -22,8 +22,7 @@ from gis.gaps import distributed, inputs, runs
 from gis.gaps.analysis import GapInputs, GapParameters
 from gis.gaps.catchments import walking_catchment
 from gis.gaps.partitions import Sizing
-from gis.gaps.runs import AlsoStored, GapRun, RunRecord, read_run, store_run
-from gis.gaps.siting import propose
+from gis.gaps.runs import AlsoStored, GapRun, read_run
 from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines import runs as pipeline_runs
@@ -301,8 +300,14 @@ class Workspace:
         candidates: gpd.GeoDataFrame | None = None,
         params: GapParameters | None = None,
         actor: str = "notebook",
+        engine: Literal["local", "dask"] = "local",
+        client: Any = None,
     ) -> gpd.GeoDataFrame:
         """Where ``k`` new facilities would cover the most uncovered demand (maximal covering, exact).
+
+        ``engine="dask"``: ``k`` sites for each district, one Dask task a district (on ``client``,
+        else a LocalCluster made for it), each reading its district's compounds and, by the
+        partitions' halo rule, the facilities and roads around them; the rows carry ``district``.
 
         Parameters
         ----------
@@ -325,43 +330,15 @@ class Workspace:
         >>> sites.attrs["before"], sites.attrs["after"]
         """
         setup = self.analysis_inputs(facility, standard=standard, params=params)
-        (code,) = setup.types
-        compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
         if candidates is not None:
             candidates = candidates.to_crs(setup.working_crs)
-        proposal = propose(compounds, facilities, roads, setup.standard, code, k, setup.params, candidates)
-        inputs = {
-            "compounds": len(compounds),
-            "facilities": len(setup.facilities_of(code)),
-            "candidates": len(candidates) if candidates is not None else len(compounds),
-            "before": proposal.before,
-            "after": proposal.after,
-        }
-        record = RunRecord(
-            actor=actor,
-            standard=setup.standard,
-            basis=setup.basis,
-            parameters={**setup.params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
-            inputs=inputs,
-            network=None,
-            warnings=[] if setup.basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
-            results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=setup.working_crs),
-            srid=setup.srid,
-            sites=proposal.sites,
-        )
-        run_id = store_run(self.engine, record)
-        sites = proposal.sites
-        sites.attrs.update(
-            {
-                "run_id": run_id,
-                "before": proposal.before,
-                "after": proposal.after,
-                "weight": proposal.weight,
-                "radius_m": proposal.radius_m,
-                "basis": setup.basis,
-            }
-        )
-        return sites
+        if engine == "dask":
+            if candidates is not None:
+                raise InvalidRequestError("candidates= is for engine='local': on Dask each district's compounds are")
+            return distributed.sites_on_dask(self.engine, setup, k, actor, self.settings, client=client)
+        if engine != "local":
+            raise InvalidRequestError(f"engine must be local or dask, not {engine!r}")
+        return runs.run_siting(self.engine, setup, k, actor, candidates)
 
     def catchment(
         self, facility: str, *, standard: str = "gb50180", params: GapParameters | None = None

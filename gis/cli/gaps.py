@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from gis.cli.common import actor, open_database, open_workspace, out, settings, write_frame
 
@@ -73,8 +74,6 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
     from gis.printers import print_gap_summary
 
     if propose is not None:
-        if engine != "local":
-            raise typer.BadParameter("--propose runs with --engine local only", param_hint="--engine")
         if not facility or len(facility) != 1:
             raise typer.BadParameter("--propose needs exactly one --facility", param_hint="--propose")
         propose_sites(
@@ -84,6 +83,7 @@ def gaps(  # noqa: PLR0913 (its parameters are the command's options, the CLI co
             params=_params(tolerance, max_leg, access, node_crossings),
             candidates=candidates,
             out_path=out_path,
+            engine=engine,
         )
         return
     if by not in (None, "street", "district"):
@@ -137,8 +137,10 @@ def propose_sites(
     params: GapParameters,
     candidates: Path | None,
     out_path: Path | None,
+    engine: str = "local",
 ) -> None:
-    """``gaps --propose K``: the K sites that cover the most uncovered demand, printed (and written)."""
+    """``gaps --propose K``: the K sites that cover the most uncovered demand, printed (and written);
+    with ``--engine dask``, K for each district."""
     import geopandas as gpd
 
     from gis.printers import print_sites
@@ -149,8 +151,18 @@ def propose_sites(
         cands = gpd.read_file(candidates)
         if cands.crs is None:
             raise typer.BadParameter("the candidates file has no CRS", param_hint="--candidates")
-    sites = ws.propose_sites(facility, k, standard=standard, params=params, candidates=cands, actor=actor())
-    print_sites(out, sites)
+    if engine == "dask":
+        if cands is not None:
+            raise typer.BadParameter("--candidates runs with --engine local only", param_hint="--candidates")
+        sites = ws.propose_sites(facility, k, standard=standard, params=params, actor=actor(), engine="dask")
+        for district, facts in sites.attrs["districts"].items():
+            part = sites[sites["district"].astype(str) == district]
+            part.attrs.update(facts)
+            out.print(f"[bold]{escape(district)}[/]")
+            print_sites(out, part)
+    else:
+        sites = ws.propose_sites(facility, k, standard=standard, params=params, candidates=cands, actor=actor())
+        print_sites(out, sites)
     if out_path is not None:
         write_frame(sites, out_path)
 

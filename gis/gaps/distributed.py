@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 from sqlalchemy import Connection, Engine
@@ -155,6 +156,85 @@ def _snapshot_reads(engine: Engine, snapshot: str) -> Iterator[tuple[Connection,
         conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # the transaction's first statement
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         yield conn, Database(engine).require_schema()
+
+
+@dataclass(frozen=True)
+class SiteTask:
+    """One district's siting, as sent to a worker."""
+
+    snapshot: str
+    district: str | None
+    facility_type: str
+    k: int
+    standard: Standard
+    params: GapParameters
+    actor: str
+
+
+def run_district_sites(task: SiteTask) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """A district's task: read its compounds, and the facilities and roads around them by the
+    partitions' halo rule (R: the type's radius; no 2SFCA), in the snapshot; propose ``k`` sites for
+    its compounds among points inside them; store the siting run. Its sites, with ``district``, and
+    the run's facts (id, coverage before and after, weight, radius, basis)."""
+    reg = registry()
+    rule = partitions.halo(float(task.standard.rule(task.facility_type).radius_m or 0.0), task.params, two_step=False)
+    with _snapshot_reads(worker_engine(), task.snapshot) as (conn, working):
+        own = layers.read(
+            conn, reg.layer("compounds"), working, columns=COMPOUND_COLUMNS, where={"district": task.district}
+        )
+        box = tuple(float(v) for v in own.total_bounds)
+        frames = {
+            "compounds": own,
+            "facilities": layer_reader(conn, reg, working, partitions.widen(box, rule.facilities_m))(
+                "facilities", FACILITY_COLUMNS, ()
+            ),
+            "roads": layer_reader(conn, reg, working, partitions.widen(box, rule.roads_m))(
+                "roads", ROAD_COLUMNS, ("foot",)
+            ),
+        }
+    setup = GapInputs(
+        standard=task.standard,
+        working_crs=working,
+        types=[task.facility_type],
+        params=task.params,
+        read=lambda layer_id, _columns, _extra: frames[layer_id],
+        not_walkable=reg.layer("roads").not_walkable,
+    )
+    sites = runs.run_siting(worker_engine(), setup, task.k, task.actor)
+    return sites.assign(district=task.district), dict(sites.attrs)
+
+
+def sites_on_dask(
+    engine: Engine, setup: GapInputs, k: int, actor: str, settings: Settings, *, client: Any = None
+) -> gpd.GeoDataFrame:
+    """``k`` sites of ``setup``'s one type for each district, a Dask task each
+    (:func:`run_district_sites`), every task reading in one snapshot; one siting run stored per
+    district. The sites of all, by district then rank; ``attrs["districts"]``: per district its
+    run id and coverage before and after."""
+    (code,) = setup.types
+    own = client or make_client(engine, settings)
+    try:
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
+            snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+            districts = [r[0] for r in hold.exec_driver_sql("SELECT DISTINCT district FROM compounds ORDER BY 1")]
+            tasks = [SiteTask(snapshot, d, code, k, setup.standard, setup.params, actor) for d in districts]
+            found: list[tuple[gpd.GeoDataFrame, dict[str, Any]]] = own.gather(
+                own.map(run_district_sites, tasks, pure=False, retries=2)
+            )
+    finally:
+        if client is None:
+            cluster = own.cluster
+            own.close()
+            if cluster is not None:
+                cluster.close()
+    per = {
+        str(d): {key: a.get(key) for key in ("run_id", "before", "after", "weight", "radius_m")}
+        for d, (_, a) in zip(districts, found, strict=True)
+    }
+    frames = [f for f, _ in found]
+    sites = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=setup.working_crs)
+    sites.attrs.update({"districts": per, "basis": found[0][1].get("basis") if found else None})
+    return sites
 
 
 def check_scheduler(address: str | None, settings: Settings) -> None:

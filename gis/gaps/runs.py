@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 
 from gis.errors import NotFoundError, ServerError
 from gis.gaps.analysis import RESULT_COLUMNS, GapInputs, analyse, summarise
+from gis.gaps.siting import propose
 from gis.registry import registry
 from gis.standards import Standard
 from gis.store import layers
@@ -251,6 +252,51 @@ def run_analysis(engine: Engine, setup: GapInputs, actor: str, *, also: AlsoStor
         srid=setup.srid,
     )
     return stored(record, store_run(engine, record, also=also))
+
+
+def run_siting(
+    engine: Engine, setup: GapInputs, k: int, actor: str, candidates: gpd.GeoDataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Propose ``k`` sites of ``setup``'s one type (:func:`gis.gaps.siting.propose`; ``candidates`` in
+    the working CRS, default a point inside each compound) and store them as ``actor``'s siting run.
+
+    Returns the sites, ranked; ``attrs`` holds the run id, coverage before and after, the weight
+    maximised, the radius and the basis."""
+    (code,) = setup.types
+    compounds, facilities, roads = setup.compounds, setup.facilities, setup.roads
+    proposal = propose(compounds, facilities, roads, setup.standard, code, k, setup.params, candidates)
+    inputs = {
+        "compounds": len(compounds),
+        "facilities": len(setup.facilities_of(code)),
+        "candidates": len(candidates) if candidates is not None else len(compounds),
+        "before": proposal.before,
+        "after": proposal.after,
+    }
+    record = RunRecord(
+        actor=actor,
+        standard=setup.standard,
+        basis=setup.basis,
+        parameters={**setup.params.__dict__, "propose": k, "facility_type": code, "weight": proposal.weight},
+        inputs=inputs,
+        network=None,
+        warnings=[] if setup.basis == "network" else ["NO ROAD NETWORK: straight-line coverage"],
+        results=gpd.GeoDataFrame(columns=["geometry"], geometry="geometry", crs=setup.working_crs),
+        srid=setup.srid,
+        sites=proposal.sites,
+    )
+    run_id = store_run(engine, record)
+    sites = proposal.sites
+    sites.attrs.update(
+        {
+            "run_id": run_id,
+            "before": proposal.before,
+            "after": proposal.after,
+            "weight": proposal.weight,
+            "radius_m": proposal.radius_m,
+            "basis": setup.basis,
+        }
+    )
+    return sites
 
 
 # A run's rows arrive in two binary COPYs into temporary tables — per compound and type what the

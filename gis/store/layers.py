@@ -63,7 +63,7 @@ def layer_table(layer: LayerDef, names: list[str] | tuple[str, ...] = ()) -> Tab
 
 def equal_conditions(t: TableClause, layer: LayerDef, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
     """Field = value for each filter; a list value means "one of"; a codes field holds the code;
-    ``synthetic`` given True or False means "has a synthetic mark" or "has none"."""
+    ``synthetic`` given True or False means "has a synthetic mark" or "has none"; None means empty."""
     conditions: list[ColumnElement[bool]] = []
     fields = {f.id: f for f in layer.fields}
     for name, value in filters.items():
@@ -72,6 +72,8 @@ def equal_conditions(t: TableClause, layer: LayerDef, filters: dict[str, Any]) -
         codes = name in fields and fields[name].type == "codes"
         if name == "synthetic" and isinstance(value, bool):
             conditions.append(t.c[name].is_not(None) if value else t.c[name].is_(None))
+        elif value is None:
+            conditions.append(t.c[name].is_(None))
         elif isinstance(value, list | tuple | set):
             values = list(value)
             conditions.append(t.c[name].op("&&")(array(values)) if codes else t.c[name].in_(values))

@@ -16,18 +16,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
 from gis.errors import InvalidRequestError
 from gis.gaps import distributed
+from gis.gaps.analysis import GapParameters
 from gis.gaps.partitions import Sizing, mark_beyond
+from gis.gaps.siting import propose
 from gis.settings import Settings
+from gis.standards import load_standard
 from gis.store.engine import engine_url
 from gis.workspace import Workspace
 from tests.helpers import cli
-from tests.helpers.gaps import compare_rows
+from tests.helpers.gaps import compare_rows, grid_world
 
 pytestmark = [pytest.mark.heavy, pytest.mark.filterwarnings("error:Sending large graph")]
 TYPES = ["kindergarten", "primary_school", "supermarket", "clinic"]
@@ -128,3 +132,32 @@ def test_the_command_on_dask_writes_what_one_process_does(haidian: Workspace, tm
     assert compare_rows(mark_beyond(whole), parts) == []
     refused = cli.run(["gaps", "--scheduler", "tcp://127.0.0.1:1"], env)
     assert refused.returncode == 2 and "--engine dask" in refused.stderr
+
+
+def test_sites_on_dask_are_each_districts_own(ws: Workspace, tmp_path: Path) -> None:
+    """K sites per district, a task each reading its district and the halo around it, equal the
+    sites chosen for that district's compounds with every facility and road in memory."""
+    compounds, facilities, roads = grid_world(3)
+    shift = (500_000.0, 4_400_000.0)  # into zone 39's working area
+    compounds["district"] = np.where(compounds.geometry.centroid.x < 1500, "西区", "东区")
+    for name, frame in (("compounds", compounds), ("facilities", facilities), ("roads", roads.drop(columns="source"))):
+        frame.assign(geometry=frame.translate(*shift)).to_file(tmp_path / f"{name}.gpkg", engine="pyogrio")
+        ws.load(name, tmp_path / f"{name}.gpkg")
+    client = distributed.make_client(ws.engine, ws.settings, workers=2)
+    try:
+        sites = ws.propose_sites("kindergarten", k=2, engine="dask", client=client)
+    finally:
+        cluster = client.cluster
+        client.close()
+        cluster.close()
+    assert set(sites.attrs["districts"]) == {"西区", "东区"} and len(sites) == 4
+    every = ws.layer("compounds")
+    standard = load_standard("gb50180")
+    for district, facts in sites.attrs["districts"].items():
+        own = every[every["district"] == district]
+        alone = propose(own, ws.layer("facilities"), ws.layer("roads"), standard, "kindergarten", 2, GapParameters())
+        mine = sites[sites["district"] == district]
+        assert list(mine["candidate"]) == list(alone.sites["candidate"])
+        assert list(mine["new_demand"]) == pytest.approx(list(alone.sites["new_demand"]))
+        assert facts["before"] == pytest.approx(alone.before) and facts["after"] == pytest.approx(alone.after)
+        assert facts["run_id"] is not None
