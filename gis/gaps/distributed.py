@@ -182,7 +182,8 @@ def run_district_sites(task: SiteTask) -> tuple[gpd.GeoDataFrame, dict[str, Any]
         own = layers.read(
             conn, reg.layer("compounds"), working, columns=COMPOUND_COLUMNS, where={"district": task.district}
         )
-        box = tuple(float(v) for v in own.total_bounds)
+        minx, miny, maxx, maxy = (float(v) for v in own.total_bounds)
+        box = (minx, miny, maxx, maxy)
         frames = {
             "compounds": own,
             "facilities": layer_reader(conn, reg, working, partitions.widen(box, rule.facilities_m))(

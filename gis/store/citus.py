@@ -88,7 +88,9 @@ def blockers(conn: Connection) -> list[str]:
     found: list[str] = []
     tables = {r[0] for r in conn.execute(text(TABLES))}
     found += [f"{t}: not placed (distributed, reference or local)" for t in tables if placement(t) == "unplaced"]
-    for table, name, kind, columns, target in conn.execute(text(KEYS)):
+    for row in conn.execute(text(KEYS)):
+        table, name, kind, target = str(row[0]), str(row[1]), str(row[2]), str(row[4])
+        columns: list[str] = list(row[3])
         where = placement(table)
         if kind in ("p", "u") and where == "distributed" and DISTRIBUTED[table] not in columns:
             found.append(f"{table}: {name} ({', '.join(columns)}) lacks the distribution column {DISTRIBUTED[table]}")
@@ -97,6 +99,6 @@ def blockers(conn: Connection) -> list[str]:
         if kind == "f" and where == "distributed" and placement(target) == "distributed":
             found.append(f"{table}: {name} joins two distributed tables")
     for table, trigger in conn.execute(text(TRIGGERS)):
-        if placement(table) == "distributed":
+        if placement(str(table)) == "distributed":
             found.append(f"{table}: trigger {trigger} (needs citus.enable_unsafe_triggers, runs per shard)")
     return sorted(set(found))
