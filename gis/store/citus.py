@@ -98,7 +98,7 @@ def blockers(conn: Connection) -> list[str]:
             found.append(f"{table}: {name} points from a reference table to the distributed {target}")
         if kind == "f" and where == "distributed" and placement(target) == "distributed":
             found.append(f"{table}: {name} joins two distributed tables")
-    for table, trigger in conn.execute(text(TRIGGERS)):
-        if placement(str(table)) == "distributed":
-            found.append(f"{table}: trigger {trigger} (needs citus.enable_unsafe_triggers, runs per shard)")
+    for on, trigger in conn.execute(text(TRIGGERS)):
+        if placement(str(on)) == "distributed":
+            found.append(f"{on}: trigger {trigger} (needs citus.enable_unsafe_triggers, runs per shard)")
     return sorted(set(found))
