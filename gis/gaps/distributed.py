@@ -217,7 +217,7 @@ def sites_on_dask(
     try:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
             snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
-            districts = [r[0] for r in hold.exec_driver_sql("SELECT DISTINCT district FROM compounds ORDER BY 1")]
+            districts = layers.distinct(hold, registry().layer("compounds"), "district")
             tasks = [SiteTask(snapshot, d, code, k, setup.standard, setup.params, actor) for d in districts]
             found: list[tuple[gpd.GeoDataFrame, dict[str, Any]]] = own.gather(
                 own.map(run_district_sites, tasks, pure=False, retries=2)

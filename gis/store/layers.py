@@ -167,6 +167,15 @@ def read(
     return frame_of(engine, query, working)
 
 
+def distinct(engine: Engine | Connection, layer: LayerDef, field: str) -> list[Any]:
+    """The values of one of the layer's fields, each once, sorted (an empty value last, as None)."""
+    t = layer_table(layer, [field])
+    query = select(t.c[field]).distinct().order_by(t.c[field].asc().nulls_last())
+    with contextlib.ExitStack() as stack:
+        conn = engine if isinstance(engine, Connection) else stack.enter_context(engine.connect())
+        return [r[0] for r in conn.execute(query)]
+
+
 def segment_grid(engine: Engine | Connection, layer: LayerDef, size: float) -> np.ndarray:
     """The layer's line segments counted per cell of a grid of side ``size`` (its CRS's units), each
     line in the cell of its box's lower-left corner: rows of (column, row, segments), for sizing

@@ -33,7 +33,7 @@ from gis.workspace import Workspace
 from tests.helpers import cli
 from tests.helpers.gaps import compare_rows, grid_world
 
-pytestmark = [pytest.mark.heavy, pytest.mark.filterwarnings("error:Sending large graph")]
+pytestmark = pytest.mark.heavy  # and Dask's "Sending large graph" is an error (pyproject.toml)
 TYPES = ["kindergarten", "primary_school", "supermarket", "clinic"]
 
 
