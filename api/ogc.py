@@ -16,7 +16,7 @@ from api.deps import CollectionDep, IdPath, RoleDep, WorkspaceDep
 from api.lanes import in_read_lane
 from gis.ogc import edits, features
 from gis.ogc.features import CRS84, QueryError
-from gis.roles import visible_fields, visible_layers
+from gis.roles import Role, visible_fields, visible_layers
 
 PREFIX = "/ogc"  # where the OGC API lives in the app
 router = APIRouter(prefix=PREFIX, tags=["OGC API – Features"])
@@ -63,8 +63,8 @@ def _working_srid(ws: Any) -> int:
     return srid
 
 
-def _collection(ws: Any, layer: Any, srid: int, base: str) -> dict[str, Any]:
-    box = features.extent(ws.engine, layer)
+def _collection(ws: Any, role: Role, layer: Any, srid: int, base: str) -> dict[str, Any]:
+    box = features.extent(ws.reader(role), layer)
     href = f"{base}/collections/{layer.id}"
     # an empty layer has no extent: the member is left out (the schema asks a bbox of at least one box)
     extent = {"extent": {"spatial": {"bbox": [box], "crs": CRS84}}} if box else {}
@@ -148,7 +148,7 @@ def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> Any:
     found = []
     if ws.working_crs is not None:
         srid = _working_srid(ws)
-        found = [_collection(ws, layer, srid, base) for layer in visible_layers(ws.registry, role)]
+        found = [_collection(ws, role, layer, srid, base) for layer in visible_layers(ws.registry, role)]
     if ogc_html.wants_html(request):
         rows = [
             [
@@ -165,7 +165,7 @@ def collections(request: Request, ws: WorkspaceDep, role: RoleDep) -> Any:
 
 @router.get("/collections/{collection_id}", summary="One collection")
 def collection(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> Any:
-    document = _collection(ws, layer, _working_srid(ws), _base(request))
+    document = _collection(ws, role, layer, _working_srid(ws), _base(request))
     if ogc_html.wants_html(request):
         box = document.get("extent", {}).get("spatial", {}).get("bbox")
         facts = [
@@ -247,7 +247,11 @@ class ItemsParams(BaseModel):
 
 @router.get("/collections/{collection_id}/items", summary="Features", response_class=Response)
 async def items(
-    request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep, q: Annotated[ItemsParams, Query()]
+    request: Request,
+    ws: WorkspaceDep,
+    role: RoleDep,
+    layer: CollectionDep,
+    q: Annotated[ItemsParams, Query()],
 ) -> Response:
     limit, offset, bbox, bbox_crs, crs, properties = q.limit, q.offset, q.bbox, q.bbox_crs, q.crs, q.properties
     filter, filter_lang, filter_crs, sortby = q.filter, q.filter_lang, q.filter_crs, q.sortby
@@ -283,7 +287,7 @@ async def items(
         properties=[p.strip() for p in properties.split(",") if p.strip()] if properties is not None else None,
     )
     found, matched, estimated = await in_read_lane(
-        request, features.items, ws.engine, layer, role, query, working_srid=srid
+        request, features.items, ws.reader(role), layer, role, query, working_srid=srid
     )
     base = f"{_base(request)}/collections/{layer.id}/items"
     params = {k: v for k, v in request.query_params.items() if k not in ("offset",)}
@@ -347,7 +351,7 @@ def item(
     crs: Annotated[str | None, Query()] = None,
 ) -> Response:
     out = features.parse_crs(crs, _working_srid(ws))
-    found = features.item(ws.engine, layer, role, fid, crs=out)
+    found = features.item(ws.reader(role), layer, role, fid, crs=out)
     if found is None:
         raise HTTPException(404, f"no feature {fid} in {layer.id}")
     base = f"{_base(request)}/collections/{layer.id}"

@@ -35,7 +35,7 @@ async def tile(
     x: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
 ) -> Response:
     try:
-        data = await in_read_lane(request, tiles.render, ws.engine, layer, role, z, x, y, working_srid=_srid(ws))
+        data = await in_read_lane(request, tiles.render, ws.reader(role), layer, role, z, x, y, working_srid=_srid(ws))
     except tiles.TileError as exc:
         raise HTTPException(404, str(exc)) from None
     etag = '"' + hashlib.sha1(data + role.encode()).hexdigest() + '"'
@@ -54,7 +54,7 @@ async def tile(
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the collection")
 def tilejson(request: Request, ws: WorkspaceDep, role: RoleDep, layer: CollectionDep) -> JSONResponse:
     base = str(request.base_url).rstrip("/")
-    box = features.extent(ws.engine, layer) or [-180.0, -85.0511, 180.0, 85.0511]
+    box = features.extent(ws.reader(role), layer) or [-180.0, -85.0511, 180.0, 85.0511]
     body = {
         "tilejson": "3.0.0",
         "name": layer.id,

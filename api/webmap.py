@@ -40,7 +40,7 @@ def config(ws: WorkspaceDep, role: RoleDep) -> dict[str, Any]:
         raise HTTPException(503, "the database holds no layers yet: load data first (gisplan load / gisplan demo)")
     s = ws.settings
     basemap = webmap.Basemap(s.basemap_url, s.basemap_attribution) if s.basemap_url else None
-    state = webmap.map_state(ws.engine, ws.registry)
+    state = webmap.map_state(ws.reader(role), ws.registry)
     cfg = webmap.map_config(ws.registry, role, state, attribution=s.attribution, basemap=basemap)
     cfg["progress"] = role != "public"  # overdue marks and street figures are for planners
     return cfg
@@ -54,16 +54,16 @@ def _facility(ws: WorkspaceDep, facility: str) -> str:
 
 
 @router.get("/api/map/gaps/{facility}", summary="The latest gap results of a facility type, per compound")
-def gaps(ws: WorkspaceDep, facility: str) -> dict[str, Any]:
-    found = runs.gap_by_compound(ws.engine, _facility(ws, facility))
+def gaps(ws: WorkspaceDep, role: RoleDep, facility: str) -> dict[str, Any]:
+    found = runs.gap_by_compound(ws.reader(role), _facility(ws, facility))
     if found is None:
         raise HTTPException(404, f"{facility} has not been analysed yet (gisplan gaps / POST /api/gaps)")
     return found
 
 
 @router.get("/api/map/compounds/{compound_id}/gaps", summary="One compound's latest gap results")
-def compound_gaps(ws: WorkspaceDep, compound_id: IdPath) -> dict[str, Any]:
-    return {"compound": compound_id, "gaps": runs.compound_gaps(ws.engine, compound_id)}
+def compound_gaps(ws: WorkspaceDep, role: RoleDep, compound_id: IdPath) -> dict[str, Any]:
+    return {"compound": compound_id, "gaps": runs.compound_gaps(ws.reader(role), compound_id)}
 
 
 @router.get(

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         CSV) at once in each server process; past it they answer 503 with ``Retry-After``.
     db_pool
         Database connections each server process keeps (and uses at most at once).
+    read_database_url
+        A hot standby (a streaming replica of the database) that ``gisplan serve`` reads the
+        public's tiles, features, collections and map state from; planners and admins read and
+        write the primary (``database_url``), so an edit is never hidden from its author by the
+        standby's lag. Unset: everyone reads the primary.
     statement_timeout_s
         The web server's database statements are cancelled past this many seconds (0: never). Only
         the server's: the command line, notebooks, migrations and the analysis jobs have none.
@@ -76,6 +81,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     owner_database_url: str | None = None
+    read_database_url: str | None = None
     home: Path = Field(default_factory=_default_home)
     working_crs: str | None = None
     api_default_limit: int = 100
@@ -100,7 +106,7 @@ class Settings(BaseSettings):
     db_pool: int = Field(default=10, ge=1)
     statement_timeout_s: float = Field(default=30, ge=0)
 
-    @field_validator("database_url", "owner_database_url", "basemap_url")
+    @field_validator("database_url", "owner_database_url", "read_database_url", "basemap_url")
     @classmethod
     def _blank_is_unset(cls, v: str | None) -> str | None:
         return v or None

@@ -33,7 +33,7 @@ from gis.roles import Role, visible_layers
 from gis.settings import Settings
 from gis.store import layers, schema
 from gis.store.database import Database
-from gis.store.engine import make_engine, resolve_url
+from gis.store.engine import make_engine, resolve_url, sqlalchemy_url
 
 
 class Workspace:
@@ -43,12 +43,19 @@ class Workspace:
     DataFrames or report models.
     """
 
-    def __init__(self, engine: Engine, *, settings: Settings | None = None) -> None:
+    def __init__(self, engine: Engine, *, settings: Settings | None = None, read_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.read_engine = read_engine or engine  # the public's reads (a hot standby, when one is set)
         self.db = Database(engine)
         self.settings = settings or Settings()
         self.registry: Registry = registry()
         self._catchments: dict[tuple[Any, ...], gpd.GeoDataFrame] = {}
+
+    def reader(self, role: Role) -> Engine:
+        """Where a role's reads go: the public's to the hot standby when one is set
+        (``GISPLAN_READ_DATABASE_URL``), a planner's and an admin's to the primary (never behind
+        their own edits)."""
+        return self.read_engine if role == "public" else self.engine
 
     def __repr__(self) -> str:
         crs = self.working_crs
@@ -514,6 +521,8 @@ class Workspace:
         >>> ws.close()
         """
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
 def connect(
@@ -528,7 +537,8 @@ def connect(
     check
         Bring the schema up to date and check it against the layer definitions (:meth:`Workspace.check`).
     serving
-        For a web server: ``GISPLAN_DB_POOL`` connections, ``GISPLAN_STATEMENT_TIMEOUT_S``.
+        For a web server: ``GISPLAN_DB_POOL`` connections, ``GISPLAN_STATEMENT_TIMEOUT_S``, and the
+        public's reads on ``GISPLAN_READ_DATABASE_URL`` when set (``ws.read_engine``).
 
     Examples
     --------
@@ -537,7 +547,11 @@ def connect(
     >>> ws.layers()
     """
     settings = settings or Settings()
-    ws = Workspace(make_engine(url or resolve_url(settings), settings=settings, serving=serving), settings=settings)
+    engine = make_engine(url or resolve_url(settings), settings=settings, serving=serving)
+    reader = None
+    if serving and settings.read_database_url:  # a web server's public reads go to the standby
+        reader = make_engine(sqlalchemy_url(settings.read_database_url), settings=settings, serving=True)
+    ws = Workspace(engine, settings=settings, read_engine=reader)
     if check:
         ws.check()
     return ws
