@@ -25,7 +25,7 @@ from gis.bars import track
 from gis.errors import InvalidRequestError
 from gis.gaps import kernels
 from gis.gaps.memory import check_fits
-from gis.gaps.network import AccessPoints, WalkNetwork, line_levels, node_lines
+from gis.gaps.network import AccessPoints, WalkNetwork, line_levels, node_keys, node_lines
 from gis.registry import Registry
 from gis.standards import FacilityRule, Standard
 
@@ -180,7 +180,7 @@ class GlobalFacts:
     facility_counts: dict[str, int]
     with_capacity: frozenset[str]  # the types of which some facility has a capacity (a 2SFCA)
     basis: str  # network or euclidean: whether the area has walkable roads at all
-    off_main: np.ndarray | None = None  # (n, 2) node keys (gis.gaps.network.node_keys); None: no roads
+    island_lines: frozenset[int] = frozenset()  # the fids of the road lines off the main component
 
 
 def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoDataFrame:
@@ -193,22 +193,29 @@ def walkable_roads(roads: gpd.GeoDataFrame, not_walkable: list[str]) -> gpd.GeoD
     return roads[~roads["highway"].isin(not_walkable) & ~foot_no]
 
 
-def build_network(roads: gpd.GeoDataFrame, params: GapParameters, *, index: bool = True) -> WalkNetwork:
+def build_network(
+    roads: gpd.GeoDataFrame,
+    params: GapParameters,
+    *,
+    index: bool = True,
+    core: tuple[float, float, float, float] | None = None,
+) -> WalkNetwork:
     """The walking graph, its lines noded where ``params.node_crossings`` says (see GapParameters);
-    without its segments' ``index`` when only its components are wanted."""
+    without its segments' ``index`` when only its components are wanted; ``core``: see WalkNetwork."""
     lines = np.asarray(roads.geometry.values, dtype=object)
+    options: dict[str, Any] = {"tolerance_m": params.tolerance_m, "index": index, "core": core}
     if params.node_crossings == "no":
-        return WalkNetwork(lines, tolerance_m=params.tolerance_m, index=index)
+        return WalkNetwork(lines, **options)
     if params.node_crossings == "yes":
         noded_lines, noded = node_lines(lines)
-        return WalkNetwork(noded_lines, tolerance_m=params.tolerance_m, noded=noded, index=index)
+        return WalkNetwork(noded_lines, noded=noded, **options)
     osm = (roads["source"] == "osm").to_numpy() if "source" in roads else np.zeros(len(roads), dtype=bool)
     others = roads[~osm]
     levels = None
     if all(c in others for c in LEVEL_COLUMNS) and others[list(LEVEL_COLUMNS)].notna().any().any():
         levels = line_levels(others["bridge"], others["tunnel"], others["layer"])
     noded_lines, noded = node_lines(lines[~osm], levels)
-    return WalkNetwork(np.r_[lines[osm], noded_lines], tolerance_m=params.tolerance_m, noded=noded, index=index)
+    return WalkNetwork(np.r_[lines[osm], noded_lines], noded=noded, **options)
 
 
 def capacity_warning(ftype: str, fac: pd.DataFrame) -> str | None:
@@ -220,6 +227,16 @@ def capacity_warning(ftype: str, fac: pd.DataFrame) -> str | None:
         f"{ftype}: {int((~known).sum())} of {len(fac)} have no capacity; the 2SFCA ratio counts "
         "only the others and so understates supply"
     )
+
+
+def island_nodes(roads: gpd.GeoDataFrame, island_lines: frozenset[int], params: GapParameters) -> np.ndarray:
+    """The node keys of the road lines among ``roads`` that are off the main component (their
+    vertices, and their crossings with each other where they are noded: a crossing with a line of
+    the main component would have joined them to it)."""
+    island = roads[roads["fid"].isin(island_lines)] if island_lines else roads.iloc[:0]
+    if not len(island):
+        return np.empty((0, 2), dtype=np.int64)
+    return node_keys(build_network(island, params, index=False).xy)
 
 
 def join_notes(*parts: Any) -> str | None:
@@ -280,8 +297,8 @@ def _ground(
         return ground, None
     check_fits(int(shapely.get_num_coordinates(np.asarray(roads.geometry.values, dtype=object)).sum()) - len(roads))
     network = build_network(roads, params)
-    if facts is not None and facts.off_main is not None:
-        network.take_main_from(facts.off_main)
+    if facts is not None:
+        network.take_main_from(island_nodes(roads, facts.island_lines, params))
     access = network.access(geoms, search_m=params.search_m, max_leg_m=params.max_leg_m, mode=params.access)
     reach = np.zeros(len(compounds), dtype=bool)
     reach[access.owner] = True

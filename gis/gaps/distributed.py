@@ -7,8 +7,11 @@ The rule that makes a partition's rows equal the whole area's is :mod:`gis.gaps.
 - every read of the run is in one snapshot of the database: the coordinator holds a repeatable-read
   transaction open and exports it (``pg_export_snapshot()``); each task's reads begin with
   ``SET TRANSACTION SNAPSHOT``, so an import during the run changes none of them;
-- a task receives a small descriptor (:class:`PartTask`: a box, ids, the halo, the rule, the node
-  keys of road islands in its box), never a graph or a frame, and writes its own compounds' rows
+- the road network's components (its islands) are found a road tile a task (:func:`road_tile`,
+  :mod:`gis.gaps.components`), so that no task holds the whole network; the whole area's facts
+  (facility counts, the island lines' ids) go to each worker once;
+- a partition's task receives a small descriptor (:class:`PartTask`: a box, ids, the halo, the
+  rule), never a graph or a frame, and writes its own compounds' rows
   by COPY in one transaction that first deletes any rows of them in this run: a task retried after
   a worker died replaces, never duplicates;
 - a worker opens the database from its own environment (``GISPLAN_DATABASE_URL``, else the embedded
@@ -35,7 +38,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine
 
 from gis.errors import InvalidRequestError
-from gis.gaps import partitions, runs
+from gis.gaps import components, partitions, runs
 from gis.gaps.analysis import (
     COMPOUND_COLUMNS,
     FACILITY_COLUMNS,
@@ -71,7 +74,6 @@ class PartTask:
     types: tuple[str, ...]
     standard: Standard
     params: GapParameters
-    facts: GlobalFacts  # with the island node keys of this partition's road box only
 
 
 @dataclass(frozen=True)
@@ -97,23 +99,19 @@ def worker_engine() -> Engine:
     return _engines[url]
 
 
-def global_pass(
-    snapshot: str, standard: Standard, types: tuple[str, ...], params: GapParameters
-) -> tuple[GlobalFacts, Any, list[str], int]:
-    """The task of the whole area's facts (:func:`gis.gaps.partitions.global_facts`): every walkable
-    road's line and every facility's type, read in the snapshot. Returns the facts, the network
-    summary, the network-wide warnings and the number of road segments."""
+def road_tile(core: partitions.Box, snapshot: str, params: GapParameters) -> components.TileParts:
+    """A road tile's task (:mod:`gis.gaps.components`): the walkable lines touching ``core`` widened
+    by the joining tolerance, read in the snapshot, and their components."""
     reg = registry()
     with _snapshot_reads(worker_engine(), snapshot) as (conn, working):
-        read = layer_reader(conn, reg, working)
-        facilities = read("facilities", ["type", "capacity"], ())
-        roads = walkable_roads(read("roads", ROAD_COLUMNS, ("foot",)), reg.layer("roads").not_walkable)
-    facts, summary, warnings = partitions.global_facts(facilities, roads, standard, list(types), params)
-    return facts, summary, warnings, partitions.segment_count(roads)
+        box = partitions.widen(core, params.tolerance_m)
+        roads = layer_reader(conn, reg, working, box)("roads", ROAD_COLUMNS, ("foot",))
+    return components.tile_parts(walkable_roads(roads, reg.layer("roads").not_walkable), params, core)
 
 
-def run_part(task: PartTask) -> PartDone:
-    """A partition's task: read its box in the snapshot, analyse, write its own compounds' rows."""
+def run_part(task: PartTask, facts: GlobalFacts) -> PartDone:
+    """A partition's task: read its box in the snapshot, analyse (with the whole area's ``facts``,
+    sent to each worker once), write its own compounds' rows."""
     start = time.perf_counter()
     engine = worker_engine()
     reg = registry()
@@ -132,7 +130,7 @@ def run_part(task: PartTask) -> PartDone:
         facilities = within(halo.facilities_m)("facilities", FACILITY_COLUMNS, ())
         roads = walkable_roads(within(halo.roads_m)("roads", ROAD_COLUMNS, ("foot",)), reg.layer("roads").not_walkable)
     inputs = partitions.PartInputs(compounds, facilities, roads)
-    rows, warnings = partitions.analyse_part(part, inputs, task.standard, list(task.types), task.params, task.facts)
+    rows, warnings = partitions.analyse_part(part, inputs, task.standard, list(task.types), task.params, facts)
     runs.replace_part(engine, task.run_id, list(part.compound_ids), rows)
     return PartDone(
         index=part.index,
@@ -323,11 +321,6 @@ def run_partitioned(
     types = tuple(setup.types)
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
         snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
-        started = time.perf_counter()
-        facts, summary, warnings, segments = client.submit(
-            global_pass, snapshot, setup.standard, types, setup.params, pure=False
-        ).result()
-        global_s = time.perf_counter() - started
         read = layer_reader(hold, reg, setup.working_crs)
         compounds = read("compounds", [], ())
         facilities = read("facilities", ["type", "capacity"], ())
@@ -338,6 +331,12 @@ def run_partitioned(
         )
         cell = max(rule.roads_m, 1.0)
         grid = partitions.EdgeGrid((0.0, 0.0), cell, layers.segment_grid(hold, reg.layer("roads"), cell))
+        started = time.perf_counter()
+        extent = layers.working_box(hold, reg.layer("roads"))
+        network = _components(client, snapshot, extent, grid.total_segments, setup.params, sizing)
+        global_s = time.perf_counter() - started
+        facts, summary, warnings = partitions.whole_area(facilities, setup.standard, list(types), network)
+        segments = grid.total_segments
         parts = partitions.plan(compounds, grid, rule, sizing)
         record = RunRecord(
             actor=actor,
@@ -352,13 +351,9 @@ def run_partitioned(
         )
         run_id = runs.begin_run(engine, record)
         try:
-            tasks = [
-                PartTask(
-                    run_id, snapshot, p, rule, types, setup.standard, setup.params, partitions.facts_for(facts, p, rule)
-                )
-                for p in parts
-            ]
-            done: list[PartDone] = client.gather(client.map(run_part, tasks, pure=False, retries=2))
+            tasks = [PartTask(run_id, snapshot, p, rule, types, setup.standard, setup.params) for p in parts]
+            shared = client.scatter(facts, broadcast=True)  # the island lines: once to each worker, not per task
+            done: list[PartDone] = client.gather(client.map(run_part, tasks, facts=shared, pure=False, retries=2))
             no_road = sum(d.compounds_no_road for d in done)
             notes = list(dict.fromkeys(w for d in done for w in d.warnings))
             inputs = {
@@ -391,6 +386,24 @@ def run_partitioned(
             runs.fail_run(engine, run_id)
             raise
     return runs.read_run(engine, run_id)
+
+
+def _components(
+    client: Any,
+    snapshot: str,
+    extent: partitions.Box | None,
+    segments: int,
+    params: GapParameters,
+    sizing: partitions.Sizing,
+) -> components.Components | None:
+    """The walkable network's components, a road tile a task, the tiles covering the roads'
+    ``extent`` (None: no road, or no walkable one)."""
+    if extent is None:
+        return None
+    cores = components.tiles(extent, segments, sizing.max_edges, params.tolerance_m)
+    found = client.gather(client.map(road_tile, cores, snapshot=snapshot, params=params, pure=False, retries=2))
+    merged = components.merge(found, params)
+    return merged if merged.summary["edges"] else None
 
 
 def _peaks(done: Sequence[PartDone]) -> dict[str, float]:

@@ -66,6 +66,13 @@ def node_keys(xy: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(xy, dtype=float).reshape(-1, 2) * 1000).astype(np.int64)
 
 
+def in_box(xy: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Per point, whether it lies in ``box`` taken half-open (``[xmin, xmax)`` × ``[ymin, ymax)``:
+    boxes that tile the plane share no point)."""
+    x, y = xy[:, 0], xy[:, 1]
+    return (x >= box[0]) & (x < box[2]) & (y >= box[1]) & (y < box[3])
+
+
 def isin_keys(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
     """Per row of ``keys`` (``(n, 2)`` int64), whether it is a row of ``among``."""
     if not len(keys) or not len(among):
@@ -79,7 +86,7 @@ def isin_keys(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
 def line_levels(bridge: pd.Series, tunnel: pd.Series, layer: pd.Series) -> np.ndarray:
     """Each road's vertical level: its ``layer``, else 1 on a bridge, -1 in a tunnel, else 0 (OSM's
     convention: ``layer`` orders what passes over what; a bridge without one is above the ground)."""
-    level = pd.to_numeric(layer, errors="coerce").to_numpy(dtype=float)
+    level = pd.to_numeric(layer, errors="coerce").to_numpy(dtype=float, copy=True)  # written below
     on_bridge = bridge.fillna(False).astype(bool).to_numpy()
     in_tunnel = tunnel.fillna(False).astype(bool).to_numpy()
     unknown = np.isnan(level)
@@ -138,8 +145,11 @@ class WalkNetwork:
         Vertices already added by noding the lines beforehand (for the summary).
     index
         Build the segments' spatial index for access legs (a pass that only wants the components
-        and the summary, such as a partitioned run's global pass, does without: it is most of the
+        and the summary, such as a partitioned run's road tiles, does without: it is most of the
         memory).
+    core
+        Join line ends across a gap only from the dangling ends inside this box (``[xmin, xmax)`` ×
+        ``[ymin, ymax)``): a road tile of a larger network knows the degree of its own nodes only.
     """
 
     def __init__(
@@ -150,6 +160,7 @@ class WalkNetwork:
         node_crossings: bool = False,
         noded: int = 0,
         index: bool = True,
+        core: tuple[float, float, float, float] | None = None,
     ) -> None:
         lines = np.asarray([g for g in lines if g is not None and not g.is_empty], dtype=object)
         if node_crossings and len(lines):
@@ -178,6 +189,8 @@ class WalkNetwork:
         end_ids = tree.query(ends)[1]
         degree = np.bincount(np.r_[self.u, self.v], minlength=len(self.xy))
         dangling = np.unique(end_ids[degree[end_ids] == 1])
+        if core is not None:
+            dangling = dangling[in_box(self.xy[dangling], core)]
         near = tree.query_ball_point(self.xy[dangling], tolerance_m) if len(dangling) and tolerance_m > 0 else []
         counts = np.array([len(found) for found in near], dtype=np.int64)
         gu = np.repeat(dangling, counts) if len(counts) else np.array([], dtype=np.int64)
@@ -207,15 +220,11 @@ class WalkNetwork:
             self._segments = shapely.linestrings(np.stack([self.xy[self.u], self.xy[self.v]], axis=1))
             self._tree = shapely.STRtree(self._segments)
 
-    def off_main_keys(self) -> np.ndarray:
-        """The nodes not on the main component, as :func:`node_keys` (a partition of a larger area
-        takes them from the whole area's network: :meth:`take_main_from`)."""
-        return node_keys(self.xy[~self._node_on_main])
-
     def take_main_from(self, off_main: np.ndarray) -> None:
         """Whether a node is on the main component, from a network over a larger area: every node
-        but those in ``off_main`` (:meth:`off_main_keys` of that network). Within a partition's
-        read area the nodes are the larger network's, so its islands are the larger network's."""
+        but those in ``off_main`` (:func:`node_keys` of the larger network's island nodes). Within a
+        partition's read area the nodes are the larger network's, so its islands are the larger
+        network's."""
         self._node_on_main = ~isin_keys(node_keys(self.xy), off_main)
 
     @staticmethod

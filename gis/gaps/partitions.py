@@ -32,12 +32,14 @@ farther than the radius (``distance_m`` and the nearest facility empty, ``covere
 saying so), never with a distance that might be wrong; "covered" is therefore exact for every
 compound. (A wider halo would give the distance, at a cost that grows with how far the nearest is.)
 
-Road islands and the facility counts are whole-area facts: :func:`global_facts` finds them once.
+Road islands and the facility counts are whole-area facts: the road network's components are found
+tile by tile (:mod:`gis.gaps.components`, no task holding the whole network), the facilities' counts
+once (:func:`whole_area`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -45,7 +47,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gis.gaps.analysis import GapParameters, GlobalFacts, analyse, build_network, capacity_warning
+from gis.gaps import components
+from gis.gaps.analysis import GapParameters, GlobalFacts, analyse, capacity_warning
 from gis.standards import Standard
 
 Box = tuple[float, float, float, float]
@@ -114,6 +117,11 @@ class EdgeGrid:
         np.add.at(grid, (cells[:, 0] - self.col0, cells[:, 1] - self.row0), cells[:, 2])
         self.total = np.zeros((shape[0] + 1, shape[1] + 1), dtype=np.int64)  # 2-D prefix sums
         self.total[1:, 1:] = grid.cumsum(0).cumsum(1)
+
+    @property
+    def total_segments(self) -> int:
+        """Every segment the grid counted."""
+        return int(self.total[-1, -1])
 
     def count(self, box: Box) -> int:
         """Segments in the cells that ``box`` touches (an over-estimate, as a budget should be)."""
@@ -243,16 +251,11 @@ def mark_beyond(rows: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return rows
 
 
-def global_facts(
-    facilities: gpd.GeoDataFrame,
-    roads: gpd.GeoDataFrame | None,
-    standard: Standard,
-    facility_types: list[str],
-    params: GapParameters,
-) -> tuple[GlobalFacts, dict[str, Any] | None, list[str]]:
-    """The whole area's facts, its network summary and its area-wide warnings, from one light pass:
-    the facilities' types and capacities, the walking graph's nodes and components (no segment
-    index, no distances)."""
+def facility_facts(
+    facilities: pd.DataFrame, standard: Standard, facility_types: list[str]
+) -> tuple[dict[str, int], frozenset[str], list[str]]:
+    """Per type asked: how many facilities the whole layer holds; the types with a capacity
+    somewhere (a 2SFCA); the warnings of types some of whose facilities lack one."""
     counts, with_capacity, warnings = {}, set(), []
     for t in facility_types:
         fac = facilities[facilities["type"] == t] if len(facilities) else facilities
@@ -261,24 +264,44 @@ def global_facts(
             with_capacity.add(t)
         if standard.rule(t).capacity_unit and (note := capacity_warning(t, fac)):
             warnings.append(note)
-    if roads is None or not len(roads):
-        return GlobalFacts(counts, frozenset(with_capacity), "euclidean"), None, warnings
-    network = build_network(roads, params, index=False)
-    s = network.summary()
-    if s.islands:
+    return counts, frozenset(with_capacity), warnings
+
+
+def whole_area(
+    facilities: pd.DataFrame,
+    standard: Standard,
+    facility_types: list[str],
+    network: components.Components | None,
+) -> tuple[GlobalFacts, dict[str, Any] | None, list[str]]:
+    """The whole area's facts, network summary and area-wide warnings, from the facilities' types
+    and capacities and the network's components found tile by tile (None: no walkable roads)."""
+    counts, with_capacity, warnings = facility_facts(facilities, standard, facility_types)
+    if network is None:
+        return GlobalFacts(counts, with_capacity, "euclidean"), None, warnings
+    s = network.summary
+    if s["islands"]:
         warnings.insert(
             0,
-            f"the walking network has {len(s.islands)} islands cut off from the main network "
-            f"({sum(i['length_m'] for i in s.islands) / 1000:.2f} km of {s.length_km:.2f} km)",
+            f"the walking network has {len(s['islands'])} islands cut off from the main network "
+            f"({sum(i['length_m'] for i in s['islands']) / 1000:.2f} km of {s['length_km']:.2f} km)",
         )
-    return GlobalFacts(counts, frozenset(with_capacity), "network", network.off_main_keys()), s.__dict__, warnings
+    return GlobalFacts(counts, with_capacity, "network", network.island_lines), s, warnings
 
 
-def keys_in(keys: np.ndarray, box: Box) -> np.ndarray:
-    """The node keys (millimetres) within ``box`` (metres): what one partition needs of them."""
-    lo, hi = np.round(np.array(box[:2]) * 1000), np.round(np.array(box[2:]) * 1000)
-    inside = (keys[:, 0] >= lo[0]) & (keys[:, 0] <= hi[0]) & (keys[:, 1] >= lo[1]) & (keys[:, 1] <= hi[1])
-    return keys[inside]
+def road_components(
+    roads: gpd.GeoDataFrame | None, params: GapParameters, max_edges: int
+) -> components.Components | None:
+    """The components of in-memory roads, tile by tile as the Dask engine finds them (None: none)."""
+    if roads is None or not len(roads):
+        return None
+    bounds = tuple(float(v) for v in roads.total_bounds)
+    found = [
+        components.tile_parts(touching(roads, widen(core, params.tolerance_m)), params, core)
+        for core in components.tiles(
+            (bounds[0], bounds[1], bounds[2], bounds[3]), segment_count(roads), max_edges, params.tolerance_m
+        )
+    ]
+    return components.merge(found, params)
 
 
 def merge(
@@ -315,13 +338,6 @@ def segment_count(roads: gpd.GeoDataFrame | None) -> int:
     return int((shapely.get_num_coordinates(lines) - shapely.get_num_geometries(lines)).sum())
 
 
-def facts_for(facts: GlobalFacts, part: Partition, halo: Halo) -> GlobalFacts:
-    """The whole area's facts as one partition needs them: the island nodes within its road box."""
-    if facts.off_main is None:
-        return facts
-    return replace(facts, off_main=keys_in(facts.off_main, widen(part.box, halo.roads_m)))
-
-
 def two_step_types(standard: Standard, facility_types: list[str], facilities: pd.DataFrame) -> bool:
     """Whether any type asked for has a 2SFCA (a capacity unit and a capacity somewhere)."""
     if "capacity" not in facilities or not len(facilities):
@@ -350,7 +366,8 @@ def analyse_partitioned(
     """The partitioned analysis in one process, on frames: what the Dask engine does task by task
     (:mod:`gis.gaps.distributed`), with the same rule. Returns the rows, the network summary, the
     warnings and the partitions. ``halo_scale``: see :func:`halo`."""
-    facts, summary, warnings = global_facts(facilities, roads, standard, facility_types, params)
+    network = road_components(roads, params, sizing.max_edges)
+    facts, summary, warnings = whole_area(facilities, standard, facility_types, network)
     rule = halo(
         largest_radius(standard, facility_types),
         params,
@@ -363,7 +380,7 @@ def analyse_partitioned(
     rows, notes = [], []
     for part in parts:
         inputs = cut(part, compounds, facilities, roads, rule)
-        got, said = analyse_part(part, inputs, standard, facility_types, params, facts_for(facts, part, rule))
+        got, said = analyse_part(part, inputs, standard, facility_types, params, facts)
         rows.append(got)
         notes.append(said)
     merged, once = merge(rows, notes, facility_types)

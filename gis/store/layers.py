@@ -176,6 +176,17 @@ def distinct(engine: Engine | Connection, layer: LayerDef, field: str) -> list[A
         return [r[0] for r in conn.execute(query)]
 
 
+def working_box(engine: Engine | Connection, layer: LayerDef) -> Box | None:
+    """The bounding box of the layer's features in the working CRS (None when it is empty)."""
+    t = layer_table(layer)
+    extent = select(func.ST_Extent(t.c.geom).label("e")).subquery()
+    query = select(*[f(extent.c.e) for f in (func.ST_XMin, func.ST_YMin, func.ST_XMax, func.ST_YMax)])
+    with contextlib.ExitStack() as stack:
+        conn = engine if isinstance(engine, Connection) else stack.enter_context(engine.connect())
+        row = conn.execute(query).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+
 def segment_grid(engine: Engine | Connection, layer: LayerDef, size: float) -> np.ndarray:
     """The layer's line segments counted per cell of a grid of side ``size`` (its CRS's units), each
     line in the cell of its box's lower-left corner: rows of (column, row, segments), for sizing

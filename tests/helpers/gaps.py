@@ -55,7 +55,11 @@ def grid_world(seed: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDa
                 lines.append(shapely.LineString([(j * SPACING, i * SPACING), ((j + 1) * SPACING, i * SPACING)]))
     # an island: a short street far east, reached by nothing
     lines.append(shapely.LineString([(3600, 1500), (3800, 1500)]))
-    roads = gpd.GeoDataFrame({"source": ["osm"] * len(lines), "highway": "residential"}, geometry=lines, crs=CRS)
+    roads = gpd.GeoDataFrame(
+        {"fid": np.arange(1, len(lines) + 1), "source": ["osm"] * len(lines), "highway": "residential"},
+        geometry=lines,
+        crs=CRS,
+    )
     xy = rng.uniform(50, 2950, size=(160, 2))
     geoms = [shapely.box(x - 15, y - 15, x + 15, y + 15) for x, y in xy]
     geoms.append(shapely.box(200, 1460, 2800, 1490))  # a long compound across many partitions
@@ -98,3 +102,13 @@ def grid_world(seed: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDa
         crs=CRS,
     )
     return compounds, facilities, roads
+
+
+def summary_facts(summary: dict[str, object]) -> dict[str, object]:
+    """The summary but an island's component number (each computation numbers its own) and the
+    noding count (counted per coordinate by one, per vertex by the other)."""
+    out = {k: v for k, v in summary.items() if k not in ("noded_crossings", "islands")}
+    islands = summary["islands"]
+    assert isinstance(islands, list)
+    out["islands"] = sorted((i["length_m"], i["nodes"]) for i in islands)
+    return out
