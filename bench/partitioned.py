@@ -17,9 +17,9 @@ For each scale, timed from start to exit with its own peak memory (``wait4``):
 
 Beside them, from the partitioned run's own record: partitions, the peak memory of each worker,
 the halo overhead (road segments read by all partitions ÷ the network's), the rows reported as
-beyond their radius, the global pass, the sum and the longest of the tasks' times; and a
-*projection* (not a measurement) to 16 workers: the global pass plus the longer of the longest task
-and the tasks' sum ÷ 16. A benchmark, not a test: it asserts nothing.
+beyond their radius, the network's components found tile by tile, the sum and the longest of the
+tasks' times; and a *projection* (not a measurement) to 16 workers: the components' time plus the
+longer of the longest task and the tasks' sum ÷ 16. A benchmark, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -122,19 +122,19 @@ def main() -> None:
                 total, longest, first = (
                     float(run["task_seconds"]),
                     float(run["longest_task_s"]),
-                    float(run["global_pass_s"]),
+                    float(run["components_s"]),
                 )  # type: ignore[arg-type]
                 versus = f" ({alone / seconds:.2f}x one process's speed)" if alone else ""
                 say(
                     f"{head}  dask, {n} worker{'s' if n > 1 else ' '}   {seconds:8.1f} s{versus}  command peak {peak:5.0f} MB; "
                     f"workers' peaks {', '.join(f'{v:.0f}' for v in peaks.values())} MB; {run['partitions']} partitions, "
                     f"halo overhead {run['halo_overhead']}, {run['rows_beyond_radius']:,} rows beyond the radius; "
-                    f"global pass {first:.1f} s, tasks {total:.1f} s in all, longest {longest:.1f} s"
+                    f"components {first:.1f} s, tasks {total:.1f} s in all, longest {longest:.1f} s"
                 )
                 if n == max(args.workers):
                     say(
                         f"{'':>6} projection, not measured: 16 workers ≈ {first + max(longest, total / 16):.1f} s "
-                        "(global pass + the longer of the longest task and the tasks' sum ÷ 16)"
+                        "(the components + the longer of the longest task and the tasks' sum ÷ 16)"
                     )
             shutil.rmtree(folder, ignore_errors=True)
     finally:

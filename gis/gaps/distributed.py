@@ -364,7 +364,7 @@ def run_partitioned(
                 "segments_read": sum(d.segments_read for d in done),
                 "halo_overhead": round(sum(d.segments_read for d in done) / segments, 3) if segments else None,
                 "peak_mb_per_worker": _peaks(done),
-                "global_pass_s": round(global_s, 2),
+                "components_s": round(global_s, 2),
                 "task_seconds": round(sum(d.seconds for d in done), 2),
                 "longest_task_s": round(max((d.seconds for d in done), default=0.0), 2),
                 "rows_beyond_radius": sum(d.beyond for d in done),
