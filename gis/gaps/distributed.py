@@ -36,6 +36,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sqlalchemy_exc
 
 from gis.errors import InvalidRequestError
 from gis.gaps import components, partitions, runs
@@ -349,7 +350,9 @@ def run_partitioned(
             results=compounds.iloc[:0],
             srid=setup.srid,
         )
+        runs.sweep_abandoned(engine)
         run_id = runs.begin_run(engine, record)
+        runs.hold_run(hold, run_id)  # let go when this connection closes, however the command ends
         try:
             tasks = [PartTask(run_id, snapshot, p, rule, types, setup.standard, setup.params) for p in parts]
             shared = client.scatter(facts, broadcast=True)  # the island lines: once to each worker, not per task
@@ -385,6 +388,9 @@ def run_partitioned(
         except BaseException:
             runs.fail_run(engine, run_id)
             raise
+        finally:
+            with contextlib.suppress(sqlalchemy_exc.DBAPIError):  # a broken connection has let go already
+                runs.let_go_run(hold, run_id)
     return runs.read_run(engine, run_id)
 
 

@@ -51,6 +51,14 @@ INSERT_RUN = """INSERT INTO gap_runs (actor, standard, basis, parameters, inputs
 COMPLETE_RUN = """UPDATE gap_runs SET status = 'complete', inputs = CAST(:i AS jsonb), network = CAST(:n AS jsonb),
                   warnings = CAST(:w AS jsonb) WHERE id = :r AND status = 'running'"""
 FAIL_RUN = "UPDATE gap_runs SET status = 'failed' WHERE id = :r AND status = 'running'"
+# A running run is held by its coordinator: a session-level advisory lock on its connection, let go
+# when that connection closes, however the coordinator ends (as the jobs' leases, gis.store.jobs)
+RUN_LOCK_CLASS = 0x67617073  # "gaps": the first key of the two-key advisory locks (never used by another lock)
+HOLD_RUN = f"SELECT pg_advisory_lock({RUN_LOCK_CLASS}, CAST(:r AS integer))"
+TRY_RUN = f"SELECT pg_try_advisory_lock({RUN_LOCK_CLASS}, CAST(:r AS integer))"
+LET_GO_RUN = f"SELECT pg_advisory_unlock({RUN_LOCK_CLASS}, CAST(:r AS integer))"
+STALE_RUNS = "SELECT id FROM gap_runs WHERE status = 'running' AND at < now() - make_interval(secs => :s)"
+RUN_STATUS = "SELECT status FROM gap_runs WHERE id = :r FOR SHARE"
 RUN_ROWS = "SELECT count(*) FROM gap_results WHERE run_id = :r"
 DELETE_PART = "DELETE FROM gap_results WHERE run_id = :r AND compound_fid = ANY(:ids)"
 INSERT_SITES = f"""INSERT INTO site_proposals (run_id, {", ".join(SITE_FIELDS)}, geom)
@@ -176,10 +184,48 @@ def begin_run(engine: Engine, record: RunRecord) -> int:
         return _insert_run(conn, record, "running")
 
 
+def hold_run(conn: Connection, run_id: int) -> None:
+    """Hold a running run on the coordinator's ``conn`` for as long as that connection lives: a run
+    no one holds is abandoned (:func:`sweep_abandoned`)."""
+    conn.execute(text(HOLD_RUN), {"r": run_id})
+
+
+def let_go_run(conn: Connection, run_id: int) -> None:
+    """Let go of a run held by :func:`hold_run` (a pooled connection outlives the run: its lock would too)."""
+    conn.execute(text(LET_GO_RUN), {"r": run_id})
+
+
+def sweep_abandoned(engine: Engine, older_than_s: float = 60.0) -> list[int]:
+    """Fail the running runs whose coordinator is gone (no one holds them: it was killed, or lost its
+    connection) and began more than ``older_than_s`` ago; returns their ids. A late task of such a
+    run writes nothing (:func:`replace_part`)."""
+    with engine.connect() as conn:
+        stale = [int(r[0]) for r in conn.execute(text(STALE_RUNS), {"s": older_than_s})]
+        swept = []
+        for run_id in stale:
+            if conn.execute(text(TRY_RUN), {"r": run_id}).scalar():
+                try:
+                    fail_run(engine, run_id)
+                    swept.append(run_id)
+                finally:
+                    conn.execute(text(LET_GO_RUN), {"r": run_id})
+        conn.commit()
+    return swept
+
+
 def replace_part(engine: Engine, run_id: int, compound_ids: list[int], rows: pd.DataFrame) -> None:
     """A partition's rows of a running run, in one transaction that first deletes any rows of these
-    compounds in the run: a task run twice (its worker died after committing) leaves one copy."""
+    compounds in the run: a task run twice (its worker died after committing) leaves one copy.
+
+    Raises
+    ------
+    ServerError
+        The run is no longer running (failed, or swept as abandoned): nothing is written.
+    """
     with engine.begin() as conn:
+        status = conn.execute(text(RUN_STATUS), {"r": run_id}).scalar()
+        if status != "running":
+            raise ServerError(f"gap run {run_id} is {status or 'gone'}, not running: its rows are not written")
         conn.execute(text(DELETE_PART), {"r": run_id, "ids": compound_ids})
         if len(rows):
             copy_results(conn, rows, run_id)

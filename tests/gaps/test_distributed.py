@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from gis.errors import InvalidRequestError
-from gis.gaps import distributed
+from gis.errors import InvalidRequestError, ServerError
+from gis.gaps import distributed, runs
 from gis.gaps.analysis import GapParameters
 from gis.gaps.partitions import Sizing, mark_beyond
 from gis.gaps.siting import propose
@@ -161,3 +161,39 @@ def test_sites_on_dask_are_each_districts_own(ws: Workspace, tmp_path: Path) -> 
         assert list(mine["new_demand"]) == pytest.approx(list(alone.sites["new_demand"]))
         assert facts["before"] == pytest.approx(alone.before) and facts["after"] == pytest.approx(alone.after)
         assert facts["run_id"] is not None
+
+
+def test_a_run_whose_coordinator_is_gone_is_swept_and_its_late_rows_refused(haidian: Workspace) -> None:
+    """A run is held by its coordinator's connection; once that is gone, the next run (or anyone)
+    fails it and drops its rows, and a task still writing for it writes nothing."""
+    ws = haidian
+    setup = ws.analysis_inputs(["kindergarten"], standard="gb50180", params=None)
+    record = runs.RunRecord(
+        actor="test",
+        standard=setup.standard,
+        basis="network",
+        parameters={},
+        inputs={},
+        network=None,
+        warnings=[],
+        results=ws.layer("compounds").iloc[:0],
+        srid=setup.srid,
+    )
+    held, orphan = runs.begin_run(ws.engine, record), runs.begin_run(ws.engine, record)
+    rows = runs.run_analysis(ws.engine, setup, "test").results
+    first = rows[rows["compound_id"] == rows["compound_id"].iloc[0]]
+    runs.replace_part(ws.engine, orphan, [int(first["compound_id"].iloc[0])], first)
+    with ws.engine.connect() as coordinator:
+        runs.hold_run(coordinator, held)
+        with ws.engine.begin() as conn:  # both began an hour ago
+            ago = "UPDATE gap_runs SET at = now() - interval '1 hour' WHERE id IN (:a, :b)"
+            conn.execute(text(ago), {"a": held, "b": orphan})
+        assert runs.sweep_abandoned(ws.engine) == [orphan]  # the held one is not touched
+        runs.let_go_run(coordinator, held)
+    with ws.engine.connect() as conn:
+        both = conn.execute(text("SELECT id, status FROM gap_runs WHERE id IN (:a, :b)"), {"a": held, "b": orphan})
+        status = {int(r[0]): r[1] for r in both}
+        left = conn.execute(text("SELECT count(*) FROM gap_results WHERE run_id = :r"), {"r": orphan}).scalar()
+    assert status == {held: "running", orphan: "failed"} and left == 0
+    with pytest.raises(ServerError, match="failed, not running"):
+        runs.replace_part(ws.engine, orphan, [int(first["compound_id"].iloc[0])], first)
