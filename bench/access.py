@@ -36,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -241,6 +242,23 @@ def timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, text
 
 
+def load_database(cluster: Any, name: str, folder: Path, home: Path) -> tuple[str, dict[str, str]]:
+    """A new database ``name`` in ``cluster`` with ``folder``'s roads, compounds and facilities
+    loaded by ``gisplan load`` (not timed); its URL and the environment of a gisplan run on it."""
+    import psycopg
+
+    from gis.store.cluster import ensure_extensions
+
+    with psycopg.connect(cluster.url("postgres", driver="postgresql"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = cluster.url(name, driver="postgresql")
+    ensure_extensions(url)
+    env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home), "NO_COLOR": "1"}
+    for layer in ("roads", "compounds", "facilities"):
+        timed(gisplan("load", layer, str(folder / f"{layer}.gpkg")), env)
+    return url, env
+
+
 def gisplan(*args: str) -> list[str]:
     """The ``gisplan`` command installed beside this interpreter, with ``args``."""
     return [str(Path(sys.executable).with_name("gisplan")), *args]
@@ -251,27 +269,18 @@ def main() -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 9, 10])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each tool per scale (the median is shown)")
     args = parser.parse_args()
-    from gis.store.cluster import EmbeddedCluster, ensure_extensions
+    from gis.store.cluster import EmbeddedCluster
 
     home, data, work = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     cluster = EmbeddedCluster(home, data_dir=data, fast=True)
     cluster.up()
-    admin = cluster.url("postgres", driver="postgresql")
     rows = []
     try:
         for scale in args.scales:
             folder = work / f"x{scale}"
             folder.mkdir()
             counts = write_inputs(scale, folder)
-            import psycopg
-
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"CREATE DATABASE bench_{scale}")
-            url = cluster.url(f"bench_{scale}", driver="postgresql")
-            ensure_extensions(url)
-            env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home / f"h{scale}"), "NO_COLOR": "1"}
-            for layer in ("roads", "compounds", "facilities"):
-                timed(gisplan("load", layer, str(folder / f"{layer}.gpkg")), env)
+            url, env = load_database(cluster, f"bench_{scale}", folder, home / f"h{scale}")
             runs: dict[str, list[dict[str, float]]] = {"gisplan": [], "pandana": [], "pgrouting": [], "routing": []}
             import pyogrio
 

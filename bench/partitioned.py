@@ -36,7 +36,7 @@ import numpy as np
 import psycopg
 
 from gis.standards import load_standard
-from gis.store.cluster import EmbeddedCluster, ensure_extensions
+from gis.store.cluster import EmbeddedCluster
 
 _spec = importlib.util.spec_from_file_location("bench_access", Path(__file__).with_name("access.py"))
 assert _spec is not None and _spec.loader is not None
@@ -75,7 +75,6 @@ def main() -> None:
     home, data, work = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     cluster = EmbeddedCluster(home, data_dir=data, fast=True)
     cluster.up()
-    admin = cluster.url("postgres", driver="postgresql")
     lines: list[str] = []
 
     def say(line: str) -> None:
@@ -87,13 +86,7 @@ def main() -> None:
             folder = work / f"x{scale}"
             folder.mkdir()
             counts = write_inputs(scale, args.per_tile, folder)
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"CREATE DATABASE part_{scale}")
-            url = cluster.url(f"part_{scale}", driver="postgresql")
-            ensure_extensions(url)
-            env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home / f"h{scale}"), "NO_COLOR": "1"}
-            for layer in ("roads", "compounds", "facilities"):
-                access.timed(access.gisplan("load", layer, str(folder / f"{layer}.gpkg")), env)
+            url, env = access.load_database(cluster, f"part_{scale}", folder, home / f"h{scale}")
             with psycopg.connect(url) as conn:
                 row = conn.execute("SELECT sum(ST_NPoints(geom) - ST_NumGeometries(geom)) FROM roads").fetchone()
             segments = int(row[0]) if row and row[0] is not None else 0

@@ -73,13 +73,14 @@ def tile_parts(roads: gpd.GeoDataFrame, params: GapParameters, core: Box) -> Til
         empty = np.array([], dtype=np.int64)
         return TileParts(empty, empty, empty, np.array([]), 0, 0.0, np.empty((0, 4), np.int64), np.array([]), empty, 0)
     net = build_network(roads, params, index=False, core=core)
-    first = node_keys(np.array([line.coords[0] for line in roads.geometry.values]))
+    lines = np.asarray(roads.geometry.values, dtype=object)
+    first = node_keys(shapely.get_coordinates(shapely.get_point(lines, 0)))
     keys = node_keys(net.xy)
     index = pd.MultiIndex.from_arrays([*keys.T])
     line_node = index.get_indexer(pd.MultiIndex.from_arrays([*first.T]))
     n_parts = int(net.component.max(initial=-1)) + 1
     inside = in_box(net.xy, core)
-    given = node_keys(shapely.get_coordinates(np.asarray(roads.geometry.values, dtype=object)))
+    given = node_keys(shapely.get_coordinates(lines))
     added = ~isin_keys(keys, given)  # vertices of crossings, not of the lines themselves
     seg = slice(0, net.segment_count)
     starts = inside[net.u[seg]]
@@ -137,8 +138,7 @@ def merge(found: list[TileParts], params: GapParameters) -> Components:
     gaps = gaps.drop_duplicates(["x0", "y0", "x1", "y1"])
     length += np.bincount(gaps["comp"].to_numpy(dtype=np.int64), weights=gaps["length"], minlength=len(comps))
     main = int(np.argmax(length))
-    comp_of_label = dict(zip(comps.tolist(), range(len(comps)), strict=True))
-    line_comps = np.array([comp_of_label[v] for v in label[: len(fids)]], dtype=np.int64)
+    line_comps = np.searchsorted(comps, label[: len(fids)])  # every line is in some tile's component
     islands = frozenset(int(f) for f in fids[line_comps != main])
     counts = {
         "nodes": nodes.sum(),

@@ -81,8 +81,6 @@ class PartTask:
 class PartDone:
     """What a task reports back: small figures, never its rows."""
 
-    index: int
-    rows: int
     segments_read: int
     compounds_no_road: int
     beyond: int  # rows reported as beyond their radius (no distance)
@@ -134,8 +132,6 @@ def run_part(task: PartTask, facts: GlobalFacts) -> PartDone:
     rows, warnings = partitions.analyse_part(part, inputs, task.standard, list(task.types), task.params, facts)
     runs.replace_part(engine, task.run_id, list(part.compound_ids), rows)
     return PartDone(
-        index=part.index,
-        rows=len(rows),
         segments_read=partitions.segment_count(roads),
         compounds_no_road=partitions.no_road_count(rows, task.params),
         beyond=int(rows["distance_m"].isna().sum()),
@@ -155,6 +151,32 @@ def _snapshot_reads(engine: Engine, snapshot: str) -> Iterator[tuple[Connection,
         conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # the transaction's first statement
         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
         yield conn, Database(engine).require_schema()
+
+
+@contextlib.contextmanager
+def _exported_snapshot(engine: Engine) -> Iterator[tuple[Connection, str]]:
+    """A repeatable-read transaction held open for the block, and its exported snapshot's id (every
+    task of the run reads in it: :func:`_snapshot_reads`)."""
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
+        yield hold, str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+
+
+@contextlib.contextmanager
+def _client_for_run(
+    client: Any, engine: Engine, settings: Settings, *, scheduler: str | None = None, workers: int | None = None
+) -> Iterator[Any]:
+    """``client``, or one made for the run (:func:`make_client`) and closed after it, its cluster too."""
+    if client is not None:
+        yield client
+        return
+    own = make_client(engine, settings, scheduler=scheduler, workers=workers)
+    try:
+        yield own
+    finally:
+        cluster = own.cluster
+        own.close()
+        if cluster is not None:
+            cluster.close()
 
 
 @dataclass(frozen=True)
@@ -212,21 +234,12 @@ def sites_on_dask(
     district. The sites of all, by district then rank; ``attrs["districts"]``: per district its
     run id and coverage before and after."""
     (code,) = setup.types
-    own = client or make_client(engine, settings)
-    try:
-        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
-            snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
-            districts = layers.distinct(hold, registry().layer("compounds"), "district")
-            tasks = [SiteTask(snapshot, d, code, k, setup.standard, setup.params, actor) for d in districts]
-            found: list[tuple[gpd.GeoDataFrame, dict[str, Any]]] = own.gather(
-                own.map(run_district_sites, tasks, pure=False, retries=2)
-            )
-    finally:
-        if client is None:
-            cluster = own.cluster
-            own.close()
-            if cluster is not None:
-                cluster.close()
+    with _client_for_run(client, engine, settings) as own, _exported_snapshot(engine) as (hold, snapshot):
+        districts = layers.distinct(hold, registry().layer("compounds"), "district")
+        tasks = [SiteTask(snapshot, d, code, k, setup.standard, setup.params, actor) for d in districts]
+        found: list[tuple[gpd.GeoDataFrame, dict[str, Any]]] = own.gather(
+            own.map(run_district_sites, tasks, pure=False, retries=2)
+        )
     per = {
         str(d): {key: a.get(key) for key in ("run_id", "before", "after", "weight", "radius_m")}
         for d, (_, a) in zip(districts, found, strict=True)
@@ -296,16 +309,8 @@ def run_on_dask(
 ) -> GapRun:
     """:func:`run_partitioned` on ``client``, or on a client made for the run (:func:`make_client`)
     and closed after it."""
-    if client is not None:
-        return run_partitioned(engine, setup, actor, client=client, sizing=sizing)
-    own = make_client(engine, settings, scheduler=scheduler, workers=workers)
-    try:
+    with _client_for_run(client, engine, settings, scheduler=scheduler, workers=workers) as own:
         return run_partitioned(engine, setup, actor, client=own, sizing=sizing)
-    finally:
-        cluster = own.cluster
-        own.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def run_partitioned(
@@ -320,8 +325,7 @@ def run_partitioned(
     sizing = sizing or partitions.Sizing()
     reg = registry()
     types = tuple(setup.types)
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as hold, hold.begin():
-        snapshot = str(hold.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+    with _exported_snapshot(engine) as (hold, snapshot):
         read = layer_reader(hold, reg, setup.working_crs)
         compounds = read("compounds", [], ())
         facilities = read("facilities", ["type", "capacity"], ())
@@ -333,11 +337,11 @@ def run_partitioned(
         cell = max(rule.roads_m, 1.0)
         grid = partitions.EdgeGrid((0.0, 0.0), cell, layers.segment_grid(hold, reg.layer("roads"), cell))
         started = time.perf_counter()
-        extent = layers.working_box(hold, reg.layer("roads"))
-        network = _components(client, snapshot, extent, grid.total_segments, setup.params, sizing)
-        global_s = time.perf_counter() - started
-        facts, summary, warnings = partitions.whole_area(facilities, setup.standard, list(types), network)
         segments = grid.total_segments
+        extent = layers.working_box(hold, reg.layer("roads"))
+        network = _components(client, snapshot, extent, segments, setup.params, sizing)
+        components_s = time.perf_counter() - started
+        facts, summary, warnings = partitions.whole_area(facilities, setup.standard, list(types), network)
         parts = partitions.plan(compounds, grid, rule, sizing)
         record = RunRecord(
             actor=actor,
@@ -367,7 +371,7 @@ def run_partitioned(
                 "segments_read": sum(d.segments_read for d in done),
                 "halo_overhead": round(sum(d.segments_read for d in done) / segments, 3) if segments else None,
                 "peak_mb_per_worker": _peaks(done),
-                "components_s": round(global_s, 2),
+                "components_s": round(components_s, 2),
                 "task_seconds": round(sum(d.seconds for d in done), 2),
                 "longest_task_s": round(max((d.seconds for d in done), default=0.0), 2),
                 "rows_beyond_radius": sum(d.beyond for d in done),
