@@ -23,8 +23,9 @@ from gis.registry import LayerDef
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features, Part 4 (edits)"])
 
 
-def _planner(caller: Caller) -> None:
+def _planner(caller: Caller, layer: LayerDef) -> None:
     require_planner(caller, "editing")
+    edits.require_writable(layer)
 
 
 def _expected(layer: LayerDef, fid: int, if_match: str | None) -> int:
@@ -54,7 +55,7 @@ async def create_item(
     layer: CollectionDep,
     content_crs: Annotated[str | None, Header()] = None,
 ) -> Response:
-    _planner(caller)
+    _planner(caller, layer)
     body = await request.body()  # at most GISPLAN_MAX_FEATURE_MB: capped by api.bodies as it streamed
     fid, version = await pool.run(_create, layer.id, caller, body, content_crs)
     location = f"{str(request.base_url).rstrip('/')}/ogc/collections/{layer.id}/items/{fid}"
@@ -83,7 +84,7 @@ async def _replace(
     content_crs: str | None,
     partial: bool,
 ) -> Response:
-    _planner(caller)
+    _planner(caller, layer)
     expected = _expected(layer, fid, if_match)
     body = await request.body()  # at most GISPLAN_MAX_FEATURE_MB: capped by api.bodies as it streamed
     version = await pool.run(_store, layer.id, caller, (fid, expected, partial), body, content_crs)
@@ -138,7 +139,7 @@ def delete_item(
     fid: IdPath,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    _planner(caller)
+    _planner(caller, layer)
     expected = _expected(layer, fid, if_match)
     edits.delete(ws.engine, layer, fid, expected_version=expected, actor=caller.actor)
     return Response(status_code=204)

@@ -85,7 +85,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, ServerError):  # gisplan's own fault: the details stay in the log
             log.error("server error on %s: %s", request.url.path, exc)
             return problem(exc.status, exc.title, "the server could not answer this request", request.url.path)
-        return problem(exc.status, exc.title, str(exc), request.url.path)
+        response = problem(exc.status, exc.title, str(exc), request.url.path)
+        if exc.status == 405:  # a read-only layer: RFC 9110 asks for the methods it takes
+            response.headers["Allow"] = "GET, HEAD"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

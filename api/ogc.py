@@ -188,9 +188,12 @@ def queryables(request: Request, role: RoleDep, layer: CollectionDep) -> JSONRes
         "number": "number",
         "boolean": "boolean",
         "date": "string",
+        "datetime": "string",
     }
+    formats = {"date": "date", "datetime": "date-time"}
     props = {
         f.id: {"title": f"{f.zh} {f.en}", "type": types[f.type]}
+        | ({"format": formats[f.type]} if f.type in formats else {})
         for f in layer.fields
         if f.id in visible_fields(layer, role)
     }

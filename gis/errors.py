@@ -189,6 +189,13 @@ class EditError(InvalidRequestError):
     """An edit whose feature cannot be stored (bad geometry, field or value)."""
 
 
+class ReadOnlyLayerError(InvalidRequestError):
+    """A layer written by its own commands only (evidence): no import and no OGC edit writes it."""
+
+    status = 405
+    title = "Method Not Allowed"
+
+
 class StaleVersionError(PreconditionFailedError):
     """The feature changed since the caller read it (If-Match does not match)."""
 
@@ -230,6 +237,11 @@ class LockedMonthError(ProgrammeError):
 
     status = ConflictError.status
     title = ConflictError.title
+
+
+class EvidenceError(ProgrammeError):
+    """An evidence item that cannot be added or withdrawn as asked (no reason, an unknown compound,
+    stage or category); nothing was written."""
 
 
 class AdminRequiredError(PermissionDeniedError):

@@ -19,7 +19,7 @@ from gis.errors import RegistryError, UnknownLayerError
 from gis.yamlfiles import load_yaml
 
 GeometryName = Literal["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"]
-FieldType = Literal["text", "integer", "number", "boolean", "date", "code", "codes"]
+FieldType = Literal["text", "integer", "number", "boolean", "date", "datetime", "code", "codes"]
 
 # Columns every layer table has, whatever its definition says (see the migrations).
 SYSTEM_COLUMNS = (
@@ -170,6 +170,11 @@ class LayerDef(BaseModel):
     # city-wide map shows every one (compounds, facilities); without, it drops out as in any tile
     # server (buildings, water: a z0 tile of 90,000 buildings as points would be a megabyte).
     small_as_points: bool = False
+    # Written by its own commands only (evidence: added, withdrawn with a reason, never edited or
+    # deleted): imports and OGC edits refuse it.
+    read_only: bool = False
+    # A feature may have no geometry (a scanned document, a photo without an EXIF position).
+    geometry_optional: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> LayerDef:

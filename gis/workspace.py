@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from gis import clock
 from gis.crs import parse_crs
 from gis.errors import InvalidRequestError
+from gis.evidence.service import Evidence
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.progress import progress_overview
@@ -465,6 +466,12 @@ class Workspace:
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
         return PipelineTools(self.db)
+
+    @property
+    def evidence(self) -> Evidence:
+        """Evidence (资料留存): ``ws.evidence.add(Attachment(...), files)``, ``.list()``, ``.verify()``,
+        ``.export()``, ``.withdraw()``, ``.publish()`` (see :class:`gis.evidence.service.Evidence`)."""
+        return Evidence(self.db)
 
     @property
     def programme(self) -> Programme:

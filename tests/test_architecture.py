@@ -37,6 +37,8 @@ OWNERS = {
     "gisplan_meta": ["gis/store/schema.py"],
     "layer_changes": ["gis/store/layers.py"],
     "jobs": ["gis/store/jobs.py"],
+    "evidence": ["gis/evidence/store.py"],
+    "evidence_files": ["gis/evidence/store.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

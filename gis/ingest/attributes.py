@@ -171,6 +171,15 @@ def _coerce_date(col: Column, fdef: FieldDef, registry: Registry) -> None:
             col.out[i] = parsed.iloc[i].date()
 
 
+def _coerce_datetime(col: Column, fdef: FieldDef, registry: Registry) -> None:
+    parsed = pd.to_datetime(col.series, errors="coerce", utc=True)
+    for i in col.present:
+        if pd.isna(parsed.iloc[i]):
+            col.refuse(i, "is not a date and time")
+        else:
+            col.out[i] = parsed.iloc[i].to_pydatetime()
+
+
 def _coerce_codes(col: Column, fdef: FieldDef, registry: Registry) -> None:
     """A ``code`` field takes one code; a ``codes`` field several, split at commas, 、, / and the like."""
     codes = registry.code_list(fdef.codes or "")
@@ -191,6 +200,7 @@ COERCERS: dict[str, Callable[[Column, FieldDef, Registry], None]] = {
     "number": _coerce_number,
     "boolean": _coerce_boolean,
     "date": _coerce_date,
+    "datetime": _coerce_datetime,
     "code": _coerce_codes,
     "codes": _coerce_codes,
 }

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gis.bars import progress
 from gis.crs import Coords, check_plausible, crs_label, describe_coordinates, parse_crs, working_crs_for
-from gis.errors import CRSError, ImportFailedError, ImportRefusedError, WorkingCRSMismatchError
+from gis.errors import CRSError, ImportFailedError, ImportRefusedError, ReadOnlyLayerError, WorkingCRSMismatchError
 from gis.ingest import history
 from gis.ingest.import_report import ImportReport
 from gis.ingest.osm import read_osm
@@ -395,6 +395,8 @@ def load_file(
 ) -> ImportReport:
     """Import ``path`` into layer ``layer_id`` in one transaction. See ``Workspace.load``."""
     check_options(options)
+    if registry.layer(layer_id).read_only:
+        raise ReadOnlyLayerError(f"{layer_id} is not imported from files: gisplan evidence add attaches evidence")
     started = time.perf_counter()
     request = ImportRequest(layer=registry.layer(layer_id), path=Path(path), **options)
     report = ImportReport(

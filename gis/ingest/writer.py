@@ -39,6 +39,7 @@ COPY_TYPES = {
     "number": "float8",
     "boolean": "bool",
     "date": "date",
+    "datetime": "timestamptz",
     "code": "text",
     "codes": "text[]",
 }

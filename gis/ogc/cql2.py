@@ -112,6 +112,7 @@ KINDS = {
     "number": "number",
     "boolean": "boolean",
     "date": "date",
+    "datetime": "timestamp",
 }
 ORDERED = {"number", "text", "date", "timestamp"}
 

@@ -20,7 +20,7 @@ from pyproj import CRS
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from gis.errors import EditError, FeatureNotFoundError, StaleVersionError
+from gis.errors import EditError, FeatureNotFoundError, ReadOnlyLayerError, StaleVersionError
 from gis.ingest.prepare import prepare
 from gis.ingest.readers import RawSource
 from gis.registry import LayerDef, Registry
@@ -138,8 +138,18 @@ def _audit(conn: Connection, layer: LayerDef, actor: str, action: str, fid: int,
     audit.record(conn, table=layer.table, layer=layer.id, action=action, fid=fid, change=change, actor=actor)
 
 
+def require_writable(layer: LayerDef) -> None:
+    """Refuse an edit of a layer that only its own commands write (evidence)."""
+    if layer.read_only:
+        raise ReadOnlyLayerError(
+            f"{layer.id} is not edited here: items are added by upload (gisplan evidence add, POST /api/evidence) "
+            "and withdrawn with a reason, never changed or deleted"
+        )
+
+
 def create(engine: Engine, edit: Edit, feature: dict[str, Any]) -> tuple[int, int]:
     """Insert a feature; returns (fid, version)."""
+    require_writable(edit.layer)
     values, ewkb = _checked(edit.registry, edit.layer, feature, edit.source_crs, edit.working_crs)
     with audit.audited(engine, edit.actor) as conn:
         fid, version = layers.insert_row(
@@ -154,6 +164,7 @@ def replace(
 ) -> int:
     """Replace (or, with ``partial``, patch) a feature at ``expected_version``; returns the new version."""
     layer = edit.layer
+    require_writable(layer)
     with audit.audited(engine, edit.actor) as conn:
         before = layers.row_json(conn, layer, fid)
         if before is None:
@@ -176,6 +187,7 @@ def replace(
 
 def delete(engine: Engine, layer: LayerDef, fid: int, *, expected_version: int, actor: str) -> None:
     """Delete a feature at ``expected_version``."""
+    require_writable(layer)
     with audit.audited(engine, actor) as conn:
         before = layers.row_json(conn, layer, fid)
         if before is None:

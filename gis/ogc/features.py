@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -100,6 +100,11 @@ def coerce_filter(layer: LayerDef, name: str, raw: str) -> Any:
             return float(cql2.number_value(float(raw)))
         if kind == "date":
             return date.fromisoformat(raw)
+        if kind == "datetime":
+            moment = datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                raise ValueError(raw)  # a time without its offset names no instant
+            return moment
     except (ValueError, QueryError):
         raise QueryError(f"{name}={raw[:80]!r}: not {'an' if kind == 'integer' else 'a'} {kind}") from None
     if kind == "boolean":

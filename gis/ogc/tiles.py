@@ -110,7 +110,7 @@ def _tile_sql(layer: LayerDef, fields: tuple[str, ...], working_srid: int) -> Se
         col: Any = t.c[f]
         if types.get(f) == "codes":
             col = func.array_to_string(col, ",")  # MVT values are scalars
-        elif types.get(f) == "date":
+        elif types.get(f) in ("date", "datetime"):
             col = func.cast(col, literal_column("text"))
         props.append(col.label(f))
     inner = select(t.c.fid, geom.label("mvtgeom"), *props).where(*where).subquery("mvt")

@@ -29,8 +29,10 @@ from psycopg import sql
 OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
-# Append-only: the programme's event log and locked months, and the audit log.
-APPEND_ONLY = ("programme_events", "programme_submissions", "audit_log")
+# Append-only: the programme's event log and locked months, the audit log, the evidence files.
+APPEND_ONLY = ("programme_events", "programme_submissions", "audit_log", "evidence_files")
+# Never deleted, but changed in part (an evidence item is withdrawn, published or paired).
+NO_DELETE = ("evidence",)
 # Written by migrations only: the app reads them.
 READ_ONLY = ("alembic_version", "gisplan_meta")
 
@@ -122,7 +124,9 @@ def grant_app(conn: psycopg.Connection, creator: str) -> None:
     its own. Another application's tables in the same schema are left alone.
     """
     app = sql.Identifier(APP_ROLE)
-    for name, kind, owner in conn.execute(OWN_RELATIONS).fetchall():
+    relations = conn.execute(OWN_RELATIONS).fetchall()
+    own = {name for name, _, _ in relations}  # at migration 0007 the later tables do not exist yet
+    for name, kind, owner in relations:
         if owner != creator:
             continue
         target = sql.Identifier(name)
@@ -134,10 +138,16 @@ def grant_app(conn: psycopg.Connection, creator: str) -> None:
             conn.execute(sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(target, app))
         elif name in APPEND_ONLY:
             conn.execute(sql.SQL("GRANT SELECT, INSERT ON TABLE {} TO {}").format(target, app))
+        elif name in NO_DELETE:
+            conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE ON TABLE {} TO {}").format(target, app))
         else:
             conn.execute(sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE {} TO {}").format(target, app))
+    for name in (*APPEND_ONLY, *NO_DELETE):
+        if name in own:
+            conn.execute(sql.SQL("REVOKE DELETE, TRUNCATE ON TABLE {} FROM PUBLIC").format(sql.Identifier(name)))
     for name in APPEND_ONLY:
-        conn.execute(sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON TABLE {} FROM PUBLIC").format(sql.Identifier(name)))
+        if name in own:
+            conn.execute(sql.SQL("REVOKE UPDATE ON TABLE {} FROM PUBLIC").format(sql.Identifier(name)))
     for statement in DEFAULT_GRANTS:
         conn.execute(sql.SQL(statement).format(sql.Identifier(creator), sql.Identifier(schema_of(conn)), app))
 

@@ -26,6 +26,7 @@ SQL_TYPES = {
     "number": "DOUBLE PRECISION",
     "boolean": "BOOLEAN",
     "date": "DATE",
+    "datetime": "TIMESTAMP",
     "code": "TEXT",
     "codes": "ARRAY",
 }

@@ -35,11 +35,13 @@ BEGIN
         USING ERRCODE = 'restrict_violation';
 END $$;
 """
+# the append-only tables at this revision (later ones install their own guard)
+APPEND_ONLY = ("programme_events", "programme_submissions", "audit_log")
 
 
 def upgrade() -> None:
     op.execute(NO_TRUNCATE)
-    for table in privileges.APPEND_ONLY:
+    for table in APPEND_ONLY:
         op.execute(
             f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()"
@@ -50,6 +52,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in privileges.APPEND_ONLY:
+    for table in APPEND_ONLY:
         op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
     op.execute("DROP FUNCTION gisplan_no_truncate()")
