@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gis.registry import registry
+from gis.standards import status_marker
 
 DEMAND_LABELS = {
     "children": "children 幼儿",
@@ -65,7 +66,7 @@ def print_gap_summary(console: Console, summary: pd.DataFrame, basis: str, *, by
         t.add_row(
             *[_text(row[k]) for k in by],
             _text(f"{row['facility_type']} {labels.get(str(row['facility_type']), '')}"),
-            f"{row['radius_m']:g}",
+            _text(f"{row['radius_m']:g}{status_marker(row.get('radius_status'))}"),
             f"{int(row['covered'])} / {int(row['compounds'])}",
             f"{row['residents_uncovered']:,.0f}",
             f"{row['demand_uncovered']:,.0f} {group}" if group else "",
@@ -81,7 +82,10 @@ def print_sites(console: Console, sites: gpd.GeoDataFrame) -> None:
         "site / 选址",
         "new compounds / 新覆盖小区",
         "demand / 需求",
-        title=f"proposed sites / 建议选址 ({a.get('weight')}, {a.get('radius_m'):g} m)",
+        title=escape(
+            f"proposed sites / 建议选址 ({a.get('weight')}, {a.get('radius_m'):g} m"
+            f"{status_marker(a.get('radius_status'))})"
+        ),
     )
     for row in sites.to_dict("records"):
         t.add_row(

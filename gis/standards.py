@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -19,7 +19,34 @@ from gis.errors import StandardError
 from gis.registry import registry
 from gis.yamlfiles import load_yaml
 
-Status = Literal["confirmed", "weak", "local_rule", "unverified"]
+# How far a number can be trusted (the grades of ../shared/reference/standards-evidence.md, plus two of
+# gisplan's own): the meanings are in the header of layers/standards/gb50180.yaml and in the README.
+Status = Literal["confirmed", "strong", "weak", "superseded", "local_rule", "unverified"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+# The statuses a finding must not be read past: each result that rests on one says so visibly.
+DOUBTFUL: frozenset[str] = frozenset({"weak", "superseded", "unverified"})
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "confirmed": ("已核实", "confirmed"),
+    "strong": ("多源一致", "strong"),
+    "weak": ("依据较弱", "weak source"),
+    "superseded": ("依据为旧版标准", "superseded edition"),
+    "local_rule": ("地方规则或本工具取值", "local rule"),
+    "unverified": ("依据未核实", "value unverified"),
+}
+
+
+def status_label(status: str | None) -> str:
+    """A status as ``中文 / English`` (an unknown status as itself, a missing one as ``unverified``)."""
+    zh, en = STATUS_LABELS.get(status or "unverified", (str(status), str(status)))
+    return f"{zh} / {en}"
+
+
+def status_marker(status: str | None) -> str:
+    """The marker a finding resting on a doubtful value carries, e.g. ``（依据未核实 / value unverified）``;
+    empty for the statuses a reader may rely on (a missing status is doubtful: nothing vouches for it)."""
+    if status is not None and status not in DOUBTFUL and status in STATUS_LABELS:
+        return ""
+    return f"（{status_label(status)}）"
 
 
 class Sourced(BaseModel):

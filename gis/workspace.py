@@ -370,7 +370,13 @@ class Workspace:
             return cached.copy()
         assert radius is not None  # checked by the set-up
         area = walking_catchment(setup.facilities_of(code), setup.roads, radius, setup.params)
-        frame = {"facility_type": [code], "radius_m": [radius], "basis": [setup.basis], "standard": [setup.standard.id]}
+        frame = {
+            "facility_type": [code],
+            "radius_m": [radius],
+            "radius_status": [setup.standard.rule(code).status],
+            "basis": [setup.basis],
+            "standard": [setup.standard.id],
+        }
         result = gpd.GeoDataFrame(frame, geometry=[area], crs=setup.working_crs)
         if len(self._catchments) >= 32:
             self._catchments.pop(next(iter(self._catchments)))

@@ -18,6 +18,7 @@ from gis.errors import NotFoundError
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.symbology import CodeLabels, code_labels, color_of, symbology
 from gis.roles import visible_fields
+from gis.standards import DOUBTFUL, status_label, status_marker
 
 # the layers a report draws (pipelines only reach a planner's context); its pipeline summaries
 NEEDS = ExportNeeds(
@@ -41,6 +42,7 @@ table.kv th { width: 22%; background: #f7f0ee; }
 .bad { color: #b2182b; font-weight: bold; }
 .ok { color: #1a7837; }
 .note { font-size: 9pt; color: #555; }
+.doubt { color: #8a5a00; font-weight: normal; }
 svg { border: 1px solid #999; display: block; margin: 0 auto; }
 .restricted { border: 2px solid #762a83; padding: 4px 8px; }
 """
@@ -179,22 +181,36 @@ def _gap_section(gaps: pd.DataFrame | None, compound_id: int, codes: CodeLabels)
         parts.append("<p>尚未进行服务缺口分析（gisplan gaps）。</p>")
         return parts
     rows = []
-    for g in mine.sort_values(["covered", "facility_type"]).itertuples():
+    mine = mine.sort_values(["covered", "facility_type"])
+    statuses = mine["radius_status"] if "radius_status" in mine.columns else pd.Series(None, index=mine.index)
+    for g, radius_status in zip(mine.itertuples(), statuses, strict=True):
+        # a finding resting on a doubtful radius says so beside the finding itself
+        marker = status_marker(None if pd.isna(radius_status) else str(radius_status))
+        doubt = f'<span class="doubt">{html.escape(marker)}</span>' if marker else ""
         status = '<span class="ok">满足</span>' if bool(g.covered) else '<span class="bad">缺口</span>'
         distance = float(g.distance_m)  # type: ignore[arg-type]
         rows.append(
             [
                 _coded(codes, "facility_type", g.facility_type),
                 f"{g.radius_m:g}",
+                status_label(None if pd.isna(radius_status) else str(radius_status)),
                 "无法到达" if np.isnan(distance) else f"{distance:.0f}",
-                status,
+                status + doubt,
                 str(g.nearest_facility_name or "—"),
                 str(g.flag or ""),
             ]
         )
-    parts.append(_table(["设施", "服务半径(米)", "步行距离(米)", "结论", "最近设施", "说明"], rows, raw={3}))
+    headers = ["设施", "服务半径(米)", "半径依据", "步行距离(米)", "结论", "最近设施", "说明"]
+    parts.append(_table(headers, rows, raw={4}))
     basis = "路网步行距离" if (mine["basis"] == "network").all() else "含直线距离"
-    parts.append(f'<p class="note">距离口径：{basis}。</p>')
+    doubtful = statuses.isna() | statuses.isin(sorted(DOUBTFUL))
+    caveat = (
+        "标注“依据未核实”“依据较弱”或“依据为旧版标准”的结论所用服务半径未经标准原文核实，仅供参考 / "
+        "findings marked so rest on a radius not checked against the standard's text."
+        if doubtful.any()
+        else ""
+    )
+    parts.append(f'<p class="note">距离口径：{basis}。{html.escape(caveat)}</p>')
     return parts
 
 

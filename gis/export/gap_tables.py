@@ -19,6 +19,7 @@ from gis.errors import InvalidRequestError, NotFoundError
 from gis.export.context import ExportContext, ExportNeeds
 from gis.gaps.analysis import summarise
 from gis.registry import Registry
+from gis.standards import status_label
 from gis.xlsx_style import CENTER, LEFT, PINK_FILL, RIGHT, CellStyle, merge, put
 
 # the tables are sums of the latest gap results: no layer is read
@@ -45,6 +46,7 @@ COLUMNS = [
     ("street", "街道"),
     ("facility", "设施类型"),
     ("radius_m", "服务半径(米)"),
+    ("radius_status", "半径依据"),
     ("compounds", "小区数(个)"),
     ("covered", "满足(个)"),
     ("uncovered", "缺口小区(个)"),
@@ -69,6 +71,8 @@ def gap_table(results: pd.DataFrame, registry: Registry, by: str) -> pd.DataFram
     s["uncovered"] = s["compounds"] - s["covered"]
     s["coverage"] = (100.0 * s["covered"] / s["compounds"]).round(1)
     s["demand_group"] = s["demand_group"].map(lambda g: DEMAND_ZH.get(str(g), str(g)))
+    # every row says how far its radius can be trusted (a gap found with an unverified radius says so)
+    s["radius_status"] = s["radius_status"].map(status_label)
     s["basis"] = s["basis"].map({"network": "路网步行", "euclidean": "直线"}).fillna(s["basis"])
     s["residents_uncovered"] = s["residents_uncovered"].round(0)
     s["demand_uncovered"] = s["demand_uncovered"].round(0)
@@ -109,8 +113,8 @@ def totals(table: pd.DataFrame) -> list[list[Any]]:
             elif col == "coverage":
                 total = part["compounds"].sum()
                 value = round(100.0 * part["covered"].sum() / total, 1) if total else None
-            elif col == "radius_m":
-                value = part["radius_m"].iloc[0]
+            elif col in ("radius_m", "radius_status"):
+                value = part[col].iloc[0]
             else:
                 value = None
             row.append(value)

@@ -29,12 +29,13 @@ GAP_ALIASES = {
     "facility_type": "设施类型",
     "distance_m": "步行距离(m)",
     "radius_m": "服务半径(m)",
+    "radius_status": "半径依据状态",
     "covered": "满足",
     "gap": "缺口分类",
     "affected": "受影响需求",
     "nearest_facility_name": "最近设施",
 }
-FINDING_ALIASES = {"rule": "规则", "required_m": "标准净距(m)", "actual_m": "实际(m)"}
+FINDING_ALIASES = {"rule": "规则", "required_m": "标准净距(m)", "actual_m": "实际(m)", "value_status": "净距依据状态"}
 SYSTEM_ALIASES = {
     "fid": "编号 ID",
     "source": "数据来源 Source",

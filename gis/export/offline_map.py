@@ -33,6 +33,7 @@ from gis.export.map_elements import Legend, LegendSection, StreetFigures, TextPo
 from gis.export.progress import overdue_compounds
 from gis.export.symbology import TITLE, CodeLabels, code_labels, code_text, color_of, gap_class, symbology
 from gis.roles import Role
+from gis.standards import status_marker
 
 LIGHT_ABOVE = 2_000
 LABELS_UP_TO = 300  # compound names drawn on the map; past this they only show on hover
@@ -176,8 +177,9 @@ def gap_columns(compound_ids: pd.Series, results: pd.DataFrame) -> pd.DataFrame:
     """Per compound: its gap class, the distance text of its popup and the nearest facility.
 
     ``results`` are one facility type's latest results (``compound_id``, ``distance_m``,
-    ``radius_m``, ``covered``, ``nearest_facility_name``); a compound without a result there (added
-    since the run) is ``unknown`` and "未分析", never coloured from an older run.
+    ``radius_m``, ``covered``, ``nearest_facility_name``, ``radius_status``); a compound without a
+    result there (added since the run) is ``unknown`` and "未分析", never coloured from an older run.
+    A distance measured against a doubtful radius (weak, superseded, unverified) carries its marker.
     """
     by_id = results.set_index("compound_id")
     classes: list[str] = []
@@ -192,7 +194,10 @@ def gap_columns(compound_ids: pd.Series, results: pd.DataFrame) -> pd.DataFrame:
         r = by_id.loc[fid]
         distance = None if pd.isna(r["distance_m"]) else float(r["distance_m"])
         classes.append(gap_class(distance, bool(r["covered"])))
-        texts.append("无法到达 unreachable" if distance is None else f"{distance:.0f} / {r['radius_m']:g} 米")
+        status = r.get("radius_status")
+        marker = status_marker(None if pd.isna(status) else str(status))
+        measured = "无法到达 unreachable" if distance is None else f"{distance:.0f} / {r['radius_m']:g} 米"
+        texts.append(measured + marker)
         name = r["nearest_facility_name"]
         nearest.append(None if pd.isna(name) else name)
     index = compound_ids.index
@@ -414,7 +419,8 @@ class _Drawing:
         self.legend.append(("管线（限规划人员） Pipelines", rows))
 
     def catchment_legend(self, area: gpd.GeoDataFrame, facility: str | None) -> None:
-        text = f"{self.code('facility_type', facility)} {area['radius_m'].iloc[0]:g} 米"
+        status = area["radius_status"].iloc[0] if "radius_status" in area.columns else None
+        text = f"{self.code('facility_type', facility)} {area['radius_m'].iloc[0]:g} 米{status_marker(status)}"
         self.legend.append(("步行生活圈 Catchment", [(self.sym["catchment"]["fill"], text, "")]))
 
     def finish(self, title: str, attribution: str, figures: dict[str, Any] | None) -> OfflineMap:

@@ -12,6 +12,7 @@ from gis.export.symbology import TITLE, code_labels, symbology
 from gis.gaps import runs
 from gis.registry import LayerDef, Registry
 from gis.roles import Role, visible_fields, visible_layers
+from gis.standards import DOUBTFUL, STATUS_LABELS
 from gis.store import layers
 
 # the map opens on the first of these that holds anything
@@ -98,5 +99,9 @@ def map_config(
         "codes": {name: labels for name, labels in code_labels(registry).items() if name in lists},
         "symbology": {key: value for key, value in symbology().items() if key not in hidden},
         "gaps": state.gaps,
+        # the labels of the standard values' statuses: a radius with a doubtful one is marked on the page
+        "statuses": {
+            status: {"zh": zh, "en": en, "doubtful": status in DOUBTFUL} for status, (zh, en) in STATUS_LABELS.items()
+        },
         "facility_counts": state.facility_counts,
     }

@@ -496,7 +496,7 @@ def analyse(
 
 def summarise(results: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per facility type (and ``by`` columns, e.g. ("district", "street")): compounds covered of all,
-    residents and the type's demand group not covered."""
+    residents and the type's demand group not covered, with the radius and its status."""
     keys = [*by, "facility_type"]
     frame = results.assign(
         uncovered_residents=np.where(results["covered"], 0.0, results["population"].fillna(0.0)),
@@ -509,6 +509,7 @@ def summarise(results: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
         demand_group=("demand_group", "first"),
         demand_uncovered=("affected", "sum"),
         radius_m=("radius_m", "first"),
+        radius_status=("radius_status", "first"),
         basis=("basis", "first"),
     )
     return out.reset_index()

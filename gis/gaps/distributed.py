@@ -241,7 +241,7 @@ def sites_on_dask(
             own.map(run_district_sites, tasks, pure=False, retries=2)
         )
     per = {
-        str(d): {key: a.get(key) for key in ("run_id", "before", "after", "weight", "radius_m")}
+        str(d): {key: a.get(key) for key in ("run_id", "before", "after", "weight", "radius_m", "radius_status")}
         for d, (_, a) in zip(districts, found, strict=True)
     }
     frames = [f for f, _ in found]

@@ -70,15 +70,15 @@ RUN_META = "SELECT standard, basis, network, warnings, at FROM gap_runs WHERE id
 RESULTS_SRID = "SELECT Find_SRID('public', 'compounds', 'geom')"
 RUN_RESULTS = """SELECT r.*, c.geom FROM gap_results r LEFT JOIN compounds c ON c.fid = r.compound_fid
                  WHERE r.run_id = :i ORDER BY r.facility_type, r.compound_fid"""
-COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.covered, r.nearest_name,
-                             r.flag, r.level
+COMPOUND_LATEST = f"""SELECT r.facility_type, r.run_id, r.distance_m, r.radius_m, r.radius_status, r.covered,
+                             r.nearest_name, r.flag, r.level
                       FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
                       WHERE r.compound_fid = :c ORDER BY r.facility_type"""
-OVERVIEW = f"""SELECT r.facility_type, r.run_id, r.compound_fid, r.radius_m, r.level, r.covered
+OVERVIEW = f"""SELECT r.facility_type, r.run_id, r.compound_fid, r.radius_m, r.radius_status, r.level, r.covered
                FROM gap_results r JOIN ({LATEST_RUNS}) l USING (facility_type, run_id)
                ORDER BY r.facility_type"""
 TYPE_LATEST_RUN = f"SELECT max(run_id) FROM gap_results WHERE facility_type = :t AND run_id IN ({COMPLETE})"
-TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, affected
+TYPE_RESULTS = """SELECT compound_fid, distance_m, covered, nearest_name, flag, radius_m, radius_status, affected
                   FROM gap_results WHERE run_id = :r AND facility_type = :t"""
 
 
@@ -339,6 +339,7 @@ def run_siting(
             "after": proposal.after,
             "weight": proposal.weight,
             "radius_m": proposal.radius_m,
+            "radius_status": proposal.radius_status,
             "basis": setup.basis,
         }
     )
@@ -496,6 +497,7 @@ def compound_gaps(engine: Engine, compound_id: int) -> list[dict[str, Any]]:
             "level": r.level,
             "distance_m": finite(r.distance_m),
             "radius_m": r.radius_m,
+            "radius_status": r.radius_status,
             "covered": r.covered,
             "nearest": r.nearest_name,
             "flag": r.flag,
@@ -514,6 +516,8 @@ def gap_overview(engine: Engine) -> dict[str, Any]:
         str(ftype): {
             "run": int(part["run_id"].iloc[0]),
             "radius_m": finite(float(part["radius_m"].min())),
+            # the status of the radius shown (the smallest; one run has one radius per type)
+            "radius_status": str(part.sort_values("radius_m")["radius_status"].iloc[0]),
             "level": None if part["level"].isna().all() else str(part["level"].dropna().min()),
             "uncovered": int((~part["covered"].astype(bool)).sum()),
             "compounds": len(part),
@@ -542,6 +546,7 @@ def gap_by_compound(engine: Engine, facility_type: str) -> dict[str, Any] | None
         "basis": meta.basis,
         "at": meta.at.isoformat(),
         "radius_m": rows[0].radius_m if rows else None,
+        "radius_status": rows[0].radius_status if rows else None,
         "compounds": {
             str(r.compound_fid): {
                 "distance_m": finite(r.distance_m),

@@ -30,6 +30,7 @@ class SiteProposal:
 
     facility_type: str
     radius_m: float
+    radius_status: str  # the radius's status in the standard: a proposal rests on it
     sites: gpd.GeoDataFrame
     weight: str  # what was maximised: the demand group, or compounds when no population is known
     before: dict[str, float]
@@ -152,6 +153,7 @@ def propose(
     return SiteProposal(
         facility_type=facility_type,
         radius_m=radius,
+        radius_status=rule.status,
         sites=sites,
         weight=weight_name,
         before={

@@ -110,8 +110,20 @@ def wrong_crossings(crossings: pd.DataFrame) -> list[dict[str, Any]]:
     return wrong
 
 
+# What an age-only finding says: the line is a candidate to assess, not a line past its life.
+TO_ASSESS = (
+    "待评估 to assess: age alone does not make a line due for renewal; it is due where an assessment "
+    "finds a hazard (age AND assessed hazard)"
+)
+
+
 def ageing(ages: pd.DataFrame, today: date) -> pd.DataFrame:
-    """Ageing findings (without geometry) of the lines past the service life of their kind and material."""
+    """Ageing findings (without geometry) by the service-life rules of the line's kind and material.
+
+    A material rule (``assess: false``: a material replaced whatever its age) gives an ``ageing``
+    finding; an age rule (``assess: true``) gives ``ageing_to_assess``: the line has reached the age
+    at which it must be assessed, and is due only if the assessment finds a hazard.
+    """
     life = rules()["service_life"]
     rows = []
     for r in ages.to_dict("records"):
@@ -123,9 +135,10 @@ def ageing(ages: pd.DataFrame, today: date) -> pd.DataFrame:
             age = today.year - int(r["laid_year"])
             if age >= rule["years"]:
                 note = f"{rule['note']}: laid {r['laid_year']}, {age} years" + (f", {material}" if material else "")
+                assess = bool(rule.get("assess", True))  # a rule that does not say is read as the weaker claim
                 rows.append(
                     {
-                        "check": "ageing",
+                        "check": "ageing_to_assess" if assess else "ageing",
                         "fid_a": r["fid"],
                         "kind_a": r["kind"],
                         "required_m": None,
@@ -133,7 +146,7 @@ def ageing(ages: pd.DataFrame, today: date) -> pd.DataFrame:
                         "stretch_m": None,
                         "value_status": life["status"],
                         "value_source": life["source"],
-                        "note": note,
+                        "note": f"{note}; {TO_ASSESS}" if assess else note,
                     }
                 )
             break

@@ -2,7 +2,8 @@
 
 The stages (their order is the ``stage`` code list of ``layers/codes.yaml``), each stage's milestone
 and minimum duration, the categories and their content items, the funding sources, the finishing
-deadline and the monthly report's title, unit, filer and deadline day.
+deadline and the monthly report's title, unit, filer and deadline day; the programme's scope and
+the owners' thresholds (:mod:`gis.programme.owners`). Each category and item carries its status.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pydantic import BaseModel, ConfigDict
 
 from gis.errors import ProgrammeError, RegistryError
 from gis.programme.dates import parse_month
+from gis.programme.owners import OwnerDecisions, Scope
 from gis.registry import CodeList, Labels, normalise_label, registry
+from gis.standards import Status
 from gis.yamlfiles import load_yaml
 
 
@@ -54,12 +57,18 @@ class Item(BaseModel):
     zh: str
     en: str
     aliases: list[str] = []
+    status: Status | None = None  # None: the category's items_status
 
 
 class Category(BaseModel):
     model_config = ConfigDict(extra="forbid")
     note: str
+    status: Status  # of the category and its note
+    items_status: Status  # of its items, unless an item says otherwise
     items: list[Item]
+
+    def item_status(self, item: Item) -> Status:
+        return item.status or self.items_status
 
 
 class ReportSpec(BaseModel):
@@ -76,6 +85,8 @@ class ProgrammeDefs(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     source: dict[str, Any]
+    scope: Scope
+    owner_decisions: OwnerDecisions
     stages_spec: dict[str, StageSpec]
     finish_stage: str
     finish_by: dict[str, Any]

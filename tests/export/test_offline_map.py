@@ -60,6 +60,7 @@ def results() -> gpd.GeoDataFrame:
             "facility_type": "kindergarten",
             "distance_m": [120.4, 450.0, np.nan],
             "radius_m": 300.0,
+            "radius_status": "superseded",
             "covered": [True, False, False],
             "nearest_facility_name": ["一幼", "一幼", None],
         }
@@ -88,8 +89,13 @@ def compound_features(page: str) -> dict[int, dict[str, Any]]:
 def test_gap_columns_by_hand() -> None:
     out = gap_columns(pd.Series([1, 2, 3, 4]), pd.DataFrame(results().drop(columns="geometry")))
     assert out["gap"].tolist() == ["covered", "uncovered", "unreachable", "unknown"]
-    assert out["distance"].tolist() == ["120 / 300 米", "450 / 300 米", "无法到达 unreachable", "未分析"]
+    old = "（依据为旧版标准 / superseded edition）"  # the radius of a superseded edition, marked on each result
+    expected = [f"120 / 300 米{old}", f"450 / 300 米{old}", f"无法到达 unreachable{old}", "未分析"]
+    assert out["distance"].tolist() == expected
     assert out["nearest"].tolist() == ["一幼", "一幼", None, None]
+    # a radius a reader may rely on carries no marker
+    relied = pd.DataFrame(results().drop(columns="geometry")).assign(radius_status="strong")
+    assert gap_columns(pd.Series([1]), relied)["distance"].tolist() == ["120 / 300 米"]
 
 
 def test_gap_map_colours_each_compound_from_the_results() -> None:

@@ -35,8 +35,9 @@ def test_the_most_specific_rule_per_pair() -> None:
     required = by.required(np.repeat(codes, len(codes)), np.tile(codes, len(codes)), dn.ravel()).reshape(
         len(codes), len(codes)
     )
-    # water ≤ 200 mm beside a sewer: 1.0 m (confirmed); water of unknown diameter: > 200 mm assumed, 1.5 m
-    assert required[0, 1] == 1.0 and by.status[codes[0], codes[1]] == "confirmed"
+    # water ≤ 200 mm beside a sewer: 1.0 m, with that row's status; water of unknown diameter: > 200 mm, 1.5 m
+    (row,) = [r for r in rules()["horizontal_clearance_m"] if {r["a"], r["b"]} == {"sewer_storm", "water_le_200"}]
+    assert required[0, 1] == row["value"] == 1.0 and by.status[codes[0], codes[1]] == row["status"] == "weak"
     assert required[2, 1] == 1.5 and "200" in by.note[codes[2], codes[1]]
     # gas beside gas: 0.4 m up to DN 300, 0.5 m above (the larger of the two diameters)
     assert required[3, 3] == 0.4 and required[3, 4] == 0.5

@@ -15,6 +15,7 @@ from PIL import Image
 from api.main import create_app
 from gis.demo import sample_path
 from gis.export.symbology import gap_class, symbology
+from gis.standards import load_standard, status_marker
 from gis.workspace import Workspace
 from tests.helpers.browser import Watched
 from tests.helpers.live import serve
@@ -98,8 +99,17 @@ def test_click_compound_shows_its_chinese_name_and_gaps(site: tuple[str, str, Wo
     w.page.wait_for_selector("#info:not([hidden]) #info-body table + h3 + table tr", timeout=10_000)
     assert w.page.inner_text("#info h3") == target["name"]
     assert any("\u4e00" <= ch <= "\u9fff" for ch in target["name"])
-    rows = w.page.locator("#info-body table").nth(1).locator("tr").count()
-    assert rows == len(ws.gap_run().results.query("compound_id == @target['fid']"))
+    texts = w.page.locator("#info-body table").nth(1).locator("tr").all_inner_texts()
+    mine = ws.gap_run().results.query("compound_id == @target['fid']")
+    assert len(texts) == len(mine)
+    # each row says so when its radius is doubtful: the status the standard's YAML gives the type
+    std = load_standard()
+    assert all(r.radius_status == std.rule(r.facility_type).status for r in mine.itertuples())
+    labels = {c.zh: c.id for c in ws.registry.code_list("facility_type").codes}
+    for text in texts:
+        label, shown = text.split("\t", 1)
+        marker = status_marker(std.rule(labels[label]).status)
+        assert (marker in shown) if marker else "（" not in shown, text
     assert w.errors == []
 
 
@@ -124,6 +134,9 @@ def test_gap_colours_follow_the_stored_results(site: tuple[str, str, Workspace],
         assert looks_like(image[int(p["y"]), int(p["x"])], gap[kind]["color"]), (p["name"], kind)
     note = w.page.inner_text("#gap-note")
     assert f"{int((~results['covered']).sum())} 个在服务半径外" in note
+    # both radii are doubtful (a superseded edition's, one not found): the note says so
+    marker = status_marker(load_standard().rule(facility).status)
+    assert marker and marker in note
     assert w.errors == [] and w.outside() == []
 
 

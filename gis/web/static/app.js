@@ -258,7 +258,7 @@ function renderLegend() {
   }
   const gap = state.config.gaps[state.facility];
   if ($("catchment").checked) {
-    box.appendChild(legendRow(sym.catchment.fill, `${codeLabel("facility_type", state.facility)} ${t("catchmentLegend")(gap ? gap.radius_m : "?")}`));
+    box.appendChild(legendRow(sym.catchment.fill, `${codeLabel("facility_type", state.facility)} ${t("catchmentLegend")(gap ? gap.radius_m : "?")}${gap ? statusMark(gap.radius_status) : ""}`));
   }
   title(t("facilities"));
   for (const code of Object.keys(state.config.facility_counts || {})) {
@@ -274,11 +274,18 @@ function renderLegend() {
   }
 }
 
+// The marker a radius whose status is doubtful (weak, superseded, unverified, unknown) carries, as text.
+function statusMark(status) {
+  const s = (state.config.statuses || {})[status || "unverified"];
+  if (s && !s.doubtful) return "";
+  return `（${s ? `${s.zh} / ${s.en}` : String(status)}）`;
+}
+
 function updateGapNote() {
   const gap = state.config.gaps[state.facility];
   const note = $("gap-note");
   if (state.mode !== "gap") { note.textContent = ""; return; }
-  note.textContent = gap ? `${t("radius")} ${gap.radius_m} ${t("metres")} · ${TEXT[state.lang].gapCount(gap.uncovered, gap.compounds)}` : t("notAnalysed");
+  note.textContent = gap ? `${t("radius")} ${gap.radius_m} ${t("metres")}${statusMark(gap.radius_status)} · ${TEXT[state.lang].gapCount(gap.uncovered, gap.compounds)}` : t("notAnalysed");
 }
 
 // ---- gaps, catchments ----------------------------------------------------------------------
@@ -396,7 +403,7 @@ async function showCompound(id, properties) {
     tr.insertCell().textContent = codeLabel("facility_type", g.facility_type);
     const cell = tr.insertCell();
     const status = g.covered ? t("covered") : g.distance_m === null ? t("unreachable") : t("uncovered");
-    cell.textContent = `${status} · ${g.distance_m === null ? "—" : Math.round(g.distance_m)} / ${g.radius_m} ${t("metres")}`;
+    cell.textContent = `${status} · ${g.distance_m === null ? "—" : Math.round(g.distance_m)} / ${g.radius_m} ${t("metres")}${statusMark(g.radius_status)}`;
     cell.className = g.covered ? "gap-ok" : "gap-bad";
     if (g.nearest) cell.title = `${t("nearest")}: ${g.nearest}`;
   }
