@@ -40,6 +40,8 @@ pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest
         ["report", "month"],
         ["export"],
         *[["export", c] for c in ("map", "gpkg", "tables", "report")],
+        ["evidence"],
+        *[["evidence", c] for c in ("add", "list", "verify", "export", "withdraw", "publish", "pair")],
     ],
 )
 def test_help_for_every_command(args: list[str]) -> None:
