@@ -29,7 +29,15 @@ router = APIRouter(prefix="/api", tags=["Programme"])
 MONTH = r"^(20\d\d|2100)-(0[1-9]|1[0-2])$"
 Month = Annotated[str, PathParam(pattern=MONTH, description="YYYY-MM", examples=["2026-11"])]
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="programme year (default: the latest)")]
-On = Annotated[date | None, Query(description="as on this date (default today)")]
+On = Annotated[date | None, Query(description="as on this date (default today, or the as_of day)")]
+AsOf = Annotated[
+    str | None,
+    Query(
+        description="the programme as it stood then, rebuilt from its event log: an ISO date (the end of that "
+        "day, programme time zone) or a datetime with offset",
+        examples=["2026-03-31"],
+    ),
+]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -58,8 +66,8 @@ def _iso_dates(frame: F) -> F:
 
 
 @router.get("/programme", summary="Projects of a year with stage and overdue (GeoJSON, CRS84)")
-def programme(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None) -> Response:
-    st = ws.programme.status(year, on)
+def programme(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None, as_of: AsOf = None) -> Response:
+    st = ws.programme.status(year, on, as_of=as_of)
     geo = _iso_dates(st).to_crs(4326)
     body = json.loads(geo.to_json(na="null", drop_id=True))
     body["year"] = int(st["year"].iloc[0]) if len(st) else year
@@ -67,16 +75,16 @@ def programme(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None) ->
 
 
 @router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
-def risks(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None) -> dict[str, Any]:
+def risks(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None, as_of: AsOf = None) -> dict[str, Any]:
     return {
-        "projects": _records(_iso_dates(ws.programme.risks(year, on))),
-        "by_street": _records(ws.programme.risks_by_street(year, on)),
+        "projects": _records(_iso_dates(ws.programme.risks(year, on, as_of=as_of))),
+        "by_street": _records(ws.programme.risks_by_street(year, on, as_of=as_of)),
     }
 
 
 @router.get("/programme/property-coverage", summary="Property management coverage before and after renovation")
-def coverage(ws: WorkspaceDep, _: Planner, year: Year = None) -> dict[str, Any]:
-    return {"coverage": _records(ws.programme.property_coverage(year))}
+def coverage(ws: WorkspaceDep, _: Planner, year: Year = None, as_of: AsOf = None) -> dict[str, Any]:
+    return {"coverage": _records(ws.programme.property_coverage(year, as_of=as_of))}
 
 
 @router.get("/programme/schedule.xlsx", summary="The schedule table (时间配档表) of a year, as stored")
@@ -113,12 +121,12 @@ def _import_schedule(caller: Caller, body: bytes, year: int | None, strict: bool
 
 
 @router.get("/programme/{compound_id}", summary="One project: plan, stage dates and every recorded change")
-def project(ws: WorkspaceDep, _: Planner, compound_id: IdPath, year: Year = None) -> dict[str, Any]:
-    st = ws.programme.projects_on(year, None)
+def project(ws: WorkspaceDep, _: Planner, compound_id: IdPath, year: Year = None, as_of: AsOf = None) -> dict[str, Any]:
+    st = ws.programme.projects_on(year, None, as_of=as_of)
     row = st[st["compound_id"] == compound_id]
     if row.empty:
         raise HTTPException(404, f"no project for compound {compound_id}")
-    history = ws.programme.history(compound_id, int(row.iloc[0]["year"]))
+    history = ws.programme.history(compound_id, int(row.iloc[0]["year"]), as_of=as_of)
     return {"project": _records(_iso_dates(row))[0], "history": _records(history)}
 
 
@@ -182,8 +190,8 @@ def correct(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: Corr
     return project(ws, caller, compound_id, body.year)
 
 
-def _report(ws: Workspace, month: str, year: int | None, live: bool) -> MonthReport:
-    return ws.report_month(month, year=year, live=live)
+def _report(ws: Workspace, month: str, year: int | None, live: bool, as_of: str | None = None) -> MonthReport:
+    return ws.report_month(month, year=year, live=live, as_of=as_of)
 
 
 def _download(rep: MonthReport, suffix: str, media: str) -> Response:
@@ -200,18 +208,24 @@ def months(ws: WorkspaceDep, _: Planner) -> dict[str, Any]:
 
 
 @router.get("/reports/month/{month}.xlsx", summary="The 统计月报 as XLSX")
-def month_xlsx(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> Response:
-    return _download(_report(ws, month, year, live), ".xlsx", XLSX)
+def month_xlsx(
+    ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False, as_of: AsOf = None
+) -> Response:
+    return _download(_report(ws, month, year, live, as_of), ".xlsx", XLSX)
 
 
 @router.get("/reports/month/{month}.csv", summary="The 统计月报 as CSV (UTF-8 with BOM)")
-def month_csv(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> Response:
-    return _download(_report(ws, month, year, live), ".csv", "text/csv; charset=utf-8")
+def month_csv(
+    ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False, as_of: AsOf = None
+) -> Response:
+    return _download(_report(ws, month, year, live, as_of), ".csv", "text/csv; charset=utf-8")
 
 
 @router.get("/reports/month/{month}", summary="The 统计月报 of a month (as submitted when locked)")
-def month_json(ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False) -> dict[str, Any]:
-    return _report(ws, month, year, live).to_dict()
+def month_json(
+    ws: WorkspaceDep, _: Planner, month: Month, year: Year = None, live: bool = False, as_of: AsOf = None
+) -> dict[str, Any]:
+    return _report(ws, month, year, live, as_of).to_dict()
 
 
 @router.post("/reports/month/{month}/submit", status_code=201, summary="Submit (上报) a month and lock it")

@@ -181,6 +181,16 @@ class QueryError(InvalidRequestError):
     """A query that cannot be run as asked (unknown field, bad CQL2, bad CRS)."""
 
 
+class AsOfError(InvalidRequestError):
+    """An ``as_of`` that cannot be read: not a date or a datetime with its offset."""
+
+
+class NoRowHistoryError(AsOfError):
+    """A layer asked for as of a date whose changes are recorded per import, not per row."""
+
+    status = 422  # well-formed, but the audit cannot answer it
+
+
 class TileError(InvalidRequestError):
     """A tile address outside the tile matrix set."""
 

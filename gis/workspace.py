@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, Unpack
 
@@ -14,10 +14,10 @@ from sqlalchemy import Engine
 
 from gis import clock
 from gis.crs import parse_crs
-from gis.errors import InvalidRequestError
+from gis.errors import AsOfError, InvalidRequestError
 from gis.evidence.service import Evidence
 from gis.export import offline_map
-from gis.export.context import ExportContext, ExportNeeds
+from gis.export.context import ExportContext, ExportNeeds, as_of_needs
 from gis.export.progress import progress_overview
 from gis.gaps import distributed, inputs, runs
 from gis.gaps.analysis import GapInputs, GapParameters
@@ -32,7 +32,7 @@ from gis.programme import MonthReport, Programme, report_month
 from gis.registry import Registry, registry
 from gis.roles import Role, visible_layers
 from gis.settings import Settings
-from gis.store import layers, schema
+from gis.store import audit, layers, schema
 from gis.store.database import Database
 from gis.store.engine import make_engine, resolve_url, sqlalchemy_url
 
@@ -119,6 +119,7 @@ class Workspace:
         bbox_crs: str | int = "EPSG:4326",
         where: dict[str, Any] | None = None,
         crs: str | int | None = None,
+        as_of: date | datetime | str | None = None,
     ) -> gpd.GeoDataFrame:
         """Read a layer as a GeoDataFrame (in the working CRS unless ``crs`` is given).
 
@@ -132,13 +133,22 @@ class Workspace:
             Field equality filters, ``{"street": "学院路街道"}``; a list value means "one of".
         crs
             Reproject the result, e.g. ``"EPSG:4326"``.
+        as_of
+            As it stood then, from the audit log: a date (its end, programme time zone), an aware datetime
+            or ISO text; compounds, facilities, pipelines (others: :class:`gis.errors.NoRowHistoryError`).
 
         Examples
         --------
         >>> ws.layer("compounds", where={"street": "学院路街道"}).plot()
+        >>> ws.layer("compounds", as_of=date(2026, 3, 31))  # as reported for March
         """
         layer = self.registry.layer(layer_id)
-        gdf = layers.read(self.engine, layer, self._require_schema(), where=where, bbox=bbox, bbox_crs=bbox_crs)
+        working = self._require_schema()
+        if as_of is not None:
+            at = clock.as_of_instant(as_of)
+            gdf = layers.read_as_of(self.engine, layer, working, at, where=where, bbox=bbox, bbox_crs=bbox_crs)
+        else:
+            gdf = layers.read(self.engine, layer, working, where=where, bbox=bbox, bbox_crs=bbox_crs)
         if crs is not None:
             gdf = gdf.to_crs(parse_crs(crs))
         return gdf
@@ -391,6 +401,7 @@ class Workspace:
         catchment: bool = False,
         planner: bool = False,
         title: str | None = None,
+        as_of: date | datetime | str | None = None,
     ) -> folium.Map:
         """An offline folium map of the compounds, facilities and basemap layers.
 
@@ -410,6 +421,9 @@ class Workspace:
             Draw the facility type's walking catchment (life circle).
         planner
             Include the restricted pipelines (never for a public audience).
+        as_of
+            The compounds, facilities (pipelines) and programme as they stood then (:meth:`layer`);
+            not with ``colour="gap"`` or ``catchment``, which draw analyses of the layers of now.
 
         Examples
         --------
@@ -418,54 +432,77 @@ class Workspace:
         >>> gis.export.offline_map.save(m, Path("out/map.html"))
         """
         self._require_schema()
+        if as_of is not None and (colour == "gap" or catchment):
+            raise AsOfError("a map as of a date draws stages or progress, not analyses of today's layers")
         code = self.facility_type(facility) if facility is not None else None
         if colour == "gap" and code is None:
             code = offline_map.default_facility(runs.gap_overview(self.engine))
         options = offline_map.MapOptions(
             colour=colour, facility=code, catchment=catchment, planner=planner, title=title
         )
-        return offline_map.build_map(self.export_context(options.role, offline_map.needs(options)), options)
+        context = self.export_context(options.role, offline_map.needs(options), as_of=as_of)
+        return offline_map.build_map(context, options)
 
     def export_context(
-        self, role: Role = "public", needs: ExportNeeds | None = None, *, on: date | None = None
+        self,
+        role: Role = "public",
+        needs: ExportNeeds | None = None,
+        *,
+        on: date | None = None,
+        as_of: date | datetime | str | None = None,
     ) -> ExportContext:
         """What an export draws, read once for ``role`` (a layer the role may not see is never read):
         the exports take this, never the workspace. ``needs`` is the export module's ``NEEDS``
         (default: every layer the role sees and the latest gap results); ``on`` dates it.
 
+        ``as_of``: the layers and programme as they stood then (:meth:`layer`); what cannot be rebuilt
+        (layers audited per import, results of today's layers) is left out, named in ``ctx.left_out``.
+
         Examples
         --------
         >>> from gis.export import gpkg
         >>> gpkg.export_gpkg(ws.export_context("planner", gpkg.NEEDS), Path("out/gisplan.gpkg"))
+        >>> ws.export_context("planner", gpkg.NEEDS, as_of=date(2026, 3, 31)).left_out
         """
         needs = needs or ExportNeeds()
+        at = clock.as_of_instant(as_of) if as_of is not None else None
         working = self._require_schema()
         visible = [layer.id for layer in visible_layers(self.registry, role)]
         wanted = visible if needs.layers is None else [i for i in needs.layers if i in visible]
+        left_out: tuple[str, ...] = ()
+        if at is not None:  # what the audit and the event log rebuild; the rest is named as left out
+            rebuilt = [i for i, layer in self.registry.layers.items() if layer.table in audit.ROW_AUDITED]
+            needs, wanted, left_out = as_of_needs(needs, wanted, rebuilt)
+            on = at.astimezone(clock.zone()).date()
         pipes = "pipelines" in visible  # restricted: only a planner's (or admin's) context holds them
         return ExportContext(
             registry=self.registry,
             role=role,
             working_crs=working,
-            layers={layer_id: self.layer(layer_id) for layer_id in wanted},
+            layers={layer_id: self.layer(layer_id, as_of=at) for layer_id in wanted},
             attribution=self.settings.attribution,
             today=clock.today(on),
             gaps=runs.latest_results(self.engine) if needs.gaps else None,
             findings=pipeline_runs.latest_findings(self.engine) if needs.findings and pipes else None,
             pipeline_inventory=self.pipelines.inventory() if needs.pipelines and pipes else None,
             overhead_lines=self.pipelines.bury() if needs.pipelines and pipes else None,
-            progress=self.progress_overview(on=on) if needs.progress else None,
+            progress=self.progress_overview(on=on, as_of=at) if needs.progress else None,
             catchment=self.catchment(needs.catchment) if needs.catchment else None,
+            as_of=at,
+            left_out=left_out,
         )
 
-    def progress_overview(self, *, on: date | None = None) -> dict[str, Any] | None:
+    def progress_overview(self, *, on: date | None = None, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The progress map's figures (挂图作战) on ``on`` (default today): per compound its stage and
-        whether it is overdue, per street this month's figures; None when there is no programme."""
-        status = self.programme.status(on=on)
+        whether it is overdue, per street this month's figures; None when there is no programme (as
+        it stood at the instant ``as_of``, when given)."""
+        if as_of is not None and not self.programme.years_as_of(as_of):
+            return None
+        status = self.programme.status(on=on, as_of=as_of)
         if not len(status):
             return None
         month = clock.today(on).strftime("%Y-%m")
-        report = self.report_month(month, today=on, live=True)
+        report = self.report_month(month, today=on, live=True, as_of=as_of)
         return progress_overview(status, report.by_street, month)
 
     @property
@@ -475,8 +512,7 @@ class Workspace:
 
     @property
     def evidence(self) -> Evidence:
-        """Evidence (资料留存): ``ws.evidence.add(Attachment(...), files)``, ``.list()``, ``.verify()``,
-        ``.export()``, ``.withdraw()``, ``.publish()`` (see :class:`gis.evidence.service.Evidence`)."""
+        """Evidence (资料留存): ``.add(Attachment(...), files)``, ``.items()``, ``.verify()``, ``.withdraw()`` ..."""
         return Evidence(self.db)
 
     @property
@@ -493,10 +529,12 @@ class Workspace:
         today: date | None = None,
         live: bool = False,
         area: str | None = None,
+        as_of: date | datetime | str | None = None,
     ) -> MonthReport:
         """The monthly statistics (统计月报) of ``month`` (``"2026-11"``): as submitted when the month is
         locked (``live=True`` recomputes), else from the data now. ``.by_street``, ``.totals``,
-        ``.overdue``, ``.corrections``; ``.write("月报.xlsx")`` or ``.csv``.
+        ``.overdue``, ``.corrections``; ``.write("月报.xlsx")`` or ``.csv``. ``as_of``: as it could be
+        read then (:meth:`gis.programme.Programme.report_month`).
 
         Examples
         --------
@@ -504,7 +542,7 @@ class Workspace:
         >>> r.by_street[["street", "projects", "construction", "overdue"]]
         >>> r.write("out/月报_2026-11.xlsx")
         """
-        return report_month(self.db, month, year=year, today=today, live=live, area=area)
+        return report_month(self.db, month, year=year, today=today, live=live, area=area, as_of=as_of)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default).
@@ -518,21 +556,11 @@ class Workspace:
         return read_run(self.engine, run_id)
 
     def imports(self, limit: int = 20) -> pd.DataFrame:
-        """The latest imports with their counts.
-
-        Examples
-        --------
-        >>> ws.imports(5)[["at", "actor", "layer", "source", "path"]]
-        """
+        """The latest imports with their counts: ``ws.imports(5)[["at", "actor", "layer", "source", "path"]]``."""
         return history.latest(self.db, limit)
 
     def close(self) -> None:
-        """Release the workspace's database connections (the workspace is not used afterwards).
-
-        Examples
-        --------
-        >>> ws.close()
-        """
+        """Release the workspace's database connections (``ws.close()``; the workspace is not used afterwards)."""
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

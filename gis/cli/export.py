@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from gis.cli.common import open_workspace, out
+from gis.cli.common import open_workspace, out, parse_date_option
+
+if TYPE_CHECKING:
+    from gis.export.context import ExportContext
 
 app = typer.Typer(help="Exports that work offline (导出): map, gpkg, tables, report.", no_args_is_help=True)
 
 PlannerOpt = Annotated[
     bool, typer.Option("--planner", help="Include the restricted layers (pipelines). Never for the public.")
 ]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The layers and programme as they stood at the end of this day (rebuilt from the audit and event "
+        "logs): compounds, facilities, pipelines; roads, buildings, water and stored results are left out.",
+    ),
+]
+
+
+def _left_out(ctx: ExportContext, as_of: str | None) -> None:
+    """Say what an export as of a date could not rebuild, and why."""
+    layers = [i for i in ctx.left_out if i in ctx.registry.layers]
+    results = [i for i in ctx.left_out if i not in layers]
+    if layers:
+        out.print(f"as of {as_of}: left out {', '.join(layers)} (audited per import, not row by row)")
+    if results:
+        out.print(f"as of {as_of}: left out {', '.join(results)} (stored results, computed from today's layers)")
 
 
 @app.command("map")
@@ -26,6 +47,7 @@ def export_map(
     facility: Annotated[str | None, typer.Option(help="Facility type for --colour gap and --catchment.")] = None,
     catchment: Annotated[bool, typer.Option(help="Draw the facility type's walking catchment.")] = False,
     planner: PlannerOpt = False,
+    as_of: AsOfOpt = None,
 ) -> None:
     """A single self-contained HTML map (Leaflet inlined): opens from a USB stick with no network."""
     from gis.export.offline_map import save
@@ -33,7 +55,8 @@ def export_map(
     if colour not in ("stage", "gap", "progress"):
         raise typer.BadParameter("stage, gap or progress", param_hint="--colour")
     mode: Literal["stage", "gap", "progress"] = colour  # type: ignore[assignment]
-    fmap = open_workspace().map(mode, facility=facility, catchment=catchment, planner=planner)
+    day = parse_date_option(as_of, "--as-of")
+    fmap = open_workspace().map(mode, facility=facility, catchment=catchment, planner=planner, as_of=day)
     save(fmap, out_path)
     out.print(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.1f} MB) — open it in any browser, no network needed")
 
@@ -44,11 +67,14 @@ def export_gpkg(
         "out/gisplan.gpkg"
     ),
     planner: PlannerOpt = False,
+    as_of: AsOfOpt = None,
 ) -> None:
     """All layers and the latest results in one GeoPackage, with QGIS styles."""
     from gis.export import gpkg
 
-    ctx = open_workspace().export_context("planner" if planner else "public", gpkg.NEEDS)
+    day = parse_date_option(as_of, "--as-of")
+    ctx = open_workspace().export_context("planner" if planner else "public", gpkg.NEEDS, as_of=day)
+    _left_out(ctx, as_of)
     counts = gpkg.export_gpkg(ctx, out_path)
     out.print(f"wrote {out_path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -77,13 +103,15 @@ def export_report(
         "out/reports"
     ),
     planner: PlannerOpt = False,
+    as_of: AsOfOpt = None,
 ) -> None:
     """The printable per-compound report (一区一策): map extract, attributes, gaps, nearby facilities."""
     from gis.export import compound_report
     from gis.roles import Role
 
     role: Role = "planner" if planner else "public"
-    ctx = open_workspace().export_context(role, compound_report.NEEDS)
+    ctx = open_workspace().export_context(role, compound_report.NEEDS, as_of=parse_date_option(as_of, "--as-of"))
+    _left_out(ctx, as_of)
     if compound is None:
         files = compound_report.write_reports(ctx, out_path)
         out.print(f"wrote {len(files) - 1} reports and {files[0]}")

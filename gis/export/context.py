@@ -7,9 +7,10 @@ see. Each export module says what it needs (``NEEDS``) so the workspace reads no
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import geopandas as gpd
@@ -55,6 +56,8 @@ class ExportContext:
 
     ``gaps``, ``findings``, ``pipeline_inventory``, ``overhead_lines``, ``progress`` and
     ``catchment`` are None when the export did not ask for them (or the role may not see them).
+    ``as_of``: the instant the layers and the programme were rebuilt at (None: now); ``left_out``
+    names what was asked for but cannot be rebuilt as of it (layers without row history, results).
     """
 
     registry: Registry
@@ -69,6 +72,8 @@ class ExportContext:
     overhead_lines: gpd.GeoDataFrame | None = None
     progress: dict[str, Any] | None = None
     catchment: gpd.GeoDataFrame | None = None
+    as_of: datetime | None = None
+    left_out: tuple[str, ...] = ()
 
     @property
     def restricted(self) -> bool:
@@ -78,3 +83,22 @@ class ExportContext:
     def layer(self, layer_id: str) -> gpd.GeoDataFrame | None:
         """A layer's frame, or None when the export did not read it (or the role may not see it)."""
         return self.layers.get(layer_id)
+
+
+def as_of_needs(
+    needs: ExportNeeds, wanted: list[str], rebuilt: Collection[str]
+) -> tuple[ExportNeeds, list[str], tuple[str, ...]]:
+    """What an export as of a past instant can draw: ``needs`` without the stored results (gap runs,
+    pipeline findings, the pipeline inventory and a catchment are computed from the layers of now),
+    the layers of ``wanted`` that can be ``rebuilt`` from the audit, and the names of what is left out.
+
+    Examples
+    --------
+    >>> as_of_needs(ExportNeeds(), ["compounds", "roads"], ["compounds"])[1:]
+    (['compounds'], ('roads', 'gaps'))
+    """
+    kept = [i for i in wanted if i in rebuilt]
+    asked = {"gaps": needs.gaps, "findings": needs.findings, "pipeline_inventory": needs.pipelines}
+    results = [name for name, on in asked.items() if on] + (["catchment"] if needs.catchment else [])
+    stripped = dataclasses.replace(needs, gaps=False, findings=False, pipelines=False, catchment=None)
+    return stripped, kept, (*[i for i in wanted if i not in kept], *results)

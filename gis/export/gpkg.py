@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from gis.errors import NotFoundError
 from gis.export import qml
 from gis.export.context import ExportContext, ExportNeeds
 from gis.export.symbology import code_labels, gap_class, symbology
@@ -160,5 +161,8 @@ def export_gpkg(ctx: ExportContext, path: Path) -> dict[str, int]:
         put("gaps", with_gap_class(ctx.gaps), GAP_ALIASES)
     if ctx.restricted and ctx.findings is not None and len(ctx.findings):
         put("pipeline_findings", ctx.findings, FINDING_ALIASES)
+    if not written:  # a GeoPackage holds at least one table: say so rather than write a broken file
+        when = f" as of {ctx.as_of:%Y-%m-%d %H:%M %Z}" if ctx.as_of else ""
+        raise NotFoundError(f"nothing to export{when}: every layer the export reads is empty")
     qml.write_styles(path, styles)
     return written

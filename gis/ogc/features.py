@@ -202,19 +202,21 @@ class ItemsQuery:
     cql_lang: str = "cql2-text"
     sortby: str | None = None
     properties: list[str] | None = None
+    as_of: datetime | None = None  # the layer as it stood at this instant (rebuilt from the audit)
 
 
 def items(
     engine: Engine, layer: LayerDef, role: Role, query: ItemsQuery, *, working_srid: int
 ) -> tuple[list[str], int, bool]:
     """Features as GeoJSON text (in ``sortby`` order, then ``fid``), the number matched and whether
-    that number is an estimate."""
+    that number is an estimate. With ``query.as_of`` the same query runs over the layer as it stood
+    then (:func:`gis.store.layers.layer_source`), the role's columns only, counted exactly."""
     if not 0 <= query.offset <= MAX_OFFSET:
         raise QueryError(f"offset {query.offset} is outside 0..{MAX_OFFSET}")
     if query.limit < 1:
         raise QueryError("limit must be at least 1")
     cols = _columns(layer, role)
-    t = layers.layer_table(layer, cols)
+    t = layers.layer_source(layer, cols, as_of=query.as_of, srid=working_srid)
     conditions = _where(t, layer, role, query, working_srid)
     if query.cql:
         conditions.append(cql2_condition(t, layer, role, query.cql, query.cql_lang))
@@ -238,7 +240,7 @@ def items(
     )
     with reading(engine) as conn:  # the page, then its count: each a statement of its own
         rows = conn.execute(page).scalars().all()
-        if conditions:
+        if conditions or query.as_of is not None:
             if (rows and len(rows) < query.limit) or (not rows and query.offset == 0):
                 # a short page is the last: what matched is what came before it and in it (a bbox
                 # page of 46 features cost a second statement and round trip for this number)
@@ -251,11 +253,20 @@ def items(
 
 
 def item(
-    engine: Engine, layer: LayerDef, role: Role, fid: int, *, crs: OutputCrs | None = None
+    engine: Engine,
+    layer: LayerDef,
+    role: Role,
+    fid: int,
+    *,
+    crs: OutputCrs | None = None,
+    as_of: datetime | None = None,
+    working_srid: int = 0,
 ) -> dict[str, Any] | None:
+    """One feature as a GeoJSON dict for the role (None: no such feature); ``as_of``: as it stood
+    then (rebuilt in ``working_srid``)."""
     out = crs or OutputCrs(CRS84, 4326, False)
     cols = _columns(layer, role)
-    t = layers.layer_table(layer, cols)
+    t = layers.layer_source(layer, cols, as_of=as_of, srid=working_srid)
     with reading(engine) as conn:
         row = conn.execute(select(t.c.fid, *[t.c[c] for c in cols], _geojson(out)).where(t.c.fid == fid)).first()
     return _feature(row, cols) if row else None

@@ -20,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from sqlalchemy import Connection
 
 from gis import clock
 from gis.errors import LockedMonthError, ProgrammeError, ProjectNotFoundError
-from gis.programme import rules, schedule, schedule_import, status, store
+from gis.programme import replay, rules, schedule, schedule_import, status, store
 from gis.programme.dates import month_end, parse_month
 from gis.programme.definitions import programme_defs
 from gis.programme.model import Event, Project
@@ -32,8 +33,14 @@ from gis.programme.monthly import MonthInputs
 from gis.programme.monthly_report import MonthReport
 from gis.programme.rules import CorrectionFields, Money, PlanFields, ProgressFields
 from gis.programme.schedule_import import ScheduleImportReport
+from gis.registry import registry
 from gis.roles import Role
+from gis.store import layers
 from gis.store.database import Database
+
+AsOf = date | datetime | str | None
+# the compound's columns a project's row carries (as gis.programme.store.compounds_of_year reads them)
+COMPOUND_FIELDS = ["name", "district", "street", "buildings", "households", "floor_area_m2", "property_mgmt"]
 
 
 class Programme:
@@ -48,6 +55,12 @@ class Programme:
 
     ``today`` / ``now`` parameters exist for replaying a year (tests, back-filling); the CLI and
     the API never pass them.
+
+    ``as_of`` on the readings (a date: the end of that day in the programme's time zone; an aware
+    datetime; ISO text): the programme as it stood then, its projects rebuilt from the events recorded
+    by that instant (:mod:`gis.programme.replay`) and its compounds from the layer's audit; ``on``
+    then defaults to that day. Not to be confused with :meth:`spend`'s ``as_of``, the business date a
+    spending figure is as of.
     """
 
     def __init__(self, db: Database) -> None:
@@ -72,7 +85,17 @@ class Programme:
         with self.db.engine.connect() as conn:
             return store.years(conn)
 
-    def default_year(self, year: int | None = None) -> int:
+    def years_as_of(self, as_of: date | datetime | str) -> list[int]:
+        """The programme years with an event recorded by ``as_of`` (see the class's note on ``as_of``).
+
+        Examples
+        --------
+        >>> ws.programme.years_as_of(date(2026, 3, 31))
+        """
+        with self.db.engine.connect() as conn:
+            return store.years_recorded_by(conn, clock.as_of_instant(as_of))
+
+    def default_year(self, year: int | None = None, *, as_of: datetime | None = None) -> int:
         """``year`` when given, else the latest programme year with projects (ProjectNotFoundError if none).
 
         Examples
@@ -82,20 +105,43 @@ class Programme:
         """
         if year is not None:
             return year
-        years = self.years()
+        years = self.years_as_of(as_of) if as_of is not None else self.years()
         if not years:
             raise ProjectNotFoundError("the programme has no projects yet: import a schedule (gisplan progress import)")
         return years[-1]
 
-    def _frame(self, year: int, on: date, *, geometry: bool) -> pd.DataFrame:
-        """Per project on a date: compound attributes, stage reached, spending, behind plan, at risk."""
-        self.db.require_schema()
+    def _frame(self, year: int, on: date, *, geometry: bool, as_of: datetime | None = None) -> pd.DataFrame:
+        """Per project on a date: compound attributes, stage reached, spending, behind plan, at risk;
+        ``as_of``: the projects and compounds as they stood at that instant."""
+        crs = self.db.require_schema()
+        if as_of is not None:
+            with self.db.engine.connect() as conn:
+                projects = replay.projects(store.event_rows(conn, year, as_of))
+                spent = store.spent_on(conn, year, on, as_of)
+            table = status.project_table(projects, spent, self.defs)
+            compounds_layer = registry().layer("compounds")
+            ids = sorted({p.compound_id for p in projects})
+            found = layers.read_as_of(
+                self.db.engine, compounds_layer, crs, as_of, where={"fid": ids}, columns=COMPOUND_FIELDS
+            )
+            compounds = pd.DataFrame(found.drop(columns="geometry")).rename(columns={"fid": "compound_id"})
+            if geometry:
+                compounds["geom"] = shapely.to_wkb(found.geometry.values) if len(found) else []
+            return status.frame_on(table, compounds, on, self.defs)
         with self.db.engine.connect() as conn:
             table = store.project_table(conn, year, on)
             compounds = store.compounds_of_year(conn, year, geometry=geometry)
         return status.frame_on(table, compounds, on, self.defs)
 
-    def status(self, year: int | None = None, on: date | None = None) -> gpd.GeoDataFrame:
+    @staticmethod
+    def _dated(on: date | None, as_of: AsOf) -> tuple[date, datetime | None]:
+        """The day a reading is on (``on``; else the ``as_of`` day, else today) and the ``as_of`` instant."""
+        at = clock.as_of_instant(as_of) if as_of is not None else None
+        if on is None and at is not None:
+            return at.astimezone(clock.zone()).date(), at
+        return clock.today(on), at
+
+    def status(self, year: int | None = None, on: date | None = None, *, as_of: AsOf = None) -> gpd.GeoDataFrame:
         """One row per project of ``year`` (default: the latest year with projects) on ``on``
         (default today): ``compound_id, name, district, street, year, stage, stage_zh, stage_en,
         planned_finish, overdue, days_behind, due_stage, at_risk, risk_days, households, buildings,
@@ -106,10 +152,12 @@ class Programme:
         --------
         >>> st = ws.programme.status(2026)
         >>> st[st.overdue][["name", "street", "stage_zh", "due_stage_zh", "days_behind"]]
+        >>> ws.programme.status(2026, as_of=date(2026, 3, 31))  # as it stood at the end of March
         """
         crs = self.db.require_schema()
-        year = self.default_year(year)
-        frame = self._frame(year, clock.today(on), geometry=True)
+        day, at = self._dated(on, as_of)
+        year = self.default_year(year, as_of=at)
+        frame = self._frame(year, day, geometry=True, as_of=at)
         geoms = gpd.GeoSeries.from_wkb(frame.pop("geom").map(bytes) if len(frame) else [], crs=crs)
         frame["days_behind"] = frame["days_behind"].astype(int) if len(frame) else frame.get("days_behind")
         return gpd.GeoDataFrame(frame, geometry=geoms.values, crs=crs)
@@ -123,7 +171,7 @@ class Programme:
         """
         return pd.DataFrame(self.status(year).drop(columns="geometry"))
 
-    def projects_on(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
+    def projects_on(self, year: int | None = None, on: date | None = None, *, as_of: AsOf = None) -> pd.DataFrame:
         """As :meth:`status` without geometry (cheaper).
 
         Examples
@@ -131,21 +179,24 @@ class Programme:
         >>> st = ws.programme.projects_on(2026, on=date(2026, 6, 30))
         >>> st[st.overdue][["name", "stage_zh", "due_stage_zh", "days_behind"]]
         """
-        return self._frame(self.default_year(year), clock.today(on), geometry=False)
+        day, at = self._dated(on, as_of)
+        return self._frame(self.default_year(year, as_of=at), day, geometry=False, as_of=at)
 
-    def history(self, compound_id: int | None = None, year: int | None = None) -> pd.DataFrame:
-        """The event log: every change with who, when, why, before/after, correction or not.
+    def history(self, compound_id: int | None = None, year: int | None = None, *, as_of: AsOf = None) -> pd.DataFrame:
+        """The event log: every change with who, when, why, before/after, correction or not
+        (``as_of``: those recorded by then).
 
         Examples
         --------
         >>> h = ws.programme.history(compound_id=2, year=2026)
         >>> h[["at", "actor", "action", "stage_before", "stage_after", "effective", "reason", "correction"]]
         """
+        at = clock.as_of_instant(as_of) if as_of is not None else None
         with self.db.engine.connect() as conn:
-            frame = store.events(conn, compound_id, year)
+            frame = store.events(conn, compound_id, year, at)
         return frame.astype(object).where(frame.notna(), None)
 
-    def risks(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
+    def risks(self, year: int | None = None, on: date | None = None, *, as_of: AsOf = None) -> pd.DataFrame:
         """Projects behind their plan (overdue) or behind the latest dates that still finish by the
         deadline (at_risk), or planned to finish after it, worst first.
 
@@ -153,18 +204,20 @@ class Programme:
         --------
         >>> ws.programme.risks(2026, on=date(2026, 9, 1))
         """
-        return status.risks(self.projects_on(year, on))
+        return status.risks(self.projects_on(year, on, as_of=as_of))
 
-    def risks_by_street(self, year: int | None = None, on: date | None = None) -> pd.DataFrame:
+    def risks_by_street(self, year: int | None = None, on: date | None = None, *, as_of: AsOf = None) -> pd.DataFrame:
         """Per street: projects, overdue, at risk, the most days behind.
 
         Examples
         --------
         >>> ws.programme.risks_by_street(2026).sort_values("overdue", ascending=False)
         """
-        return status.risks_by_street(self.projects_on(year, on))
+        return status.risks_by_street(self.projects_on(year, on, as_of=as_of))
 
-    def property_coverage(self, year: int | None = None, *, by: Sequence[str] = ("district", "street")) -> pd.DataFrame:
+    def property_coverage(
+        self, year: int | None = None, *, by: Sequence[str] = ("district", "street"), as_of: AsOf = None
+    ) -> pd.DataFrame:
         """Property management coverage (物业管理覆盖) of the year's compounds, before and after renovation.
 
         One row per group and management mode: compounds and households before (the compound's
@@ -177,7 +230,7 @@ class Programme:
         >>> cov = ws.programme.property_coverage(2026, by=["street"])
         >>> cov[~cov.covered][["street", "mode_zh", "compounds_before", "compounds_after"]]
         """
-        st = self._frame(self.default_year(year), clock.today(), geometry=False)
+        st = self.projects_on(year, as_of=as_of)
         return status.coverage(st, by, self.defs.uncovered_modes)
 
     def submissions(self) -> pd.DataFrame:
@@ -378,33 +431,49 @@ class Programme:
         today: date | None = None,
         live: bool = False,
         area: str | None = None,
+        as_of: AsOf = None,
     ) -> MonthReport:
         """The report of a month: as submitted when the month is locked (unless ``live``), else computed
         from the data now (the stage each project had reached at the end of the month, or today for
         the running month).
 
+        ``as_of``: as it would have been read then: the submitted report if its submission was recorded
+        by then (``logged_at``), else computed from the programme as it stood then (projects, compounds
+        and corrections recorded by that instant), ``today`` defaulting to that day.
+
         Examples
         --------
         >>> ws.programme.report_month("2026-11").by_street
+        >>> ws.programme.report_month("2026-03", as_of=date(2026, 4, 5))  # what could be read on 5 April
         """
         parse_month(month)
         self.db.require_schema()
+        day, at = self._dated(today, as_of)
         if not live:
             with self.db.engine.connect() as conn:
-                stored = store.stored_report(conn, month)
+                stored = store.stored_report(conn, month, at)
             if stored is not None:
                 return MonthReport.from_dict(stored)
-        return self._compute_month(month, year=year, today=clock.today(today), area=area)
+        return self._compute_month(month, year=year, today=day, area=area, as_of=at)
 
     def _compute_month(
-        self, month: str, *, year: int | None, today: date, area: str | None, upto_event: int | None = None
+        self,
+        month: str,
+        *,
+        year: int | None,
+        today: date,
+        area: str | None,
+        upto_event: int | None = None,
+        as_of: datetime | None = None,
     ) -> MonthReport:
         year = year or parse_month(month)[0]
-        as_of = min(month_end(month), today)
-        projects = self.projects_on(year, as_of)
+        on = min(month_end(month), today)
+        projects = self.projects_on(year, on, as_of=as_of)
         with self.db.engine.connect() as conn:
+            if as_of is not None and upto_event is None:
+                upto_event = store.last_event_id(conn, as_of)
             corrections = store.corrections_since(conn, month, upto_event)
-        inputs = MonthInputs(month, year, as_of, projects, corrections, self.defs, clock.now(), area)
+        inputs = MonthInputs(month, year, on, projects, corrections, self.defs, as_of or clock.now(), area)
         return MonthReport.compute(inputs)
 
     def submit(
@@ -506,6 +575,7 @@ def report_month(
     today: date | None = None,
     live: bool = False,
     area: str | None = None,
+    as_of: AsOf = None,
 ) -> MonthReport:
     """The monthly statistics (统计月报) of ``month``: :meth:`Programme.report_month` on ``db``."""
-    return Programme(db).report_month(month, year=year, today=today, live=live, area=area)
+    return Programme(db).report_month(month, year=year, today=today, live=live, area=area, as_of=as_of)

@@ -59,11 +59,14 @@ SELECT fid, name, district, street, buildings, households, floor_area_m2, catego
 WHERE plan_year = :y OR fid IN (SELECT compound_id FROM programme_projects WHERE year = :y)
 ORDER BY district, street, fid
 """
-SPENT_ON = """
+# recorded by :at (NULL: whenever): the programme as it stood then (gis.programme.replay)
+RECORDED_BY = "(CAST(:at AS timestamptz) IS NULL OR at <= :at)"
+SPENT_ON = f"""
 SELECT DISTINCT ON (project_id) project_id, (changes->'investment_spent'->>1)::numeric
-FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on
+FROM programme_events WHERE year = :y AND changes ? 'investment_spent' AND effective <= :on AND {RECORDED_BY}
 ORDER BY project_id, effective DESC, id DESC
 """
+YEARS_RECORDED_BY = f"SELECT DISTINCT year FROM programme_events WHERE {RECORDED_BY} ORDER BY 1"
 # the projects of a year with their stage dates as day numbers (days since 1970-01-01), one array of
 # each per project in the order of :stages (NULL where a stage has no date), and spending as of :on
 PROJECT_TABLE = f"""
@@ -157,18 +160,20 @@ FROM (SELECT DISTINCT ON (compound_id) compound_id, year, stage, categories FROM
 WHERE c.fid = p.compound_id
 AND (c.plan_year, c.stage, c.categories) IS DISTINCT FROM (p.year, p.stage, p.categories)
 """
-EVENTS = """
+EVENTS = f"""
 SELECT * FROM programme_events
 WHERE (CAST(:c AS bigint) IS NULL OR compound_id = :c) AND (CAST(:y AS integer) IS NULL OR year = :y)
-ORDER BY id
+AND {RECORDED_BY} ORDER BY id
 """
 SUBMITTED_MONTHS = "SELECT month FROM programme_submissions ORDER BY month"
 SUBMISSIONS = """
 SELECT month, year, submitted_at, actor, deadline, late, last_event_id FROM programme_submissions ORDER BY month
 """
 SUBMITTED_AT = "SELECT submitted_at FROM programme_submissions WHERE month = :m"
-STORED_REPORT = "SELECT report FROM programme_submissions WHERE month = :m"
-LAST_EVENT = "SELECT coalesce(max(id), 0) FROM programme_events"
+STORED_REPORT = """
+SELECT report FROM programme_submissions WHERE month = :m AND (CAST(:at AS timestamptz) IS NULL OR logged_at <= :at)
+"""
+LAST_EVENT = f"SELECT coalesce(max(id), 0) FROM programme_events WHERE {RECORDED_BY}"
 INSERT_SUBMISSION = """
 INSERT INTO programme_submissions (month, year, submitted_at, actor, deadline, late, last_event_id, report)
 VALUES (:m, :y, :at, :a, :d, :late, :last, CAST(:r AS jsonb))
@@ -322,7 +327,7 @@ def project_table(conn: Connection, year: int, on: date) -> ProjectTable:
     """The projects of ``year`` as stored, spending as of ``on``, by compound (see
     :class:`gis.programme.model.ProjectTable`), in one query."""
     stages = programme_defs().stage_ids
-    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on, "stages": stages}).all()
+    rows = conn.execute(text(PROJECT_TABLE), {"y": year, "on": on, "stages": stages, "at": None}).all()
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(TABLE_COLUMNS) + 2)
     values = {c: list(v) for c, v in zip(TABLE_COLUMNS, columns, strict=False)}
 
@@ -519,9 +524,24 @@ def latest_spent(conn: Connection, p: Project) -> date | None:
     return latest
 
 
-def events(conn: Connection, compound_id: int | None, year: int | None) -> pd.DataFrame:
-    """The event log (of one compound, of one year, or all), oldest first."""
-    return pd.read_sql(text(EVENTS), conn, params={"c": compound_id, "y": year})
+def events(conn: Connection, compound_id: int | None, year: int | None, at: datetime | None = None) -> pd.DataFrame:
+    """The event log (of one compound, of one year, or all; recorded by ``at`` when given), oldest first."""
+    return pd.read_sql(text(EVENTS), conn, params={"c": compound_id, "y": year, "at": at})
+
+
+def event_rows(conn: Connection, year: int, at: datetime) -> list[Any]:
+    """The events of ``year`` recorded by ``at``, oldest first, as mappings (for the replay)."""
+    return list(conn.execute(text(EVENTS), {"c": None, "y": year, "at": at}).mappings())
+
+
+def spent_on(conn: Connection, year: int, on: date, at: datetime) -> dict[int, Decimal]:
+    """Per project of ``year``: its spending as of ``on``, from the figures recorded by ``at``."""
+    return {int(r[0]): r[1] for r in conn.execute(text(SPENT_ON), {"y": year, "on": on, "at": at})}
+
+
+def years_recorded_by(conn: Connection, at: datetime) -> list[int]:
+    """The programme years with an event recorded by ``at``."""
+    return [int(r[0]) for r in conn.execute(text(YEARS_RECORDED_BY), {"at": at})]
 
 
 def corrections_since(conn: Connection, month: str, upto_event: int | None) -> pd.DataFrame:
@@ -554,14 +574,15 @@ def submitted_at(conn: Connection, month: str) -> datetime | None:
     return at
 
 
-def stored_report(conn: Connection, month: str) -> dict[str, Any] | None:
-    """The report of a submitted month exactly as it was sent (None: not submitted)."""
-    report: dict[str, Any] | None = conn.execute(text(STORED_REPORT), {"m": month}).scalar()
+def stored_report(conn: Connection, month: str, at: datetime | None = None) -> dict[str, Any] | None:
+    """The report of a submitted month exactly as it was sent (None: not submitted, by ``at`` if given)."""
+    report: dict[str, Any] | None = conn.execute(text(STORED_REPORT), {"m": month, "at": at}).scalar()
     return report
 
 
-def last_event_id(conn: Connection) -> int:
-    return int(conn.execute(text(LAST_EVENT)).scalar_one())
+def last_event_id(conn: Connection, at: datetime | None = None) -> int:
+    """The id of the latest event (recorded by ``at`` when given; 0: none)."""
+    return int(conn.execute(text(LAST_EVENT), {"at": at}).scalar_one())
 
 
 def store_submission(conn: Connection, s: Submission) -> None:

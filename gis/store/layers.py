@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import geopandas as gpd
@@ -37,10 +38,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.selectable import Subquery
 
 from gis.crs import parse_crs, search_area
 from gis.errors import NotFoundError
 from gis.registry import SYSTEM_COLUMNS, LayerDef
+from gis.store import audit
 from gis.store.engine import reading
 
 Box = tuple[float, float, float, float]
@@ -62,7 +65,18 @@ def layer_table(layer: LayerDef, names: list[str] | tuple[str, ...] = ()) -> Tab
     return table(layer.table, *[column(n) for n in cols])
 
 
-def equal_conditions(t: TableClause, layer: LayerDef, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
+def layer_source(
+    layer: LayerDef, names: list[str] | tuple[str, ...] = (), *, as_of: datetime | None = None, srid: int = 0
+) -> TableClause | Subquery:
+    """What a read of the layer selects from: its table (:func:`layer_table`), or, ``as_of`` an aware
+    instant, the layer as it stood then, rebuilt from the audit in the working CRS ``srid``
+    (:func:`gis.store.audit.as_of_table`: every column, under the same names)."""
+    if as_of is None:
+        return layer_table(layer, names)
+    return audit.as_of_table(layer, as_of, srid)
+
+
+def equal_conditions(t: TableClause | Subquery, layer: LayerDef, filters: dict[str, Any]) -> list[ColumnElement[bool]]:
     """Field = value for each filter; a list value means "one of"; a codes field holds the code;
     ``synthetic`` given True or False means "has a synthetic mark" or "has none"; None means empty."""
     conditions: list[ColumnElement[bool]] = []
@@ -90,7 +104,9 @@ def envelope(box: Box, srid: int) -> Any:
     return func.ST_MakeEnvelope(*[bindparam(None, float(v)) for v in box], srid)
 
 
-def bbox_conditions(t: TableClause, box: Box, box_srid: int, working_srid: int, *, exact: bool = True) -> list[Any]:
+def bbox_conditions(
+    t: TableClause | Subquery, box: Box, box_srid: int, working_srid: int, *, exact: bool = True
+) -> list[Any]:
     """Features whose geometry touches ``box`` (in ``box_srid``): the index test, then (``exact``) the
     geometric one, against the box's part within the working CRS's zone (:func:`gis.crs.search_area`:
     a world bbox or a z0 tile holds every feature)."""
@@ -155,10 +171,58 @@ def read(
     caller's (a partition's task reads in its run's snapshot)."""
     names = [*[f.id for f in layer.fields], *READ_COLUMNS] if columns is None else list(columns)
     t = layer_table(layer, [*names, "extra"])
-    conditions = equal_conditions(t, layer, where or {})
-    srid = working.to_epsg()
+    conditions = _read_conditions(t, layer, working, where, (bbox, bbox_crs))
+    return _read_frame(engine, t, working, names, conditions, extra_keys)
+
+
+def read_as_of(
+    engine: Engine | Connection,
+    layer: LayerDef,
+    working: CRS,
+    at: datetime,
+    *,
+    where: dict[str, Any] | None = None,
+    bbox: Box | None = None,
+    bbox_crs: str | int = "EPSG:4326",
+    columns: list[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """As :func:`read`, the features as they stood at the aware instant ``at``, rebuilt from the
+    audit (:func:`gis.store.audit.as_of_table`); the same columns, in the same order.
+
+    Raises
+    ------
+    NoRowHistoryError
+        The layer's changes are audited per import only (roads, buildings, water).
+    """
+    names = [*[f.id for f in layer.fields], *READ_COLUMNS] if columns is None else list(columns)
+    t = layer_source(layer, as_of=at, srid=int(working.to_epsg() or 0))
+    conditions = _read_conditions(t, layer, working, where, (bbox, bbox_crs))
+    return _read_frame(engine, t, working, names, conditions, ())
+
+
+def _read_conditions(
+    t: TableClause | Subquery,
+    layer: LayerDef,
+    working: CRS,
+    where: dict[str, Any] | None,
+    box: tuple[Box | None, str | int],
+) -> list[Any]:
+    conditions: list[Any] = equal_conditions(t, layer, where or {})
+    bbox, bbox_crs = box
     if bbox is not None:
-        conditions += bbox_conditions(t, bbox, int(parse_crs(bbox_crs).to_epsg() or 4326), int(srid or 0))
+        srid = int(working.to_epsg() or 0)
+        conditions += bbox_conditions(t, bbox, int(parse_crs(bbox_crs).to_epsg() or 4326), srid)
+    return conditions
+
+
+def _read_frame(
+    engine: Engine | Connection,
+    t: TableClause | Subquery,
+    working: CRS,
+    names: list[str],
+    conditions: list[Any],
+    extra_keys: tuple[str, ...],
+) -> gpd.GeoDataFrame:
     picked = [
         *[t.c[n] for n in names],
         *[t.c.extra.op("->>")(bindparam(None, k)).label(f"extra_{k}") for k in extra_keys],
@@ -228,7 +292,8 @@ def frame_of(engine: Engine | Connection, query: Any, crs: CRS) -> gpd.GeoDataFr
             names = [d.name for d in cur.description or []]
             rows = cur.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=names, coerce_float=True)
-    geoms = shapely.from_wkb(frame.pop("geom").to_numpy()) if len(frame) else np.array([], dtype=object)
+    wkb = frame.pop("geom").to_numpy()  # an empty page has the column too: never left as an attribute
+    geoms = shapely.from_wkb(wkb) if len(frame) else np.array([], dtype=object)
     return gpd.GeoDataFrame(frame, geometry=geoms, crs=crs)
 
 
