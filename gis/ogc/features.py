@@ -183,8 +183,13 @@ def _geojson(out: OutputCrs) -> Any:
     return func.cast(func.ST_AsGeoJSON(geom, digits), JSON).label("__geometry")
 
 
+def _json_value(value: Any) -> Any:
+    """A property as JSON holds it: a date or a time as ISO 8601 text, as the items' SQL writes it."""
+    return value.isoformat() if isinstance(value, date) else value  # a datetime is a date too
+
+
 def _feature(row: Any, cols: list[str]) -> dict[str, Any]:
-    props = {c: row._mapping[c] for c in cols}
+    props = {c: _json_value(row._mapping[c]) for c in cols}
     return {"type": "Feature", "id": row._mapping["fid"], "geometry": row.__geometry, "properties": props}
 
 

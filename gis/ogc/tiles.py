@@ -16,7 +16,7 @@ from typing import Any
 
 import morecantile
 import shapely
-from sqlalchemy import Engine, LargeBinary, Select, bindparam, case, func, literal_column, select
+from sqlalchemy import Engine, LargeBinary, Select, Text, bindparam, case, cast, func, literal_column, select
 
 from gis.crs import search_area
 from gis.errors import TileError
@@ -111,7 +111,7 @@ def _tile_sql(layer: LayerDef, fields: tuple[str, ...], working_srid: int) -> Se
         if types.get(f) == "codes":
             col = func.array_to_string(col, ",")  # MVT values are scalars
         elif types.get(f) in ("date", "datetime"):
-            col = func.cast(col, literal_column("text"))
+            col = cast(col, Text)
         props.append(col.label(f))
     inner = select(t.c.fid, geom.label("mvtgeom"), *props).where(*where).subquery("mvt")
     query = select(func.ST_AsMVT(literal_column("mvt.*"), bindparam("name"), EXTENT, "mvtgeom", "fid")).select_from(

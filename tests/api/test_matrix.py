@@ -301,23 +301,28 @@ def site(ws: Workspace, tmp_path: Any) -> Iterator[Site]:
         yield Site(ws, client, tokens)
 
 
-def expected(route: Route, caller: str, restricted: bool) -> int:
+def expected(route: Route, caller: str, restricted: bool, read_only: bool = False) -> int:
+    """``read_only``: an edit of a layer only its own commands write (evidence), 405 once allowed."""
     if restricted and LEVEL[caller] == 0:
         return 404
     if LEVEL[caller] >= max(NEED[route.need], 1 if restricted else 0):
-        return route.ok
+        return 405 if read_only else route.ok
     return 401 if caller == "anonymous" else 403
 
 
-def cases(site: Site) -> list[tuple[str, Route, str | None, bool]]:
-    out: list[tuple[str, Route, str | None, bool]] = []
+EDITS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def cases(site: Site) -> list[tuple[str, Route, str | None, bool, bool]]:
+    out: list[tuple[str, Route, str | None, bool, bool]] = []
     for (method, path), route in ROUTES.items():
         if "{collection_id}" in path or path.startswith(C):
             for layer in site.ws.registry.layers.values():
-                out.append((f"{method} {path} [{layer.id}]", route, layer.id, layer.restricted))
+                read_only = layer.read_only and method in EDITS
+                out.append((f"{method} {path} [{layer.id}]", route, layer.id, layer.restricted, read_only))
         else:
-            out.append((f"{method} {path}", route, None, False))
-    out += [(name, route, None, False) for name, route in VARIANTS]
+            out.append((f"{method} {path}", route, None, False, False))
+    out += [(name, route, None, False, False) for name, route in VARIANTS]
     return out
 
 
@@ -351,9 +356,9 @@ def test_every_route_for_every_caller(site: Site) -> None:
     wrong: list[str] = []
     tried = 0
     before = state(site)
-    for name, route, collection, restricted in all_cases:  # the refusals first: they must change nothing
+    for name, route, collection, restricted, read_only in all_cases:  # the refusals first: they change nothing
         for caller in CALLERS:
-            want = expected(route, caller, restricted)
+            want = expected(route, caller, restricted, read_only)
             if want == route.ok:
                 continue
             r = call(site, route.build(site, collection or ""), caller)
@@ -364,9 +369,9 @@ def test_every_route_for_every_caller(site: Site) -> None:
                 wrong.append(f"{name} as {caller}: {r.status_code} (want {want}) {r.text[:120]}")
     assert state(site) == before, "a refused call changed something"
     site.refusing = False
-    for name, route, collection, restricted in all_cases:
+    for name, route, collection, restricted, read_only in all_cases:
         for caller in CALLERS:
-            want = expected(route, caller, restricted)
+            want = expected(route, caller, restricted, read_only)
             if want != route.ok:
                 continue
             r = call(site, route.build(site, collection or ""), caller)

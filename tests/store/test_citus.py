@@ -18,10 +18,10 @@ def test_every_table_is_placed_and_the_obstacles_are_the_known_ones(ws: Workspac
     # worked out by hand: the layers imported by natural key keep UNIQUE (source, source_key), which
     # a table spread by fid cannot enforce across shards ...
     keys = {f.split(":")[0] for f in found if "lacks the distribution column" in f}
-    assert keys == {"roads", "buildings", "pipelines"}
+    assert keys == {"roads", "buildings", "pipelines", "evidence"}  # evidence: by fid and by (source, source_key)
     # ... the audited layers and the results' run check are triggers, which Citus runs per shard only
     triggers = {f.split(":")[0] for f in found if "trigger" in f}
-    assert triggers == {"roads", "buildings", "pipelines", "gap_results"}
+    assert triggers == {"roads", "buildings", "pipelines", "gap_results", "evidence", "evidence_files"}
     # no foreign key goes from a reference table to a distributed one, or between distributed ones
     assert not [f for f in found if "points from" in f or "joins two" in f]
     assert len(found) == len([f for f in found if "lacks" in f or "trigger" in f])

@@ -38,6 +38,7 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "water": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),
+        "evidence": ("POINT", 4548),
     }
     assert gist == set(columns) - {"site_proposals", "pipeline_findings"}  # read by run, not by place
     assert triggers == {
@@ -51,6 +52,8 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "programme_submissions",  # append-only
         "gap_runs",  # a run's rows go with it (0012: checked and cascaded per statement)
         "gap_results",
+        "evidence",  # audited row by row, never deleted (0014)
+        "evidence_files",  # append-only
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
