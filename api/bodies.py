@@ -34,11 +34,13 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"POST"}), re.compile(r"/ogc/collections/[^/]+/items"), "feature"),
     (frozenset({"PUT", "PATCH"}), re.compile(r"/ogc/collections/[^/]+/items/[^/]+"), "feature"),
     (frozenset({"POST"}), re.compile(r"/api/programme/schedule"), "schedule"),
+    (frozenset({"POST"}), re.compile(r"/api/evidence"), "evidence"),
 )
 WHAT = {
     "body": ("a request", "GISPLAN_MAX_BODY_MB"),
     "feature": ("a feature", "GISPLAN_MAX_FEATURE_MB"),
     "schedule": ("a schedule table", "GISPLAN_MAX_SCHEDULE_MB"),
+    "evidence": ("an evidence upload", "GISPLAN_MAX_EVIDENCE_MB"),
 }
 
 
@@ -60,7 +62,12 @@ class Limit:
 def limit_for(method: str, path: str, settings: Settings) -> Limit:
     """The limit of a request, from :data:`LIMITS` and the settings."""
     kind = next((k for methods, rx, k in LIMITS if method in methods and rx.fullmatch(path)), "body")
-    mb = {"body": settings.max_body_mb, "feature": settings.max_feature_mb, "schedule": settings.max_schedule_mb}
+    mb = {
+        "body": settings.max_body_mb,
+        "feature": settings.max_feature_mb,
+        "schedule": settings.max_schedule_mb,
+        "evidence": settings.max_evidence_mb,
+    }
     return Limit(int(mb[kind] * MB), kind)
 
 

@@ -46,10 +46,11 @@ class Settings(BaseSettings):
         At most ``auth_failures`` failed authentications per client address within ``auth_window_s``
         seconds; past that the address gets 429 with ``Retry-After`` until the window has moved on.
         Counted in each server process.
-    max_body_mb, max_feature_mb, max_schedule_mb
+    max_body_mb, max_feature_mb, max_schedule_mb, max_evidence_mb
         The most a request's body may hold, in MB (MiB), checked while it streams and before the
-        token: a feature edit (Part 4 create, replace, update), the schedule table import, and every
-        other request. A larger body is answered 413 unread.
+        token: a feature edit (Part 4 create, replace, update), the schedule table import, an evidence
+        upload (its files together; each file also within layers/programme/evidence.yaml's max_bytes),
+        and every other request. A larger body is answered 413 unread.
     db_connect_timeout_s, db_pool_timeout_s
         How long to wait for the database to accept a connection (libpq's ``connect_timeout``), and
         for a free connection of the pool, before answering that the database is unavailable.
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     max_body_mb: float = Field(default=1, gt=0)
     max_feature_mb: float = Field(default=10, gt=0)
     max_schedule_mb: float = Field(default=20, gt=0)
+    max_evidence_mb: float = Field(default=100, gt=0)
     edit_workers: int = Field(default=2, ge=1)
     db_connect_timeout_s: int = Field(default=3, ge=1)
     db_pool_timeout_s: float = Field(default=5, gt=0)

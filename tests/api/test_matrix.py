@@ -29,9 +29,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.main import create_app
+from gis.evidence.service import Attachment
 from gis.gaps import runs as gap_runs
 from gis.store.users import add_user
 from gis.workspace import Workspace
+from tests.helpers.photos import photo
 
 # the database is a copy of the prepared sample; a long module (run first)
 pytestmark = [pytest.mark.sample, pytest.mark.heavy]
@@ -73,6 +75,8 @@ class Call:
     json: Any = None
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    files: Any = None
+    data: Any = None
 
 
 Builder = Callable[[Site, str], Call]
@@ -210,6 +214,37 @@ def _disable(site: Site, _: str) -> Call:
     return Call("POST", f"/api/users/{name}/disable")
 
 
+def _published(path: str) -> Builder:
+    """A path of a published evidence item (the demo publishes its before/after photos)."""
+    return lambda site, _: Call("GET", path.format(id=int(site.ws.evidence.published()["id"].iloc[0])))
+
+
+def _upload(site: Site, _: str) -> Call:
+    data = photo(taken="2026:11:02 10:00:00", colour=next(site.made) % 250)
+    return Call(
+        "POST",
+        "/api/evidence",
+        data={"compound_id": str(site.first("compounds")), "category": "施工"},
+        files=[("files", ("m.jpg", data, "image/jpeg"))],
+    )
+
+
+def _fresh_item(site: Site) -> int:
+    if site.refusing:  # refused before the item is looked up
+        return 1
+    data = photo(colour=next(site.made) % 250)
+    added = site.ws.evidence.add(Attachment(site.first("compounds"), "other"), [("m.jpg", data)], actor="matrix")
+    return int(added["id"].iloc[0])
+
+
+def _withdraw(site: Site, _: str) -> Call:
+    return Call("POST", f"/api/evidence/{_fresh_item(site)}/withdraw", json={"reason": "矩阵测试"})
+
+
+def _publish(site: Site, _: str) -> Call:
+    return Call("POST", f"/api/evidence/{_fresh_item(site)}/publish", json={"published": True})
+
+
 C = "/ogc/collections/{c}"
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route("public", 200, _get("/healthz")),
@@ -273,6 +308,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/reports/month/{month}/submit"): Route(
         "admin", 201, lambda s, _: Call("POST", f"/api/reports/month/{_month(s)}/submit")
     ),
+    ("POST", "/api/evidence"): Route("planner", 201, _upload),
+    ("GET", "/api/evidence"): Route("planner", 200, _get("/api/evidence")),
+    ("GET", "/api/evidence/published"): Route("public", 200, _get("/api/evidence/published")),
+    ("GET", "/api/evidence/verify"): Route("planner", 200, _get("/api/evidence/verify")),
+    ("GET", "/api/evidence/{item_id}"): Route("public", 200, _published("/api/evidence/{id}")),
+    ("GET", "/api/evidence/{item_id}/file"): Route("public", 200, _published("/api/evidence/{id}/file")),
+    ("GET", "/api/evidence/{item_id}/thumbnail"): Route("public", 200, _published("/api/evidence/{id}/thumbnail")),
+    ("POST", "/api/evidence/{item_id}/withdraw"): Route("planner", 200, _withdraw),
+    ("POST", "/api/evidence/{item_id}/publish"): Route("planner", 200, _publish),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }
@@ -340,7 +384,9 @@ def state(site: Site) -> dict[str, Any]:
 
 def call(site: Site, c: Call, caller: str) -> Any:
     headers = {**c.headers, **site.headers(caller)}
-    return site.client.request(c.method, c.path, params=c.params, json=c.json, content=c.content, headers=headers)
+    return site.client.request(
+        c.method, c.path, params=c.params, json=c.json, content=c.content, headers=headers, files=c.files, data=c.data
+    )
 
 
 def test_every_route_for_every_caller(site: Site) -> None:
