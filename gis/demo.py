@@ -18,6 +18,7 @@ from rich.table import Table
 
 from gis import clock
 from gis.errors import ProgrammeError
+from gis.evidence.acceptance import Sheet
 from gis.evidence.service import Attachment
 from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
@@ -180,7 +181,8 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
         sample_stage = stages.index(c.stage) if isinstance(c.stage, str) else -1
         for i, s in enumerate(stages):
             sheet.cell(r, col[f"计划{milestone[s]}"]).value = plan[fid][i]
-            if i <= sample_stage and s in actual[fid] and actual[fid][s] <= today:
+            # 实际验收 is reported after the acceptance is recorded (below), never by the table alone
+            if i <= sample_stage and s in actual[fid] and actual[fid][s] <= today and s != "accepted":
                 sheet.cell(r, col[f"实际{milestone[s]}"]).value = actual[fid][s]
         invest = round(float(c.floor_area_m2 or 0) * 0.05, 2)  # 500 元/m²
         central = round(invest * 0.4, 2)
@@ -201,13 +203,7 @@ def run_programme_demo(ws: Workspace, console: Console, *, out_dir: Path = Path(
     report = ws.programme.import_schedule(schedule, year=year, actor="demo", role="planner")
     events = len(ws.programme.history(year=year))
     for fid, reached_on in actual.items():  # progress reported up to today, stage by stage
-        for s in stages:
-            if s in reached_on and reached_on[s] <= today:
-                try:
-                    ws.programme.advance(fid, s, reached_on[s], year=year, actor="demo", role="planner")
-                except ProgrammeError as exc:  # a database where this project was reported otherwise
-                    console.print(f"[yellow]note:[/] {exc}")
-                    break
+        advance_to(ws, console, fid, {s: d for s, d in reached_on.items() if d <= today}, year)
     moved = len(ws.programme.history(year=year)) - events
     console.print(
         f"programme {year} / 改造计划: {schedule} imported — new {report.created}, updated {report.updated}, "
@@ -297,6 +293,35 @@ def run_evidence_demo(ws: Workspace, console: Console) -> None:
         f"evidence / 资料留存: {added} synthetic photos (before/after paired and published for 公示; "
         "one flagged far_from_compound: gisplan evidence list)"
     )
+
+
+def advance_to(ws: Workspace, console: Console, fid: int, reached: dict[str, date], year: int) -> None:
+    """Report a project's stages in order; ``accepted`` after a (synthetic) passed acceptance."""
+    for s in ws.programme.defs.stage_ids:
+        if s not in reached:
+            continue
+        try:
+            if ws.programme.defs.stage(s).requires_acceptance:
+                demo_acceptance(ws, fid, reached[s])
+            ws.programme.advance(fid, s, reached[s], year=year, actor="demo", role="planner")
+        except ProgrammeError as exc:  # a database where this project was reported otherwise
+            console.print(f"[yellow]note:[/] {exc}")
+            break
+
+
+ACCEPTANCE_MARK = "acceptance: demo record / 合成示例验收记录"
+
+
+def demo_acceptance(ws: Workspace, compound_id: int, on: date) -> None:
+    """A synthetic passed 综合验收 on ``on`` (full points but two on residents' satisfaction), unless
+    the project has one already."""
+    if ws.acceptance.records(compound_id)["passed"].any():
+        return
+    scores: dict[str, float] = {i.id: i.points for i in ws.acceptance.rules.items}
+    scores["residents_satisfied"] -= 2
+    team = ["区住建委（示例）", "街道办事处（示例）", "居民代表（示例）"]
+    sheet = Sheet(on, team, scores, findings=["满意度调查回收率偏低，补充入户回访（示例）"], synthetic=ACCEPTANCE_MARK)
+    ws.acceptance.record(compound_id, sheet, actor="demo")
 
 
 def pick(key: str, salt: str, n: int) -> int:

@@ -254,5 +254,12 @@ class EvidenceError(ProgrammeError):
     stage or category); nothing was written."""
 
 
+class AcceptanceRequiredError(ProgrammeError):
+    """A stage that needs a passed 综合验收 (accepted), reported without one on or before its date."""
+
+    status = ConflictError.status
+    title = ConflictError.title
+
+
 class AdminRequiredError(PermissionDeniedError):
     """Only an admin (or, where said, a planner) may do this (corrections, locking a month)."""

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from gis import clock
 from gis.crs import parse_crs
 from gis.errors import AsOfError, InvalidRequestError
+from gis.evidence.acceptance import Acceptances
 from gis.evidence.service import Evidence
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds, as_of_needs
@@ -209,17 +210,8 @@ class Workspace:
         )
 
     def facility_type(self, name: str) -> str:
-        """The facility type code of a name in any accepted spelling (``"幼儿园"`` → ``"kindergarten"``).
-
-        Raises
-        ------
-        NotFoundError
-            No such type; the message lists the valid ones.
-
-        Examples
-        --------
-        >>> ws.facility_type("养老驿站")
-        """
+        """The facility type code of a name in any accepted spelling (``ws.facility_type("幼儿园")`` →
+        ``"kindergarten"``); a NotFoundError lists the valid ones."""
         return inputs.facility_type(self.registry, name)
 
     def analysis_inputs(
@@ -509,6 +501,11 @@ class Workspace:
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
         return PipelineTools(self.db)
+
+    @property
+    def acceptance(self) -> Acceptances:
+        """综合验收 records: ``.checklist()``, ``.record(...)``, ``.records()`` (:mod:`gis.evidence.acceptance`)."""
+        return Acceptances(self.db)
 
     @property
     def evidence(self) -> Evidence:

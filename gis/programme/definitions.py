@@ -36,6 +36,8 @@ class StageSpec(BaseModel):
     milestone: Milestone
     min_days: int
     status: str
+    # reached only on or after the day of a passed 综合验收 (layers/programme/acceptance.yaml)
+    requires_acceptance: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class StageDef:
     milestone_zh: str
     milestone_en: str
     min_days: int
+    requires_acceptance: bool = False
 
 
 class Item(BaseModel):
@@ -106,7 +109,11 @@ class ProgrammeDefs(BaseModel):
         for i, code in enumerate(self.stage_codes.codes):
             spec = self.stages_spec[code.id]
             milestone = spec.milestone
-            out.append(StageDef(code.id, code.zh, code.en, i, milestone.zh, milestone.en, spec.min_days))
+            out.append(
+                StageDef(
+                    code.id, code.zh, code.en, i, milestone.zh, milestone.en, spec.min_days, spec.requires_acceptance
+                )
+            )
         return out
 
     @cached_property

@@ -14,12 +14,18 @@ changes), or raises the error that says why it cannot be made; nothing here read
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from gis.errors import AdminRequiredError, LockedMonthError, ProgrammeError, StageOrderError
+from gis.errors import (
+    AcceptanceRequiredError,
+    AdminRequiredError,
+    LockedMonthError,
+    ProgrammeError,
+    StageOrderError,
+)
 from gis.programme.dates import month_end, month_of, parse_money
 from gis.programme.definitions import (
     ProgrammeDefs,
@@ -42,6 +48,8 @@ class Checks:
     defs: ProgrammeDefs
     today: date
     locked: date | None = None
+    # project id -> the day it passed its acceptance (综合验收); filled by the caller, who reads it
+    accepted: dict[int, date] = field(default_factory=dict)
 
 
 class PlanFields(TypedDict, total=False):
@@ -171,12 +179,26 @@ def check_actual(before: Project, after: Project, checks: Checks) -> None:
         assert new is not None
         if new > checks.today:
             raise ProgrammeError(f"{zh} on {new}: a date in the future / 实际日期不能晚于今天")
+        check_accepted(after, s, new, checks)
         if checks.locked is not None and new <= checks.locked:
             raise LockedMonthError(
                 f"{zh} on {new}: {month_of(checks.locked)} and before are submitted and locked; an admin "
                 f"records it as a correction with a reason / 该月已上报锁定，须由管理员以更正方式录入"
             )
     check_order(after, defs)
+
+
+def check_accepted(after: Project, stage: str, on: date, checks: Checks) -> None:
+    """A stage that needs a passed acceptance (``accepted``) is reached on or after the day it passed."""
+    if not checks.defs.stage(stage).requires_acceptance:
+        return
+    passed = checks.accepted.get(after.id) if after.id is not None else None
+    if passed is None or on < passed:
+        why = f"the acceptance was passed on {passed}, later" if passed else "no acceptance of it has passed"
+        raise AcceptanceRequiredError(
+            f"{checks.defs.stage(stage).zh} on {on}: {why}; record a passed 综合验收 first "
+            "(gisplan acceptance record) / 须先通过综合验收"
+        )
 
 
 def check_spent(before: Project, after: Project, as_of: date, checks: Checks, latest: date | None) -> None:
@@ -325,6 +347,8 @@ def correction_change(
         d = after.actual.get(s)
         if d is not None and d > today:
             raise ProgrammeError(f"{defs.stage(s).zh}: {d} is in the future / 实际日期不能晚于今天")
+        if d is not None and d != before.actual.get(s):
+            check_accepted(after, s, d, checks)  # an admin too: accepted needs a passed acceptance
     check_order(after, defs)
 
     def corrects(d: date) -> str | None:  # the first submitted report the change alters

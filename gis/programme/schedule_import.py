@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 
 from gis.errors import ImportRefusedError, ProgrammeError
 from gis.ingest.precheck import check_archive
-from gis.programme import store
+from gis.programme import acceptance_store, store
 from gis.programme.dates import parse_date, parse_money
 from gis.programme.definitions import (
     ProgrammeDefs,
@@ -272,7 +272,9 @@ def import_schedule(
         ctx.stored = store.projects_for_update(
             conn, [(x[0], x[1]) for _r, _raw, x in located if not isinstance(x, str)]
         )
-        ctx.latest_spent = store.latest_spent_among(conn, [p.id for p in ctx.stored.values() if p.id is not None])
+        ids = [p.id for p in ctx.stored.values() if p.id is not None]
+        ctx.latest_spent = store.latest_spent_among(conn, ids)
+        checks.accepted.update(acceptance_store.passed_on(conn, ids))
         changes: list[Change] = []
         for r, raw, where in located:
             report.rows += 1

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from gis import clock
 from gis.errors import LockedMonthError, ProgrammeError, ProjectNotFoundError
-from gis.programme import replay, rules, schedule, schedule_import, status, store
+from gis.programme import acceptance_store, replay, rules, schedule, schedule_import, status, store
 from gis.programme.dates import month_end, parse_month
 from gis.programme.definitions import programme_defs
 from gis.programme.model import Event, Project
@@ -356,7 +356,8 @@ class Programme:
         today = clock.today(today)
         with store.transaction(self.db, actor) as conn:
             before = store.load_project(conn, compound_id, year)
-            checks = rules.Checks(self.defs, today, store.locked_until(conn))
+            accepted = acceptance_store.passed_on(conn, [before.id] if before.id else [])
+            checks = rules.Checks(self.defs, today, store.locked_until(conn), accepted)
             after, events = before, list[Event]()
             if code is not None:
                 name = store.compound_name(conn, compound_id)
@@ -397,7 +398,7 @@ class Programme:
         today = clock.today(today)
         with store.transaction(self.db, actor) as conn:
             before = store.load_project(conn, compound_id, year)
-            checks = rules.Checks(self.defs, today)
+            checks = rules.Checks(self.defs, today, accepted=acceptance_store.passed_on(conn, [before.id or 0]))
             submitted = store.submitted_months(conn)
             after, events = rules.correction_change(before, fields, reason, checks, submitted)
             return self._save(conn, before, after, events, store.Author(actor, role))

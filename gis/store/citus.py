@@ -55,6 +55,8 @@ REFERENCE: tuple[str, ...] = (
     "programme_stage_dates",
     "programme_events",
     "programme_submissions",
+    "acceptances",
+    "acceptance_scores",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

@@ -29,8 +29,16 @@ from psycopg import sql
 OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
-# Append-only: the programme's event log and locked months, the audit log, the evidence files.
-APPEND_ONLY = ("programme_events", "programme_submissions", "audit_log", "evidence_files")
+# Append-only: the programme's event log and locked months, the audit log, the evidence files, the
+# acceptance records.
+APPEND_ONLY = (
+    "programme_events",
+    "programme_submissions",
+    "audit_log",
+    "evidence_files",
+    "acceptances",
+    "acceptance_scores",
+)
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired).
 NO_DELETE = ("evidence",)
 # Written by migrations only: the app reads them.

@@ -15,6 +15,7 @@ from typing import Any
 
 import openpyxl
 
+from gis.evidence.acceptance import Sheet
 from gis.workspace import Workspace
 
 YEAR = 2026
@@ -197,3 +198,12 @@ def fill(template: Path, out: Path, values: dict[str, dict[str, Any]], extra_row
             ws.cell(r, col[k]).value = v
     wb.save(out)
     return out
+
+
+def reach(ws: Workspace, compound_id: int, stage: str, when: date, *, actor: str = "街道填报员") -> None:
+    """Report a stage as a street's reporter does; ``accepted`` after the acceptance team's passed
+    record of the same day (the programme lets no project be accepted without one)."""
+    if stage == "accepted":
+        full = {i.id: i.points for i in ws.acceptance.rules.items}
+        ws.acceptance.record(compound_id, Sheet(when, ["区住建委验收组"], full), actor="验收组")
+    ws.programme.advance(compound_id, stage, when, today=when, actor=actor)

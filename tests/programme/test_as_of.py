@@ -25,7 +25,7 @@ from gis.errors import ProjectNotFoundError
 from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.live import serve
-from tests.helpers.programme import PLAN, SCRIPT, STAGES, YEAR, Fixture, d
+from tests.helpers.programme import PLAN, SCRIPT, STAGES, YEAR, Fixture, d, reach
 
 CORRECTION = ("2026-05-10", "c4", "construction", "2026-05-06")  # really started on 05-06, not 04-28
 REPLAN = ("2026-07-05", "c3", {"completed": "2026-12-20", "accepted": "2026-12-28"})
@@ -77,7 +77,7 @@ def test_the_programme_as_of_each_month_end(planned: Fixture) -> None:
             if entry[2] == "spent":
                 prog.spend(fx.fid[entry[1]], entry[3], as_of=when, today=when, actor="街道填报员")
             else:
-                prog.advance(fx.fid[entry[1]], entry[2], when, today=when, actor="街道填报员")
+                reach(fx.ws, fx.fid[entry[1]], entry[2], when)
         if m == d(CORRECTION[0]).month:
             key, stage, on = CORRECTION[1], CORRECTION[2], d(CORRECTION[3])
             prog.correct(fx.fid[key], stage=stage, on=on, reason="开工日期以施工许可证为准", today=d(CORRECTION[0]))

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from gis.programme import AdminRequiredError, LockedMonthError, StageOrderError
 from gis.store.engine import migration_engine
-from tests.helpers.programme import COMPOUNDS, PLAN, SCRIPT, STAGES, YEAR, Fixture, d
+from tests.helpers.programme import COMPOUNDS, PLAN, SCRIPT, STAGES, YEAR, Fixture, d, reach
 
 SH = ZoneInfo("Asia/Shanghai")
 CORRECTION = ("2026-05-10", "c4", "construction", "2026-05-06", "开工日期录入错误，以施工许可证为准")
@@ -128,7 +128,7 @@ def test_a_programme_year_month_by_month(planned: Fixture) -> None:
                 prog.spend(fid[key], entry[3], as_of=when, today=when, actor="街道填报员")
                 spent.setdefault(key, []).append((when, Decimal(entry[3])))
             else:
-                prog.advance(fid[key], entry[2], when, today=when, actor="街道填报员")
+                reach(ws, fid[key], entry[2], when)
                 truth.setdefault(key, {})[entry[2]] = when
         month = f"{YEAR}-{m:02d}"
         day = 9 if m == LATE_MONTH else 3

@@ -54,6 +54,8 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "gap_results",
         "evidence",  # audited row by row, never deleted (0014)
         "evidence_files",  # append-only
+        "acceptances",
+        "acceptance_scores",  # append-only (0015)
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
