@@ -11,7 +11,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import analysis, apidoc, edits, errors, evidence, exports, health, ogc, programme, tiles, users, webmap
+from api import (
+    acceptance,
+    analysis,
+    apidoc,
+    edits,
+    errors,
+    evidence,
+    exports,
+    health,
+    ogc,
+    programme,
+    tiles,
+    users,
+    webmap,
+)
 from api.auth import FailureLimiter
 from api.heavy import Slots
 from api.lanes import read_lane
@@ -109,6 +123,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(analysis.router)
     app.include_router(programme.router)
     app.include_router(evidence.router)
+    app.include_router(acceptance.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)

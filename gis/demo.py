@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pandas as pd
@@ -100,6 +101,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     console.print(f"wrote {out_dir / 'layers.csv'}")
     run_programme_demo(ws, console, out_dir=out_dir)
     run_evidence_demo(ws, console)
+    run_acceptance_demo(ws, console)
     write_exports(ws, console, out_dir)
     console.print(
         "notebooks / 笔记本: [bold].venv/bin/jupyter lab notebooks/[/] (01 快速开始 · 02 服务缺口分析 · "
@@ -312,13 +314,34 @@ def advance_to(ws: Workspace, console: Console, fid: int, reached: dict[str, dat
 ACCEPTANCE_MARK = "acceptance: demo record / 合成示例验收记录"
 
 
-def demo_acceptance(ws: Workspace, compound_id: int, on: date) -> None:
+def run_acceptance_demo(ws: Workspace, console: Console) -> None:
+    """One synthetic 综合验收 (labelled so): the first completed project is accepted a week after it
+    completed (or today), citing its before/after photos, then reported 验收. Re-running adds nothing."""
+    if not ws.acceptance.records().empty:
+        return
+    projects = ws.programme.projects()
+    done = projects[projects["stage"] == "completed"]
+    if done.empty:
+        return
+    fid = int(done.iloc[0]["compound_id"])
+    history = ws.programme.history(fid).to_dict("records")
+    completed = max(e["effective"] for e in history if e["stage_after"] == "completed")
+    on = min(completed + timedelta(days=7), clock.today())
+    photos = [int(i) for i in ws.evidence.items(fid, withdrawn=False)["id"]]
+    demo_acceptance(ws, fid, on, photos)
+    ws.programme.advance(fid, "accepted", on, actor="demo", role="planner")
+    console.print(f"acceptance / 综合验收: compound {fid} accepted on {on} (synthetic record; gisplan acceptance list)")
+
+
+def demo_acceptance(ws: Workspace, compound_id: int, on: date, photos: list[int] | None = None) -> None:
     """A synthetic passed 综合验收 on ``on`` (full points but two on residents' satisfaction), unless
     the project has one already."""
     if ws.acceptance.records(compound_id)["passed"].any():
         return
-    scores: dict[str, float] = {i.id: i.points for i in ws.acceptance.rules.items}
+    scores: dict[str, Any] = {i.id: i.points for i in ws.acceptance.rules.items}
     scores["residents_satisfied"] -= 2
+    if photos:
+        scores["records_complete"] = (9, "改造前后照片齐全（示例）", photos)
     team = ["区住建委（示例）", "街道办事处（示例）", "居民代表（示例）"]
     sheet = Sheet(on, team, scores, findings=["满意度调查回收率偏低，补充入户回访（示例）"], synthetic=ACCEPTANCE_MARK)
     ws.acceptance.record(compound_id, sheet, actor="demo")

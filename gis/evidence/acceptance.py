@@ -23,7 +23,9 @@ from gis.programme import acceptance_store
 from gis.programme import store as programme
 from gis.programme.acceptance import Checklist, Score, checklist, score
 from gis.programme.rules import require_planner
+from gis.registry import registry
 from gis.roles import Role
+from gis.store import layers
 from gis.store.database import Database
 
 # an item's score: the points, or (points, note, evidence item ids)
@@ -45,6 +47,21 @@ class Sheet:
     findings: Sequence[str] = ()
     reinspects: int | None = None
     synthetic: str | None = None
+
+
+@dataclass
+class SheetInputs:
+    """What the printable 验收表 shows (:mod:`gis.export.acceptance_sheet`): the record with its
+    scores, the checklist, the compound, and the thumbnails of the evidence the scores cite."""
+
+    record: dict[str, Any]
+    rules: Checklist
+    compound_name: str
+    street: str | None
+    thumbnails: dict[int, bytes]
+
+    def label(self, item_id: str) -> str:
+        return next(i.zh for i in self.rules.items if i.id == item_id)
 
 
 class Acceptances:
@@ -134,8 +151,8 @@ class Acceptances:
         found = acceptance_store.records(conn, record_id=record_id)
         if found.empty:
             raise NotFoundError(f"no acceptance {record_id}")
-        row = {str(k): v for k, v in found.iloc[0].items()}
-        row["scores"] = acceptance_store.scores(conn, record_id).to_dict("records")
+        row = {str(k): v for k, v in _nulls(found).iloc[0].items()}
+        row["scores"] = _nulls(acceptance_store.scores(conn, record_id)).to_dict("records")
         return row
 
     def get(self, record_id: int) -> dict[str, Any]:
@@ -143,6 +160,22 @@ class Acceptances:
         self.db.require_schema()
         with self.db.engine.connect() as conn:
             return self._one(conn, record_id)
+
+    def sheet(self, record_id: int) -> SheetInputs:
+        """The 验收表's inputs for one record (write it with :func:`gis.export.acceptance_sheet.write_sheet`)."""
+        record = self.get(record_id)
+        compounds = registry().layer("compounds")
+        found = layers.read(self.db.engine, compounds, self.db.require_schema(), where={"fid": record["compound_id"]})
+        name = str(found.iloc[0]["name"]) if len(found) else f"compound {record['compound_id']}"
+        street = found.iloc[0]["street"] if len(found) else None
+        cited = sorted({int(e) for s in record["scores"] for e in s["evidence"]})
+        thumbs: dict[int, bytes] = {}
+        with self.db.engine.connect() as conn:
+            for row in evidence_store.items(conn, ids=cited).to_dict("records"):
+                small = evidence_store.thumbnail(conn, str(row["sha256"]))
+                if small is not None:
+                    thumbs[int(row["id"])] = small
+        return SheetInputs(record, self.rules, name, street if isinstance(street, str) else None, thumbs)
 
     def records(self, compound_id: int | None = None) -> pd.DataFrame:
         """The records (of one compound), by day: held_on, team, total, passed, failed_mandatory, findings."""
@@ -167,3 +200,8 @@ def _score(item: str, given: Given) -> Score:
     if not points.is_finite():
         raise ProgrammeError(f"{item}: {value!r} is not a number of points")
     return Score(item, points, note, tuple(int(e) for e in evidence))
+
+
+def _nulls(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as None (a note never written is no note, not NaN)."""
+    return frame.astype(object).where(frame.notna(), None)

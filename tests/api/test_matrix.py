@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import morecantile
@@ -245,6 +246,17 @@ def _publish(site: Site, _: str) -> Call:
     return Call("POST", f"/api/evidence/{_fresh_item(site)}/publish", json={"published": True})
 
 
+def _acceptance(path: str) -> Builder:
+    """A path of the sample's (demo) acceptance record."""
+    return lambda site, _: Call("GET", path.format(id=int(site.ws.acceptance.records()["id"].iloc[0])))
+
+
+def _record(site: Site, _: str) -> Call:
+    scores = {i.id: {"score": i.points} for i in site.ws.acceptance.rules.items}
+    body = {"compound_id": _project(site), "held_on": str(date.today()), "team": ["矩阵测试组"], "scores": scores}
+    return Call("POST", "/api/acceptance", json=body)
+
+
 C = "/ogc/collections/{c}"
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route("public", 200, _get("/healthz")),
@@ -317,6 +329,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/evidence/{item_id}/thumbnail"): Route("public", 200, _published("/api/evidence/{id}/thumbnail")),
     ("POST", "/api/evidence/{item_id}/withdraw"): Route("planner", 200, _withdraw),
     ("POST", "/api/evidence/{item_id}/publish"): Route("planner", 200, _publish),
+    ("GET", "/api/acceptance/checklist"): Route("public", 200, _get("/api/acceptance/checklist")),
+    ("GET", "/api/acceptance/public"): Route("public", 200, _get("/api/acceptance/public")),
+    ("GET", "/api/acceptance"): Route("planner", 200, _get("/api/acceptance")),
+    ("POST", "/api/acceptance"): Route("planner", 201, _record),
+    ("GET", "/api/acceptance/{record_id}"): Route("planner", 200, _acceptance("/api/acceptance/{id}")),
+    ("GET", "/api/acceptance/{record_id}/sheet.xlsx"): Route(
+        "planner", 200, _acceptance("/api/acceptance/{id}/sheet.xlsx")
+    ),
+    ("GET", "/api/acceptance/{record_id}/sheet.html"): Route(
+        "planner", 200, _acceptance("/api/acceptance/{id}/sheet.html")
+    ),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }

@@ -41,6 +41,8 @@ pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest
         ["export"],
         *[["export", c] for c in ("map", "gpkg", "tables", "report")],
         ["evidence"],
+        ["acceptance"],
+        *[["acceptance", c] for c in ("checklist", "record", "list", "sheet")],
         *[["evidence", c] for c in ("add", "list", "verify", "export", "withdraw", "publish", "pair")],
     ],
 )

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
+import openpyxl
 import pytest
 import yaml
 
 from gis.errors import AcceptanceRequiredError, NotFoundError, ProgrammeError
 from gis.evidence.acceptance import Sheet
 from gis.evidence.service import Attachment
+from gis.export.acceptance_sheet import write_sheet
 from gis.programme.acceptance import Score, checklist, score
 from gis.workspace import Workspace
 from tests.helpers.photos import photo
@@ -111,3 +114,22 @@ def test_scores_cite_standing_evidence_of_the_compound(ws: Workspace) -> None:
     # a record is never changed
     with ws.engine.begin() as conn, pytest.raises(Exception, match=r"append-only|permission denied"):
         conn.exec_driver_sql("UPDATE acceptances SET passed = false")
+
+
+def test_the_sheet_escapes_what_the_team_wrote(ws: Workspace, tmp_path: Path) -> None:
+    fid, completed = _completed(ws)
+    pic = ws.evidence.add(Attachment(fid, "验收"), [("a.jpg", photo(colour=61))])
+    pic_id = int(pic["id"].iloc[0])
+    hostile = "<script>alert(1)</script>"
+    scores = full() | {"fire_access": 4, "records_complete": (9, '=HYPERLINK("http://x")', [pic_id])}
+    rec = ws.acceptance.record(fid, Sheet(completed + timedelta(days=1), [hostile, "王工"], scores, [hostile]))
+    html_path = write_sheet(ws.acceptance.sheet(int(rec["id"])), tmp_path / "验收表.html")
+    page = html_path.read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "未通过" in page and "消防通道畅通" in page and "依据未核实" in page  # every item is unverified
+    assert page.count("data:image/jpeg;base64,") == 1  # the cited photo, inline
+    book = openpyxl.load_workbook(write_sheet(ws.acceptance.sheet(int(rec["id"])), tmp_path / "验收表.xlsx"))
+    cells = [c for row in book.active.iter_rows() for c in row if c.value is not None]
+    note = next(c for c in cells if isinstance(c.value, str) and c.value.startswith("=HYPERLINK"))
+    assert note.data_type == "s"  # text, never a formula
+    assert any("96 / 100" in str(c.value) for c in cells)  # 100 - 4 on fire safety
