@@ -482,6 +482,8 @@ class Workspace:
             catchment=self.catchment(needs.catchment) if needs.catchment else None,
             as_of=at,
             left_out=left_out,
+            pairs=self.evidence.pairs(role) if needs.evidence else None,
+            acceptance=self.acceptance.public() if needs.evidence else None,
         )
 
     def progress_overview(self, *, on: date | None = None, as_of: datetime | None = None) -> dict[str, Any] | None:

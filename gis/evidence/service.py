@@ -59,6 +59,19 @@ class Attachment:
     synthetic: str | None = None
 
 
+@dataclass(frozen=True)
+class PhotoPair:
+    """A before and an after photo of the same place (改造前后对比): their ids, days and thumbnails."""
+
+    compound_id: int
+    before_id: int
+    after_id: int
+    before: bytes
+    after: bytes
+    before_taken: str | None
+    after_taken: str | None
+
+
 @dataclass
 class VerifyReport:
     """``gisplan evidence verify``: every item's file present and matching its SHA-256."""
@@ -211,6 +224,25 @@ class Evidence:
         with self.db.engine.connect() as conn:
             found = store.items(conn, compound_id=compound_id, withdrawn=False, published_only=True)
         return found[PUBLIC_COLUMNS]
+
+    def pairs(self, role: Role = "planner") -> list[PhotoPair]:
+        """The standing before/after pairs (the public's: both photos published), with thumbnails."""
+        self.db.require_schema()
+        out = []
+        with self.db.engine.connect() as conn:
+            found = store.items(conn, withdrawn=False, published_only=role == "public")
+            found = found[found["pair"].notna() & found["side"].notna()]
+            for _pair, two in found.groupby("pair"):
+                sides = {str(r["side"]): r for r in two.to_dict("records")}
+                if set(sides) != {"before", "after"}:
+                    continue
+                b, a = sides["before"], sides["after"]
+                thumbs = [store.thumbnail(conn, str(r["sha256"])) for r in (b, a)]
+                if thumbs[0] is None or thumbs[1] is None:
+                    continue
+                day = [None if pd.isna(r["taken_at"]) else str(r["taken_at"])[:10] for r in (b, a)]
+                out.append(PhotoPair(int(b["compound_id"]), int(b["id"]), int(a["id"]), thumbs[0], thumbs[1], *day))
+        return out
 
     def item(self, fid: int, role: Role = "planner") -> dict[str, Any]:
         """One item; the public sees a published one only (any other is "not found", not "forbidden")."""

@@ -5,6 +5,7 @@ USB stick with no network. Pipelines appear only in a planner's report.
 
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,10 @@ from gis.standards import DOUBTFUL, status_label, status_marker
 
 # the layers a report draws (pipelines only reach a planner's context); its pipeline summaries
 NEEDS = ExportNeeds(
-    layers=("compounds", "facilities", "roads", "buildings", "water", "pipelines"), gaps=True, pipelines=True
+    layers=("compounds", "facilities", "roads", "buildings", "water", "pipelines"),
+    gaps=True,
+    pipelines=True,
+    evidence=True,
 )
 NEARBY_M = 1000.0  # facilities listed around the compound (straight line)
 MAP_MARGIN_M = 250.0
@@ -45,6 +49,7 @@ table.kv th { width: 22%; background: #f7f0ee; }
 .doubt { color: #8a5a00; font-weight: normal; }
 svg { border: 1px solid #999; display: block; margin: 0 auto; }
 .restricted { border: 2px solid #762a83; padding: 4px 8px; }
+table.pair td { width: 50%; text-align: center; } img.photo { width: 100%; height: auto; }
 """
 
 
@@ -257,6 +262,36 @@ def _pipeline_section(ctx: ExportContext, compound_id: int, codes: CodeLabels) -
     return parts
 
 
+def _renovation_section(ctx: ExportContext, compound_id: int) -> list[str]:
+    """The passed acceptance (综合验收) and the before/after photos, side by side, inline."""
+    parts: list[str] = []
+    accepted = ctx.acceptance
+    if accepted is not None and len(hit := accepted[accepted["compound_id"] == compound_id]):
+        a = hit.iloc[0]
+        parts += [
+            "<h2>综合验收 Final acceptance</h2>",
+            f"<p>通过 passed · {html.escape(str(a['held_on']))} · 得分 {float(a['total']):g}</p>",
+        ]
+    pairs = [p for p in ctx.pairs or [] if p.compound_id == compound_id]
+    if pairs:
+        parts.append("<h2>改造前后对比 Before / after</h2>")
+    for p in pairs:
+        cells = "".join(
+            f'<td><img class="photo" alt="{label}" src="data:image/jpeg;base64,{_b64(data)}">'
+            f"<br>{label} {html.escape(day or '')} · #{item}</td>"
+            for label, data, day, item in (
+                ("改造前", p.before, p.before_taken, p.before_id),
+                ("改造后", p.after, p.after_taken, p.after_id),
+            )
+        )
+        parts.append(f'<table class="pair"><tr>{cells}</tr></table>')
+    return parts
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def compound_report(ctx: ExportContext, compound_id: int) -> str:
     """The report of one compound as a whole HTML page, for the context's role.
 
@@ -301,6 +336,7 @@ def compound_report(ctx: ExportContext, compound_id: int) -> str:
         _kv(attrs),
         *_gap_section(ctx.gaps, compound_id, codes),
         *_nearby_section(ctx.layer("facilities"), geom, codes),
+        *_renovation_section(ctx, compound_id),
         *_pipeline_section(ctx, compound_id, codes),
     ]
     body = "\n".join(parts)

@@ -17,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj import CRS
 
+from gis.evidence.service import PhotoPair
 from gis.registry import Registry
 from gis.roles import Role
 
@@ -40,6 +41,8 @@ class ExportNeeds:
         The programme's progress overview (:func:`gis.export.progress.progress_overview`).
     catchment
         The facility type whose walking catchment is drawn.
+    evidence
+        The before/after photo pairs (the public's: published ones) and the passed acceptances (公示).
     """
 
     layers: tuple[str, ...] | None = None
@@ -48,6 +51,7 @@ class ExportNeeds:
     pipelines: bool = False
     progress: bool = False
     catchment: str | None = None
+    evidence: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class ExportContext:
     catchment: gpd.GeoDataFrame | None = None
     as_of: datetime | None = None
     left_out: tuple[str, ...] = ()
+    pairs: list[PhotoPair] | None = None
+    acceptance: pd.DataFrame | None = None
 
     @property
     def restricted(self) -> bool:

@@ -17,6 +17,7 @@ const TEXT = {
     basis: { network: "路网步行距离", euclidean: "直线距离（无路网）" }, stage: "改造阶段",
     progress: (y, m) => `改造进度（${y} 年度，${m}）`, street: "街道", projects: "项目", started: "已开工",
     finished: "已完工", overdue: "滞后", overdueLegend: "滞后项目（粗边框）", daysBehind: (d, s) => `滞后 ${d} 天（应达到：${s}）`,
+    acceptance: "综合验收（公示）", accepted: (d, s) => `通过 · ${d} · 得分 ${s}`, beforeAfter: "改造前后对比", before: "改造前", after: "改造后",
   },
   en: {
     search: "Find a compound", searchHint: "compound name", colourBy: "Colour compounds", byStage: "by renovation stage",
@@ -30,6 +31,7 @@ const TEXT = {
     basis: { network: "walking distance on the network", euclidean: "straight line (no roads)" }, stage: "Stage",
     progress: (y, m) => `Programme ${y}, ${m}`, street: "Street", projects: "Projects", started: "Started",
     finished: "Finished", overdue: "Overdue", overdueLegend: "overdue (thick outline)", daysBehind: (d, s) => `${d} days behind (due: ${s})`,
+    acceptance: "Final acceptance (public notice)", accepted: (d, s) => `passed · ${d} · score ${s}`, beforeAfter: "Before / after", before: "before", after: "after",
   },
 };
 
@@ -408,6 +410,42 @@ async function showCompound(id, properties) {
     if (g.nearest) cell.title = `${t("nearest")}: ${g.nearest}`;
   }
   if (!data.gaps.length) gaps.insertRow().insertCell().textContent = t("notAnalysed");
+  await showPublicNotice(id, body);
+}
+
+// 公示: the compound's passed acceptance and its published before/after photos (public to everyone)
+async function showPublicNotice(id, body) {
+  state.acceptance = state.acceptance || (await api("/api/acceptance/public"));
+  const passed = state.acceptance.find((a) => a.compound_id === id);
+  if (passed) {
+    const h = document.createElement("h3");
+    h.className = "sub-head";
+    h.textContent = t("acceptance");
+    body.appendChild(h);
+    const p = document.createElement("p");
+    p.textContent = t("accepted")(String(passed.held_on).slice(0, 10), passed.total);
+    body.appendChild(p);
+  }
+  const photos = await api(`/api/evidence/published?compound_id=${id}`);
+  const pairs = {};
+  for (const item of photos) if (item.pair && item.side) (pairs[item.pair] = pairs[item.pair] || {})[item.side] = item;
+  for (const pair of Object.values(pairs)) {
+    if (!pair.before || !pair.after) continue;
+    const h = document.createElement("h3");
+    h.className = "sub-head";
+    h.textContent = t("beforeAfter");
+    body.appendChild(h);
+    const figure = document.createElement("div");
+    figure.className = "pair";
+    for (const side of ["before", "after"]) {
+      const img = document.createElement("img");
+      img.src = `/api/evidence/${Number(pair[side].id)}/thumbnail`;
+      img.alt = t(side);
+      img.title = `${t(side)} ${pair[side].taken_at ? String(pair[side].taken_at).slice(0, 10) : ""}`;
+      figure.appendChild(img);
+    }
+    body.appendChild(figure);
+  }
 }
 
 function bboxOf(geometry) {
