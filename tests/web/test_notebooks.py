@@ -163,3 +163,31 @@ def test_programme_and_monthly_report(settings: Settings, ws: Workspace, tmp_pat
     page = map_html(nb)
     assert "挂图作战" in page
     check_offline_in_browser(page, tmp_path, watched)
+
+
+def test_evidence_and_acceptance(settings: Settings, ws: Workspace, tmp_path: Path) -> None:
+    nb, got = run(
+        NOTEBOOKS / "05_资料与验收.ipynb",
+        settings,
+        tmp_path,
+        "{'flagged': flagged, 'verify_ok': verify_ok, 'failed': failed_total, 'passed': passed_total, "
+        "'refusal': refusal, 'target': target}",
+    )
+    # independently: a photo is far when its point lies over 200 m (evidence.yaml) from its compound's shape
+    items = ws.layer("evidence")
+    compounds = ws.layer("compounds").set_index("fid")
+    far = [
+        row.fid
+        for row in items.itertuples()
+        if row.geometry is not None and row.geometry.distance(compounds.loc[row.compound_id].geometry) > 200
+    ]
+    assert got["flagged"] == len(far) == 2  # the demo's photo 2 km off, the notebook's 1.5 km off
+    assert got["verify_ok"] is True
+    points = {i.id: i.points for i in ws.acceptance.rules.items}
+    assert got["failed"] == sum(points.values()) - (points["fire_access"] - 3) and got["passed"] == 100
+    assert "须先通过综合验收" in got["refusal"]
+    assert ws.programme.projects().set_index("compound_id").loc[got["target"], "stage"] == "accepted"
+    assert (tmp_path / "out" / f"验收表_{got['target']}.xlsx").is_file()
+    report = next((tmp_path / "out").glob("一区一策_*.html")).read_text(encoding="utf-8")
+    assert "改造前后对比" in report and "综合验收" in report
+    assert "资料" in outputs_text(nb)
