@@ -17,8 +17,11 @@ from sqlalchemy import text
 from gis.errors import AdminRequiredError, EvidenceError, NotFoundError, ReadOnlyLayerError
 from gis.evidence.files import EvidenceFileError
 from gis.evidence.service import Attachment
+from gis.store.engine import make_engine
+from gis.store.privileges import APP_ROLE, OWNER_ROLE
 from gis.workspace import Workspace
 from tests.helpers.cli import run
+from tests.helpers.database import SuiteServer
 from tests.helpers.photos import PDF, photo
 
 pytestmark = pytest.mark.sample
@@ -251,3 +254,37 @@ def test_the_cli_lists_items_as_json(ws: Workspace, db_url: str, tmp_path: Path)
     assert bad.returncode == 1 and "error" in bad.stderr
     out = run(["evidence", "export", str(fid), "--out", str(tmp_path / "x")], env)
     assert out.returncode == 0 and (tmp_path / "x" / "evidence.csv").exists()
+
+
+def test_a_backup_carries_the_files(
+    ws: Workspace, test_server: SuiteServer, template: str, db_name: str, tmp_path: Path
+) -> None:
+    fid, _, inside, _ = site(ws)
+    data = photo(lon=inside.x, lat=inside.y, taken="2026:05:10 09:30:00", colour=123)
+    item = int(ws.evidence.add(Attachment(fid, "施工"), [("kept.jpg", data)])["id"].iloc[0])
+    env = {
+        "GISPLAN_DATABASE_URL": test_server.url(db_name, APP_ROLE),
+        "GISPLAN_OWNER_DATABASE_URL": test_server.url(db_name, OWNER_ROLE),
+        "GISPLAN_HOME": str(tmp_path / "home"),
+    }
+    archive = tmp_path / "gisplan.dump"
+    assert run(["db", "dump", str(archive)], env).returncode == 0
+    other = f"{db_name}_e"
+    with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{other}" TEMPLATE "{template}"')
+    target = {**env, "GISPLAN_DATABASE_URL": test_server.url(other, APP_ROLE)}
+    target["GISPLAN_OWNER_DATABASE_URL"] = test_server.url(other, OWNER_ROLE)
+    restored = run(["db", "restore", str(archive)], target)
+    assert restored.returncode == 0, restored.stderr
+    verified = run(["evidence", "verify"], target)
+    assert verified.returncode == 0, verified.stderr
+    copy = Workspace(make_engine(test_server.url(other, APP_ROLE), owner_url=test_server.url(other, OWNER_ROLE)))
+    try:
+        assert copy.evidence.file(item)[1] == data
+        # the restored files are as append-only as the originals
+        with copy.engine.begin() as conn, pytest.raises(Exception, match=r"permission denied|append-only"):
+            conn.execute(text("DELETE FROM evidence_files"))
+    finally:
+        copy.close()
+        with psycopg.connect(test_server.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{other}" WITH (FORCE)')
