@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gis.errors import RegistryError, UnknownLayerError
 from gis.yamlfiles import load_yaml
@@ -273,6 +273,20 @@ def load_registry() -> Registry:
         return Registry(layers=layers, codes=codes)
     except (ValueError, yaml.YAMLError) as exc:
         raise RegistryError(f"invalid layer definitions in layers/: {exc}") from exc
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_rules(name: str, model: type[M], package: str = "layers.programme") -> M:
+    """A rules file shipped in ``layers/`` (``package``) validated as ``model``; a RegistryError
+    names the file when it is not what the model says."""
+    text = resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    where = "/".join([*package.split(".")[1:], name])
+    try:
+        return model.model_validate(load_yaml(text))
+    except ValidationError as exc:
+        raise RegistryError(f"invalid layers/{where}: {exc}") from exc
 
 
 @cache

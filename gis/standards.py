@@ -49,6 +49,14 @@ def status_marker(status: str | None) -> str:
     return f"（{status_label(status)}）"
 
 
+class Rule(BaseModel):
+    """A number with the status of its source (the data file's header says where it comes from)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: float
+    status: Status
+
+
 class Sourced(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: Any

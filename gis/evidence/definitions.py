@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from gis.errors import RegistryError
-from gis.registry import registry
-from gis.yamlfiles import load_yaml
-
-Status = Literal["confirmed", "strong", "local_rule", "unverified"]
-
-
-class Rule(BaseModel):
-    """A number with the status of its source."""
-
-    model_config = ConfigDict(extra="forbid")
-    value: float
-    status: Status
+from gis.registry import read_rules, registry
+from gis.standards import Rule
 
 
 class EvidenceDefs(BaseModel):
@@ -44,8 +31,4 @@ class EvidenceDefs(BaseModel):
 @cache
 def evidence_defs() -> EvidenceDefs:
     """The evidence rules shipped in ``layers/programme/evidence.yaml`` (read once)."""
-    text = resources.files("layers.programme").joinpath("evidence.yaml").read_text(encoding="utf-8")
-    try:
-        return EvidenceDefs.model_validate(load_yaml(text))
-    except ValidationError as exc:
-        raise RegistryError(f"invalid layers/programme/evidence.yaml: {exc}") from exc
+    return read_rules("evidence.yaml", EvidenceDefs)

@@ -11,19 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
-from importlib import resources
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from gis.errors import ProgrammeError, RegistryError
-from gis.standards import Status
-from gis.yamlfiles import load_yaml
-
-
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    value: float
-    status: Status
+from gis.errors import ProgrammeError
+from gis.registry import read_rules
+from gis.standards import Rule, Status
 
 
 class Item(BaseModel):
@@ -103,11 +96,7 @@ class Result:
 @cache
 def checklist() -> Checklist:
     """The checklist shipped in ``layers/programme/acceptance.yaml`` (read once)."""
-    text = resources.files("layers.programme").joinpath("acceptance.yaml").read_text(encoding="utf-8")
-    try:
-        return Checklist.model_validate(load_yaml(text))
-    except ValidationError as exc:
-        raise RegistryError(f"invalid layers/programme/acceptance.yaml: {exc}") from exc
+    return read_rules("acceptance.yaml", Checklist)
 
 
 def score(scores: list[Score], rules: Checklist | None = None) -> Result:

@@ -8,31 +8,14 @@ import io
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from PIL import ExifTags, Image
+from PIL import Image
 from shapely.geometry import Point, box
 
 from gis.evidence import evidence_defs, flags, inspect, stage_window, thumbnail
 from gis.evidence.files import EvidenceFileError
+from tests.helpers.photos import photo
 
 STAGES = ["survey", "design", "tender", "construction", "completed", "accepted"]
-
-
-def photo(
-    *, lat: tuple[float, float, float] | None, lon: tuple[float, float, float] | None, taken: str | None
-) -> bytes:
-    img = Image.new("RGB", (640, 480), (120, 160, 90))
-    exif = Image.Exif()
-    if taken is not None:
-        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = taken
-    if lat is not None and lon is not None:
-        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-        gps[ExifTags.GPS.GPSLatitudeRef] = "N"
-        gps[ExifTags.GPS.GPSLatitude] = lat
-        gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-        gps[ExifTags.GPS.GPSLongitude] = lon
-    out = io.BytesIO()
-    img.save(out, "JPEG", exif=exif)
-    return out.getvalue()
 
 
 def test_a_photo_s_time_and_position_are_read_from_its_exif() -> None:

@@ -16,8 +16,14 @@ def dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
     return Fraction(degrees), Fraction(minutes), seconds
 
 
-def photo(*, lon: float | None = None, lat: float | None = None, taken: str | None = None, colour: int = 90) -> bytes:
-    """A JPEG of 640 x 480 with DateTimeOriginal ``taken`` ("2026:05:10 09:30:00") and a GPS fix."""
+Degrees = float | tuple[float, float, float]
+
+
+def photo(
+    *, lon: Degrees | None = None, lat: Degrees | None = None, taken: str | None = None, colour: int = 90
+) -> bytes:
+    """A JPEG of 640 x 480 with DateTimeOriginal ``taken`` ("2026:05:10 09:30:00") and a GPS fix in
+    decimal degrees or as EXIF's (degrees, minutes, seconds)."""
     img = Image.new("RGB", (640, 480), (120, 160, colour))
     exif = Image.Exif()
     if taken is not None:
@@ -25,9 +31,9 @@ def photo(*, lon: float | None = None, lat: float | None = None, taken: str | No
     if lat is not None and lon is not None:
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
         gps[ExifTags.GPS.GPSLatitudeRef] = "N"
-        gps[ExifTags.GPS.GPSLatitude] = dms(lat)
+        gps[ExifTags.GPS.GPSLatitude] = lat if isinstance(lat, tuple) else dms(lat)
         gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-        gps[ExifTags.GPS.GPSLongitude] = dms(lon)
+        gps[ExifTags.GPS.GPSLongitude] = lon if isinstance(lon, tuple) else dms(lon)
     out = io.BytesIO()
     img.save(out, "JPEG", exif=exif)
     return out.getvalue()
