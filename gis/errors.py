@@ -254,5 +254,17 @@ class EvidenceError(ProgrammeError):
     stage or category); nothing was written."""
 
 
+class FindingError(EvidenceError):
+    """An inspection finding (督查问题) that cannot be opened or closed as asked (no what, unit or deadline,
+    a deadline before it was found, closing without rectification evidence); nothing was written."""
+
+
+class FindingClosedError(FindingError):
+    """The finding was closed already: a closing stands."""
+
+    status = ConflictError.status
+    title = ConflictError.title
+
+
 class AdminRequiredError(PermissionDeniedError):
     """Only an admin (or, where said, a planner) may do this (corrections, locking a month)."""

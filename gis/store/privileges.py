@@ -29,10 +29,10 @@ from psycopg import sql
 OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
-# Append-only: the programme's event log and locked months, the audit log, the evidence files.
-APPEND_ONLY = ("programme_events", "programme_submissions", "audit_log", "evidence_files")
-# Never deleted, but changed in part (an evidence item is withdrawn, published or paired).
-NO_DELETE = ("evidence",)
+# Append-only: the programme's event log, locked months and permit dates, the audit log, the evidence files.
+APPEND_ONLY = ("programme_events", "programme_submissions", "programme_permits", "audit_log", "evidence_files")
+# Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
+NO_DELETE = ("evidence", "findings")
 # Written by migrations only: the app reads them.
 READ_ONLY = ("alembic_version", "gisplan_meta")
 

@@ -38,6 +38,8 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "water": ("GEOMETRY", 4548),
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),
+        "evidence": ("POINT", 4548),
+        "findings": ("POINT", 4548),
     }
     assert gist == set(columns) - {"site_proposals", "pipeline_findings"}  # read by run, not by place
     assert triggers == {
@@ -49,6 +51,10 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "water",
         "programme_events",
         "programme_submissions",  # append-only
+        "evidence_files",
+        "evidence",  # a layer audited row by row, never deleted (0014)
+        "findings",  # likewise (0016)
+        "programme_permits",  # append-only (0016)
         "gap_runs",  # a run's rows go with it (0012: checked and cascaded per statement)
         "gap_results",
     }
