@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import analysis, apidoc, edits, errors, exports, health, ogc, programme, tiles, users, webmap
+from api import analysis, apidoc, edits, errors, exports, findings, health, ogc, programme, tiles, users, webmap
 from api.auth import FailureLimiter
 from api.heavy import Slots
 from api.lanes import read_lane
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(edits.router)
     app.include_router(analysis.router)
     app.include_router(programme.router)
+    app.include_router(findings.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from gis.cli import db, demo, evidence, export, gaps, load, pipelines, progress, report, serve, users
+from gis.cli import db, demo, evidence, export, findings, gaps, load, pipelines, progress, report, serve, users
 from gis.cli.common import err
 from gis.errors import GisError
 
@@ -32,6 +32,7 @@ app.add_typer(report.app, name="report")
 app.add_typer(users.app, name="users")
 app.add_typer(export.app, name="export")
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(findings.app, name="findings")
 
 
 def main() -> None:

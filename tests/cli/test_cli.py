@@ -42,6 +42,10 @@ pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest
         *[["export", c] for c in ("map", "gpkg", "tables", "report")],
         ["evidence"],
         *[["evidence", c] for c in ("add", "list", "verify", "export", "withdraw", "publish", "pair")],
+        ["findings"],
+        *[["findings", c] for c in ("add", "close", "list")],
+        ["report", "inspection"],
+        ["progress", "permit"],
     ],
 )
 def test_help_for_every_command(args: list[str]) -> None:
