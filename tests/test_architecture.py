@@ -39,7 +39,7 @@ OWNERS = {
     "jobs": ["gis/store/jobs.py"],
     "evidence": ["gis/evidence/store.py"],
     "evidence_files": ["gis/evidence/store.py"],
-    "findings": ["gis/evidence/findings_store.py"],
+    "inspection_findings": ["gis/evidence/findings_store.py"],
     "programme_permits": ["gis/programme/permits.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge

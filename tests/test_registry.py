@@ -18,7 +18,7 @@ def test_every_layer_and_code_list_validates() -> None:
         "buildings",
         "water",
         "evidence",
-        "findings",
+        "inspection_findings",
     }
     assert reg.layers["pipelines"].restricted and not reg.layers["compounds"].restricted
     design_types = {

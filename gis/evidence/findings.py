@@ -77,7 +77,7 @@ class Findings:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.evidence = Evidence(db)
-        self.layer = registry().layer("findings")
+        self.layer = registry().layer("inspection_findings")
         self.codes = registry().code_list("finding_category")
 
     # -- writing ------------------------------------------------------------------------------------

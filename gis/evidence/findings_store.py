@@ -1,4 +1,4 @@
-"""The findings table (migration 0016): the one owner of ``findings`` in SQL. Values are always bound.
+"""The findings table (migration 0016): the one owner of ``inspection_findings`` in SQL. Values are always bound.
 
 A finding is inserted once and closed once; the rules (who, when, with which evidence) are
 :mod:`gis.evidence.findings`'s, and the database's guard refuses any other change (and a closing
@@ -16,9 +16,9 @@ from sqlalchemy import Connection, text
 
 INSERT = text(
     """
-    INSERT INTO findings (source, source_key, compound_id, compound_name, district, street, project_id, category,
-        what, responsible_unit, inspector, found_on, deadline, actor, synthetic, geom)
-    VALUES ('findings', :key, :compound_id, :compound_name, :district, :street, :project_id, :category, :what,
+    INSERT INTO inspection_findings (source, source_key, compound_id, compound_name, district, street, project_id,
+        category, what, responsible_unit, inspector, found_on, deadline, actor, synthetic, geom)
+    VALUES ('inspection', :key, :compound_id, :compound_name, :district, :street, :project_id, :category, :what,
         :responsible_unit, :inspector, :found_on, :deadline, :actor, :synthetic,
         ST_SetSRID(ST_MakePoint(:x, :y), CAST(:srid AS integer)))
     RETURNING fid
@@ -30,13 +30,13 @@ COLUMNS = """
     f.synthetic, f.created_at, ST_X(ST_Transform(f.geom, 4326)) AS lon, ST_Y(ST_Transform(f.geom, 4326)) AS lat
 """
 ROWS = f"""
-    SELECT {COLUMNS} FROM findings f
+    SELECT {COLUMNS} FROM inspection_findings f
     WHERE (CAST(:f AS bigint[]) IS NULL OR f.fid = ANY(CAST(:f AS bigint[])))
     ORDER BY f.fid
 """
-FOR_UPDATE = text(f"SELECT {COLUMNS} FROM findings f WHERE f.fid = :f FOR UPDATE")
+FOR_UPDATE = text(f"SELECT {COLUMNS} FROM inspection_findings f WHERE f.fid = :f FOR UPDATE")
 CLOSE = text(
-    "UPDATE findings SET closed_on = :on, closed_by = :actor, closing_note = :note, version = version + 1, "
+    "UPDATE inspection_findings SET closed_on = :on, closed_by = :actor, closing_note = :note, version = version + 1, "
     "updated_at = now() WHERE fid = :f"
 )
 

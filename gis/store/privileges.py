@@ -32,7 +32,7 @@ APP_ROLE = "gisplan_app"
 # Append-only: the programme's event log, locked months and permit dates, the audit log, the evidence files.
 APPEND_ONLY = ("programme_events", "programme_submissions", "programme_permits", "audit_log", "evidence_files")
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
-NO_DELETE = ("evidence", "findings")
+NO_DELETE = ("evidence", "inspection_findings")
 # Written by migrations only: the app reads them.
 READ_ONLY = ("alembic_version", "gisplan_meta")
 

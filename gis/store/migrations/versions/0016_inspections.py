@@ -4,12 +4,13 @@ Revision ID: 0016
 Revises: 0014
 Create Date: 2026-12-03
 
-``findings`` is a layer (``layers/findings.yaml``: a point where the inspector found it), audited row
-by row like ``evidence`` and counted in ``layer_changes``. A finding is opened (what, where, the unit
-responsible, a deadline) and closed once, with a date, who closed it and a note; nothing else of it
-ever changes, and it is never deleted (a trigger refuses it, and the app has no DELETE privilege).
-It is closed only when a standing (not withdrawn) evidence item of category ``rectification`` (整改)
-cites it: the trigger checks that too, so no path around the library closes a finding without proof.
+``inspection_findings`` is a layer (``layers/inspection_findings.yaml``: a point where the
+inspector found it), audited row by row like ``evidence`` and counted in ``layer_changes``. A
+finding is opened (what, where, the unit responsible, a deadline) and closed once, with a date, who
+closed it and a note; nothing else of it ever changes, and it is never deleted (a trigger refuses
+it, and the app has no DELETE privilege). It is closed only when a standing (not withdrawn) evidence
+item of category ``rectification`` (整改) cites it: the trigger checks that too, so no path around
+the library closes a finding without proof.
 
 ``programme_permits`` is append-only like the programme's event log: each row records a project's
 construction permit date (施工许可 date, with its number) as someone entered it; a later row supersedes
@@ -36,7 +37,7 @@ depends_on = None
 MUTABLE = ("closed_on", "closed_by", "closing_note", "version", "updated_at")
 
 GUARD = f"""
-CREATE FUNCTION gisplan_findings_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION gisplan_inspection_findings_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'an inspection finding is never deleted: close it with its evidence'
@@ -66,7 +67,7 @@ END $$;
 def upgrade() -> None:
     srid = int(op.get_bind().execute(sa.text("SELECT value FROM gisplan_meta WHERE key = 'srid'")).scalar_one())
     op.create_table(
-        "findings",
+        "inspection_findings",
         sa.Column("fid", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("source_key", sa.Text, nullable=False),
@@ -91,21 +92,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("geom", Geometry("POINT", srid=srid, spatial_index=False), nullable=False),
-        sa.UniqueConstraint("source", "source_key", name="findings_source_key"),
-        sa.CheckConstraint("btrim(what) <> '' AND btrim(responsible_unit) <> ''", name="findings_said"),
-        sa.CheckConstraint("deadline >= found_on", name="findings_deadline"),
-        sa.CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="findings_closed_after"),
-        sa.CheckConstraint("(closed_on IS NULL) = (closed_by IS NULL)", name="findings_closed_whole"),
+        sa.UniqueConstraint("source", "source_key", name="inspection_findings_source_key"),
+        sa.CheckConstraint("btrim(what) <> '' AND btrim(responsible_unit) <> ''", name="inspection_findings_said"),
+        sa.CheckConstraint("deadline >= found_on", name="inspection_findings_deadline"),
+        sa.CheckConstraint("closed_on IS NULL OR closed_on >= found_on", name="inspection_findings_closed_after"),
+        sa.CheckConstraint("(closed_on IS NULL) = (closed_by IS NULL)", name="inspection_findings_closed_whole"),
     )
-    op.create_index("findings_geom", "findings", ["geom"], postgresql_using="gist")
-    op.create_index("findings_compound", "findings", ["compound_id"])
+    op.create_index("inspection_findings_geom", "inspection_findings", ["geom"], postgresql_using="gist")
+    op.create_index("inspection_findings_compound", "inspection_findings", ["compound_id"])
     op.execute(GUARD)
     op.execute(
-        "CREATE TRIGGER findings_guard BEFORE UPDATE OR DELETE ON findings "
-        "FOR EACH ROW EXECUTE FUNCTION gisplan_findings_guard()"
+        "CREATE TRIGGER inspection_findings_guard BEFORE UPDATE OR DELETE ON inspection_findings "
+        "FOR EACH ROW EXECUTE FUNCTION gisplan_inspection_findings_guard()"
     )
     op.execute(
-        "CREATE TRIGGER findings_no_truncate BEFORE TRUNCATE ON findings "
+        "CREATE TRIGGER inspection_findings_no_truncate BEFORE TRUNCATE ON inspection_findings "
         "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()"
     )
     for event, refs in (
@@ -113,13 +114,13 @@ def upgrade() -> None:
         ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
     ):
         op.execute(
-            f"CREATE TRIGGER findings_audit_{event.lower()} AFTER {event} ON findings "
+            f"CREATE TRIGGER inspection_findings_audit_{event.lower()} AFTER {event} ON inspection_findings "
             f"REFERENCING {refs} FOR EACH STATEMENT EXECUTE FUNCTION gisplan_audit()"
         )
-    op.execute("INSERT INTO layer_changes VALUES ('findings', 0, now())")
+    op.execute("INSERT INTO layer_changes VALUES ('inspection_findings', 0, now())")
     op.execute(
-        "CREATE TRIGGER findings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON findings "
-        "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_layer_changed()"
+        "CREATE TRIGGER inspection_findings_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        "ON inspection_findings FOR EACH STATEMENT EXECUTE FUNCTION gisplan_layer_changed()"
     )
 
     op.create_table(
@@ -151,6 +152,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("programme_permits")
-    op.drop_table("findings")
-    op.execute("DROP FUNCTION gisplan_findings_guard()")
-    op.execute("DELETE FROM layer_changes WHERE layer_table = 'findings'")
+    op.drop_table("inspection_findings")
+    op.execute("DROP FUNCTION gisplan_inspection_findings_guard()")
+    op.execute("DELETE FROM layer_changes WHERE layer_table = 'inspection_findings'")
