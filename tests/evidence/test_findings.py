@@ -15,6 +15,7 @@ import pandas as pd
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from rich.console import Console
 from sqlalchemy import text
 
 from api.main import create_app
@@ -24,6 +25,7 @@ from gis.evidence.findings import Opening
 from gis.evidence.service import Attachment
 from gis.export.inspection_report import bulletin_html, write_bulletin
 from gis.programme.dates import month_of
+from gis.report_printers import print_month
 from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.cli import run
@@ -47,6 +49,7 @@ def test_a_finding_turns_overdue_shows_in_the_month_report_and_leaves_it_when_cl
     opening = Opening(
         fid, "脚手架未设安全网", "某建设工程有限公司", deadline, "安全", found_on=today - timedelta(days=9)
     )
+    before_it = clock.now()
     row = ws.findings.open(opening, [("现场.jpg", photo(colour=30))], actor="督查员")
     fnd = int(row["id"])
     assert row["status"] == "overdue" and row["days_overdue"] == 3
@@ -67,6 +70,13 @@ def test_a_finding_turns_overdue_shows_in_the_month_report_and_leaves_it_when_cl
         3,
         "安全",
     ]
+    # as it could be read before the finding was entered: not there (the layer rebuilt from its audit)
+    earlier = ws.report_month(month_of(today), today=today, live=True, as_of=before_it)
+    assert fnd not in earlier.findings["finding_id"].tolist()
+    printed = Console(record=True, width=200)
+    print_month(printed, report)
+    said = printed.export_text()
+    assert "督查问题逾期未整改" in said and "脚手架未设安全网" in said and "self-check / 自查" in said
     xlsx = report.write(tmp_path / "月报.xlsx")
     cells = [str(c) for r in openpyxl.load_workbook(xlsx)["统计月报"].iter_rows(values_only=True) for c in r if c]
     assert "三、督查问题逾期未整改（截至统计日已过整改期限）" in cells and "脚手架未设安全网" in cells
