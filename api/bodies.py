@@ -35,6 +35,7 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"PUT", "PATCH"}), re.compile(r"/ogc/collections/[^/]+/items/[^/]+"), "feature"),
     (frozenset({"POST"}), re.compile(r"/api/programme/schedule"), "schedule"),
     (frozenset({"POST"}), re.compile(r"/api/evidence"), "evidence"),
+    (frozenset({"POST"}), re.compile(r"/api/findings/[^/]+/close"), "evidence"),  # the closing photo
 )
 WHAT = {
     "body": ("a request", "GISPLAN_MAX_BODY_MB"),

@@ -19,6 +19,7 @@ from api import (
     errors,
     evidence,
     exports,
+    findings,
     health,
     ogc,
     programme,
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(programme.router)
     app.include_router(evidence.router)
     app.include_router(acceptance.router)
+    app.include_router(findings.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)

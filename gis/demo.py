@@ -20,9 +20,11 @@ from rich.table import Table
 from gis import clock
 from gis.errors import ProgrammeError
 from gis.evidence.acceptance import Sheet
+from gis.evidence.findings import Opening
 from gis.evidence.service import Attachment
 from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
+from gis.export.inspection_report import write_bulletin
 from gis.export.offline_map import save
 from gis.printers import print_gap_summary
 from gis.report_printers import print_month
@@ -102,6 +104,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     run_programme_demo(ws, console, out_dir=out_dir)
     run_evidence_demo(ws, console)
     run_acceptance_demo(ws, console)
+    run_findings_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print(
         "notebooks / 笔记本: [bold].venv/bin/jupyter lab notebooks/[/] (01 快速开始 · 02 服务缺口分析 · "
@@ -350,3 +353,62 @@ def demo_acceptance(ws: Workspace, compound_id: int, on: date, photos: list[int]
 def pick(key: str, salt: str, n: int) -> int:
     """A deterministic choice in range(n) from a feature key (as scripts/make_sample.py picks)."""
     return int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest(), 16) % n
+
+
+FINDINGS_MARK = "findings: inspection drawn by gisplan demo / 合成示例督查问题"
+
+
+def drawn_photo(label: str, colour: tuple[int, int, int]) -> bytes:
+    """A small JPEG that says it is synthetic (no EXIF: flagged no position, no time, as it should be)."""
+    img = Image.new("RGB", (640, 480), colour)
+    ImageDraw.Draw(img).text((30, 30), f"SYNTHETIC / {label}", fill=(255, 255, 255))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def run_findings_demo(ws: Workspace, console: Console, *, out_dir: Path | None = None) -> None:
+    """Two synthetic inspection findings (labelled so): one open past its deadline (overdue, so the 月报
+    lists it), one closed with a rectification photo; then the 督查通报 and the month's 月报 again under
+    ``out_dir``. Re-running adds nothing."""
+    if ws.findings.items()["synthetic"].eq(FINDINGS_MARK).any():
+        return
+    projects = ws.programme.projects().to_dict("records")
+    started = [p for p in projects if p["stage"] == "construction"] or projects
+    if not started:
+        return
+    today = clock.today()
+    first, second = int(started[0]["compound_id"]), int(started[-1]["compound_id"])
+    late = Opening(
+        first,
+        "施工现场围挡缺失，材料露天堆放（示例）",
+        "示例建设工程有限公司",
+        today - timedelta(days=6),
+        category="civilised",
+        found_on=today - timedelta(days=20),
+        inspector="demo",
+        synthetic=FINDINGS_MARK,
+    )
+    ws.findings.open(late, [("围挡缺失.jpg", drawn_photo(f"finding {first}", (150, 60, 50)))], actor="demo")
+    fixed = Opening(
+        second,
+        "楼道管线未规整（示例）",
+        "示例街道办事处",
+        today + timedelta(days=10),
+        category="quality",
+        found_on=today - timedelta(days=12),
+        inspector="demo",
+        synthetic=FINDINGS_MARK,
+    )
+    opened = ws.findings.open(fixed, [("管线.jpg", drawn_photo(f"finding {second}", (60, 90, 150)))], actor="demo")
+    rectified = [("整改后.jpg", drawn_photo(f"rectified {second}", (60, 140, 80)))]
+    ws.findings.close(
+        int(opened["id"]), rectified, note="已规整入槽（示例）", closed_on=today - timedelta(days=2), actor="demo"
+    )
+    console.print("findings / 督查问题: 2 synthetic (one overdue: 月报 and gisplan findings list --open; one closed)")
+    if out_dir is not None:
+        bulletin = write_bulletin(ws.findings.bulletin(), out_dir / "督查通报.html")
+        year = int(started[0]["year"])
+        month = f"{today.year}-{today.month:02d}" if today.year == year else f"{year}-12"
+        report = ws.report_month(month, today=today)
+        console.print(f"wrote {bulletin}, {report.write(out_dir / f'月报_{month}.xlsx')}")

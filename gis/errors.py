@@ -254,6 +254,15 @@ class EvidenceError(ProgrammeError):
     stage or category); nothing was written."""
 
 
+class FindingError(EvidenceError):
+    """An inspection finding (督查问题) that cannot be opened or closed as asked (no what, unit or deadline,
+    a deadline before it was found, closing without rectification evidence); nothing was written."""
+
+
+class FindingClosedError(FindingError):
+    """The finding was closed already: a closing stands."""
+
+
 class AcceptanceRequiredError(ProgrammeError):
     """A stage that needs a passed 综合验收 (accepted), reported without one on or before its date."""
 

@@ -59,6 +59,22 @@ def print_month(console: Console, report: MonthReport) -> None:
     if len(report.corrections):
         fixes = [f"{r['name']} {r['change']}（{r['reason']}）" for r in report.corrections.to_dict("records")]
         console.print("corrections / 更正事项: " + escape("; ".join(fixes)))
+    if len(report.findings):
+        late = [
+            f"{r['name']} {r['what']}（{r['responsible_unit']}）逾期{r['days_overdue']}天"
+            for r in report.findings.to_dict("records")
+        ]
+        console.print(
+            f"[red]overdue findings / 督查问题逾期未整改: {len(report.findings)}[/] — " + escape("; ".join(late))
+        )
+    flagged = report.self_check
+    console.print(
+        f"self-check / 自查: {len(flagged)} to verify / 项须核实" if len(flagged) else "self-check / 自查: 无"
+    )
+    for r in flagged.to_dict("records"):
+        console.print(
+            "  " + escape(f"{r['check_zh']} · {r['street'] or r['district']} · {r['subject']}: {r['detail']}")
+        )
 
 
 def escape_text(value: object) -> str:

@@ -16,6 +16,7 @@ from gis import clock
 from gis.crs import parse_crs
 from gis.errors import AsOfError, InvalidRequestError
 from gis.evidence.acceptance import Acceptances
+from gis.evidence.findings import Findings
 from gis.evidence.service import Evidence
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds, as_of_needs
@@ -29,7 +30,7 @@ from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines import runs as pipeline_runs
 from gis.pipelines.tools import PipelineTools
-from gis.programme import MonthReport, Programme, report_month
+from gis.programme import MonthReport, Programme
 from gis.registry import Registry, registry
 from gis.roles import Role, visible_layers
 from gis.settings import Settings
@@ -83,9 +84,6 @@ class Workspace:
         >>> ws.check()  # after updating gisplan: upgrades the tables, then checks them
         """
         schema.bring_up_to_date(self.engine, self.registry)
-
-    def _require_schema(self) -> CRS:
-        return self.db.require_schema()
 
     # -- reading -------------------------------------------------------------------------------
     def layers(self) -> pd.DataFrame:
@@ -144,7 +142,7 @@ class Workspace:
         >>> ws.layer("compounds", as_of=date(2026, 3, 31))  # as reported for March
         """
         layer = self.registry.layer(layer_id)
-        working = self._require_schema()
+        working = self.db.require_schema()
         if as_of is not None:
             at = clock.as_of_instant(as_of)
             gdf = layers.read_as_of(self.engine, layer, working, at, where=where, bbox=bbox, bbox_crs=bbox_crs)
@@ -423,7 +421,7 @@ class Workspace:
         >>> m  # shows inline in Jupyter
         >>> gis.export.offline_map.save(m, Path("out/map.html"))
         """
-        self._require_schema()
+        self.db.require_schema()
         if as_of is not None and (colour == "gap" or catchment):
             raise AsOfError("a map as of a date draws stages or progress, not analyses of today's layers")
         code = self.facility_type(facility) if facility is not None else None
@@ -458,7 +456,7 @@ class Workspace:
         """
         needs = needs or ExportNeeds()
         at = clock.as_of_instant(as_of) if as_of is not None else None
-        working = self._require_schema()
+        working = self.db.require_schema()
         visible = [layer.id for layer in visible_layers(self.registry, role)]
         wanted = visible if needs.layers is None else [i for i in needs.layers if i in visible]
         left_out: tuple[str, ...] = ()
@@ -515,10 +513,15 @@ class Workspace:
         return Evidence(self.db)
 
     @property
+    def findings(self) -> Findings:
+        """Inspection findings (督查): ``.open(Opening(...), photos)``, ``.close(id, files)``, ``.bulletin()`` ..."""
+        return Findings(self.db)
+
+    @property
     def programme(self) -> Programme:
         """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
-        ``.import_schedule()``, ``.submit()`` ... (see :class:`gis.programme.Programme`)."""
-        return Programme(self.db)
+        ``.import_schedule()``, ``.submit()`` ... (:class:`gis.programme.Programme`; its 月报 with :attr:`findings`)."""
+        return Programme(self.db, self.findings.for_month)
 
     def report_month(
         self,
@@ -530,10 +533,9 @@ class Workspace:
         area: str | None = None,
         as_of: date | datetime | str | None = None,
     ) -> MonthReport:
-        """The monthly statistics (统计月报) of ``month`` (``"2026-11"``): as submitted when the month is
-        locked (``live=True`` recomputes), else from the data now. ``.by_street``, ``.totals``,
-        ``.overdue``, ``.corrections``; ``.write("月报.xlsx")`` or ``.csv``. ``as_of``: as it could be
-        read then (:meth:`gis.programme.Programme.report_month`).
+        """The monthly statistics (统计月报) of ``month`` (:meth:`gis.programme.Programme.report_month`): as
+        submitted when locked (``live`` recomputes); ``.by_street``, ``.overdue``, ``.findings`` (督查问题逾期),
+        ``.self_check`` (自查) ...; ``.write("月报.xlsx")`` or ``.csv``.
 
         Examples
         --------
@@ -541,7 +543,7 @@ class Workspace:
         >>> r.by_street[["street", "projects", "construction", "overdue"]]
         >>> r.write("out/月报_2026-11.xlsx")
         """
-        return report_month(self.db, month, year=year, today=today, live=live, area=area, as_of=as_of)
+        return self.programme.report_month(month, year=year, today=today, live=live, area=area, as_of=as_of)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default).

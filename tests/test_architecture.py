@@ -39,6 +39,8 @@ OWNERS = {
     "jobs": ["gis/store/jobs.py"],
     "evidence": ["gis/evidence/store.py"],
     "evidence_files": ["gis/evidence/store.py"],
+    "inspection_findings": ["gis/evidence/findings_store.py"],
+    "programme_permits": ["gis/programme/permits.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

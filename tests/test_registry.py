@@ -10,7 +10,16 @@ from gis.registry import load_registry, normalise_label
 
 def test_every_layer_and_code_list_validates() -> None:
     reg = load_registry()
-    assert set(reg.layers) == {"compounds", "facilities", "pipelines", "roads", "buildings", "water", "evidence"}
+    assert set(reg.layers) == {
+        "compounds",
+        "facilities",
+        "pipelines",
+        "roads",
+        "buildings",
+        "water",
+        "evidence",
+        "inspection_findings",
+    }
     assert reg.layers["pipelines"].restricted and not reg.layers["compounds"].restricted
     design_types = {
         "kindergarten",

@@ -9,7 +9,21 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from gis.cli import acceptance, db, demo, evidence, export, gaps, load, pipelines, progress, report, serve, users
+from gis.cli import (
+    acceptance,
+    db,
+    demo,
+    evidence,
+    export,
+    findings,
+    gaps,
+    load,
+    pipelines,
+    progress,
+    report,
+    serve,
+    users,
+)
 from gis.cli.common import err
 from gis.errors import GisError
 
@@ -33,6 +47,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(export.app, name="export")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(acceptance.app, name="acceptance")
+app.add_typer(findings.app, name="findings")
 
 
 def main() -> None:

@@ -20,7 +20,8 @@ LIST_FIELDS = ["id", "compound_id", "category", "stage", "sha256", "taken_at", "
 MORE_FIELDS = ["filename", "media_type", "note", "actor", "added_at", "month", "side", "pair", "published"]
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A value as JSON holds it: None for NaN and NaT, ISO text for dates, lists for arrays."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if hasattr(value, "isoformat"):
@@ -64,7 +65,7 @@ def evidence_list(
     for row in found.to_dict("records"):
         if as_json:
             keys = [*LIST_FIELDS, *MORE_FIELDS, "withdrawn_at", "withdraw_reason"]
-            print(json.dumps({k: _json_value(row[k]) for k in keys}, ensure_ascii=False))
+            print(json.dumps({k: json_value(row[k]) for k in keys}, ensure_ascii=False))
             continue
         gone = f" [withdrawn: {escape(str(row['withdraw_reason']))}]" if row["withdrawn_at"] is not None else ""
         marks = ", ".join(row["flags"]) or "ok"

@@ -218,3 +218,20 @@ def progress_coverage(year: YearOpt = None) -> None:
     from gis.printers import print_property_coverage
 
     print_property_coverage(out, open_workspace().programme.property_coverage(year))
+
+
+@app.command("permit")
+def progress_permit(
+    compound: Annotated[str, typer.Argument(help="The compound: its id or its unique name.")],
+    on: Annotated[str, typer.Option("--date", help="The construction permit's date (施工许可日期).")],
+    number: Annotated[str | None, typer.Option("--number", help="The permit's number (施工许可证编号).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why a recorded date changes (required then).")] = None,
+    year: YearOpt = None,
+) -> None:
+    """Record a project's construction permit (施工许可); the 月报's self-check flags a start without one."""
+    ws = open_workspace()
+    day = parse_date_option(on, "--date")
+    assert day is not None
+    fid = compound_id(ws, compound)
+    done = ws.programme.permits.record(fid, day, number=number, year=year, reason=reason, actor=actor(), role="admin")
+    out.print(f"compound {fid} ({done['year']}): permit {done['permit_date']} {number or ''}".rstrip())

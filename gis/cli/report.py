@@ -35,3 +35,21 @@ def report_month(
     if out_path is not None:
         rep.write(out_path)
         out.print(f"wrote {out_path}")
+
+
+@app.command("inspection")
+def report_inspection(
+    out_path: Annotated[Path, typer.Option("--out", help="Write the bulletin: .html (printable) or .xlsx.")],
+    on: Annotated[str | None, typer.Option("--on", help="As on this day (default today).")] = None,
+    title: Annotated[str | None, typer.Option(help="The bulletin's title (default 督查通报（截至…）).")] = None,
+) -> None:
+    """The 督查通报: streets ranked by open and overdue inspection findings, every finding with its photos."""
+    from gis.cli.common import parse_date_option
+    from gis.export.inspection_report import write_bulletin
+
+    ws = open_workspace()
+    bulletin = ws.findings.bulletin(parse_date_option(on, "--on"), title=title)
+    write_bulletin(bulletin, out_path)
+    ranked = bulletin.ranking
+    late = int(ranked["overdue"].sum()) if len(ranked) else 0
+    out.print(f"{len(bulletin.findings)} findings, {late} overdue, {len(ranked)} streets; wrote {out_path}")

@@ -13,7 +13,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,14 @@ class PhotoPair:
     after_taken: str | None
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An attachment with its codes resolved and its files checked (:meth:`Evidence.prepare`)."""
+
+    attachment: Attachment
+    files: list[tuple[str, bytes, FileFacts]]
+
+
 @dataclass
 class VerifyReport:
     """``gisplan evidence verify``: every item's file present and matching its SHA-256."""
@@ -126,6 +134,13 @@ class Evidence:
         >>> ws.evidence.add(Attachment(12, "construction", stage="construction"), [("a.jpg", data)])
         """
         _require_planner(role, "add evidence")
+        prepared = self.prepare(attachment, files)
+        with programme.transaction(self.db, actor) as conn:
+            return self.store_in(conn, prepared, actor)
+
+    def prepare(self, attachment: Attachment, files: Sequence[tuple[str, bytes]]) -> Prepared:
+        """Check an attachment and its files before any transaction: codes known, at least one file,
+        each under the size limit and recognised by its content (:meth:`add`, and a finding's photos)."""
         category = self._code("evidence_category", attachment.category, "category")
         stage = self._code("stage", attachment.stage, "stage") if attachment.stage else None
         side = self._code("evidence_side", attachment.side, "side") if attachment.side else None
@@ -137,40 +152,43 @@ class Evidence:
             if len(data) > cap:
                 raise EvidenceError(f"{name}: {len(data):,} bytes, over the {cap:,}-byte limit / 文件过大")
             checked.append((name, data, inspect(data, allowed=self.defs.media_types, zone=clock.zone())))
+        coded = replace(attachment, category=category, stage=stage, side=side)
+        return Prepared(coded, checked)
+
+    def store_in(self, conn: Any, prepared: Prepared, actor: str) -> pd.DataFrame:
+        """Store prepared items in the caller's programme transaction (:func:`gis.programme.store.transaction`)."""
+        attachment, stage, side = prepared.attachment, prepared.attachment.stage, prepared.attachment.side
         srid = int(self.db.require_schema().to_epsg() or 0)
-        with programme.transaction(self.db, actor) as conn:
-            shape = self._compound_shape(conn, attachment.compound_id)
-            project = self._project(conn, attachment.compound_id)
-            ids = []
-            for name, data, facts in checked:
-                window = (
-                    stage_window(stage, project.actual if project else {}, programme_defs().stage_ids)
-                    if stage
-                    else None
-                )
-                marks = flags(facts, self.defs, point=self._point(facts, srid), compound=shape, window=window)
-                added = clock.now()
-                store.put_file(conn, facts, data, thumbnail(data, self.defs.thumbnail_px), actor)
-                item = store.NewItem(
-                    compound_id=attachment.compound_id,
-                    category=category,
-                    month=month_of(self._documents_day(facts, added)),
-                    actor=actor,
-                    added_at=added,
-                    flags=list(marks),
-                    filename=Path(name).name[:255] or None,
-                    note=attachment.note,
-                    stage=stage,
-                    project_id=project.id if project else None,
-                    building_id=attachment.building_id,
-                    acceptance_id=attachment.acceptance_id,
-                    finding_id=attachment.finding_id,
-                    pair=attachment.pair,
-                    side=side,
-                    synthetic=attachment.synthetic,
-                )
-                ids.append(store.insert_item(conn, item, facts, key=str(uuid.uuid4()), srid=srid))
-            return store.items(conn, ids=ids)
+        shape = self._compound_shape(conn, attachment.compound_id)
+        project = self._project(conn, attachment.compound_id)
+        ids = []
+        for name, data, facts in prepared.files:
+            window = (
+                stage_window(stage, project.actual if project else {}, programme_defs().stage_ids) if stage else None
+            )
+            marks = flags(facts, self.defs, point=self._point(facts, srid), compound=shape, window=window)
+            added = clock.now()
+            store.put_file(conn, facts, data, thumbnail(data, self.defs.thumbnail_px), actor)
+            item = store.NewItem(
+                compound_id=attachment.compound_id,
+                category=attachment.category,
+                month=month_of(self._documents_day(facts, added)),
+                actor=actor,
+                added_at=added,
+                flags=list(marks),
+                filename=Path(name).name[:255] or None,
+                note=attachment.note,
+                stage=stage,
+                project_id=project.id if project else None,
+                building_id=attachment.building_id,
+                acceptance_id=attachment.acceptance_id,
+                finding_id=attachment.finding_id,
+                pair=attachment.pair,
+                side=side,
+                synthetic=attachment.synthetic,
+            )
+            ids.append(store.insert_item(conn, item, facts, key=str(uuid.uuid4()), srid=srid))
+        return store.items(conn, ids=ids)
 
     def _code(self, list_id: str, value: str, what: str) -> str:
         codes = registry().code_list(list_id)

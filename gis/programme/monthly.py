@@ -21,6 +21,7 @@ from gis.clock import zone
 from gis.errors import ProjectNotFoundError
 from gis.programme.dates import month_end, parse_month
 from gis.programme.definitions import ProgrammeDefs
+from gis.programme.selfcheck import self_check
 from gis.programme.status import coverage
 
 
@@ -76,10 +77,34 @@ CORRECTION_COLUMNS = [
     ("actor", "更正人"),
     ("at", "更正时间"),
 ]
+# the inspection findings overdue on the report's day (督查问题逾期未整改), as the evidence floor hands them down
+FINDING_COLUMNS = [
+    ("finding_id", "问题编号"),
+    ("name", "项目（小区）"),
+    ("district", "区县"),
+    ("street", "街道"),
+    ("category_zh", "问题类别"),
+    ("what", "问题描述"),
+    ("responsible_unit", "责任单位"),
+    ("deadline", "整改期限"),
+    ("days_overdue", "逾期天数"),
+]
 NOTES = [
     "阶段按统计截至日（{d.year}年{d.month}月{d.day}日）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
     "完成率＝实际完工项目数÷截至本月计划完工项目数；建筑面积单位万平方米，投资单位万元。",
+    "自查：阶段无佐证资料、完工数超过计划、累计数低于上月已报、开工无施工许可日期，列出待核实，不代表数据有误。",
 ]
+UNCHECKED = "本表未核对佐证资料与督查问题（未经工作区生成：ws.report_month）。"
+
+
+@dataclass(frozen=True)
+class MonthEvidence:
+    """What the 月报 reads from the floor above the programme (evidence and inspections), gathered by
+    the facade and handed down: the findings overdue on the report's day (:data:`FINDING_COLUMNS`)
+    and the (project id, stage) pairs some standing evidence item documents."""
+
+    findings: pd.DataFrame
+    stages_evidenced: frozenset[tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -99,6 +124,9 @@ class MonthInputs:
     defs: ProgrammeDefs
     generated_at: datetime
     area: str | None = None
+    evidence: MonthEvidence | None = None  # None: evidence and findings not gathered (no facade)
+    permits: dict[int, date] = field(default_factory=dict)  # project id -> construction permit date
+    previous: dict[str, Any] | None = None  # the last submitted report before the month, as stored
 
 
 @dataclass
@@ -126,6 +154,8 @@ class MonthFigures:
     deadline: date | None = None
     late: bool | None = None
     notes: list[str] = field(default_factory=list)
+    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[c for c, _ in FINDING_COLUMNS]))
+    self_check: pd.DataFrame = field(default_factory=lambda: EMPTY_CHECK.copy())
 
     @property
     def metrics(self) -> list[Metric]:
@@ -144,6 +174,18 @@ class MonthFigures:
         arrays = FrameArrays.of(st, stage_ids, last_day)
         names = sorted({str(d) for d in st["district"].dropna()})
         area = inputs.area or "、".join(names) or "本地区"
+        by_street = street_table(st, stage_ids, last_day, arrays)
+        by_district = district_table(st, stage_ids, last_day, arrays)
+        totals = group_figures(arrays, np.arange(len(st)), stage_ids)
+        gathered = inputs.evidence
+        checked = self_check(
+            st,
+            (by_street, by_district, totals),
+            evidenced=gathered.stages_evidenced if gathered else None,
+            permits=inputs.permits,
+            previous=inputs.previous,
+            construction=defs.index("construction"),
+        )
         return cls(
             month=inputs.month,
             year=inputs.year,
@@ -153,16 +195,23 @@ class MonthFigures:
             unit=defs.report.unit,
             filer=defs.report.filer.format(area=area),
             stages=[(s.id, s.zh) for s in defs.stages],
-            by_street=street_table(st, stage_ids, last_day, arrays),
-            by_district=district_table(st, stage_ids, last_day, arrays),
-            totals=group_figures(arrays, np.arange(len(st)), stage_ids),
+            by_street=by_street,
+            by_district=by_district,
+            totals=totals,
             overdue=overdue_table(st),
             corrections=correction_table(inputs.corrections, defs),
             coverage=coverage(st, ("district", "street"), defs.uncovered_modes),
             generated_at=inputs.generated_at,
             deadline=defs.report_deadline(inputs.month),
-            notes=[NOTES[0].format(d=inputs.as_of), *NOTES[1:]],
+            notes=[NOTES[0].format(d=inputs.as_of), *NOTES[1:], *([] if gathered else [UNCHECKED])],
+            findings=gathered.findings if gathered else cls.findings_frame(),
+            self_check=checked,
         )
+
+    @staticmethod
+    def findings_frame(records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+        """Overdue findings as the report holds them (:data:`FINDING_COLUMNS`; none: no rows)."""
+        return pd.DataFrame(records or [], columns=[c for c, _ in FINDING_COLUMNS])
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: what the API returns and what a submission stores."""
@@ -193,6 +242,8 @@ class MonthFigures:
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "late": self.late,
             "notes": self.notes,
+            "findings": records(self.findings),
+            "self_check": records(self.self_check),
         }
 
     @classmethod
@@ -224,6 +275,9 @@ class MonthFigures:
             deadline=optional("deadline", date.fromisoformat),
             late=d["late"],
             notes=list(d.get("notes") or []),
+            # a report stored before the 督查 and 自查 sections were made has neither: empty, as it was sent
+            findings=cls.findings_frame(d.get("findings")),
+            self_check=pd.DataFrame(d.get("self_check") or [], columns=EMPTY_CHECK.columns),
         )
 
     def table(self) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -380,3 +434,9 @@ def correction_table(events: pd.DataFrame, defs: ProgrammeDefs) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(out, columns=["event_id", "compound_id", *[c for c, _ in CORRECTION_COLUMNS]])
+
+
+# the self-check of nothing: its columns and no rows
+EMPTY_CHECK: pd.DataFrame = self_check(
+    pd.DataFrame(), (pd.DataFrame(), pd.DataFrame(), {}), evidenced=None, permits={}, previous=None, construction=0
+)

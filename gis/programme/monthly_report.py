@@ -39,15 +39,37 @@ class MonthReport(MonthFigures):
 
 
 def write_csv(report: MonthFigures, path: Path) -> None:
-    """The street table with its subtotals and total, one header row (flat labels); text neutralised
+    """The street table with its subtotals and total, one header row (flat labels), and three columns
+    more per row: its overdue inspection findings, how many self-check flags (自查) it has and what they
+    say (the lists themselves are in the XLSX, the JSON and the printout); text neutralised
     (:func:`gis.cells.safe_row`)."""
     ms = report.metrics
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(safe_row(["区县", "街道", *[m.flat for m in ms]]))
+        w.writerow(safe_row(["区县", "街道", *[m.flat for m in ms], *CSV_TAIL]))
         for kind, district, street, values in report.table():
             cells = [_csv_value(values.get(m.id), m) for m in ms]
-            w.writerow([*safe_row([district, street if kind != "total" else ""]), *cells])
+            tail = _row_checks(report, kind, district, street)
+            w.writerow([*safe_row([district, street if kind != "total" else ""]), *cells, *safe_row(tail)])
+
+
+CSV_TAIL = ["督查问题逾期未整改（个）", "自查须核实（项）", "自查说明"]
+
+
+def _row_checks(report: MonthFigures, kind: str, district: str, street: str) -> list[str]:
+    """A row's overdue findings and self-check flags: a street's own, a district's (小计) and the total's."""
+    found, flags = report.findings, report.self_check
+    if kind == "street":
+        late = (found["district"].astype(str) == district) & (found["street"].astype(str) == street)
+        mine = (flags["district"] == district) & (flags["street"] == street)
+    elif kind == "subtotal":
+        late = found["district"].astype(str) == district
+        mine = (flags["district"] == district) & (flags["street"] == "小计")
+    else:
+        late = found["finding_id"].notna()
+        mine = flags["district"] == "合计"
+    said = [f"{r['check_zh']}：{r['subject']}" for r in flags[mine].to_dict("records")]
+    return [str(int(late.sum())), str(int(mine.sum())), "；".join(said)]
 
 
 def _csv_value(v: Any, m: Metric) -> str:

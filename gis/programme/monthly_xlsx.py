@@ -55,6 +55,25 @@ CORRECTION_SPANS = [
     ("更正人", 18, 19),
     ("更正时间", 20, 10_000),  # to the last column
 ]
+FINDING_SPANS = [
+    ("序号", 1, 1),
+    ("问题编号", 2, 2),
+    ("项目（小区）", 3, 5),
+    ("街道", 6, 7),
+    ("问题类别", 8, 8),
+    ("问题描述", 9, 13),
+    ("责任单位", 14, 16),
+    ("整改期限", 17, 18),
+    ("逾期天数", 19, 10_000),
+]
+CHECK_SPANS = [
+    ("序号", 1, 1),
+    ("自查项", 2, 4),
+    ("区县", 5, 5),
+    ("街道", 6, 7),
+    ("对象", 8, 10),
+    ("说明", 11, 10_000),
+]
 COVERAGE_COLUMNS = [
     ("district", "区县", 9),
     ("street", "街道", 13),
@@ -86,6 +105,12 @@ def write_xlsx(report: MonthFigures, path: Path) -> None:
     out.blank()
     corrections = "二、更正事项（已上报月份的更正，上报后记录）"
     _section(out, ncol, (corrections, CORRECTION_SPANS), report.corrections, _correction_cells)
+    out.blank()
+    findings = "三、督查问题逾期未整改（截至统计日已过整改期限）"
+    _section(out, ncol, (findings, FINDING_SPANS), report.findings, _finding_cells)
+    out.blank()
+    checks = "四、自查（数据自检：须核实的数字）"
+    _section(out, ncol, (checks, CHECK_SPANS), report.self_check, _check_cells)
     out.blank()
     _notes_and_signatures(out, ncol, report.notes)
     _coverage_sheet(wb, report)
@@ -199,6 +224,15 @@ def _overdue_cells(i: int, r: dict[str, Any]) -> list[Any]:
 def _correction_cells(i: int, r: dict[str, Any]) -> list[Any]:
     keys = ("name", "street", "change", "corrects_month", "reason", "actor", "at")
     return [i, *[r[k] for k in keys]]
+
+
+def _finding_cells(i: int, r: dict[str, Any]) -> list[Any]:
+    keys = ("finding_id", "name", "street", "category_zh", "what", "responsible_unit")
+    return [i, *[r[k] for k in keys], _day(_as_date(r["deadline"])), int(r["days_overdue"])]
+
+
+def _check_cells(i: int, r: dict[str, Any]) -> list[Any]:
+    return [i, *[r[k] for k in ("check_zh", "district", "street", "subject", "detail")]]
 
 
 def _section(

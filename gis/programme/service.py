@@ -12,7 +12,8 @@ the map tiles and OGC API show the programme's state), audited as layer edits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Unpack
@@ -29,8 +30,9 @@ from gis.programme import acceptance_store, replay, rules, schedule, schedule_im
 from gis.programme.dates import month_end, parse_month
 from gis.programme.definitions import programme_defs
 from gis.programme.model import Event, Project
-from gis.programme.monthly import MonthInputs
+from gis.programme.monthly import MonthEvidence, MonthInputs
 from gis.programme.monthly_report import MonthReport
+from gis.programme.permits import Permits, latest_dates
 from gis.programme.rules import CorrectionFields, Money, PlanFields, ProgressFields
 from gis.programme.schedule_import import ScheduleImportReport
 from gis.registry import registry
@@ -39,6 +41,9 @@ from gis.store import layers
 from gis.store.database import Database
 
 AsOf = date | datetime | str | None
+# What the 月报 reads from the evidence floor, handed down by the facade: (connection, the report's day,
+# the instant it is read as of) -> the overdue findings and the stages evidenced.
+GatherEvidence = Callable[[Connection, date, datetime], MonthEvidence]
 # the compound's columns a project's row carries (as gis.programme.store.compounds_of_year reads them)
 COMPOUND_FIELDS = ["name", "district", "street", "buildings", "households", "floor_area_m2", "property_mgmt"]
 
@@ -63,9 +68,15 @@ class Programme:
     spending figure is as of.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, evidence: GatherEvidence | None = None) -> None:
         self.db = db
         self.defs = programme_defs()
+        self.evidence = evidence  # None: the 月报 says it did not check evidence and findings
+
+    @property
+    def permits(self) -> Permits:
+        """Construction permits (施工许可): ``.record(compound, date, number=...)``, ``.history()``."""
+        return Permits(self.db)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -474,8 +485,12 @@ class Programme:
             if as_of is not None and upto_event is None:
                 upto_event = store.last_event_id(conn, as_of)
             corrections = store.corrections_since(conn, month, upto_event)
+            gathered = self.evidence(conn, on, as_of or clock.now()) if self.evidence else None
+            before = [m for m in store.submitted_months(conn) if m < month]
+            previous = store.stored_report(conn, before[-1], as_of) if before else None
+            dated = latest_dates(conn, year, as_of)
         inputs = MonthInputs(month, year, on, projects, corrections, self.defs, as_of or clock.now(), area)
-        return MonthReport.compute(inputs)
+        return MonthReport.compute(dataclasses.replace(inputs, evidence=gathered, permits=dated, previous=previous))
 
     def submit(
         self,

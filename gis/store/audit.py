@@ -27,9 +27,9 @@ INSERT_AUDIT = text(
     "VALUES (:a, :act, :l, :f, CAST(:b AS jsonb), CAST(:af AS jsonb))"
 )
 
-# The tables whose every row change the audit triggers record, before and after (migrations 0001, 0014);
+# The tables whose every row change the audit triggers record, before and after (migrations 0001, 0014, 0016);
 # the other layers (roads, buildings, water) are audited per import in ``imports``.
-ROW_AUDITED = ("compounds", "facilities", "pipelines", "evidence")
+ROW_AUDITED = ("compounds", "facilities", "pipelines", "evidence", "inspection_findings")
 AS_OF_SYSTEM = ("source", "source_key", "synthetic", "extra", "version", "created_at", "updated_at")
 # A layer at an instant, from its audit rows: per feature the last row at or before the instant (by
 # id: the order the changes were made in; ``at`` is its transaction's start, so it only cuts), its

@@ -57,6 +57,8 @@ REFERENCE: tuple[str, ...] = (
     "programme_submissions",
     "acceptances",
     "acceptance_scores",
+    "programme_permits",
+    "inspection_findings",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

@@ -29,18 +29,19 @@ from psycopg import sql
 OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
-# Append-only: the programme's event log and locked months, the audit log, the evidence files, the
-# acceptance records.
+# Append-only: the programme's event log, locked months and permit dates, the audit log, the evidence
+# files, the acceptance records.
 APPEND_ONLY = (
     "programme_events",
     "programme_submissions",
+    "programme_permits",
     "audit_log",
     "evidence_files",
     "acceptances",
     "acceptance_scores",
 )
-# Never deleted, but changed in part (an evidence item is withdrawn, published or paired).
-NO_DELETE = ("evidence",)
+# Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
+NO_DELETE = ("evidence", "inspection_findings")
 # Written by migrations only: the app reads them.
 READ_ONLY = ("alembic_version", "gisplan_meta")
 

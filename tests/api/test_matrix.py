@@ -30,11 +30,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.main import create_app
+from gis import clock
+from gis.evidence.findings import Opening
 from gis.evidence.service import Attachment
 from gis.gaps import runs as gap_runs
 from gis.store.users import add_user
 from gis.workspace import Workspace
-from tests.helpers.photos import photo
+from tests.helpers.photos import PDF, photo
 
 # the database is a copy of the prepared sample; a long module (run first)
 pytestmark = [pytest.mark.sample, pytest.mark.heavy]
@@ -207,6 +209,29 @@ def _compound(path: str, **params: Any) -> Builder:
     return lambda site, _: Call("GET", path.format(id=site.first("compounds")), params)
 
 
+def _open_finding(site: Site) -> int:
+    """A finding of the matrix's own (each close needs one still open)."""
+    compound = int(site.ws.programme.status()["compound_id"].iloc[0])
+    opening = Opening(compound, f"矩阵测试 {next(site.made)}", "矩阵测试单位", clock.today())
+    return int(site.ws.findings.open(opening, actor="matrix")["id"])
+
+
+def _new_finding(site: Site, _: str) -> Call:
+    compound = int(site.ws.programme.status()["compound_id"].iloc[0])
+    body = {"compound_id": compound, "what": f"矩阵测试 {next(site.made)}", "responsible_unit": "矩阵测试单位"}
+    return Call("POST", "/api/findings", json={**body, "deadline": clock.today().isoformat()})
+
+
+def _finding(site: Site, _: str) -> Call:
+    return Call("GET", f"/api/findings/{int(site.ws.findings.items()['id'].min())}")
+
+
+def _close_finding(site: Site, _: str) -> Call:
+    if site.refusing:  # refused before the finding is looked up
+        return Call("POST", "/api/findings/1/close", content=PDF)
+    return Call("POST", f"/api/findings/{_open_finding(site)}/close", content=PDF)
+
+
 def _disable(site: Site, _: str) -> Call:
     if site.refusing:
         return Call("POST", "/api/users/m-planner/disable")
@@ -340,6 +365,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/acceptance/{record_id}/sheet.html"): Route(
         "planner", 200, _acceptance("/api/acceptance/{id}/sheet.html")
     ),
+    ("GET", "/api/findings"): Route("planner", 200, _get("/api/findings")),
+    ("POST", "/api/findings"): Route("planner", 201, _new_finding),
+    ("GET", "/api/findings/bulletin.html"): Route("planner", 200, _get("/api/findings/bulletin.html")),
+    ("GET", "/api/findings/bulletin.xlsx"): Route("planner", 200, _get("/api/findings/bulletin.xlsx")),
+    ("GET", "/api/findings/{finding_id}"): Route("planner", 200, _finding),
+    ("POST", "/api/findings/{finding_id}/close"): Route("planner", 200, _close_finding),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }

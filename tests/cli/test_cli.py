@@ -44,6 +44,10 @@ pytestmark = pytest.mark.heavy  # a long module: collected first (tests/conftest
         ["acceptance"],
         *[["acceptance", c] for c in ("checklist", "record", "list", "sheet")],
         *[["evidence", c] for c in ("add", "list", "verify", "export", "withdraw", "publish", "pair")],
+        ["findings"],
+        *[["findings", c] for c in ("add", "close", "list")],
+        ["report", "inspection"],
+        ["progress", "permit"],
     ],
 )
 def test_help_for_every_command(args: list[str]) -> None:

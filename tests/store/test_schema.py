@@ -39,6 +39,7 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "site_proposals": ("POINT", 4548),
         "pipeline_findings": ("GEOMETRY", 4548),
         "evidence": ("POINT", 4548),
+        "inspection_findings": ("POINT", 4548),
     }
     assert gist == set(columns) - {"site_proposals", "pipeline_findings"}  # read by run, not by place
     assert triggers == {
@@ -50,10 +51,12 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "water",
         "programme_events",
         "programme_submissions",  # append-only
+        "evidence_files",
+        "evidence",  # a layer audited row by row, never deleted (0014)
+        "inspection_findings",  # likewise (0016)
+        "programme_permits",  # append-only (0016)
         "gap_runs",  # a run's rows go with it (0012: checked and cascaded per statement)
         "gap_results",
-        "evidence",  # audited row by row, never deleted (0014)
-        "evidence_files",  # append-only
         "acceptances",
         "acceptance_scores",  # append-only (0015)
     }
