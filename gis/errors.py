@@ -262,6 +262,9 @@ class FindingError(EvidenceError):
 class FindingClosedError(FindingError):
     """The finding was closed already: a closing stands."""
 
+    status = ConflictError.status
+    title = ConflictError.title
+
 
 class AcceptanceRequiredError(ProgrammeError):
     """A stage that needs a passed 综合验收 (accepted), reported without one on or before its date."""
