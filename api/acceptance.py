@@ -62,7 +62,8 @@ class Record(BaseModel):
     compound_id: int = Field(ge=1, le=2**63 - 1)
     held_on: date
     team: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=50)
-    scores: dict[Annotated[str, Field(max_length=100)], ItemScore] = Field(max_length=200)
+    # item -> score (an unknown item is refused by the checklist; no key schema: OpenAPI 3.0 has none)
+    scores: dict[str, ItemScore] = Field(max_length=200)
     findings: list[Annotated[str, Field(max_length=2000)]] = Field(default=[], max_length=100)
     reinspects: int | None = Field(default=None, ge=1, le=2**63 - 1)
     year: int | None = Field(default=None, ge=2000, le=2100)

@@ -188,7 +188,8 @@ class Acceptances:
         self.db.require_schema()
         with self.db.engine.connect() as conn:
             latest = acceptance_store.latest(conn)
-        return latest[latest["passed"]].drop(columns=["passed"]).reset_index(drop=True)
+        # .loc with a boolean mask: an empty frame's object column would otherwise be read as labels
+        return latest.loc[latest["passed"].astype(bool)].drop(columns=["passed"]).reset_index(drop=True)
 
 
 def _score(item: str, given: Given) -> Score:

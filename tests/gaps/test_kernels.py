@@ -111,10 +111,12 @@ def test_summary_per_type_and_street() -> None:
             "demand_group": ["children"] * 3 + ["residents"] * 2,
             "affected": [0.0, 8.0, np.nan, 0.0, 50.0],
             "radius_m": [300.0] * 3 + [300.0] * 2,
+            "radius_status": ["superseded"] * 3 + ["unverified"] * 2,
             "basis": "network",
         }
     )
     by_type = summarise(results).set_index("facility_type")
+    assert by_type["radius_status"].to_dict() == {"kindergarten": "superseded", "clinic": "unverified"}
     assert by_type.loc["kindergarten", ["compounds", "covered"]].tolist() == [3, 1]
     # the compound of unknown population counts no residents, and its unknown demand none
     assert by_type.loc["kindergarten", "residents_uncovered"] == 200.0
