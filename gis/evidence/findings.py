@@ -215,6 +215,8 @@ class Findings:
 
     def _row(self, conn: Connection, fid: int, on: date) -> dict[str, Any]:
         listed = self._listed(findings_store.rows(conn, [fid]), on)
+        if listed.empty:  # found after ``on``: on that day it did not exist yet
+            raise NotFoundError(f"inspection finding {fid} was not found yet on {on} / 该日尚无此督查问题")
         return {str(k): v for k, v in listed.iloc[0].items()}
 
     # -- reading ------------------------------------------------------------------------------------

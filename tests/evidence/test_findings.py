@@ -255,6 +255,8 @@ def test_the_api_opens_lists_and_closes_findings(ws: Workspace) -> None:
         assert done.json()["status"] == "closed" and done.json()["closing_note"] == "已修复"
         assert client.post(f"/api/findings/{fnd}/close", content=PDF, headers=h).status_code == 409
         assert client.get("/api/findings/999999999", headers=h).status_code == 404
+        before = client.get(f"/api/findings/{fnd}", params={"on": "2000-01-01"}, headers=h)  # not found yet then
+        assert before.status_code == 404 and before.headers["content-type"] == "application/problem+json"
         still = client.get("/api/findings", params={"open": "true"}, headers=h).json()["findings"]
         assert fnd not in {f["id"] for f in still} and all(f["status"] != "closed" for f in still)
         page = client.get("/api/findings/bulletin.html", headers=h)
