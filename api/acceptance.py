@@ -3,19 +3,16 @@ shows to everyone (each project's passed acceptance: compound, day, total)."""
 
 from __future__ import annotations
 
-import json
-import math
 import tempfile
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import jsonable
 from api.deps import CallerDep, IdPath, WorkspaceDep, require_planner
 from gis.evidence.acceptance import Sheet
 from gis.export.acceptance_sheet import write_sheet
@@ -23,31 +20,6 @@ from gis.export.acceptance_sheet import write_sheet
 router = APIRouter(prefix="/api", tags=["综合验收 Acceptance"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Compound = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only this compound's records")]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
-    return out
-
-
-def _value(v: Any) -> Any:
-    """A value of a record as JSON holds it: dates as ISO text, amounts as numbers, NaN as null."""
-    if isinstance(v, dict):
-        return {k: _value(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_value(x) for x in v]
-    if hasattr(v, "tolist"):  # numpy scalars and arrays
-        return _value(v.tolist())
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v.isoformat() if hasattr(v, "isoformat") else v
-
-
-def _jsonable(record: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _value(record)
-    return out
 
 
 class ItemScore(BaseModel):
@@ -71,18 +43,18 @@ class Record(BaseModel):
 
 @router.get("/acceptance/checklist", summary="The checklist: items, points, mandatory, the status of each rule")
 def checklist(ws: WorkspaceDep) -> list[dict[str, Any]]:
-    return _records(ws.acceptance.checklist())
+    return jsonable.records(ws.acceptance.checklist())
 
 
 @router.get("/acceptance/public", summary="公示: each project's passed acceptance (compound, day, total), for everyone")
 def public(ws: WorkspaceDep) -> list[dict[str, Any]]:
-    return _records(ws.acceptance.public())
+    return jsonable.records(ws.acceptance.public())
 
 
 @router.get("/acceptance", summary="Acceptance records (planners)")
 def records(ws: WorkspaceDep, caller: CallerDep, compound_id: Compound = None) -> list[dict[str, Any]]:
     require_planner(caller, "acceptance records")
-    return _records(ws.acceptance.records(compound_id))
+    return jsonable.records(ws.acceptance.records(compound_id))
 
 
 @router.post("/acceptance", status_code=201, summary="Record an acceptance: every item scored (planners)")
@@ -90,7 +62,7 @@ def record(ws: WorkspaceDep, caller: CallerDep, body: Record) -> dict[str, Any]:
     require_planner(caller, "recording an acceptance")
     scores = {k: (v.score, v.note, v.evidence) for k, v in body.scores.items()}
     sheet = Sheet(body.held_on, body.team, scores, body.findings, body.reinspects)
-    return _jsonable(
+    return jsonable.value(
         ws.acceptance.record(body.compound_id, sheet, year=body.year, actor=caller.actor, role=caller.role)
     )
 
@@ -98,7 +70,7 @@ def record(ws: WorkspaceDep, caller: CallerDep, body: Record) -> dict[str, Any]:
 @router.get("/acceptance/{record_id}", summary="One record with its scores (planners)")
 def one(ws: WorkspaceDep, caller: CallerDep, record_id: IdPath) -> dict[str, Any]:
     require_planner(caller, "acceptance records")
-    return _jsonable(ws.acceptance.get(record_id))
+    return jsonable.value(ws.acceptance.get(record_id))
 
 
 def _sheet(ws: Any, record_id: int, suffix: str, media_type: str) -> Response:

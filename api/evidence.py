@@ -8,17 +8,15 @@ files are recognised by their content in a worker process (:mod:`api.workers`), 
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
-from api import workers
+from api import jsonable, workers
 from api.auth import Caller
 from api.deps import CallerDep, IdPath, RoleDep, WorkersDep, WorkspaceDep, require_planner
 from gis.evidence.service import Attachment
@@ -27,11 +25,6 @@ router = APIRouter(prefix="/api", tags=["Evidence 资料留存"])
 MAX_FILES = 20
 FIELDS = ("compound_id", "category", "stage", "note", "side", "building_id")
 Compound = Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only this compound's items")]
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
-    return out
 
 
 def _int(form: Any, name: str) -> int | None:
@@ -92,18 +85,18 @@ async def upload(request: Request, ws: WorkspaceDep, pool: WorkersDep, caller: C
 
 def _add(caller: Caller, attachment: Attachment, files: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
     """In a worker process: inspect and store the files (Pillow decodes each image whole)."""
-    return _records(workers.workspace().evidence.add(attachment, files, actor=caller.actor, role=caller.role))
+    return jsonable.records(workers.workspace().evidence.add(attachment, files, actor=caller.actor, role=caller.role))
 
 
 @router.get("/evidence", summary="Evidence items with their flags (planners)")
 def items(ws: WorkspaceDep, caller: CallerDep, compound_id: Compound = None) -> list[dict[str, Any]]:
     require_planner(caller, "evidence")
-    return _records(ws.evidence.items(compound_id))
+    return jsonable.records(ws.evidence.items(compound_id))
 
 
 @router.get("/evidence/published", summary="Published evidence (公示: before/after photos), for everyone")
 def published(ws: WorkspaceDep, compound_id: Compound = None) -> list[dict[str, Any]]:
-    return _records(ws.evidence.published(compound_id))
+    return jsonable.records(ws.evidence.published(compound_id))
 
 
 @router.get("/evidence/verify", summary="Every file present and matching its SHA-256 (planners)")
@@ -115,23 +108,15 @@ def verify(ws: WorkspaceDep, caller: CallerDep) -> dict[str, Any]:
         "items": report.items,
         "files": report.files,
         "bytes": report.bytes,
-        "missing": json.loads(json.dumps(report.missing, default=str)),
-        "changed": json.loads(json.dumps(report.changed, default=str)),
+        "missing": jsonable.value(report.missing),
+        "changed": jsonable.value(report.changed),
     }
 
 
 @router.get("/evidence/{item_id}", summary="One item (the public: a published one only)")
 def item(ws: WorkspaceDep, role: RoleDep, item_id: IdPath) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(json.dumps(ws.evidence.item(item_id, role), default=_jsonable))
+    found: dict[str, Any] = jsonable.value(ws.evidence.item(item_id, role))
     return found
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
-        return None if str(value) == "NaT" else value.isoformat()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return None if pd.isna(value) else str(value)
 
 
 def _file(ws: Any, role: Any, item_id: int, thumb: bool) -> Response:
@@ -166,7 +151,7 @@ class Withdrawal(BaseModel):
 def withdraw(ws: WorkspaceDep, caller: CallerDep, item_id: IdPath, body: Withdrawal) -> dict[str, Any]:
     require_planner(caller, "withdrawing evidence")
     row = ws.evidence.withdraw(item_id, body.reason, actor=caller.actor, role=caller.role)
-    found: dict[str, Any] = json.loads(json.dumps(row, default=_jsonable))
+    found: dict[str, Any] = jsonable.value(row)
     return found
 
 
@@ -179,5 +164,5 @@ class Publication(BaseModel):
 def publish(ws: WorkspaceDep, caller: CallerDep, item_id: IdPath, body: Publication) -> dict[str, Any]:
     require_planner(caller, "publishing evidence")
     row = ws.evidence.publish(item_id, body.published, actor=caller.actor, role=caller.role)
-    found: dict[str, Any] = json.loads(json.dumps(row, default=_jsonable))
+    found: dict[str, Any] = jsonable.value(row)
     return found

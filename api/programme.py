@@ -15,7 +15,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import workers
+from api import jsonable, workers
 from api.auth import Caller
 from api.deps import CallerDep, IdPath, WorkersDep, WorkspaceDep, require_admin, require_planner
 from gis.errors import ImportRefusedError
@@ -49,11 +49,6 @@ def _planner(caller: CallerDep) -> Caller:
 Planner = Annotated[Caller, Depends(_planner)]
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", date_format="iso", force_ascii=False))
-    return out
-
-
 F = TypeVar("F", bound=pd.DataFrame)
 
 
@@ -77,14 +72,14 @@ def programme(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None, as
 @router.get("/programme/risks", summary="Overdue and at-risk projects, and per street")
 def risks(ws: WorkspaceDep, _: Planner, year: Year = None, on: On = None, as_of: AsOf = None) -> dict[str, Any]:
     return {
-        "projects": _records(_iso_dates(ws.programme.risks(year, on, as_of=as_of))),
-        "by_street": _records(ws.programme.risks_by_street(year, on, as_of=as_of)),
+        "projects": jsonable.records(_iso_dates(ws.programme.risks(year, on, as_of=as_of))),
+        "by_street": jsonable.records(ws.programme.risks_by_street(year, on, as_of=as_of)),
     }
 
 
 @router.get("/programme/property-coverage", summary="Property management coverage before and after renovation")
 def coverage(ws: WorkspaceDep, _: Planner, year: Year = None, as_of: AsOf = None) -> dict[str, Any]:
-    return {"coverage": _records(ws.programme.property_coverage(year, as_of=as_of))}
+    return {"coverage": jsonable.records(ws.programme.property_coverage(year, as_of=as_of))}
 
 
 @router.get("/programme/schedule.xlsx", summary="The schedule table (时间配档表) of a year, as stored")
@@ -127,7 +122,7 @@ def project(ws: WorkspaceDep, _: Planner, compound_id: IdPath, year: Year = None
     if row.empty:
         raise HTTPException(404, f"no project for compound {compound_id}")
     history = ws.programme.history(compound_id, int(row.iloc[0]["year"]), as_of=as_of)
-    return {"project": _records(_iso_dates(row))[0], "history": _records(history)}
+    return {"project": jsonable.records(_iso_dates(row))[0], "history": jsonable.records(history)}
 
 
 class ProgressBody(BaseModel):
@@ -204,7 +199,7 @@ def _download(rep: MonthReport, suffix: str, media: str) -> Response:
 
 @router.get("/reports/months", summary="Submitted months: when, by whom, deadline, late")
 def months(ws: WorkspaceDep, _: Planner) -> dict[str, Any]:
-    return {"submissions": _records(ws.programme.submissions())}
+    return {"submissions": jsonable.records(ws.programme.submissions())}
 
 
 @router.get("/reports/month/{month}.xlsx", summary="The 统计月报 as XLSX")

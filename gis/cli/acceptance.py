@@ -61,13 +61,13 @@ def acceptance_record(
 @app.command("list")
 def acceptance_list(compound: Annotated[str | None, typer.Argument(help="Only this compound.")] = None) -> None:
     """The records, by day."""
+    import pandas as pd
+
     ws = open_workspace()
     found = ws.acceptance.records(compound_id(ws, compound) if compound else None)
     for r in found.to_dict("records"):
         verdict = "passed" if r["passed"] else f"not passed {list(r['failed_mandatory'])}"
-        again = (
-            f" (re-inspects #{int(r['reinspects'])})" if r["reinspects"] == r["reinspects"] and r["reinspects"] else ""
-        )
+        again = f" (re-inspects #{int(r['reinspects'])})" if pd.notna(r["reinspects"]) else ""
         out.print(f"#{r['id']} compound {r['compound_id']} {r['held_on']} {float(r['total']):g} {verdict}{again}")
     out.print(f"{len(found)} records")
 

@@ -6,7 +6,7 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
-from gis.registry import read_rules, registry
+from gis.registry import read_rules
 from gis.standards import Rule
 
 
@@ -17,15 +17,6 @@ class EvidenceDefs(BaseModel):
     max_distance_m: Rule
     stage_grace_days: Rule
     thumbnail_px: int
-
-    @property
-    def categories(self) -> list[str]:
-        """The category codes (``evidence_category`` of ``layers/codes.yaml``)."""
-        return registry().code_list("evidence_category").ids
-
-    def resolve_category(self, value: str) -> str | None:
-        """A category code from a code or a label (违建, 施工 ...); None if it is none."""
-        return registry().code_list("evidence_category").resolve(value)
 
 
 @cache

@@ -33,6 +33,7 @@ from gis.evidence.files import FileFacts, inspect, thumbnail
 from gis.programme import store as programme
 from gis.programme.dates import month_end, month_of
 from gis.programme.definitions import programme_defs
+from gis.programme.rules import require_planner
 from gis.registry import registry
 from gis.roles import Role
 from gis.store import layers
@@ -95,11 +96,6 @@ class VerifyReport:
         return not self.missing and not self.changed
 
 
-def _require_planner(role: Role, doing: str) -> None:
-    if role not in ("planner", "admin"):
-        raise AdminRequiredError(f"only a planner or an admin may {doing}")
-
-
 class Evidence:
     """The evidence of a gisplan database. Build it through ``ws.evidence``."""
 
@@ -133,7 +129,7 @@ class Evidence:
         --------
         >>> ws.evidence.add(Attachment(12, "construction", stage="construction"), [("a.jpg", data)])
         """
-        _require_planner(role, "add evidence")
+        require_planner(role, "add evidence")
         prepared = self.prepare(attachment, files)
         with programme.transaction(self.db, actor) as conn:
             return self.store_in(conn, prepared, actor)
@@ -161,12 +157,11 @@ class Evidence:
         srid = int(self.db.require_schema().to_epsg() or 0)
         shape = self._compound_shape(conn, attachment.compound_id)
         project = self._project(conn, attachment.compound_id)
+        window = stage_window(stage, project.actual if project else {}, programme_defs().stage_ids) if stage else None
+        to_working = Transformer.from_crs(4326, srid, always_xy=True)
         ids = []
         for name, data, facts in prepared.files:
-            window = (
-                stage_window(stage, project.actual if project else {}, programme_defs().stage_ids) if stage else None
-            )
-            marks = flags(facts, self.defs, point=self._point(facts, srid), compound=shape, window=window)
+            marks = flags(facts, self.defs, point=_point(facts, to_working), compound=shape, window=window)
             added = clock.now()
             store.put_file(conn, facts, data, thumbnail(data, self.defs.thumbnail_px), actor)
             item = store.NewItem(
@@ -211,12 +206,6 @@ class Evidence:
             return programme.load_project(conn, compound_id, None)
         except ProjectNotFoundError:
             return None  # a compound with no project yet: survey photos come first
-
-    def _point(self, facts: FileFacts, srid: int) -> shapely.Point | None:
-        if facts.lon is None or facts.lat is None:
-            return None
-        x, y = Transformer.from_crs(4326, srid, always_xy=True).transform(facts.lon, facts.lat)
-        return shapely.Point(x, y)
 
     @staticmethod
     def _documents_day(facts: FileFacts, added: datetime) -> Any:
@@ -274,9 +263,12 @@ class Evidence:
 
     def file(self, fid: int, role: Role = "planner", *, thumb: bool = False) -> tuple[str, bytes, str]:
         """An item's file (or its JPEG thumbnail): media type, bytes, a safe file name."""
-        self.item(fid, role)  # the public's "not found" for an unpublished item
+        self.db.require_schema()
         with self.db.engine.connect() as conn:
-            row = store.items(conn, ids=[fid]).iloc[0]
+            found = store.items(conn, ids=[fid], published_only=role == "public", withdrawn=role != "public")
+            if found.empty:  # the public's "not found" for an unpublished item, as :meth:`item`
+                raise NotFoundError(f"no evidence item {fid}")
+            row = found.iloc[0]
             sha = str(row["sha256"])
             if thumb:
                 small = store.thumbnail(conn, sha)
@@ -349,7 +341,7 @@ class Evidence:
         AdminRequiredError
             The month the item belongs to is submitted, and ``role`` is not admin.
         """
-        _require_planner(role, "withdraw evidence")
+        require_planner(role, "withdraw evidence")
         if not reason or not reason.strip():
             raise EvidenceError("a withdrawal needs a reason / 撤回须说明理由")
         with programme.transaction(self.db, actor) as conn:
@@ -371,7 +363,7 @@ class Evidence:
         self, fid: int, published: bool = True, *, actor: str = "notebook", role: Role = "planner"
     ) -> dict[str, Any]:
         """Mark an item for the public (公示: before/after of a finished compound), or take it back."""
-        _require_planner(role, "publish evidence")
+        require_planner(role, "publish evidence")
         with programme.transaction(self.db, actor) as conn:
             row = store.item_for_update(conn, fid)
             if row is None:
@@ -385,7 +377,7 @@ class Evidence:
 
     def pair(self, before: int, after: int, *, actor: str = "notebook", role: Role = "planner") -> str:
         """Pair a before and an after photo of the same place (改造前后对比); the pair's key."""
-        _require_planner(role, "pair evidence")
+        require_planner(role, "pair evidence")
         key = f"{before}-{after}"
         with programme.transaction(self.db, actor) as conn:
             rows = [store.item_for_update(conn, fid) for fid in (before, after)]
@@ -400,3 +392,11 @@ class Evidence:
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
+
+
+def _point(facts: FileFacts, to_working: Transformer) -> shapely.Point | None:
+    """Where a photo says it was taken, in the working CRS; None without a GPS fix."""
+    if facts.lon is None or facts.lat is None:
+        return None
+    x, y = to_working.transform(facts.lon, facts.lat)
+    return shapely.Point(x, y)

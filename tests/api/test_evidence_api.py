@@ -108,6 +108,8 @@ def test_upload_publish_and_what_the_public_sees(ws: Workspace) -> None:
         ogc = http.get("/ogc/collections/evidence/items", params={"limit": 500}, headers=planner).json()
         assert {f["id"] for f in ogc["features"]} >= {photo_id, pdf_id}
         assert next(f for f in ogc["features"] if f["id"] == pdf_id)["geometry"] is None
+        scan = http.get(f"/api/evidence/{pdf_id}", headers=planner)  # no position: null, never NaN
+        assert scan.status_code == 200 and scan.json()["lon"] is None
         _problem(
             http.delete(f"/ogc/collections/evidence/items/{photo_id}", headers={**planner, "If-Match": '"x"'}), 405
         )
