@@ -1,4 +1,5 @@
-"""The workspace: what a notebook holds after ``gis.connect()``; the CLI and the API use the same."""
+"""The facade: :class:`Workspace` (layers, imports, analyses, exports; the programme's desks from
+:mod:`gis.workspace.renovation`) and :func:`connect`."""
 
 from __future__ import annotations
 
@@ -15,12 +16,8 @@ from sqlalchemy import Engine
 from gis import clock
 from gis.crs import parse_crs
 from gis.errors import AsOfError, InvalidRequestError
-from gis.evidence.acceptance import Acceptances
-from gis.evidence.findings import Findings
-from gis.evidence.service import Evidence
 from gis.export import offline_map
 from gis.export.context import ExportContext, ExportNeeds, as_of_needs
-from gis.export.progress import progress_overview
 from gis.gaps import distributed, inputs, runs
 from gis.gaps.analysis import GapInputs, GapParameters
 from gis.gaps.catchments import walking_catchment
@@ -30,16 +27,16 @@ from gis.ingest import ImportReport, history, load_file
 from gis.ingest.load import ImportOptions
 from gis.pipelines import runs as pipeline_runs
 from gis.pipelines.tools import PipelineTools
-from gis.programme import MonthReport, Programme
 from gis.registry import Registry, registry
 from gis.roles import Role, visible_layers
 from gis.settings import Settings
 from gis.store import audit, layers, schema
 from gis.store.database import Database
 from gis.store.engine import make_engine, resolve_url, sqlalchemy_url
+from gis.workspace.renovation import RenovationDesks
 
 
-class Workspace:
+class Workspace(RenovationDesks):
     """A gisplan database and the layer registry.
 
     Build it with :func:`gis.connect`. Methods take explicit arguments and return GeoDataFrames,
@@ -484,66 +481,10 @@ class Workspace:
             acceptance=self.acceptance.public() if needs.evidence else None,
         )
 
-    def progress_overview(self, *, on: date | None = None, as_of: datetime | None = None) -> dict[str, Any] | None:
-        """The progress map's figures (挂图作战) on ``on`` (default today): per compound its stage and
-        whether it is overdue, per street this month's figures; None when there is no programme (as
-        it stood at the instant ``as_of``, when given)."""
-        if as_of is not None and not self.programme.years_as_of(as_of):
-            return None
-        status = self.programme.status(on=on, as_of=as_of)
-        if not len(status):
-            return None
-        month = clock.today(on).strftime("%Y-%m")
-        report = self.report_month(month, today=on, live=True, as_of=as_of)
-        return progress_overview(status, report.by_street, month)
-
     @property
     def pipelines(self) -> PipelineTools:
         """Pipeline checks (restricted data): ``ws.pipelines.check()``, ``.bury()``, ``.inventory()``."""
         return PipelineTools(self.db)
-
-    @property
-    def acceptance(self) -> Acceptances:
-        """综合验收 records: ``.checklist()``, ``.record(...)``, ``.records()`` (:mod:`gis.evidence.acceptance`)."""
-        return Acceptances(self.db)
-
-    @property
-    def evidence(self) -> Evidence:
-        """Evidence (资料留存): ``.add(Attachment(...), files)``, ``.items()``, ``.verify()``, ``.withdraw()`` ..."""
-        return Evidence(self.db)
-
-    @property
-    def findings(self) -> Findings:
-        """Inspection findings (督查): ``.open(Opening(...), photos)``, ``.close(id, files)``, ``.bulletin()`` ..."""
-        return Findings(self.db)
-
-    @property
-    def programme(self) -> Programme:
-        """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
-        ``.import_schedule()``, ``.submit()`` ... (:class:`gis.programme.Programme`; its 月报 with :attr:`findings`)."""
-        return Programme(self.db, self.findings.for_month)
-
-    def report_month(
-        self,
-        month: str,
-        *,
-        year: int | None = None,
-        today: date | None = None,
-        live: bool = False,
-        area: str | None = None,
-        as_of: date | datetime | str | None = None,
-    ) -> MonthReport:
-        """The monthly statistics (统计月报) of ``month`` (:meth:`gis.programme.Programme.report_month`): as
-        submitted when locked (``live`` recomputes); ``.by_street``, ``.overdue``, ``.findings`` (督查问题逾期),
-        ``.self_check`` (自查) ...; ``.write("月报.xlsx")`` or ``.csv``.
-
-        Examples
-        --------
-        >>> r = ws.report_month("2026-11")
-        >>> r.by_street[["street", "projects", "construction", "overdue"]]
-        >>> r.write("out/月报_2026-11.xlsx")
-        """
-        return self.programme.report_month(month, year=year, today=today, live=live, area=area, as_of=as_of)
 
     def gap_run(self, run_id: int | None = None) -> GapRun:
         """A stored gap run (the latest by default).
