@@ -1,0 +1,21 @@
+"""``gisplan demo`` and the bundled sample: ``run`` loads the sample (:func:`load_sample`), runs the
+gap analysis and writes the exports; ``programme`` the programme's synthetic year (progress,
+evidence, acceptance, inspections). Each later part of the programme adds its demo module here.
+"""
+
+from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
+from gis.demo.run import run_demo, write_exports
+from gis.demo.sample import SAMPLE_LAYERS, SOURCE, load_sample, sample_path
+
+__all__ = [
+    "SAMPLE_LAYERS",
+    "SOURCE",
+    "load_sample",
+    "run_acceptance_demo",
+    "run_demo",
+    "run_evidence_demo",
+    "run_findings_demo",
+    "run_programme_demo",
+    "sample_path",
+    "write_exports",
+]
