@@ -3,7 +3,13 @@ gap analysis and writes the exports; ``programme`` the programme's synthetic yea
 evidence, acceptance, inspections). Each later part of the programme adds its demo module here.
 """
 
-from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
+from gis.demo.programme import (
+    run_acceptance_demo,
+    run_evidence_demo,
+    run_findings_demo,
+    run_programme_demo,
+    synthetic_photo,
+)
 from gis.demo.run import run_demo, write_exports
 from gis.demo.sample import SAMPLE_LAYERS, SOURCE, load_sample, sample_path
 
@@ -17,5 +23,6 @@ __all__ = [
     "run_findings_demo",
     "run_programme_demo",
     "sample_path",
+    "synthetic_photo",
     "write_exports",
 ]
