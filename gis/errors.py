@@ -273,5 +273,11 @@ class AcceptanceRequiredError(ProgrammeError):
     title = ConflictError.title
 
 
+class FundsError(ProgrammeError):
+    """A funds ledger entry that cannot be (a negative payment, an unknown fund source, a correction of an
+    entry of another project or kind); nothing was written. A breach of a funding rule is not this: it is
+    written and flagged."""
+
+
 class AdminRequiredError(PermissionDeniedError):
     """Only an admin (or, where said, a planner) may do this (corrections, locking a month)."""

@@ -41,6 +41,7 @@ OWNERS = {
     "evidence_files": ["gis/evidence/store.py"],
     "inspection_findings": ["gis/evidence/findings_store.py"],
     "programme_permits": ["gis/programme/permits.py"],
+    "funds_entries": ["gis/funds/store.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

@@ -44,6 +44,8 @@ def metrics(stages: list[tuple[str, str]]) -> list[Metric]:
         Metric("floor_area", "建筑面积（万平方米）", "建筑面积（万平方米）", scale, "area"),
         Metric("investment_planned", "计划", "计划投资（万元）", "投资（万元）", "money"),
         Metric("investment_spent", "累计完成", "累计完成投资（万元）", "投资（万元）", "money"),
+        Metric("funds_received", "资金到位", "累计资金到位（万元）", "资金（万元）", "money"),
+        Metric("funds_paid", "拨付", "累计拨付（万元）", "资金（万元）", "money"),
         Metric("not_started", "未启动", "未启动（个）", "所处阶段（个）"),
     ]
     out += [Metric(sid, zh, f"{zh}（个）", "所处阶段（个）") for sid, zh in stages]
@@ -89,12 +91,45 @@ FINDING_COLUMNS = [
     ("deadline", "整改期限"),
     ("days_overdue", "逾期天数"),
 ]
+# the funds ledger's breaches standing on the report's day (资金台账违规), as the funds floor hands them down
+FUND_BREACH_COLUMNS = [
+    ("rule", "规则编号"),
+    ("rule_zh", "规则"),
+    ("compound_id", "小区编号"),
+    ("name", "项目（小区）"),
+    ("district", "区县"),
+    ("street", "街道"),
+    ("amount", "金额（万元）"),
+    ("limit", "限额（万元）"),
+    ("detail", "说明"),
+    ("status", "规则依据"),
+]
+SUMMED = ("buildings", "households", "floor_area_m2", "investment_planned", "investment_spent")
+FUND_METRICS = ("funds_received", "funds_paid")  # None (blank) when the funds were not gathered
 NOTES = [
     "阶段按统计截至日（{d.year}年{d.month}月{d.day}日）所处阶段统计；滞后天数＝统计截至日－计划进入未达阶段的日期。",
     "完成率＝实际完工项目数÷截至本月计划完工项目数；建筑面积单位万平方米，投资单位万元。",
+    "资金到位、拨付为资金台账截至统计日的累计数（万元）；资金台账违规按 layers/programme/funds.yaml 的规则列出。",
     "自查：阶段无佐证资料、完工数超过计划、累计数低于上月已报、开工无施工许可日期，列出待核实，不代表数据有误。",
 ]
 UNCHECKED = "本表未核对佐证资料与督查问题（未经工作区生成：ws.report_month）。"
+
+
+@dataclass(frozen=True)
+class MonthFunds:
+    """What the 月报 reads from the funds ledger (above the programme), handed down by the facade: per
+    project (``project_id``) the funds received and paid up to the report's day (``funds_received``,
+    ``funds_paid``, 万元 floats) and the breaches standing then (:data:`FUND_BREACH_COLUMNS` and more)."""
+
+    by_project: pd.DataFrame
+    breaches: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> MonthFunds:
+        return cls(
+            pd.DataFrame(columns=["project_id", "funds_received", "funds_paid"]),
+            pd.DataFrame(columns=[c for c, _ in FUND_BREACH_COLUMNS]),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,7 @@ class MonthEvidence:
 
     findings: pd.DataFrame
     stages_evidenced: frozenset[tuple[int, str]]
+    funds: MonthFunds | None = None  # None: the funds ledger not gathered (its columns blank)
 
 
 @dataclass(frozen=True)
@@ -156,6 +192,7 @@ class MonthFigures:
     notes: list[str] = field(default_factory=list)
     findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[c for c, _ in FINDING_COLUMNS]))
     self_check: pd.DataFrame = field(default_factory=lambda: EMPTY_CHECK.copy())
+    fund_breaches: pd.DataFrame = field(default_factory=lambda: MonthFigures.fund_breach_frame())
 
     @property
     def metrics(self) -> list[Metric]:
@@ -171,13 +208,18 @@ class MonthFigures:
         last_day = month_end(inputs.month)
         stage_ids = defs.stage_ids
         st = st.assign(finish_index=defs.index(defs.finish_stage))
+        gathered = inputs.evidence
+        funds = gathered.funds if gathered else None
+        if funds is not None:
+            got = funds.by_project.set_index("project_id")
+            for c in FUND_METRICS:
+                st[c] = st["project_id"].map(got[c]).fillna(0.0).astype(float) if len(got) else 0.0
         arrays = FrameArrays.of(st, stage_ids, last_day)
         names = sorted({str(d) for d in st["district"].dropna()})
         area = inputs.area or "、".join(names) or "本地区"
         by_street = street_table(st, stage_ids, last_day, arrays)
         by_district = district_table(st, stage_ids, last_day, arrays)
         totals = group_figures(arrays, np.arange(len(st)), stage_ids)
-        gathered = inputs.evidence
         checked = self_check(
             st,
             (by_street, by_district, totals),
@@ -206,7 +248,16 @@ class MonthFigures:
             notes=[NOTES[0].format(d=inputs.as_of), *NOTES[1:], *([] if gathered else [UNCHECKED])],
             findings=gathered.findings if gathered else cls.findings_frame(),
             self_check=checked,
+            fund_breaches=cls.fund_breach_frame(_of_projects(funds, st) if funds else None),
         )
+
+    @staticmethod
+    def fund_breach_frame(records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+        """The funds ledger's breaches as the report holds them (:data:`FUND_BREACH_COLUMNS`; none: no rows)."""
+        frame = pd.DataFrame(records or [], columns=[c for c, _ in FUND_BREACH_COLUMNS])
+        for c in ("amount", "limit"):
+            frame[c] = [None if v is None else float(v) for v in frame[c]]
+        return frame
 
     @staticmethod
     def findings_frame(records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
@@ -244,6 +295,7 @@ class MonthFigures:
             "notes": self.notes,
             "findings": records(self.findings),
             "self_check": records(self.self_check),
+            "fund_breaches": records(self.fund_breaches),
         }
 
     @classmethod
@@ -278,6 +330,8 @@ class MonthFigures:
             # a report stored before the 督查 and 自查 sections were made has neither: empty, as it was sent
             findings=cls.findings_frame(d.get("findings")),
             self_check=pd.DataFrame(d.get("self_check") or [], columns=EMPTY_CHECK.columns),
+            # nor the funds ledger's: no breach list, and the 资金到位 / 拨付 cells blank (not in by_street)
+            fund_breaches=cls.fund_breach_frame(d.get("fund_breaches")),
         )
 
     def table(self) -> list[tuple[str, str, str, dict[str, Any]]]:
@@ -292,6 +346,12 @@ class MonthFigures:
                 rows.append(("subtotal", str(district), "小计", sub))
         rows.append(("total", "合计", "", self.totals))
         return rows
+
+
+def _of_projects(funds: MonthFunds, st: pd.DataFrame) -> list[dict[str, Any]]:
+    """The breaches of the report's own projects (the funds floor hands down every year's)."""
+    mine = funds.breaches[funds.breaches["project_id"].isin(st["project_id"])]
+    return [{str(k): v for k, v in r.items()} for r in mine.to_dict("records")]
 
 
 def plain(v: Any) -> Any:
@@ -328,7 +388,7 @@ class FrameArrays:
         if known.any():
             days = np.array(finish[known].tolist(), dtype="datetime64[D]")
             done[known] = days <= np.datetime64(month_last, "D")
-        columns = ("buildings", "households", "floor_area_m2", "investment_planned", "investment_spent")
+        columns = (*SUMMED, *[c for c in FUND_METRICS if c in st.columns])
         return cls(
             sums={c: st[c].fillna(0).to_numpy() for c in columns},
             stage=pd.Index(stages).get_indexer(pd.Index(st["stage"].tolist())),
@@ -356,6 +416,7 @@ def group_figures(a: FrameArrays, rows: np.ndarray, stages: list[str]) -> dict[s
         "floor_area": float(a.sums["floor_area_m2"][rows].sum()) / 10_000,
         "investment_planned": float(a.sums["investment_planned"][rows].sum()),
         "investment_spent": float(a.sums["investment_spent"][rows].sum()),
+        **{c: round(float(a.sums[c][rows].sum()), 2) if c in a.sums else None for c in FUND_METRICS},
         "not_started": int(counts[0]),
     }
     for i, s in enumerate(stages):

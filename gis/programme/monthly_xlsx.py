@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gis.programme.monthly import Metric, MonthFigures
+from gis.programme.monthly import FUND_METRICS, Metric, MonthFigures
 from gis.programme.xlsx_rows import Rows, merge
 from gis.xlsx_style import CENTER, FORMATS, HEAD_FILL, LEFT, RIGHT, CellStyle
 
@@ -74,6 +74,16 @@ CHECK_SPANS = [
     ("对象", 8, 10),
     ("说明", 11, 10_000),
 ]
+FUND_BREACH_SPANS = [
+    ("序号", 1, 1),
+    ("规则", 2, 4),
+    ("项目（小区）", 5, 7),
+    ("街道", 8, 9),
+    ("金额（万元）", 10, 10),
+    ("限额（万元）", 11, 11),
+    ("说明", 12, 18),
+    ("规则依据", 19, 10_000),
+]
 COVERAGE_COLUMNS = [
     ("district", "区县", 9),
     ("street", "街道", 13),
@@ -111,6 +121,9 @@ def write_xlsx(report: MonthFigures, path: Path) -> None:
     out.blank()
     checks = "四、自查（数据自检：须核实的数字）"
     _section(out, ncol, (checks, CHECK_SPANS), report.self_check, _check_cells)
+    out.blank()
+    funds = "五、资金台账违规（跟踪审计规则，截至统计日）"
+    _section(out, ncol, (funds, FUND_BREACH_SPANS), report.fund_breaches, _fund_breach_cells)
     out.blank()
     _notes_and_signatures(out, ncol, report.notes)
     _coverage_sheet(wb, report)
@@ -190,6 +203,8 @@ def _street_rows(out: Rows, report: MonthFigures) -> None:
 
 def _value(v: Any, m: Metric) -> Any:
     if v is None or (isinstance(v, float) and math.isnan(v)):
+        if m.id in FUND_METRICS:  # not gathered (a report without the funds ledger): blank, not 0
+            return ""
         return "—" if m.kind == "rate" else 0
     return round(float(v), 2) if m.kind in ("area", "money", "rate") else int(v)
 
@@ -229,6 +244,11 @@ def _correction_cells(i: int, r: dict[str, Any]) -> list[Any]:
 def _finding_cells(i: int, r: dict[str, Any]) -> list[Any]:
     keys = ("finding_id", "name", "street", "category_zh", "what", "responsible_unit")
     return [i, *[r[k] for k in keys], _day(_as_date(r["deadline"])), int(r["days_overdue"])]
+
+
+def _fund_breach_cells(i: int, r: dict[str, Any]) -> list[Any]:
+    money = [round(float(r[k]), 2) if r[k] is not None else "" for k in ("amount", "limit")]
+    return [i, r["rule_zh"], f"{r['name']}（{r['compound_id']}）", r["street"], *money, r["detail"], r["status"]]
 
 
 def _check_cells(i: int, r: dict[str, Any]) -> list[Any]:

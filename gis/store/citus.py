@@ -59,6 +59,7 @@ REFERENCE: tuple[str, ...] = (
     "acceptance_scores",
     "programme_permits",
     "inspection_findings",
+    "funds_entries",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

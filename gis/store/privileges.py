@@ -30,7 +30,7 @@ OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
 # Append-only: the programme's event log, locked months and permit dates, the audit log, the evidence
-# files, the acceptance records.
+# files, the acceptance records, the funds ledger.
 APPEND_ONLY = (
     "programme_events",
     "programme_submissions",
@@ -39,6 +39,7 @@ APPEND_ONLY = (
     "evidence_files",
     "acceptances",
     "acceptance_scores",
+    "funds_entries",
 )
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
 NO_DELETE = ("evidence", "inspection_findings")

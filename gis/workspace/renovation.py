@@ -7,20 +7,25 @@ the workspace's :class:`gis.store.database.Database`.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from typing import Any
+
+from sqlalchemy import Connection
 
 from gis import clock
 from gis.evidence.acceptance import Acceptances
 from gis.evidence.findings import Findings
 from gis.evidence.service import Evidence
 from gis.export.progress import progress_overview
+from gis.funds.service import Funds
 from gis.programme import MonthReport, Programme
+from gis.programme.monthly import MonthEvidence
 from gis.store.database import Database
 
 
 class RenovationDesks:
-    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``."""
+    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``, ``ws.funds``."""
 
     db: Database
 
@@ -53,10 +58,22 @@ class RenovationDesks:
         return Findings(self.db)
 
     @property
+    def funds(self) -> Funds:
+        """The 跟踪审计 funds ledger: ``.add(compound, Entry(...))``, ``.ledger(compound)``, ``.check()``,
+        ``.street_figures(on)`` (:class:`gis.funds.service.Funds`)."""
+        return Funds(self.db)
+
+    @property
     def programme(self) -> Programme:
         """The renovation programme (改造计划与进度): ``ws.programme.status()``, ``.advance()``,
-        ``.import_schedule()``, ``.submit()`` ... (:class:`gis.programme.Programme`; its 月报 with :attr:`findings`)."""
-        return Programme(self.db, self.findings.for_month)
+        ``.import_schedule()``, ``.submit()`` ... (:class:`gis.programme.Programme`; its 月报 with
+        :attr:`findings` and :attr:`funds`)."""
+        return Programme(self.db, self._for_month)
+
+    def _for_month(self, conn: Connection, on: date, until: datetime) -> MonthEvidence:
+        """What the 月报 reads from above the programme: the evidence and findings, and the funds ledger."""
+        gathered = self.findings.for_month(conn, on, until)
+        return dataclasses.replace(gathered, funds=self.funds.for_month(conn, on, until))
 
     def report_month(
         self,
