@@ -53,15 +53,20 @@ def _c1(ws: Workspace, c1: int) -> dict[str, int]:
     add(c1, Entry("budget", "1150.00", date(2026, 3, 1)), actor="审计")
     add(c1, Entry("tender_control", "1100.00", date(2026, 3, 5)), actor="审计")
     contract = add(c1, Entry("contract", "1120.00", date(2026, 3, 30)), actor="审计")  # over 1100
-    big = add(c1, Entry("change", "200.00", date(2026, 6, 1), reason="增加雨污分流"), actor="审计")  # > 112, no approval
-    approved = Entry("change", 150, date(2026, 6, 2), reason="屋面防水加厚", approved_by="区住建委", approved_on=date(2026, 6, 5))
+    # > 112 (10 % of the contract), no approval: flagged
+    big = add(c1, Entry("change", "200.00", date(2026, 6, 1), reason="增加雨污分流"), actor="审计")
+    approved = Entry(
+        "change", 150, date(2026, 6, 2), reason="屋面防水加厚", approved_by="区住建委", approved_on=date(2026, 6, 5)
+    )
     add(c1, approved, actor="审计")  # beyond 112 but approved: not flagged
     add(c1, Entry("change", "-30", date(2026, 6, 3), reason="取消部分绿化"), actor="审计")  # |30| < 112: not flagged
     add(c1, Entry("received", 600, date(2026, 4, 1), source="中央补助"), actor="财政")
     add(c1, Entry("received", 300, date(2026, 4, 1), source="local"), actor="财政")
-    central = add(c1, Entry("payment", 650, date(2026, 5, 10), source="central"), actor="财政")  # > 600 planned, > 600 received
+    # > 600 planned, > 600 received
+    central = add(c1, Entry("payment", 650, date(2026, 5, 10), source="central"), actor="财政")
     add(c1, Entry("payment", 300, date(2026, 5, 10), source="local"), actor="财政")  # within 500.50 and 300
-    residents = add(c1, Entry("payment", 50, date(2026, 5, 12), source="居民出资"), actor="财政")  # planned 100, received 0
+    # planned 100, received 0
+    residents = add(c1, Entry("payment", 50, date(2026, 5, 12), source="居民出资"), actor="财政")
     return {"contract": contract["id"], "big": big["id"], "central": central["id"], "residents": residents["id"]}
 
 
@@ -80,7 +85,8 @@ def test_the_ledger_worked_by_hand(ws: Workspace, fid: dict[str, int]) -> None:
         ]
     )
     over = found[found["rule"] == "contract_within_tender"].iloc[0]
-    assert over["amount"] == Decimal("1120.00") and over["limit"] == Decimal("1100.00") and over["status"] == "unverified"
+    assert over["amount"] == Decimal("1120.00") and over["limit"] == Decimal("1100.00")
+    assert over["status"] == "unverified"
     led = ws.funds.ledger(c1)
     t = led.totals
     assert t["contract"] == Decimal("1120.00") and t["changes_approved"] == Decimal("150.00")
@@ -89,9 +95,9 @@ def test_the_ledger_worked_by_hand(ws: Workspace, fid: dict[str, int]) -> None:
     by = led.by_source.set_index("source")
     assert by.loc["central", "planned"] == Decimal("600.00") and by.loc["local", "paid"] == Decimal("300.00")
     # a correction: the central payment was 600, not 650; the breaches it raised are gone, it stays listed
-    fixed = ws.funds.add(
-        c1, Entry("payment", 600, date(2026, 5, 10), source="central", reason="录入错误", supersedes=ids["central"]), actor="财政"
-    )
+    wrong = ids["central"]
+    correction = Entry("payment", 600, date(2026, 5, 10), source="central", reason="录入错误", supersedes=wrong)
+    fixed = ws.funds.add(c1, correction, actor="财政")
     assert fixed["breaches"] == []
     again = ws.funds.check(compound_id=c1)
     assert sorted(again["rule"]) == ["change_needs_approval", "contract_within_tender", "payment_within_received"]
@@ -127,13 +133,14 @@ def test_refusals_write_nothing_and_the_table_is_append_only(
         with pytest.raises(FundsError, match=message):
             ws.funds.add(c2, entry, actor="审计")
     assert len(ws.funds.ledger(c2).entries) == len(before) == 1
-    ws.funds.add(c2, Entry("contract", "520", date(2026, 5, 1), reason="补充协议", supersedes=first["id"]), actor="审计")
+    again = Entry("contract", "520", date(2026, 5, 1), reason="补充协议", supersedes=first["id"])
+    ws.funds.add(c2, again, actor="审计")
     with pytest.raises(FundsError, match="already superseded"):
         ws.funds.add(c2, Entry("contract", "530", date(2026, 5, 2), reason="x", supersedes=first["id"]), actor="审计")
     owner = test_server.url(db_name, OWNER_ROLE)  # type: ignore[attr-defined]
     with psycopg.connect(owner) as conn:
         for sql in ("UPDATE funds_entries SET amount = 1", "DELETE FROM funds_entries", "TRUNCATE funds_entries"):
-            with pytest.raises(psycopg.Error, match="append-only|never|truncate"):
+            with pytest.raises(psycopg.Error, match=r"append-only|never|truncate"):
                 conn.execute(sql)
             conn.rollback()
     with ws.engine.begin() as conn, pytest.raises(Exception, match=r"permission denied|append-only"):
@@ -154,22 +161,22 @@ def test_street_figures_and_the_month_report_are_the_sums(ws: Workspace, fid: di
         ws.funds.add(fid[key], Entry(kind, amount, day, source=source), actor="财政")
     on = date(2026, 11, 30)
     got = ws.funds.street_figures(on)
-    assert list(got.columns) == ["district", "street", "projects", "planned_wan", "received_wan", "paid_wan", "breaches"]
+    columns = ["district", "street", "projects", "planned_wan", "received_wan", "paid_wan", "breaches"]
+    assert list(got.columns) == columns
     # the same by hand: c1's own entries (received 900, paid 1000), the rest from `written`
     rows = [{"key": "c1", "kind": "received", "amount": 900.0}, {"key": "c1", "kind": "payment", "amount": 1000.0}]
     rows += [{"key": k, "kind": kind, "amount": float(a)} for k, kind, a, day, _s in written if day <= on]
     e = pd.DataFrame(rows)
-    plans = pd.DataFrame(
-        [{"key": k, "planned": sum(float(v) for v in p[4].values())} for k, p in PLAN.items()]
-    ).assign(street=lambda f: f["key"].map(STREET), district=lambda f: f["key"].map(DISTRICT))
+    plans = pd.DataFrame([{"key": k, "planned": sum(float(v) for v in p[4].values())} for k, p in PLAN.items()]).assign(
+        street=lambda f: f["key"].map(STREET), district=lambda f: f["key"].map(DISTRICT)
+    )
     e["street"] = e["key"].map(STREET)
     want = plans.groupby(["district", "street"]).agg(projects=("key", "size"), planned_wan=("planned", "sum"))
     for kind, col in (("received", "received_wan"), ("payment", "paid_wan")):
-        want[col] = e[e["kind"] == kind].groupby("street")["amount"].sum().reindex(want.index.get_level_values(1)).fillna(0).values
+        summed = e[e["kind"] == kind].groupby("street")["amount"].sum()
+        want[col] = summed.reindex(want.index.get_level_values(1)).fillna(0).values
     want = want.reset_index()
-    pd.testing.assert_frame_equal(
-        got.drop(columns="breaches").reset_index(drop=True), want.round(2), check_dtype=False
-    )
+    pd.testing.assert_frame_equal(got.drop(columns="breaches").reset_index(drop=True), want.round(2), check_dtype=False)
     breaches = dict(zip(got["street"], got["breaches"], strict=True))
     # 学院路: c1's five, and c2 paid 120.50 with no contract recorded (payments_within_contract); 劲松: c6 paid
     # 800 with no contract and over the 700 received (within its planned utilities 800)
