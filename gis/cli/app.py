@@ -16,6 +16,7 @@ from gis.cli import (
     evidence,
     export,
     findings,
+    funds,
     gaps,
     load,
     pipelines,
@@ -48,6 +49,7 @@ app.add_typer(export.app, name="export")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(acceptance.app, name="acceptance")
 app.add_typer(findings.app, name="findings")
+app.add_typer(funds.app, name="funds")
 
 
 def main() -> None:

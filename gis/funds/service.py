@@ -94,6 +94,18 @@ class Ledger:
     evidence: pd.DataFrame = field(default_factory=pd.DataFrame)  # the cited items: id, filename, category
 
 
+@dataclass
+class Pack:
+    """What the auditor's pack (:mod:`gis.export.audit_pack`) shows: the ledgers of a project or a street
+    on a day, the rules with their status, the fund sources' labels."""
+
+    title: str
+    on: date
+    ledgers: list[Ledger]
+    rules: pd.DataFrame
+    sources: dict[str, str]
+
+
 @dataclass(frozen=True)
 class Context:
     """A year's projects (by id), their compounds' places and their ledger entries, read once."""
@@ -365,6 +377,24 @@ class Funds:
             mine = items[items["compound_id"] == ctx.projects[pid].compound_id] if len(items) else items
             out.append(self._ledger(ctx, pid, entries, day, mine))
         return out
+
+    def pack(
+        self,
+        *,
+        compound_id: int | None = None,
+        street: str | None = None,
+        year: int | None = None,
+        on: date | None = None,
+    ) -> Pack:
+        """The auditor's pack's inputs for one compound's project or a street's projects (write it with
+        :func:`gis.export.audit_pack.write_pack`)."""
+        if (compound_id is None) == (street is None):
+            raise FundsError("a pack is of one compound or one street / 请指定小区或街道之一")
+        ledgers = self.ledgers(compound_id=compound_id, street=street, year=year, on=on)
+        first = ledgers[0].project
+        what = f"{first['name']}（{first['compound_id']}）" if compound_id is not None else str(street)
+        title = f"{what} {first['year']}年度老旧小区改造项目跟踪审计资料"
+        return Pack(title, ledgers[0].on, ledgers, self.rule_table(), self.sources())
 
     def check(
         self,
