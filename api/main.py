@@ -20,6 +20,7 @@ from api import (
     evidence,
     exports,
     findings,
+    funds,
     health,
     ogc,
     programme,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(evidence.router)
     app.include_router(acceptance.router)
     app.include_router(findings.router)
+    app.include_router(funds.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)
