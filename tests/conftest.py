@@ -24,7 +24,14 @@ import psycopg
 import pytest
 from rich.console import Console
 
-from gis.demo import load_sample, run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
+from gis.demo import (
+    load_sample,
+    run_acceptance_demo,
+    run_evidence_demo,
+    run_findings_demo,
+    run_funds_demo,
+    run_programme_demo,
+)
 from gis.settings import Settings
 from gis.store.cluster import EmbeddedCluster, prepare_database
 from gis.store.engine import make_engine
@@ -122,6 +129,7 @@ def sample_template(test_server: SuiteServer, template: str) -> str:
         run_programme_demo(workspace, Console(file=io.StringIO()), out_dir=scratch / "programme")
         run_evidence_demo(workspace, Console(file=io.StringIO()))
         run_acceptance_demo(workspace, Console(file=io.StringIO()))
+        run_funds_demo(workspace, Console(file=io.StringIO()))
         run_findings_demo(workspace, Console(file=io.StringIO()))
         workspace.gaps(SAMPLE_GAP_TYPES)
         workspace.pipelines.check()

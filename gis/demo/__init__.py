@@ -1,8 +1,10 @@
 """``gisplan demo`` and the bundled sample: ``run`` loads the sample (:func:`load_sample`), runs the
 gap analysis and writes the exports; ``programme`` the programme's synthetic year (progress,
-evidence, acceptance, inspections). Each later part of the programme adds its demo module here.
+evidence, acceptance, inspections); ``funds`` the synthetic 跟踪审计 ledger. Each later part of the
+programme adds its demo module here.
 """
 
+from gis.demo.funds import run_funds_demo
 from gis.demo.programme import (
     run_acceptance_demo,
     run_evidence_demo,
@@ -21,6 +23,7 @@ __all__ = [
     "run_demo",
     "run_evidence_demo",
     "run_findings_demo",
+    "run_funds_demo",
     "run_programme_demo",
     "sample_path",
     "synthetic_photo",

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gis.demo.funds import run_funds_demo
 from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
 from gis.demo.sample import load_sample, sample_path
 from gis.export import compound_report, gap_tables, gpkg
@@ -51,6 +52,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     run_programme_demo(ws, console, out_dir=out_dir)
     run_evidence_demo(ws, console)
     run_acceptance_demo(ws, console)
+    run_funds_demo(ws, console, out_dir=out_dir)
     run_findings_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print(

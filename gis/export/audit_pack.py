@@ -158,7 +158,7 @@ def _cited(led: Ledger, ids: Sequence[int] | None) -> str:
 def _approval(r: dict[Any, Any]) -> str:
     if r["kind"] != "change":
         return ""
-    if r.get("approved_by"):
+    if _given(r.get("approved_by")):
         return f"{r['approved_by']} {_day(r['approved_on'])}"
     return "未批准 not approved"
 
@@ -169,7 +169,7 @@ def _entry_rows(led: Ledger) -> list[list[Any]]:
         fix = f"更正 #{int(r['supersedes'])}" if r.get("supersedes") and not _nan(r["supersedes"]) else ""
         if r.get("superseded_by") is not None and not _nan(r["superseded_by"]):
             fix = (fix + f" 被 #{int(r['superseded_by'])} 更正").strip()
-        unapproved = r["kind"] == "change" and not r.get("approved_by")
+        unapproved = r["kind"] == "change" and not _given(r.get("approved_by"))
         out.append(
             [
                 (int(r["id"]), None),
@@ -192,6 +192,11 @@ def _entry_rows(led: Ledger) -> list[list[Any]]:
     return out
 
 
+def _given(v: Any) -> bool:
+    """A value is there: neither None, nor NaN, nor empty text."""
+    return not _nan(v) and bool(v)
+
+
 def _nan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
@@ -203,7 +208,7 @@ def _change_rows(led: Ledger) -> list[list[Any]]:
     for r in changes.to_dict("records"):
         if not r["standing"]:
             status, style = "已被更正", TEXT
-        elif r.get("approved_by"):
+        elif _given(r.get("approved_by")):
             status, style = "已批准", TEXT
         elif int(r["id"]) in flagged:
             status, style = "未批准（超过比例，违规）", FLAG
@@ -216,7 +221,7 @@ def _change_rows(led: Ledger) -> list[list[Any]]:
                 (_day(r["on_date"]), None),
                 _money(r["amount"]),
                 (r.get("reason") or "", TEXT),
-                (r.get("approved_by") or "", TEXT),
+                (r["approved_by"] if _given(r.get("approved_by")) else "", TEXT),
                 (_day(r.get("approved_on")), None),
                 (status, style),
                 (_cited(led, r["evidence"]), TEXT),

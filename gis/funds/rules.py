@@ -204,7 +204,8 @@ class Chain:
 def approved(row: Mapping[Any, Any], on: date) -> bool:
     """A change counts as approved on ``on`` when it names who approved it and the approval is dated by then."""
     day = row.get("approved_on")
-    return bool(row.get("approved_by")) and day is not None and not pd.isna(day) and day <= on
+    by = row.get("approved_by")
+    return isinstance(by, str) and bool(by.strip()) and day is not None and not pd.isna(day) and day <= on
 
 
 def chain(entries: pd.DataFrame, on: date) -> Chain:

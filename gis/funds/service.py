@@ -301,6 +301,12 @@ class Funds:
         places = pd.DataFrame([ctx.place(int(c)) for c in out["compound_id"]], columns=PLACE_COLUMNS)
         return _nulls(pd.concat([out, places], axis=1))
 
+    def entries(self, *, year: int | None = None) -> pd.DataFrame:
+        """Every entry of ``year``'s projects (default the latest year), superseded ones included, by date."""
+        self.db.require_schema()
+        with self.db.engine.connect() as conn:
+            return self._context(conn, year).entries
+
     def ledger(self, compound_id: int, *, year: int | None = None, on: date | None = None) -> Ledger:
         """The ledger of the compound's project (its latest, or ``year``'s) on ``on`` (default today).
 
@@ -326,6 +332,7 @@ class Funds:
         superseded_by = {
             int(s): int(i) for s, i in zip(entries["supersedes"], entries["id"], strict=True) if pd.notna(s)
         }
+        entries = entries.astype(object).where(entries.notna(), None)  # a null is None, never a truthy NaN
         entries = entries.assign(
             kind_zh=entries["kind"].map(lambda k: KINDS[k][0]),
             standing=entries["id"].isin(now["id"]),

@@ -93,6 +93,7 @@ class Route:
     need: str
     ok: int
     build: Builder
+    hidden: bool = False  # not public: 404 to the public and to an anonymous caller, as a restricted layer
 
 
 def _get(path: str, **params: Any) -> Builder:
@@ -161,6 +162,20 @@ def _tile(site: Site, collection: str) -> Call:
 
 def _project(site: Site) -> int:
     return int(site.ws.programme.status()["compound_id"].iloc[0])
+
+
+def _funds(path: str, **params: Any) -> Builder:
+    """A path of the first project's funds ledger."""
+    return lambda site, _: Call("GET", path.format(id=_project(site)), params)
+
+
+def _fund_pack(site: Site, _: str) -> Call:
+    return Call("GET", "/api/funds/pack.xlsx", {"compound_id": _project(site)})
+
+
+def _fund_entry(site: Site, _: str) -> Call:
+    body = {"kind": "received", "amount": "1.00", "on": str(date.today()), "source": "local"}
+    return Call("POST", f"/api/funds/{_project(site)}/entries", json=body)
 
 
 def _month(site: Site) -> str:
@@ -371,6 +386,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/findings/bulletin.xlsx"): Route("planner", 200, _get("/api/findings/bulletin.xlsx")),
     ("GET", "/api/findings/{finding_id}"): Route("planner", 200, _finding),
     ("POST", "/api/findings/{finding_id}/close"): Route("planner", 200, _close_finding),
+    ("GET", "/api/funds/breaches"): Route("planner", 200, _get("/api/funds/breaches"), hidden=True),
+    ("GET", "/api/funds/rules"): Route("planner", 200, _get("/api/funds/rules"), hidden=True),
+    ("GET", "/api/funds/streets"): Route("planner", 200, _get("/api/funds/streets"), hidden=True),
+    ("GET", "/api/funds/pack.xlsx"): Route("planner", 200, _fund_pack, hidden=True),
+    ("GET", "/api/funds/{compound_id}"): Route("planner", 200, _funds("/api/funds/{id}"), hidden=True),
+    ("POST", "/api/funds/{compound_id}/entries"): Route("planner", 201, _fund_entry, hidden=True),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }
@@ -419,7 +440,7 @@ def cases(site: Site) -> list[tuple[str, Route, str | None, bool, bool]]:
                 read_only = layer.read_only and method in EDITS
                 out.append((f"{method} {path} [{layer.id}]", route, layer.id, layer.restricted, read_only))
         else:
-            out.append((f"{method} {path}", route, None, False, False))
+            out.append((f"{method} {path}", route, None, route.hidden, False))
     out += [(name, route, None, False, False) for name, route in VARIANTS]
     return out
 
