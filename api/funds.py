@@ -39,7 +39,8 @@ class NewEntry(BaseModel):
     kind: Kind
     amount: Annotated[str, Field(min_length=1, max_length=20, pattern=r"^-?[0-9]{1,10}(\.[0-9]{1,2})?$")]
     on: date
-    source: str | None = Field(default=None, max_length=50)
+    # not "source": that key names a feature's provenance, which public bodies (this schema) never carry
+    fund_source: str | None = Field(default=None, max_length=50, description="central 中央补助, local 地方财政 …")
     reason: Text = None
     approved_by: str | None = Field(default=None, max_length=200)
     approved_on: date | None = None
@@ -123,7 +124,7 @@ def ledger(
 @router.post("/{compound_id}/entries", status_code=201, summary="Add a ledger entry (append-only; planners)")
 def add(ws: WorkspaceDep, caller: CallerDep, compound_id: IdPath, body: NewEntry) -> dict[str, Any]:
     _planners(caller)
-    fields = body.model_dump(exclude={"year"})
-    entry = Entry(**fields)
+    fields = body.model_dump(exclude={"year", "fund_source"})
+    entry = Entry(**fields, source=body.fund_source)
     row = ws.funds.add(compound_id, entry, year=body.year, actor=caller.actor, role=caller.role)
     return jsonable.value(row)

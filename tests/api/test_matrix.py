@@ -174,7 +174,7 @@ def _fund_pack(site: Site, _: str) -> Call:
 
 
 def _fund_entry(site: Site, _: str) -> Call:
-    body = {"kind": "received", "amount": "1.00", "on": str(date.today()), "source": "local"}
+    body = {"kind": "received", "amount": "1.00", "on": str(date.today()), "fund_source": "local"}
     return Call("POST", f"/api/funds/{_project(site)}/entries", json=body)
 
 

@@ -32,16 +32,16 @@ def test_the_ledger_api_and_the_pack(ws: Workspace) -> None:
             for path in (f"/api/funds/{fid}", "/api/funds/breaches", "/api/funds/pack.xlsx?compound_id=1"):
                 r = client.get(path, headers=headers)
                 assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", path
-            body = {"kind": "received", "amount": "1.00", "on": str(date.today()), "source": "local"}
+            body = {"kind": "received", "amount": "1.00", "on": str(date.today()), "fund_source": "local"}
             r = client.post(f"/api/funds/{fid}/entries", json=body, headers=headers)
             assert r.status_code == 404
         before = len(client.get(f"/api/funds/{fid}", headers=planner).json()["entries"])
         today = str(date.today())
         bad = [
-            {"kind": "payment", "amount": "-10", "on": today, "source": "local"},  # the library: negative
-            {"kind": "payment", "amount": "10", "on": today, "source": "lottery"},  # unknown source
-            {"kind": "payment", "amount": "abc", "on": today, "source": "local"},  # not an amount
-            {"kind": "payment", "amount": "10", "on": today, "source": "local", "admin": True},  # extra field
+            {"kind": "payment", "amount": "-10", "on": today, "fund_source": "local"},  # the library: negative
+            {"kind": "payment", "amount": "10", "on": today, "fund_source": "lottery"},  # unknown source
+            {"kind": "payment", "amount": "abc", "on": today, "fund_source": "local"},  # not an amount
+            {"kind": "payment", "amount": "10", "on": today, "fund_source": "local", "admin": True},  # extra field
             {"kind": "bribe", "amount": "10", "on": today},  # unknown kind
             {"kind": "change", "amount": "10", "on": today, "reason": "x" * 3000},  # too long
             {"kind": "change", "amount": "10", "on": "2026-13-40", "reason": "r"},  # not a date
