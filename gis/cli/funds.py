@@ -29,7 +29,8 @@ def _print_breaches(rows: list[dict[Any, Any]]) -> None:
     for b in rows:
         where = f"{b.get('name') or ''}（{b['compound_id']}）"
         entry = f" #{b['entry_id']}" if b.get("entry_id") is not None else ""
-        out.print(f"[red]违规[/] {escape(b['rule_zh'])} [{b['rule']}, {b['status']}] {escape(where)}{entry}: ", end="")
+        tag = escape(f"[{b['rule']}, {b['status']}]")  # rich would read the brackets as markup
+        out.print(f"[red]违规[/] {escape(b['rule_zh'])} {tag} {escape(where)}{entry}: ", end="")
         out.print(escape(str(b["detail"])))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -15,6 +16,7 @@ from api.main import create_app
 from gis.demo.funds import FUNDS_MARK
 from gis.store.users import add_user
 from gis.workspace import Workspace
+from tests.helpers.cli import run
 
 pytestmark = pytest.mark.sample
 HOSTILE = '=HYPERLINK("http://evil.example/","点我")'
@@ -76,3 +78,19 @@ def test_the_ledger_api_and_the_pack(ws: Workspace) -> None:
     assert "change_needs_approval" in flagged
     rules = [row[0] for row in book["规则"].iter_rows(values_only=True)]
     assert "payment_within_received" in rules
+
+
+def test_the_cli(ws: Workspace, db_url: str, tmp_path: Path) -> None:
+    env = {"GISPLAN_DATABASE_URL": db_url, "GISPLAN_HOME": str(tmp_path)}
+    fid = str(int(ws.funds.entries()["compound_id"].iloc[0]))
+    added = run(["funds", "add", fid, "--kind", "received", "--amount", "12.34", "--source", "居民出资"], env)
+    assert added.returncode == 0 and "12.34" in added.stdout, added.stdout + added.stderr
+    refused = run(["funds", "add", fid, "--kind", "payment", "--amount", "-1", "--source", "local"], env)
+    assert refused.returncode == 1 and "error" in refused.stderr
+    shown = run(["funds", "show", fid], env)
+    assert shown.returncode == 0 and "合同价" in shown.stdout and "居民出资" in shown.stdout, shown.stderr
+    checked = run(["funds", "check"], env)  # the demo's breaches: exit 1
+    assert checked.returncode == 1 and "contract_within_tender" in checked.stdout, checked.stderr
+    out = tmp_path / "pack.xlsx"
+    packed = run(["funds", "pack", "--compound", fid, "--out", str(out)], env)
+    assert packed.returncode == 0 and openpyxl.load_workbook(out)["台账"].max_row > 8, packed.stderr

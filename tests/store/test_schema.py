@@ -59,6 +59,7 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "gap_results",
         "acceptances",
         "acceptance_scores",  # append-only (0015)
+        "funds_entries",  # append-only (0017)
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
