@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
+from gis.demo.residents import run_residents_demo
 from gis.demo.sample import load_sample, sample_path
 from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
@@ -51,6 +52,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     run_programme_demo(ws, console, out_dir=out_dir)
     run_evidence_demo(ws, console)
     run_acceptance_demo(ws, console)
+    run_residents_demo(ws, console)
     run_findings_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print(
