@@ -34,6 +34,7 @@ from gis import clock
 from gis.evidence.findings import Opening
 from gis.evidence.service import Attachment
 from gis.gaps import runs as gap_runs
+from gis.residents.consultations import Opening as Consulting
 from gis.residents.consultations import Result
 from gis.residents.public import Message, NoticeDraft
 from gis.store.users import add_user
@@ -287,7 +288,7 @@ def _record(site: Site, _: str) -> Call:
 def _consultation(site: Site) -> int:
     """A consultation of the sample's first project, closed yesterday, with one building counted."""
     today = date.today()
-    opening = Opening(
+    opening = Consulting(
         "other", "meeting", f"矩阵测试 {next(site.made)}", today - timedelta(10), today - timedelta(1), 100, 10
     )
     made = site.ws.residents.open_consultation(_project(site), opening, actor="matrix")

@@ -5,16 +5,22 @@ count of what the test wrote."""
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from gis import clock
+from gis.demo import run_residents_demo
+from gis.demo.residents import RESIDENTS_MARK
 from gis.errors import AdminRequiredError, ConflictError, ProgrammeError
 from gis.residents.consultations import Opening, Result
 from gis.residents.public import Message, NoticeDraft
+from gis.settings import Settings
 from gis.workspace import Workspace
+from tests.helpers.cli import run
 
 pytestmark = pytest.mark.sample
 
@@ -162,3 +168,66 @@ def test_notices_feedback_moderation_and_street_figures(ws: Workspace) -> None:
         key = (s["district"], s["street"])
         want = int(year.loc[key, "received"]) if key in year.index else 0
         assert s["feedback_received"] == want
+
+
+def test_the_demo_is_synthetic_passes_and_runs_once(ws: Workspace) -> None:
+    console = Console(file=io.StringIO())
+    run_residents_demo(ws, console)
+    run_residents_demo(ws, console)  # adds nothing the second time
+    consultations = ws.residents.consultations()
+    assert len(consultations) == 1 and consultations["synthetic"].eq(RESIDENTS_MARK).all()
+    outcome = ws.residents.outcomes().iloc[0]
+    assert bool(outcome["passed"]) and outcome["applied_mode"] in ("basic", "professional")
+    assert len(ws.residents.public_notices()) == 1 and len(ws.residents.published_feedback()) == 1
+    assert ws.residents.feedback()["synthetic"].eq(RESIDENTS_MARK).all()
+
+
+def test_the_command_line_decides_and_prints_text_escaped(ws: Workspace, settings: Settings) -> None:
+    env = {"GISPLAN_DATABASE_URL": str(settings.database_url), "GISPLAN_HOME": str(settings.home)}
+    compound = str(int(ws.programme.projects()["compound_id"].iloc[0]))
+    today = clock.today()
+    period = f"{today - timedelta(days=9)}:{today - timedelta(days=1)}"
+    done = run(
+        [
+            "residents",
+            "consult",
+            "open",
+            compound,
+            "--topic",
+            "menu",
+            "--title",
+            "点菜",
+            "--period",
+            period,
+            "--totals",
+            "300.00:30",
+        ],
+        env,
+    )
+    assert done.returncode == 0, done.stderr
+    cid = int(done.stdout.split("#")[1].split(":")[0])
+    # 20 of 30 owners and 200.00 of 300.00 m² take part (exactly 2/3); 101.00 m² / 11 owners in favour
+    ws.residents.record_results(cid, [Result("1号楼", "200.00", 20, "101.00", 11, "99.00", 9)])
+    done = run(["residents", "consult", "outcome", str(cid)], env)
+    assert done.returncode == 0 and "通过 passed" in done.stdout and "2/3" in done.stdout, done.stdout + done.stderr
+    ws.residents.submit_feedback(int(compound), Message("[bold]红字[/bold] =cmd|' /C calc'!A0", 1, "a@b.cn"))
+    listed = run(["residents", "feedback", "list"], env)
+    assert listed.returncode == 0 and "[bold]红字[/bold]" in listed.stdout and "a@b.cn" in listed.stdout
+    refused = run(
+        [
+            "residents",
+            "consult",
+            "open",
+            compound,
+            "--topic",
+            "nope",
+            "--title",
+            "x",
+            "--period",
+            period,
+            "--totals",
+            "1:1",
+        ],
+        env,
+    )
+    assert refused.returncode != 0 and "nope" in refused.stdout + refused.stderr
