@@ -448,23 +448,15 @@ async function showPublicNotice(id, body) {
   state.acceptance = state.acceptance || (await api("/api/acceptance/public"));
   const passed = state.acceptance.find((a) => a.compound_id === id);
   if (passed) {
-    const h = document.createElement("h3");
-    h.className = "sub-head";
-    h.textContent = t("acceptance");
-    body.appendChild(h);
-    const p = document.createElement("p");
-    p.textContent = t("accepted")(String(passed.held_on).slice(0, 10), passed.total);
-    body.appendChild(p);
+    subHead(body, t("acceptance"));
+    paragraph(body, t("accepted")(String(passed.held_on).slice(0, 10), passed.total));
   }
   const photos = await api(`/api/evidence/published?compound_id=${id}`);
   const pairs = {};
   for (const item of photos) if (item.pair && item.side) (pairs[item.pair] = pairs[item.pair] || {})[item.side] = item;
   for (const pair of Object.values(pairs)) {
     if (!pair.before || !pair.after) continue;
-    const h = document.createElement("h3");
-    h.className = "sub-head";
-    h.textContent = t("beforeAfter");
-    body.appendChild(h);
+    subHead(body, t("beforeAfter"));
     const figure = document.createElement("div");
     figure.className = "pair";
     for (const side of ["before", "after"]) {
