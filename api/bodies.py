@@ -36,12 +36,16 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"POST"}), re.compile(r"/api/programme/schedule"), "schedule"),
     (frozenset({"POST"}), re.compile(r"/api/evidence"), "evidence"),
     (frozenset({"POST"}), re.compile(r"/api/findings/[^/]+/close"), "evidence"),  # the closing photo
+    (frozenset({"POST"}), re.compile(r"/api/feedback"), "feedback"),  # the public's, without an account
 )
+# The public's feedback: 1000 characters of text and a contact fit many times over; fixed, no setting.
+FEEDBACK_BYTES = 16 * 1024
 WHAT = {
     "body": ("a request", "GISPLAN_MAX_BODY_MB"),
     "feature": ("a feature", "GISPLAN_MAX_FEATURE_MB"),
     "schedule": ("a schedule table", "GISPLAN_MAX_SCHEDULE_MB"),
     "evidence": ("an evidence upload", "GISPLAN_MAX_EVIDENCE_MB"),
+    "feedback": ("a feedback message", "fixed: 16 KB"),
 }
 
 
@@ -68,6 +72,7 @@ def limit_for(method: str, path: str, settings: Settings) -> Limit:
         "feature": settings.max_feature_mb,
         "schedule": settings.max_schedule_mb,
         "evidence": settings.max_evidence_mb,
+        "feedback": FEEDBACK_BYTES / MB,
     }
     return Limit(int(mb[kind] * MB), kind)
 

@@ -24,6 +24,7 @@ from api import (
     health,
     ogc,
     programme,
+    residents,
     tiles,
     users,
     webmap,
@@ -34,6 +35,7 @@ from api.lanes import read_lane
 from api.middleware import Guard
 from api.workers import Workers
 from gis.jobs import Runner
+from gis.residents.rules import residents_rules
 from gis.settings import Settings
 from gis.store.engine import database_fault, engine_url
 from gis.workspace import Workspace, connect
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
             waiting = asyncio.create_task(check_when_up(ws))
         app.state.workspace = ws
         app.state.auth_limiter = FailureLimiter(ws.settings.auth_failures, ws.settings.auth_window_s)
+        app.state.feedback_limiter = residents.FeedbackLimiter(residents_rules().feedback)  # the public's feedback
         # jobs and workers: the heavy requests' bound, this process's share of the job queue
         app.state.heavy = Slots(ws.settings.heavy_requests)
         app.state.read_lane = read_lane()  # tiles, pages and features are read in it (api.lanes)
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(acceptance.router)
     app.include_router(findings.router)
     app.include_router(funds.router)
+    app.include_router(residents.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)

@@ -42,6 +42,12 @@ OWNERS = {
     "inspection_findings": ["gis/evidence/findings_store.py"],
     "programme_permits": ["gis/programme/permits.py"],
     "funds_entries": ["gis/funds/store.py"],
+    "consultations": ["gis/residents/store.py"],
+    "consultation_results": ["gis/residents/store.py"],
+    "consultation_outcomes": ["gis/residents/store.py"],
+    "notices": ["gis/residents/store.py"],
+    "feedback": ["gis/residents/store.py"],
+    "feedback_steps": ["gis/residents/store.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

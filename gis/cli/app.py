@@ -22,6 +22,7 @@ from gis.cli import (
     pipelines,
     progress,
     report,
+    residents,
     serve,
     users,
 )
@@ -48,6 +49,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(export.app, name="export")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(acceptance.app, name="acceptance")
+app.add_typer(residents.app, name="residents")
 app.add_typer(findings.app, name="findings")
 app.add_typer(funds.app, name="funds")
 

@@ -12,6 +12,7 @@ from gis.demo.programme import (
     run_programme_demo,
     synthetic_photo,
 )
+from gis.demo.residents import run_residents_demo
 from gis.demo.run import run_demo, write_exports
 from gis.demo.sample import SAMPLE_LAYERS, SOURCE, load_sample, sample_path
 
@@ -25,6 +26,7 @@ __all__ = [
     "run_findings_demo",
     "run_funds_demo",
     "run_programme_demo",
+    "run_residents_demo",
     "sample_path",
     "synthetic_photo",
     "write_exports",

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from gis.demo.funds import run_funds_demo
 from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
+from gis.demo.residents import run_residents_demo
 from gis.demo.sample import load_sample, sample_path
 from gis.export import compound_report, gap_tables, gpkg
 from gis.export.files import write_results
@@ -53,6 +54,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     run_evidence_demo(ws, console)
     run_acceptance_demo(ws, console)
     run_funds_demo(ws, console, out_dir=out_dir)
+    run_residents_demo(ws, console)
     run_findings_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print(

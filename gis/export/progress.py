@@ -8,7 +8,9 @@ from typing import Any
 import pandas as pd
 
 
-def progress_overview(status: pd.DataFrame, by_street: pd.DataFrame, month: str) -> dict[str, Any] | None:
+def progress_overview(
+    status: pd.DataFrame, by_street: pd.DataFrame, month: str, feedback: pd.DataFrame | None = None
+) -> dict[str, Any] | None:
     """The progress overview, or None when the programme holds no project.
 
     Parameters
@@ -20,9 +22,16 @@ def progress_overview(status: pd.DataFrame, by_street: pd.DataFrame, month: str)
         ``MonthReport.by_street`` of ``month``.
     month
         ``"2026-11"``.
+    feedback
+        The public's feedback per street (``district, street, received, answered, closed``, handed
+        down by the facade: ``ws.residents.feedback_figures``); each street's figures then carry
+        ``feedback_received``, ``feedback_answered``, ``feedback_closed`` (0 where none came).
     """
     if not len(status):
         return None
+    counts: dict[tuple[Any, Any], dict[str, Any]] = {}
+    if feedback is not None:
+        counts = {(r["district"], r["street"]): {str(k): v for k, v in r.items()} for r in feedback.to_dict("records")}
     return {
         "year": int(status["year"].iloc[0]),
         "month": month,
@@ -46,6 +55,14 @@ def progress_overview(status: pd.DataFrame, by_street: pd.DataFrame, month: str)
                 "investment_planned": float(r["investment_planned"]),
                 "investment_spent": float(r["investment_spent"]),
             }
+            | (
+                {}
+                if feedback is None
+                else {
+                    f"feedback_{k}": int(counts.get((r["district"], r["street"]), {}).get(k, 0))
+                    for k in ("received", "answered", "closed")
+                }
+            )
             for r in by_street.to_dict("records")
         ],
     }

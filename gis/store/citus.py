@@ -60,6 +60,12 @@ REFERENCE: tuple[str, ...] = (
     "programme_permits",
     "inspection_findings",
     "funds_entries",
+    "consultations",
+    "consultation_results",
+    "consultation_outcomes",
+    "notices",
+    "feedback",
+    "feedback_steps",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

@@ -30,7 +30,7 @@ OWNER_ROLE = "gisplan_owner"
 APP_ROLE = "gisplan_app"
 
 # Append-only: the programme's event log, locked months and permit dates, the audit log, the evidence
-# files, the acceptance records, the funds ledger.
+# files, the acceptance records, the funds ledger, the consultations and the public's feedback with its steps.
 APPEND_ONLY = (
     "programme_events",
     "programme_submissions",
@@ -40,9 +40,14 @@ APPEND_ONLY = (
     "acceptances",
     "acceptance_scores",
     "funds_entries",
+    "consultations",
+    "consultation_results",
+    "consultation_outcomes",
+    "feedback",
+    "feedback_steps",
 )
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
-NO_DELETE = ("evidence", "inspection_findings")
+NO_DELETE = ("evidence", "inspection_findings", "notices")
 # Written by migrations only: the app reads them.
 READ_ONLY = ("alembic_version", "gisplan_meta")
 

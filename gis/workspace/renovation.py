@@ -21,11 +21,13 @@ from gis.export.progress import progress_overview
 from gis.funds.service import Funds
 from gis.programme import MonthReport, Programme
 from gis.programme.monthly import MonthEvidence
+from gis.residents.desk import Residents
 from gis.store.database import Database
 
 
 class RenovationDesks:
-    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``, ``ws.funds``."""
+    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``, ``ws.funds``,
+    ``ws.residents``."""
 
     db: Database
 
@@ -38,9 +40,18 @@ class RenovationDesks:
         status = self.programme.status(on=on, as_of=as_of)
         if not len(status):
             return None
-        month = clock.today(on).strftime("%Y-%m")
+        day = clock.today(on)
+        month = day.strftime("%Y-%m")
         report = self.report_month(month, today=on, live=True, as_of=as_of)
-        return progress_overview(status, report.by_street, month)
+        # the public's feedback of the year so far, per street (not rebuilt as of an instant: left out then)
+        feedback = None if as_of is not None else self.residents.feedback_figures(date(day.year, 1, 1), day)
+        return progress_overview(status, report.by_street, month, feedback)
+
+    @property
+    def residents(self) -> Residents:
+        """The residents' voice (居民参与): consultations, notices (公示), the public's feedback
+        (:class:`gis.residents.desk.Residents`); ``.feedback_figures(start, end)`` per street."""
+        return Residents(self.db)
 
     @property
     def acceptance(self) -> Acceptances:

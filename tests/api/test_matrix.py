@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import morecantile
@@ -34,6 +34,9 @@ from gis import clock
 from gis.evidence.findings import Opening
 from gis.evidence.service import Attachment
 from gis.gaps import runs as gap_runs
+from gis.residents.consultations import Opening as Consulting
+from gis.residents.consultations import Result
+from gis.residents.public import Message, NoticeDraft
 from gis.store.users import add_user
 from gis.workspace import Workspace
 from tests.helpers.photos import PDF, photo
@@ -297,6 +300,61 @@ def _record(site: Site, _: str) -> Call:
     return Call("POST", "/api/acceptance", json=body)
 
 
+def _consultation(site: Site) -> int:
+    """A consultation of the sample's first project, closed yesterday, with one building counted."""
+    today = date.today()
+    opening = Consulting(
+        "other", "meeting", f"矩阵测试 {next(site.made)}", today - timedelta(10), today - timedelta(1), 100, 10
+    )
+    made = site.ws.residents.open_consultation(_project(site), opening, actor="matrix")
+    site.ws.residents.record_results(made["id"], [Result("1号楼", 80, 8, 60, 6, 20, 2)], actor="matrix")
+    return int(made["id"])
+
+
+def _results(site: Site, _: str) -> Call:
+    body = {
+        "results": [
+            {
+                "unit": f"{next(site.made)}号楼",
+                "area": 1,
+                "owners": 1,
+                "favour_area": 1,
+                "favour_owners": 1,
+                "against_area": 0,
+                "against_owners": 0,
+            }
+        ]
+    }
+    return Call("POST", f"/api/consultations/{_consultation(site)}/results", json=body)
+
+
+def _notice_body(site: Site) -> dict[str, Any]:
+    today = str(date.today())
+    return {
+        "compound_id": _project(site),
+        "kind": "plan",
+        "title": "矩阵",
+        "text": "矩阵测试",
+        "from_on": today,
+        "to_on": today,
+    }
+
+
+def _notice(site: Site) -> int:
+    made = site.ws.residents.add_notice(
+        _project(site), NoticeDraft("plan", "矩阵", "矩阵测试", date.today(), date.today()), actor="matrix"
+    )
+    return int(made["id"])
+
+
+def _fresh_feedback(site: Site) -> int:
+    return int(site.ws.residents.submit_feedback(_project(site), Message(f"矩阵测试 {next(site.made)}"))["id"])
+
+
+def _feedback_step(action: str, body: Any = None) -> Builder:
+    return lambda site, _: Call("POST", f"/api/feedback/{_fresh_feedback(site)}/{action}", json=body)
+
+
 C = "/ogc/collections/{c}"
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route("public", 200, _get("/healthz")),
@@ -392,6 +450,52 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/funds/pack.xlsx"): Route("planner", 200, _fund_pack, hidden=True),
     ("GET", "/api/funds/{compound_id}"): Route("planner", 200, _funds("/api/funds/{id}"), hidden=True),
     ("POST", "/api/funds/{compound_id}/entries"): Route("planner", 201, _fund_entry, hidden=True),
+    ("POST", "/api/consultations"): Route(
+        "planner",
+        201,
+        lambda s, _: Call(
+            "POST",
+            "/api/consultations",
+            json={
+                "compound_id": _project(s),
+                "topic": "other",
+                "channel": "meeting",
+                "title": "矩阵",
+                "opens_on": str(date.today()),
+                "closes_on": str(date.today()),
+                "total_area": 10,
+                "total_owners": 2,
+            },
+        ),
+    ),
+    ("GET", "/api/consultations"): Route("planner", 200, _get("/api/consultations")),
+    ("GET", "/api/consultations/{consultation_id}"): Route(
+        "planner", 200, lambda s, _: Call("GET", f"/api/consultations/{_consultation(s)}")
+    ),
+    ("POST", "/api/consultations/{consultation_id}/results"): Route("planner", 201, _results),
+    ("POST", "/api/consultations/{consultation_id}/outcome"): Route(
+        "planner", 201, lambda s, _: Call("POST", f"/api/consultations/{_consultation(s)}/outcome", json={})
+    ),
+    ("GET", "/api/notices/public"): Route("public", 200, _get("/api/notices/public")),
+    ("GET", "/api/notices"): Route("planner", 200, _get("/api/notices")),
+    ("POST", "/api/notices"): Route("planner", 201, lambda s, _: Call("POST", "/api/notices", json=_notice_body(s))),
+    ("POST", "/api/notices/{notice_id}/close"): Route(
+        "planner", 200, lambda s, _: Call("POST", f"/api/notices/{_notice(s)}/close")
+    ),
+    ("POST", "/api/feedback"): Route(
+        "public", 202, lambda s, _: Call("POST", "/api/feedback", json={"compound_id": _project(s), "text": "矩阵测试"})
+    ),
+    ("GET", "/api/feedback/published"): Route("public", 200, _get("/api/feedback/published")),
+    ("GET", "/api/feedback"): Route("planner", 200, _get("/api/feedback")),
+    ("GET", "/api/feedback/{feedback_id}"): Route(
+        "planner", 200, lambda s, _: Call("GET", f"/api/feedback/{_fresh_feedback(s)}")
+    ),
+    ("POST", "/api/feedback/{feedback_id}/answer"): Route(
+        "planner", 200, _feedback_step("answer", {"reply": "已处理"})
+    ),
+    ("POST", "/api/feedback/{feedback_id}/publish"): Route("planner", 200, _feedback_step("publish", {})),
+    ("POST", "/api/feedback/{feedback_id}/reject"): Route("planner", 200, _feedback_step("reject")),
+    ("POST", "/api/feedback/{feedback_id}/close"): Route("planner", 200, _feedback_step("close")),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }

@@ -60,6 +60,12 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "acceptances",
         "acceptance_scores",  # append-only (0015)
         "funds_entries",  # append-only (0017)
+        "consultations",
+        "consultation_results",
+        "consultation_outcomes",
+        "feedback",
+        "feedback_steps",  # append-only (0018)
+        "notices",  # never deleted (0018)
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)

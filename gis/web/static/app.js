@@ -18,6 +18,7 @@ const TEXT = {
     progress: (y, m) => `改造进度（${y} 年度，${m}）`, street: "街道", projects: "项目", started: "已开工",
     finished: "已完工", overdue: "滞后", overdueLegend: "滞后项目（粗边框）", daysBehind: (d, s) => `滞后 ${d} 天（应达到：${s}）`,
     acceptance: "综合验收（公示）", accepted: (d, s) => `通过 · ${d} · 得分 ${s}`, beforeAfter: "改造前后对比", before: "改造前", after: "改造后",
+    notice: "公示", noticePeriod: (a, b) => `公示期 ${a} 至 ${b}`, feedback: "居民意见（已公开）", rating: (r) => `满意度 ${r}/5`, reply: "答复",
   },
   en: {
     search: "Find a compound", searchHint: "compound name", colourBy: "Colour compounds", byStage: "by renovation stage",
@@ -32,6 +33,7 @@ const TEXT = {
     progress: (y, m) => `Programme ${y}, ${m}`, street: "Street", projects: "Projects", started: "Started",
     finished: "Finished", overdue: "Overdue", overdueLegend: "overdue (thick outline)", daysBehind: (d, s) => `${d} days behind (due: ${s})`,
     acceptance: "Final acceptance (public notice)", accepted: (d, s) => `passed · ${d} · score ${s}`, beforeAfter: "Before / after", before: "before", after: "after",
+    notice: "Public notice", noticePeriod: (a, b) => `open ${a} to ${b}`, feedback: "Residents' feedback (published)", rating: (r) => `satisfaction ${r}/5`, reply: "Reply",
   },
 };
 
@@ -413,28 +415,48 @@ async function showCompound(id, properties) {
   await showPublicNotice(id, body);
 }
 
-// 公示: the compound's passed acceptance and its published before/after photos (public to everyone)
+function subHead(body, text) {
+  const h = document.createElement("h3");
+  h.className = "sub-head";
+  h.textContent = text;
+  body.appendChild(h);
+}
+
+function paragraph(body, text, className) {
+  const p = document.createElement("p");
+  p.textContent = text; // plain text, never HTML: a notice or a message may hold anything
+  if (className) p.className = className;
+  p.style.whiteSpace = "pre-wrap";
+  body.appendChild(p);
+}
+
+// 公示: the notices open today (their text), the compound's passed acceptance, its published
+// before/after photos and the published feedback (public to everyone; all inserted as text)
 async function showPublicNotice(id, body) {
+  state.notices = state.notices || (await api("/api/notices/public"));
+  for (const n of state.notices.filter((x) => x.compound_id === id)) {
+    subHead(body, `${t("notice")} · ${n.title}`);
+    paragraph(body, t("noticePeriod")(String(n.from_on).slice(0, 10), String(n.to_on).slice(0, 10)), "muted");
+    paragraph(body, n.body);
+  }
+  const feedback = await api(`/api/feedback/published?compound_id=${Number(id)}`);
+  if (feedback.length) subHead(body, t("feedback"));
+  for (const f of feedback.slice(0, 10)) {
+    paragraph(body, `${String(f.received_at).slice(0, 10)}${f.rating ? " · " + t("rating")(f.rating) : ""}\n${f.text}`);
+    if (f.reply) paragraph(body, `${t("reply")}：${f.reply}`, "muted");
+  }
   state.acceptance = state.acceptance || (await api("/api/acceptance/public"));
   const passed = state.acceptance.find((a) => a.compound_id === id);
   if (passed) {
-    const h = document.createElement("h3");
-    h.className = "sub-head";
-    h.textContent = t("acceptance");
-    body.appendChild(h);
-    const p = document.createElement("p");
-    p.textContent = t("accepted")(String(passed.held_on).slice(0, 10), passed.total);
-    body.appendChild(p);
+    subHead(body, t("acceptance"));
+    paragraph(body, t("accepted")(String(passed.held_on).slice(0, 10), passed.total));
   }
   const photos = await api(`/api/evidence/published?compound_id=${id}`);
   const pairs = {};
   for (const item of photos) if (item.pair && item.side) (pairs[item.pair] = pairs[item.pair] || {})[item.side] = item;
   for (const pair of Object.values(pairs)) {
     if (!pair.before || !pair.after) continue;
-    const h = document.createElement("h3");
-    h.className = "sub-head";
-    h.textContent = t("beforeAfter");
-    body.appendChild(h);
+    subHead(body, t("beforeAfter"));
     const figure = document.createElement("div");
     figure.className = "pair";
     for (const side of ["before", "after"]) {
