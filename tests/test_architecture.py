@@ -41,6 +41,8 @@ OWNERS = {
     "evidence_files": ["gis/evidence/store.py"],
     "inspection_findings": ["gis/evidence/findings_store.py"],
     "programme_permits": ["gis/programme/permits.py"],
+    "assessment_manual_scores": ["gis/assessment/store.py"],
+    "assessment_publications": ["gis/assessment/store.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from gis.cli import (
     acceptance,
+    assess,
     db,
     demo,
     evidence,
@@ -48,6 +49,7 @@ app.add_typer(export.app, name="export")
 app.add_typer(evidence.app, name="evidence")
 app.add_typer(acceptance.app, name="acceptance")
 app.add_typer(findings.app, name="findings")
+app.add_typer(assess.app, name="assess")
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """``gisplan demo`` and the bundled sample: ``run`` loads the sample (:func:`load_sample`), runs the
 gap analysis and writes the exports; ``programme`` the programme's synthetic year (progress,
-evidence, acceptance, inspections). Each later part of the programme adds its demo module here.
+evidence, acceptance, inspections); ``assessment`` the quarter's 考核. Each later part of the
+programme adds its demo module here.
 """
 
+from gis.demo.assessment import run_assessment_demo
 from gis.demo.programme import (
     run_acceptance_demo,
     run_evidence_demo,
@@ -18,6 +20,7 @@ __all__ = [
     "SOURCE",
     "load_sample",
     "run_acceptance_demo",
+    "run_assessment_demo",
     "run_demo",
     "run_evidence_demo",
     "run_findings_demo",

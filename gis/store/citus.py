@@ -59,6 +59,8 @@ REFERENCE: tuple[str, ...] = (
     "acceptance_scores",
     "programme_permits",
     "inspection_findings",
+    "assessment_manual_scores",
+    "assessment_publications",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

@@ -39,6 +39,8 @@ APPEND_ONLY = (
     "evidence_files",
     "acceptances",
     "acceptance_scores",
+    "assessment_manual_scores",
+    "assessment_publications",
 )
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
 NO_DELETE = ("evidence", "inspection_findings")

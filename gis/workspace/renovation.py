@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from gis import clock
+from gis.assessment.service import Assessment
 from gis.evidence.acceptance import Acceptances
 from gis.evidence.findings import Findings
 from gis.evidence.service import Evidence
@@ -20,7 +21,7 @@ from gis.store.database import Database
 
 
 class RenovationDesks:
-    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``."""
+    """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``, ``ws.assessment``."""
 
     db: Database
 
@@ -41,6 +42,15 @@ class RenovationDesks:
     def acceptance(self) -> Acceptances:
         """综合验收 records: ``.checklist()``, ``.record(...)``, ``.records()`` (:mod:`gis.evidence.acceptance`)."""
         return Acceptances(self.db)
+
+    @property
+    def assessment(self) -> Assessment:
+        """The quarterly assessment of the streets (季度考核): ``.scheme()``, ``.figures(q)``, ``.scores(q)``,
+        ``.score_manual(q, entry)``, ``.publish(q)``, ``.ranking(q)`` (:mod:`gis.assessment.service`)."""
+        # The one place the funds ledger's and the residents' feedback figures are wired in: until
+        # gis.funds and gis.residents are merged, None (their items are 未计分, not scored). Each is a
+        # callable (first day, last day) -> the frame of gis.assessment.figures.FUNDS_COLUMNS / FEEDBACK_COLUMNS.
+        return Assessment(self.db, funds=None, feedback=None)
 
     @property
     def evidence(self) -> Evidence:

@@ -32,6 +32,7 @@ PATH_VALUES = {
     "record_id": "1",
     "finding_id": "1",
     "month": "2026-01",
+    "quarter": "2026Q3",
     "job_id": "x",
     "facility": "kindergarten",
     "name": "alice",

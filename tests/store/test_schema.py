@@ -59,6 +59,8 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "gap_results",
         "acceptances",
         "acceptance_scores",  # append-only (0015)
+        "assessment_manual_scores",
+        "assessment_publications",  # append-only (0019)
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
