@@ -1,18 +1,23 @@
 """A quarter's scores on the sample, checked against the same figures computed here with pandas from
 ``ws.programme.status`` and the findings (and hand-made funds and feedback frames); a published quarter
 locked and read back as published after the data changed; manual scores refused unless they cite
-standing evidence of the street's compounds (nothing written then); the map coloured by score."""
+standing evidence of the street's compounds (nothing written then); the map coloured by score; the demo."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from gis.assessment.figures import FEEDBACK_COLUMNS, FUNDS_COLUMNS
 from gis.assessment.service import Assessment, ManualEntry
+from gis.demo import run_assessment_demo
+from gis.demo.assessment import ASSESSMENT_MARK
 from gis.errors import LockedQuarterError, ProgrammeError
 from gis.evidence.findings import Opening
 from gis.export.offline_map import render_page
@@ -148,3 +153,13 @@ def test_manual_scores_cite_the_streets_evidence(ws: Workspace) -> None:
     scored = desk.scores("2026Q3").items
     mine = scored[(scored.street == street) & (scored.item == "long_term_management")].iloc[0]
     assert mine["points"] == Decimal("4.50") and mine["note"] == "复核" and mine["evidence"] == [good]
+
+
+def test_the_demo(ws: Workspace, tmp_path: Path) -> None:
+    out = io.StringIO()
+    run_assessment_demo(ws, Console(file=out, width=200), out_dir=tmp_path)
+    run_assessment_demo(ws, Console(file=io.StringIO()), out_dir=tmp_path)  # re-running adds nothing
+    manual = ws.assessment.manual_scores("2026Q3", history=True)
+    assert len(manual) == 1 and manual["synthetic"].iloc[0] == ASSESSMENT_MARK and "合成" in manual["note"].iloc[0]
+    assert (tmp_path / "季度考核得分排名_2026Q3.xlsx").exists() and (tmp_path / "季度考核得分图_2026Q3.html").exists()
+    assert "2026Q3" in out.getvalue()
