@@ -15,6 +15,7 @@ from api import (
     acceptance,
     analysis,
     apidoc,
+    assessment,
     edits,
     errors,
     evidence,
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
     app.include_router(findings.router)
     app.include_router(funds.router)
     app.include_router(residents.router)
+    app.include_router(assessment.router)
     app.include_router(exports.router)
     app.include_router(users.router)
     app.include_router(webmap.router)

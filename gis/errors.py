@@ -249,6 +249,13 @@ class LockedMonthError(ProgrammeError):
     title = ConflictError.title
 
 
+class LockedQuarterError(ProgrammeError):
+    """The quarter's assessment was published: its scores stand as published (季度考核已发布锁定)."""
+
+    status = ConflictError.status
+    title = ConflictError.title
+
+
 class EvidenceError(ProgrammeError):
     """An evidence item that cannot be added or withdrawn as asked (no reason, an unknown compound,
     stage or category); nothing was written."""

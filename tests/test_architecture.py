@@ -48,6 +48,8 @@ OWNERS = {
     "notices": ["gis/residents/store.py"],
     "feedback": ["gis/residents/store.py"],
     "feedback_steps": ["gis/residents/store.py"],
+    "assessment_manual_scores": ["gis/assessment/store.py"],
+    "assessment_publications": ["gis/assessment/store.py"],
 }
 # The layer tables are read and written through gis.store.layers; besides it, the import's bulk merge
 # (COPY into a temporary table, then one INSERT ... ON CONFLICT), the pipeline checks (spatial joins

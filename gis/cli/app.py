@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from gis.cli import (
     acceptance,
+    assess,
     db,
     demo,
     evidence,
@@ -52,6 +53,7 @@ app.add_typer(acceptance.app, name="acceptance")
 app.add_typer(residents.app, name="residents")
 app.add_typer(findings.app, name="findings")
 app.add_typer(funds.app, name="funds")
+app.add_typer(assess.app, name="assess")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gis.demo.assessment import run_assessment_demo
 from gis.demo.funds import run_funds_demo
 from gis.demo.programme import run_acceptance_demo, run_evidence_demo, run_findings_demo, run_programme_demo
 from gis.demo.residents import run_residents_demo
@@ -56,6 +57,7 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     run_funds_demo(ws, console, out_dir=out_dir)
     run_residents_demo(ws, console)
     run_findings_demo(ws, console, out_dir=out_dir)
+    run_assessment_demo(ws, console, out_dir=out_dir)
     write_exports(ws, console, out_dir)
     console.print(
         "notebooks / 笔记本: [bold].venv/bin/jupyter lab notebooks/[/] (01 快速开始 · 02 服务缺口分析 · "

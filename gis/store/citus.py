@@ -66,6 +66,8 @@ REFERENCE: tuple[str, ...] = (
     "notices",
     "feedback",
     "feedback_steps",
+    "assessment_manual_scores",
+    "assessment_publications",
 )
 # the coordinator's own: Alembic's revision, PostGIS's catalogue
 LOCAL: tuple[str, ...] = ("alembic_version", "spatial_ref_sys")

@@ -45,6 +45,8 @@ APPEND_ONLY = (
     "consultation_outcomes",
     "feedback",
     "feedback_steps",
+    "assessment_manual_scores",
+    "assessment_publications",
 )
 # Never deleted, but changed in part (an evidence item is withdrawn, published or paired; a finding closed).
 NO_DELETE = ("evidence", "inspection_findings", "notices")

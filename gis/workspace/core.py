@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from gis import clock
 from gis.crs import parse_crs
 from gis.errors import AsOfError, InvalidRequestError
-from gis.export import offline_map
+from gis.export import assessment_map, offline_map
 from gis.export.context import ExportContext, ExportNeeds, as_of_needs
 from gis.gaps import distributed, inputs, runs
 from gis.gaps.analysis import GapInputs, GapParameters
@@ -382,9 +382,10 @@ class Workspace(RenovationDesks):
 
     def map(
         self,
-        colour: Literal["stage", "gap", "progress"] = "stage",
+        colour: Literal["stage", "gap", "progress", "assessment"] = "stage",
         *,
         facility: str | None = None,
+        quarter: str | None = None,
         catchment: bool = False,
         planner: bool = False,
         title: str | None = None,
@@ -401,7 +402,8 @@ class Workspace(RenovationDesks):
         colour
             ``"stage"`` (renovation stage), ``"gap"`` (service gap for ``facility``, from the
             latest analysis of that type) or ``"progress"`` (the progress map 挂图作战: stages,
-            overdue projects outlined, this month's figures per street).
+            overdue projects outlined, this month's figures per street) or ``"assessment"`` (the
+            季度考核得分图 of ``quarter``: compounds coloured by their street's total).
         facility
             A facility type (``"kindergarten"`` or ``"幼儿园"``) for ``colour="gap"`` and the catchment.
         catchment
@@ -419,6 +421,12 @@ class Workspace(RenovationDesks):
         >>> gis.export.offline_map.save(m, Path("out/map.html"))
         """
         self.db.require_schema()
+        if colour == "assessment":
+            if quarter is None or as_of is not None:
+                raise InvalidRequestError('an assessment map names its quarter (quarter="2026Q3"), not as_of')
+            scores = self.assessment.scores(quarter)
+            ctx = self.export_context("planner" if planner else "public", assessment_map.NEEDS)
+            return assessment_map.build_map(ctx, scores.ranking(), scores.quarter, published=scores.published)
         if as_of is not None and (colour == "gap" or catchment):
             raise AsOfError("a map as of a date draws stages or progress, not analyses of today's layers")
         code = self.facility_type(facility) if facility is not None else None

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from gis import clock
+from gis.assessment.service import Assessment
 from gis.evidence.acceptance import Acceptances
 from gis.evidence.findings import Findings
 from gis.evidence.service import Evidence
@@ -27,7 +28,7 @@ from gis.store.database import Database
 
 class RenovationDesks:
     """``ws.programme``, ``ws.report_month``, ``ws.evidence``, ``ws.acceptance``, ``ws.findings``, ``ws.funds``,
-    ``ws.residents``."""
+    ``ws.residents``, ``ws.assessment``."""
 
     db: Database
 
@@ -57,6 +58,20 @@ class RenovationDesks:
     def acceptance(self) -> Acceptances:
         """综合验收 records: ``.checklist()``, ``.record(...)``, ``.records()`` (:mod:`gis.evidence.acceptance`)."""
         return Acceptances(self.db)
+
+    @property
+    def assessment(self) -> Assessment:
+        """The quarterly assessment of the streets (季度考核): ``.scheme()``, ``.figures(q)``, ``.scores(q)``,
+        ``.score_manual(q, entry)``, ``.publish(q)``, ``.ranking(q)`` (:mod:`gis.assessment.service`)."""
+        # The funds ledger's and the residents' figures, handed in: (first day, last day) -> the frames of
+        # gis.assessment.figures.FUNDS_COLUMNS (cumulative to the last day, the quarter's year's
+        # projects) and FEEDBACK_COLUMNS (the feedback received in the quarter).
+        funds, residents = self.funds, self.residents
+        return Assessment(
+            self.db,
+            funds=lambda first, last: funds.street_figures(last, year=first.year),
+            feedback=residents.feedback_figures,
+        )
 
     @property
     def evidence(self) -> Evidence:

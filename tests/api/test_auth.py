@@ -35,6 +35,7 @@ PATH_VALUES = {
     "notice_id": "1",
     "feedback_id": "1",
     "month": "2026-01",
+    "quarter": "2026Q3",
     "job_id": "x",
     "facility": "kindergarten",
     "name": "alice",

@@ -355,6 +355,28 @@ def _feedback_step(action: str, body: Any = None) -> Builder:
     return lambda site, _: Call("POST", f"/api/feedback/{_fresh_feedback(site)}/{action}", json=body)
 
 
+def _published_quarter(site: Site, _: str) -> Call:
+    """The public ranking of a published quarter (2026Q3, published here once by the library)."""
+    if not site.refusing and "2026Q3" not in set(site.ws.assessment.publications()["quarter"]):
+        site.ws.assessment.publish("2026Q3", actor="matrix", role="admin")
+    return Call("GET", "/api/assessment/2026Q3/ranking")
+
+
+def _manual_score(site: Site, _: str) -> Call:
+    """A manual score of 2026Q4 (never published here) citing the sample's first standing evidence item."""
+    items = site.ws.evidence.items()
+    item = items[items["withdrawn_at"].isna()].iloc[0]
+    street = site.ws.layer("compounds", where={"fid": [int(item["compound_id"])]}).iloc[0]["street"]
+    body = {
+        "street": street,
+        "item": "long_term_management",
+        "points": 3,
+        "note": "矩阵测试",
+        "evidence": [int(item["id"])],
+    }
+    return Call("POST", "/api/assessment/2026Q4/manual", json=body)
+
+
 C = "/ogc/collections/{c}"
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/healthz"): Route("public", 200, _get("/healthz")),
@@ -496,6 +518,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/feedback/{feedback_id}/publish"): Route("planner", 200, _feedback_step("publish", {})),
     ("POST", "/api/feedback/{feedback_id}/reject"): Route("planner", 200, _feedback_step("reject")),
     ("POST", "/api/feedback/{feedback_id}/close"): Route("planner", 200, _feedback_step("close")),
+    ("GET", "/api/assessment/scheme"): Route("planner", 200, _get("/api/assessment/scheme")),
+    ("GET", "/api/assessment/{quarter}"): Route("planner", 200, _get("/api/assessment/2026Q3")),
+    ("GET", "/api/assessment/{quarter}.xlsx"): Route("planner", 200, _get("/api/assessment/2026Q3.xlsx")),
+    ("GET", "/api/assessment/{quarter}/ranking"): Route("public", 200, _published_quarter),
+    ("POST", "/api/assessment/{quarter}/manual"): Route("planner", 201, _manual_score),
+    ("POST", "/api/assessment/{quarter}/publish"): Route(
+        "admin", 201, lambda _s, _c: Call("POST", "/api/assessment/2026Q2/publish")
+    ),
     ("GET", "/api/users"): Route("admin", 200, _get("/api/users")),
     ("POST", "/api/users/{name}/disable"): Route("admin", 200, _disable),
 }

@@ -66,6 +66,8 @@ def test_migrations_from_empty(ws: Workspace) -> None:
         "feedback",
         "feedback_steps",  # append-only (0018)
         "notices",  # never deleted (0018)
+        "assessment_manual_scores",
+        "assessment_publications",  # append-only (0019)
     }
     assert {"audit_log", "users", "imports", "gisplan_meta", "gap_runs"} <= tables
     assert ws.working_crs == CRS.from_epsg(4548)
