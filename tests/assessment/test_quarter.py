@@ -91,7 +91,15 @@ def test_the_quarter_against_pandas(ws: Workspace) -> None:
         assert t["total"] == (points * Decimal(100) / weight).quantize(Decimal("0.01"))
     assert got.missing == []
 
-    bare = ws.assessment.scores("2026Q3")  # funds and feedback not wired: 未计分, not 0
+    # the workspace's desk reads the funds ledger: 资金到位率 is received / planned of ws.funds.street_figures
+    wired = ws.assessment.scores("2026Q3").items.set_index(["street", "item"])
+    ledger = ws.funds.street_figures(END, year=2026).set_index("street")
+    for s in ledger.index:
+        row = wired.loc[(s, "funds_received_rate")]
+        assert float(row["numerator"]) == pytest.approx(float(ledger.loc[s, "received_wan"]))
+        assert float(row["denominator"]) == pytest.approx(float(ledger.loc[s, "planned_wan"]))
+
+    bare = Assessment(ws.db).scores("2026Q3")  # funds and feedback not handed in: 未计分, not 0
     assert set(bare.missing) == {"funds", "feedback"}
     unscored = bare.items[bare.items.item.isin(["funds_received_rate", "payment_rate", "satisfaction"])]
     assert unscored["points"].isna().all() and unscored["reason"].str.contains("未计分").all()
