@@ -61,7 +61,8 @@ def run_demo(ws: Workspace, console: Console, *, out_dir: Path = Path("out")) ->
     write_exports(ws, console, out_dir)
     console.print(
         "notebooks / 笔记本: [bold].venv/bin/jupyter lab notebooks/[/] (01 快速开始 · 02 服务缺口分析 · "
-        "03 管线体检 · 04 改造进度与月报 · 05 资料与验收; they run on this sample, no network needed)"
+        "03 管线体检 · 04 改造进度与月报 · 05 资料与验收 · 06 资金与居民参与; "
+        "they run on this sample, no network needed)"
     )
     console.print("next: .venv/bin/gisplan layers · .venv/bin/gisplan db status · .venv/bin/gisplan load --help")
 

@@ -191,3 +191,41 @@ def test_evidence_and_acceptance(settings: Settings, ws: Workspace, tmp_path: Pa
     report = next((tmp_path / "out").glob("一区一策_*.html")).read_text(encoding="utf-8")
     assert "改造前后对比" in report and "综合验收" in report
     assert "资料" in outputs_text(nb)
+
+
+def test_funds_and_residents(settings: Settings, ws: Workspace, tmp_path: Path) -> None:
+    nb, got = run(
+        NOTEBOOKS / "06_资金与居民参与.ipynb",
+        settings,
+        tmp_path,
+        "{'site': site, 'breaches': breach_rules, 'refused': refused, 'passed': bool(passed['passed']), "
+        "'missed': bool(missed['passed']), 'before': before, 'shown': len(shown), 'quarter': quarter, "
+        "'received': float(month.by_street['funds_received'].sum()), "
+        "'paid': float(month.by_street['funds_paid'].sum()), "
+        "'total': float(ranking['total'].iloc[0])}",
+    )
+    # hand-worked: contract 520 > tender control 500; the change of 60 > 10 % of 520 with no approval;
+    # 50 paid from residents' funds with none received (and none planned)
+    assert {"contract_within_tender", "change_needs_approval", "payment_within_received"} <= set(got["breaches"])
+    assert "budget_within_estimate" not in got["breaches"]  # no budget recorded
+    assert set(ws.funds.check(compound_id=got["site"])["rule"]) == set(got["breaches"])
+    assert "万元" in got["refused"]  # the negative payment refused, nothing written
+    entries = ws.funds.entries()
+    assert (entries["amount"].astype(float) >= 0).all()
+    # the 月报's columns: the entries' sums (the notebook's ledger is the only one)
+    assert got["received"] == float(entries.loc[entries["kind"] == "received", "amount"].astype(float).sum()) == 300
+    assert got["paid"] == float(entries.loc[entries["kind"] == "payment", "amount"].astype(float).sum()) == 250
+    # participation 9000/12000 and 115/160 >= 2/3, consent 6700/9000 and 90/115 > 1/2: passed;
+    # 7900/12000 < 2/3 of the area: missed however many owners took part
+    assert got["passed"] is True and got["missed"] is False
+    assert ws.programme.projects().set_index("compound_id").loc[got["site"], "property_mgmt_after"] == "basic"
+    assert got["before"] == 0 and got["shown"] == 1  # nothing shown before moderation
+    published = ws.residents.published_feedback(got["site"])
+    assert not published["text"].str.contains("13800001111").any()
+    # the total: the scored items' points over their weights, on 100
+    scores = ws.assessment.scores(got["quarter"])
+    scored = scores.items[scores.items["scored"]]
+    expected = sum(float(p) for p in scored["points"]) * 100 / sum(float(w) for w in scored["weight"])
+    assert got["total"] == pytest.approx(expected, abs=0.01)
+    assert (tmp_path / "out" / f"季度考核_{got['quarter']}.xlsx").is_file()
+    assert "leaflet" in map_html(nb).lower()
