@@ -5,11 +5,12 @@ not exist (404), as a restricted layer does not."""
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,22 @@ Text = Annotated[str | None, Field(default=None, max_length=2000)]
 Kind = Literal[
     "estimate", "budget", "tender_control", "contract", "change", "received", "payment", "settlement", "final"
 ]
+
+
+@dataclass
+class Scope:
+    """Which projects a reading covers (one compound's or a street's; default all of the year's) and on what day."""
+
+    compound_id: Compound = None
+    street: Street = None
+    year: Year = None
+    on: On = None
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"compound_id": self.compound_id, "street": self.street, "year": self.year, "on": self.on}
+
+
+ScopeDep = Annotated[Scope, Depends()]
 
 
 class NewEntry(BaseModel):
@@ -70,17 +87,9 @@ def _ledger(led: Ledger) -> dict[str, Any]:
 
 
 @router.get("/breaches", summary="Every breach of the funding rules standing on a day (planners)")
-def breaches(
-    ws: WorkspaceDep,
-    caller: CallerDep,
-    compound_id: Compound = None,
-    street: Street = None,
-    year: Year = None,
-    on: On = None,
-) -> list[dict[str, Any]]:
+def breaches(ws: WorkspaceDep, caller: CallerDep, scope: ScopeDep) -> list[dict[str, Any]]:
     _planners(caller)
-    found = ws.funds.check(compound_id=compound_id, street=street, year=year, on=on)
-    return jsonable.value(found.to_dict("records"))
+    return jsonable.records(ws.funds.check(**scope.kwargs()))
 
 
 @router.get("/rules", summary="The funding rules (layers/programme/funds.yaml) with the status of each (planners)")
@@ -97,19 +106,12 @@ def streets(ws: WorkspaceDep, caller: CallerDep, year: Year = None, on: On = Non
 
 
 @router.get("/pack.xlsx", summary="The auditor's pack of a compound's project or a street (XLSX, planners)")
-def pack(
-    ws: WorkspaceDep,
-    caller: CallerDep,
-    compound_id: Compound = None,
-    street: Street = None,
-    year: Year = None,
-    on: On = None,
-) -> Response:
+def pack(ws: WorkspaceDep, caller: CallerDep, scope: ScopeDep) -> Response:
     _planners(caller)
-    built = ws.funds.pack(compound_id=compound_id, street=street, year=year, on=on)
+    built = ws.funds.pack(**scope.kwargs())
     with tempfile.TemporaryDirectory() as tmp:
         data = write_pack(built, Path(tmp) / "pack.xlsx").read_bytes()
-    name = f"audit-pack-{compound_id}.xlsx" if compound_id is not None else "audit-pack-street.xlsx"
+    name = f"audit-pack-{scope.compound_id}.xlsx" if scope.compound_id is not None else "audit-pack-street.xlsx"
     return Response(data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
