@@ -169,6 +169,24 @@ def grant_app(conn: psycopg.Connection, creator: str) -> None:
         conn.execute(sql.SQL(statement).format(sql.Identifier(creator), sql.Identifier(schema_of(conn)), app))
 
 
+def guard_statements(table: str, *, updates: bool = True) -> list[str]:
+    """The triggers that keep ``table``'s rows, the owner's writes included: no DELETE (and no UPDATE
+    when ``updates`` is true, i.e. append-only) and no TRUNCATE; a migration executes them."""
+    rows = "UPDATE OR DELETE" if updates else "DELETE"
+    name = "append_only" if updates else "no_delete"
+    return [
+        f"CREATE TRIGGER {table}_{name} BEFORE {rows} ON {table} FOR EACH ROW EXECUTE FUNCTION gisplan_append_only()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()",
+    ]
+
+
+def regrant(conn: psycopg.Connection) -> None:
+    """After a migration made tables: the app role's grants on them, when the role exists yet."""
+    if role_exists(conn, APP_ROLE):
+        grant_app(conn, conn.info.user)
+
+
 def schema_of(conn: psycopg.Connection) -> str:
     row = conn.execute("SELECT current_schema()").fetchone()
     assert row is not None and row[0], "no current schema"

@@ -76,17 +76,9 @@ def upgrade() -> None:
     op.create_index("funds_entries_project", "funds_entries", ["project_id", "on_date"])
     op.create_index("funds_entries_compound", "funds_entries", ["compound_id"])
     op.create_index("funds_entries_superseded_once", "funds_entries", ["supersedes"], unique=True)
-    op.execute(
-        "CREATE TRIGGER funds_entries_append_only BEFORE UPDATE OR DELETE ON funds_entries "
-        "FOR EACH ROW EXECUTE FUNCTION gisplan_append_only()"
-    )
-    op.execute(
-        "CREATE TRIGGER funds_entries_no_truncate BEFORE TRUNCATE ON funds_entries "
-        "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()"
-    )
-    conn = dbapi(op.get_bind())
-    if privileges.role_exists(conn, privileges.APP_ROLE):
-        privileges.grant_app(conn, conn.info.user)
+    for statement in privileges.guard_statements("funds_entries"):
+        op.execute(statement)
+    privileges.regrant(dbapi(op.get_bind()))
 
 
 def downgrade() -> None:

@@ -135,22 +135,10 @@ def upgrade() -> None:
         sa.CheckConstraint("(action = 'publish') = (published_text IS NOT NULL)", name="feedback_steps_published"),
     )
     op.create_index("feedback_steps_feedback", "feedback_steps", ["feedback_id", "at"])
-    for table in APPEND_ONLY:
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION gisplan_append_only()"
-        )
-    op.execute(
-        "CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices FOR EACH ROW EXECUTE FUNCTION gisplan_append_only()"
-    )
-    for table in (*APPEND_ONLY, "notices"):
-        op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()"
-        )
-    conn = dbapi(op.get_bind())
-    if privileges.role_exists(conn, privileges.APP_ROLE):
-        privileges.grant_app(conn, conn.info.user)
+    statements = [s for table in APPEND_ONLY for s in privileges.guard_statements(table)]
+    for statement in (*statements, *privileges.guard_statements("notices", updates=False)):
+        op.execute(statement)
+    privileges.regrant(dbapi(op.get_bind()))
 
 
 def downgrade() -> None:

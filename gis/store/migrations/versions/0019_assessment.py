@@ -59,17 +59,9 @@ def upgrade() -> None:
         sa.CheckConstraint(f"quarter ~ '{QUARTER}'", name="assessment_publications_quarter"),
     )
     for table in ("assessment_manual_scores", "assessment_publications"):
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION gisplan_append_only()"
-        )
-        op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION gisplan_no_truncate()"
-        )
-    conn = dbapi(op.get_bind())
-    if privileges.role_exists(conn, privileges.APP_ROLE):
-        privileges.grant_app(conn, conn.info.user)
+        for statement in privileges.guard_statements(table):
+            op.execute(statement)
+    privileges.regrant(dbapi(op.get_bind()))
 
 
 def downgrade() -> None:
