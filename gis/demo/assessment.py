@@ -50,7 +50,9 @@ def run_assessment_demo(ws: Workspace, console: Console, *, out_dir: Path | None
     ]
     console.print(
         escape(
-            f"assessment / 季度考核 {quarter} (manual item synthetic 合成示例; funds and feedback not wired: 未计分): "
+            f"assessment / 季度考核 {quarter} (manual item synthetic 合成示例"
+            + (f"; not handed in 未接入: {', '.join(scores.missing)}" if scores.missing else "")
+            + "): "
         )
         + escape("; ".join(lines))
     )
