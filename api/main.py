@@ -36,6 +36,7 @@ from api.lanes import read_lane
 from api.middleware import Guard
 from api.workers import Workers
 from gis.jobs import Runner
+from gis.ogc.tile_cache import TileCache
 from gis.residents.rules import residents_rules
 from gis.settings import Settings
 from gis.store.engine import database_fault, engine_url
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, workspace: Workspace | None 
         # jobs and workers: the heavy requests' bound, this process's share of the job queue
         app.state.heavy = Slots(ws.settings.heavy_requests)
         app.state.read_lane = read_lane()  # tiles, pages and features are read in it (api.lanes)
+        app.state.tiles = TileCache(int(ws.settings.tile_cache_mb * 2**20))  # kept until their layer changes
         app.state.openapi30 = {}  # the OGC API's 3.0 definition per base URL, written once (api.ogc)
         app.state.runner = Runner(ws.engine, ws.settings)
         app.state.runner.start()

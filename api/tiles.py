@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import CollectionDep, RoleDep, WorkspaceDep
 from api.lanes import in_read_lane
 from gis.ogc import features, tiles
+from gis.ogc.tile_cache import TileCache
 
 router = APIRouter(prefix="/ogc", tags=["Vector tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -34,21 +34,21 @@ async def tile(
     y: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
     x: Annotated[int, Path(ge=0, le=2**tiles.MAX_ZOOM)],
 ) -> Response:
+    cache: TileCache = request.app.state.tiles  # kept until the layer changes (gis.ogc.tile_cache)
     try:
-        data = await in_read_lane(request, tiles.render, ws.reader(role), layer, role, z, x, y, working_srid=_srid(ws))
+        found = await in_read_lane(request, cache.tile, ws.reader(role), layer, role, z, x, y, working_srid=_srid(ws))
     except tiles.TileError as exc:
         raise HTTPException(404, str(exc)) from None
-    etag = '"' + hashlib.sha1(data + role.encode()).hexdigest() + '"'
     # no-cache: clients keep the tile but ask again each time; an unchanged tile costs a 304, and an
     # edited area is never served stale
     headers = {
-        "ETag": etag,
+        "ETag": found.etag,
         "Cache-Control": "no-cache" if role == "public" else "private, no-cache",
         "Vary": "Authorization",
     }
-    if request.headers.get("if-none-match") == etag:
+    if request.headers.get("if-none-match") == found.etag:
         return Response(status_code=304, headers=headers)
-    return Response(content=data, media_type=MVT, headers=headers)
+    return Response(content=found.data, media_type=MVT, headers=headers)
 
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the collection")

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         public's tiles, features, collections and map state from; planners and admins read and
         write the primary (``database_url``), so an edit is never hidden from its author by the
         standby's lag. Unset: everyone reads the primary.
+    tile_cache_mb
+        The vector tiles each server process keeps in memory, in MB (0: none). A kept tile is served
+        until its layer changes (any import or edit), never by time (:mod:`gis.ogc.tile_cache`).
     statement_timeout_s
         The web server's database statements are cancelled past this many seconds (0: never). Only
         the server's: the command line, notebooks, migrations and the analysis jobs have none.
@@ -107,6 +110,7 @@ class Settings(BaseSettings):
     heavy_requests: int = Field(default=4, ge=1)
     db_pool: int = Field(default=10, ge=1)
     statement_timeout_s: float = Field(default=30, ge=0)
+    tile_cache_mb: float = Field(default=64, ge=0)
 
     @field_validator("database_url", "owner_database_url", "read_database_url", "basemap_url")
     @classmethod
