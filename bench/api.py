@@ -14,6 +14,11 @@ p50/p99 latency and bytes/s for both, and the ratios. A benchmark, not a test: i
 tipg cuts a tile at 10,000 features by default (``TIPG_MAX_FEATURES_PER_TILE``): a low tile of the
 10× copy then holds a ninth of its buildings. The tiles are therefore also asked of a third server,
 tipg with no such cut ("tipg, whole"), whose tiles hold what gisplan's do.
+
+gisplan keeps the tiles it rendered until their layer changes (``GISPLAN_TILE_CACHE_MB``, default
+64 per process; :mod:`gis.ogc.tile_cache`), so a fixed list of tiles is rendered once and then read
+from memory. The tiles are therefore also asked of a second gisplan with the cache off
+("gisplan, uncached": every tile rendered by PostGIS, as tipg renders each).
 """
 
 from __future__ import annotations
@@ -170,14 +175,17 @@ def main() -> None:
         }
         bbox = f"{centre[0] - 0.02},{centre[1] - 0.02},{centre[0] + 0.02},{centre[1] + 0.02}"
         for size, url, workers in ((s, u, w) for s, u in (("1x", one), ("10x", ten)) for w in args.workers):
-            gp, tp, wp = free_port(), free_port(), free_port()
+            gp, up, tp, wp = free_port(), free_port(), free_port(), free_port()
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
             servers = [
-                subprocess.Popen(
-                    [sys.executable, "-m", "gis", "serve", "--port", str(gp), "--workers", str(workers)],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                *(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "gis", "serve", "--port", str(port), "--workers", str(workers)],
+                        env={**env, "GISPLAN_TILE_CACHE_MB": mb},
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    for port, mb in ((gp, "64"), (up, "0"))
                 ),
                 *(
                     subprocess.Popen(
@@ -206,6 +214,7 @@ def main() -> None:
             ]
             try:
                 wait(f"http://127.0.0.1:{gp}/ogc/collections")
+                wait(f"http://127.0.0.1:{up}/ogc/collections")
                 wait(f"http://127.0.0.1:{tp}/collections")
                 wait(f"http://127.0.0.1:{wp}/collections")
                 scenarios = {
@@ -230,13 +239,14 @@ def main() -> None:
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
                     waited.append(quiet(admin))
                     b = wrk(theirs, f"http://127.0.0.1:{tp}", args.seconds, home)
-                    waited.append(quiet(admin))
-                    c = wrk(theirs, f"http://127.0.0.1:{wp}", args.seconds, home) if name.startswith("tiles") else None
-                    rows.append((f"{size} w{workers}", name, a, b, c))
-                    print(
-                        f"{size} w{workers} {name}: waited " + " / ".join(f"{w:.1f}" for w in waited[-3:]) + " s",
-                        flush=True,
-                    )
+                    c = u = None
+                    if name.startswith("tiles"):
+                        waited.append(quiet(admin))
+                        c = wrk(theirs, f"http://127.0.0.1:{wp}", args.seconds, home)
+                        waited.append(quiet(admin))
+                        u = wrk(ours, f"http://127.0.0.1:{up}", args.seconds, home)
+                    rows.append((f"{size} w{workers}", name, a, u, b, c))
+                    print(f"{size} w{workers} {name}: waited {sum(waited):.1f} s so far", flush=True)
             finally:
                 for s in servers:
                     s.terminate()
@@ -253,16 +263,17 @@ def main() -> None:
     print(
         f"{'size':<6} {'scenario':<16} {'server':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'MB/s':>7} {'non-2xx':>7}"
     )
-    for size, name, a, b, c in rows:
-        for server, r in (("gisplan", a), ("tipg", b), ("tipg, whole", c)):
+    for size, name, a, u, b, c in rows:
+        for server, r in (("gisplan", a), ("gisplan, uncached", u), ("tipg", b), ("tipg, whole", c)):
             if r is not None:
                 print(
                     f"{size:<6} {name:<16} {server:<8} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
                     f"{r['bytes_s'] / 1e6:>7.2f} {int(r['non2xx']):>7}"
                 )
-        for anchor, r in (("tipg", b), ("tipg, whole", c)):
-            if r is not None:
-                print(f"{'':<6} {'':<16} ÷ {anchor:<11} {ratio(a, r)}")
+        for ours, mine in (("gisplan", a), ("uncached", u)):
+            for anchor, r in (("tipg", b), ("tipg, whole", c)):
+                if mine is not None and r is not None:
+                    print(f"{'':<6} {ours:>16} ÷ {anchor:<11} {ratio(mine, r)}")
 
 
 def ratio(a: dict[str, float], b: dict[str, float]) -> str:
