@@ -121,11 +121,32 @@ def quiet(admin: str, limit_s: float = 180.0) -> float:
     return time.perf_counter() - start
 
 
+def settle(limit_s: float = 180.0, idle: float = 0.9) -> float:
+    """Wait until the machine's cores are mostly idle for a second (``idle`` of their time): a
+    server answers once its first worker is up, while its other workers, its edit workers and the
+    other servers are still starting. Returns the seconds waited."""
+
+    def times() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s:
+        idle0, all0 = times()
+        time.sleep(1.0)
+        idle1, all1 = times()
+        if all1 > all0 and (idle1 - idle0) / (all1 - all0) >= idle:
+            break
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--tipg", default="/tmp/tipg-venv/bin/uvicorn")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4], help="worker processes per server")
+    parser.add_argument("--sizes", nargs="+", default=["1x", "10x"], choices=["1x", "10x"])
+    parser.add_argument("--only", nargs="+", default=None, help="scenarios to run (e.g. 'items 1000 bbox')")
     args = parser.parse_args()
     if not shutil.which("wrk") or not Path(args.tipg).exists():
         raise SystemExit("needs wrk (apt-get install wrk) and tipg in its own venv (see the docstring)")
@@ -174,7 +195,8 @@ def main() -> None:
             for zooms in (list(range(0, 9)), list(range(9, 13)), list(range(13, 17)))
         }
         bbox = f"{centre[0] - 0.02},{centre[1] - 0.02},{centre[0] + 0.02},{centre[1] + 0.02}"
-        for size, url, workers in ((s, u, w) for s, u in (("1x", one), ("10x", ten)) for w in args.workers):
+        sizes = [(s, u) for s, u in (("1x", one), ("10x", ten)) if s in args.sizes]
+        for size, url, workers in ((s, u, w) for s, u in sizes for w in args.workers):
             gp, up, tp, wp = free_port(), free_port(), free_port(), free_port()
             env = {**os.environ, "GISPLAN_DATABASE_URL": url, "GISPLAN_HOME": str(home)}
             servers = [
@@ -217,23 +239,8 @@ def main() -> None:
                 wait(f"http://127.0.0.1:{up}/ogc/collections")
                 wait(f"http://127.0.0.1:{tp}/collections")
                 wait(f"http://127.0.0.1:{wp}/collections")
-                scenarios = {
-                    "items 1000": (
-                        ["/ogc/collections/buildings/items?limit=1000"],
-                        ["/collections/public.buildings/items?limit=1000"],
-                    ),
-                    "items 1000 bbox": (
-                        [f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
-                        [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"],
-                    ),
-                    **{
-                        band: (
-                            [f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
-                            [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles],
-                        )
-                        for band, tiles in bands.items()
-                    },
-                }
+                print(f"{size} w{workers}: every process started after {settle():.1f} s", flush=True)
+                scenarios = {k: v for k, v in paths(bands, bbox).items() if not args.only or k in args.only}
                 for name, (ours, theirs) in scenarios.items():
                     waited.append(quiet(admin))
                     a = wrk(ours, f"http://127.0.0.1:{gp}", args.seconds, home)
@@ -274,6 +281,27 @@ def main() -> None:
             for anchor, r in (("tipg", b), ("tipg, whole", c)):
                 if mine is not None and r is not None:
                     print(f"{'':<6} {ours:>16} ÷ {anchor:<11} {ratio(mine, r)}")
+
+
+def paths(bands: dict[str, list[morecantile.Tile]], bbox: str) -> dict[str, tuple[list[str], list[str]]]:
+    """Each scenario's paths: gisplan's, tipg's."""
+    return {
+        "items 1000": (
+            ["/ogc/collections/buildings/items?limit=1000"],
+            ["/collections/public.buildings/items?limit=1000"],
+        ),
+        "items 1000 bbox": (
+            [f"/ogc/collections/buildings/items?limit=1000&bbox={bbox}"],
+            [f"/collections/public.buildings/items?limit=1000&bbox={bbox}"],
+        ),
+        **{
+            band: (
+                [f"/ogc/collections/buildings/tiles/WebMercatorQuad/{t.z}/{t.y}/{t.x}" for t in tiles],
+                [f"/collections/public.buildings/tiles/WebMercatorQuad/{t.z}/{t.x}/{t.y}" for t in tiles],
+            )
+            for band, tiles in bands.items()
+        },
+    }
 
 
 def ratio(a: dict[str, float], b: dict[str, float]) -> str:

@@ -138,14 +138,19 @@ def make_engine(
         connect_args["options"] = " ".join(SERVING_OPTIONS)
         if settings.statement_timeout_s:
             connect_args["options"] += f" -c statement_timeout={round(settings.statement_timeout_s * 1000)}"
-    return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **options)
+    # A ping before each checkout was one round trip in every tile and page (a fifth of a bbox page's
+    # time under load). A web server's connections are in constant use, so it goes without: a
+    # connection the database dropped (a restart) fails its one request with 503, and SQLAlchemy then
+    # renews every connection older than the failure. The command line and notebooks keep the ping:
+    # their connections sit idle for minutes between uses.
+    return create_engine(url, pool_pre_ping=not serving, future=True, connect_args=connect_args, **options)
 
 
 @contextlib.contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for reads that need no transaction of their own (a tile, a page): each statement
-    runs on its own (autocommit), so a request costs its query and the pool's ping, not a ``BEGIN``
-    and a ``ROLLBACK`` besides (two of a tile's four round trips). A single statement still sees one
+    runs on its own (autocommit), so a request costs its query, not a ``BEGIN`` and a ``ROLLBACK``
+    besides (two of a tile's four round trips). A single statement still sees one
     snapshot; writes go through ``engine.begin()`` as always."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn
