@@ -157,6 +157,12 @@ def main() -> None:
     waited: list[float] = []
     try:
         admin = cluster.url("postgres", driver="postgresql")
+        # four servers of four workers each, their pools and tipg's, wrk's 16 at a time: past 100
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET max_connections = 400")
+        cluster.down()
+        cluster.up()
+        admin = cluster.url("postgres", driver="postgresql")
         with psycopg.connect(admin, autocommit=True) as conn:
             for db in ("bench1", "bench10"):
                 conn.execute(f"CREATE DATABASE {db}")

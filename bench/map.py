@@ -139,6 +139,35 @@ def folium_anchor(ws: Workspace, path: Path) -> None:
     path.write_text(m.get_root().render(), encoding="utf-8")
 
 
+def low_tiles(ws: Workspace) -> str:
+    """The compounds' tiles z0-12 over their centre, rendered by PostGIS with no cache (median of 3):
+    the heaviest and the slowest, what a city-wide progress map asks for first."""
+    import morecantile
+
+    from gis.ogc import tiles
+
+    tms = morecantile.tms.get("WebMercatorQuad")
+    layer = ws.registry.layer("compounds")
+    west, south, east, north = ws.layer("compounds", crs=4326).total_bounds
+    srid = ws.working_crs.to_epsg()
+    rows = []
+    for z in range(13):
+        t = tms.tile((west + east) / 2, (south + north) / 2, z)
+        times, size = [], 0
+        for _ in range(3):
+            start = time.perf_counter()
+            size = len(tiles.render(ws.engine, layer, "public", t.z, t.x, t.y, working_srid=srid))
+            times.append(time.perf_counter() - start)
+        rows.append((z, size, statistics.median(times)))
+    big = max(rows, key=lambda r: r[1])
+    slow = max(rows, key=lambda r: r[2])
+    return (
+        f"low-zoom compound tiles z0-12 (uncached): largest {big[1] / 1e3:.0f} KB at z{big[0]}, slowest "
+        f"{slow[2] * 1e3:.0f} ms at z{slow[0]}; every one: "
+        + ", ".join(f"z{z} {b / 1e3:.0f} KB {ms * 1e3:.0f} ms" for z, b, ms in rows)
+    )
+
+
 def med(rows: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -183,6 +212,7 @@ def main() -> None:
                 folium_anchor(ws, plain)
                 e_ours = statistics.median(file_run(browser, export) for _ in range(args.runs))
                 e_anchor = statistics.median(file_run(browser, plain) for _ in range(args.runs))
+                out.append(low_tiles(ws))
                 ws.close()
                 out.append(
                     f"{count:>6,} compounds | web map (tiles): first frame {med(ours, 'first'):.2f} s, interactive "
@@ -196,7 +226,7 @@ def main() -> None:
                     f"anchor plain folium: {plain.stat().st_size / 1e6:.2f} MB, {e_anchor:.2f} s | ratio size "
                     f"{plain.stat().st_size / export.stat().st_size:.2f}×, load {e_anchor / e_ours:.2f}×"
                 )
-                print(out[-2], out[-1], sep="\n", flush=True)
+                print(*out[-3:], sep="\n", flush=True)
             browser.close()
     finally:
         cluster.destroy()
