@@ -107,9 +107,9 @@ def web_run(browser: Browser, url: str) -> dict[str, float]:
     page = ctx.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="commit")
-    page.wait_for_function(FIRST, polling="raf", timeout=120_000)
+    page.wait_for_function(f"() => {FIRST}", polling="raf", timeout=120_000)
     first = time.perf_counter() - t0
-    page.wait_for_function(IDLE, polling="raf", timeout=120_000)
+    page.wait_for_function(f"() => {IDLE}", polling="raf", timeout=120_000)
     idle = time.perf_counter() - t0
     page.wait_for_timeout(200)
     size = sum(received)
