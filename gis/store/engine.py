@@ -14,11 +14,12 @@ and remembers the owner's for it, so :func:`migration_engine` finds it again fro
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, exc, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.pool import NullPool
 
 from gis.errors import DatabaseUnavailableError, ServerError
@@ -138,12 +139,39 @@ def make_engine(
         connect_args["options"] = " ".join(SERVING_OPTIONS)
         if settings.statement_timeout_s:
             connect_args["options"] += f" -c statement_timeout={round(settings.statement_timeout_s * 1000)}"
-    # A ping before each checkout was one round trip in every tile and page (a fifth of a bbox page's
-    # time under load). A web server's connections are in constant use, so it goes without: a
-    # connection the database dropped (a restart) fails its one request with 503, and SQLAlchemy then
-    # renews every connection older than the failure. The command line and notebooks keep the ping:
-    # their connections sit idle for minutes between uses.
-    return create_engine(url, pool_pre_ping=not serving, future=True, connect_args=connect_args, **options)
+    engine = create_engine(url, pool_pre_ping=not serving, future=True, connect_args=connect_args, **options)
+    if serving:
+        _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_S = 0.25
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A web server's pool pings a connection only when it has sat unused for ``IDLE_PING_S``.
+
+    A ping before every checkout was one round trip in every tile and page (a fifth of a bbox page's
+    time under load, py-spy); under load a connection is back in use within milliseconds, and one that
+    sat idle while the database restarted or was swapped is found dead by its ping and replaced
+    (SQLAlchemy's pessimistic recipe: a :class:`~sqlalchemy.exc.DisconnectionError` from the checkout
+    makes the pool try a new connection). A connection killed while in constant use fails its one
+    request with 503, and the pool then renews every connection older than the failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)  # SQLAlchemy's own ping: autocommit, then restored
+        except psycopg.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
 
 
 @contextlib.contextmanager
